@@ -1,0 +1,140 @@
+/**
+ * The event store port. Every adapter (PostgreSQL, KurrentDB) implements this interface and
+ * passes the same contract suite (test/contract/event-store.contract.ts).
+ *
+ * Revisions are 0-based like KurrentDB: the first event of a stream has revision 0n.
+ * Positions and revisions are bigint so that no adapter ever rounds them.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Who caused an event. `type` is a role such as 'member', 'admin', 'system'. */
+export interface Actor {
+  type: string;
+  id: string;
+}
+
+/**
+ * Metadata every stored event carries. `occurredAt` is when the fact happened in the world
+ * (ISO-8601, UTC); the store adds `recordedAt` itself.
+ */
+export interface EventMetadata {
+  commandId?: string;
+  causationId?: string;
+  correlationId?: string;
+  actor?: Actor;
+  occurredAt: string;
+  [key: string]: JsonValue | Actor | undefined;
+}
+
+export interface EventToAppend {
+  /** A UUID. Supplying it makes the append idempotent: the same ids again return the original result. */
+  eventId?: string;
+  type: string;
+  schemaVersion?: number;
+  data: JsonObject;
+  metadata: EventMetadata;
+}
+
+export interface RecordedEvent {
+  eventId: string;
+  streamId: string;
+  revision: bigint;
+  type: string;
+  schemaVersion: number;
+  data: JsonObject;
+  metadata: EventMetadata;
+  recordedAt: Date;
+  globalPosition: bigint;
+}
+
+/**
+ * The expected state of a stream before an append.
+ * - 'any': no check
+ * - 'no_stream': the stream must not exist
+ * - 'stream_exists': the stream must have at least one event
+ * - bigint: the revision of the stream's last event (0-based)
+ */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+export interface AppendOptions {
+  expectedRevision?: ExpectedRevision;
+}
+
+export interface AppendResult {
+  /** Revision of the last event now in the stream; pass it as the next expectedRevision. */
+  nextExpectedRevision: bigint;
+  /** Global position of the last event written by this append. */
+  lastPosition: bigint;
+  /** One entry per appended event, in order. */
+  events: Array<{ eventId: string; revision: bigint; globalPosition: bigint }>;
+  /** True when every event id was already stored with the same content and nothing was written. */
+  idempotentReplay: boolean;
+}
+
+export interface ReadStreamOptions {
+  direction?: 'forwards' | 'backwards';
+  /** Inclusive start revision; defaults to the first (forwards) or last (backwards) event. */
+  fromRevision?: bigint;
+  /** At most this many events; defaults to and is capped at READ_LIMIT_MAX. */
+  maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Read events after this global position; omit (or START) to read from the beginning. */
+  after?: bigint;
+  /** At most this many events; defaults to 1000 and is capped at READ_LIMIT_MAX. */
+  limit?: number;
+  /** Only events whose stream id starts with one of these prefixes. */
+  streamPrefixes?: string[];
+  /** Only events of these types. */
+  eventTypes?: string[];
+}
+
+export interface ReadAllResult {
+  events: RecordedEvent[];
+  /**
+   * The position to pass as `after` for the next page. With filters it may be past the last
+   * returned event (rows that did not match were scanned), so filtered readers still advance.
+   * Equals the input `after` when nothing new was visible.
+   */
+  nextAfter: bigint;
+  /** True when the page ended because no further committed events were visible. */
+  isEnd: boolean;
+}
+
+export const START = -1n;
+export const READ_LIMIT_MAX = 10_000;
+
+export interface SubscriptionHandle {
+  /** Resolves once the subscription loop has stopped (after the batch in progress). */
+  stop(): Promise<void>;
+}
+
+export interface SubscribeOptions extends Omit<ReadAllOptions, 'after' | 'limit'> {
+  /** A name for logs and errors. */
+  name: string;
+  /** Loads the stored checkpoint: START when nothing was processed yet. Called at start and after a failed batch. */
+  loadCheckpoint(): Promise<bigint>;
+  /**
+   * Handles a batch and stores `nextAfter` as the checkpoint in the same transaction as any rows
+   * it writes. If it throws, the batch is retried from the stored checkpoint after a back-off.
+   */
+  handle(events: RecordedEvent[], nextAfter: bigint): Promise<void>;
+  batchSize?: number;
+  /** Polling interval used when no wake-up arrives; default 1000 ms. */
+  pollIntervalMs?: number;
+  /** Called when a batch fails; the subscription retries. */
+  onError?(error: unknown): void;
+}
+
+export interface EventStore {
+  readonly adapterName: string;
+  appendToStream(streamId: string, events: EventToAppend[], options?: AppendOptions): Promise<AppendResult>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
+  /** Runs a checkpointed catch-up subscription over the global log, woken by new appends. */
+  subscribe(options: SubscribeOptions): SubscriptionHandle;
+  close(): Promise<void>;
+}

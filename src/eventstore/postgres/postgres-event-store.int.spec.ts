@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { describeEventStoreContract, event } from '../../../test/contract/event-store.contract';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
+import { startProjection } from '../../projections/projection-runner';
+import { START, type RecordedEvent } from '../event-store';
+import { PostgresEventStore } from './postgres-event-store';
+
+describeEventStoreContract('postgres', async () => {
+  const database = await createTestDatabase();
+  const store = new PostgresEventStore(database.db);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await database.drop();
+    },
+  };
+});
+
+/** Reads the whole feed the way a subscriber does: page by page after the last position. */
+async function readWholeFeed(store: PostgresEventStore, pageSize = 7): Promise<RecordedEvent[]> {
+  const all: RecordedEvent[] = [];
+  let after = START;
+  for (let page = 0; page < 100_000; page += 1) {
+    const result = await store.readAll({ after, limit: pageSize });
+    all.push(...result.events);
+    after = result.nextAfter;
+    if (result.isEnd) return all;
+  }
+  throw new Error('feed did not end');
+}
+
+/** The SQL an append runs, on a connection we hold, so a test can keep its transaction open. */
+function appendSql(streamId: string, type: string): { text: string; values: unknown[] } {
+  const digest = 'ab'.repeat(32);
+  const payload = JSON.stringify([
+    { id: randomUUID(), type, v: 1, data: { type }, meta: { occurredAt: new Date().toISOString() }, digest },
+  ]);
+  return { text: "SELECT * FROM ul_append($1, 'any', NULL, $2::jsonb)", values: [streamId, payload] };
+}
+
+describe('PostgresEventStore: the global feed under concurrent transactions', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+    store = new PostgresEventStore(database.db);
+  });
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it.each([
+    ['the earlier writer also took its xid first', false],
+    ['the later writer took its xid first', true],
+  ])(
+    'never skips an event when the later writer commits first and a subscriber checkpoints in between (%s)',
+    async (_label, laterWriterTakesXidFirst) => {
+      const slow = await database.db.connect();
+      const fast = await database.db.connect();
+      try {
+        await fast.none('BEGIN');
+        if (laterWriterTakesXidFirst) await fast.one('SELECT pg_current_xact_id()');
+        await slow.none('BEGIN');
+        await slow.any(appendSql('slow-stream', 'Slow')); // Lower global position, not yet committed.
+        await fast.any(appendSql('fast-stream', 'Fast')); // Higher global position...
+        await fast.none('COMMIT'); // ...committed first.
+
+        // A subscriber with batches of one event checkpoints between the two commits.
+        const processed: string[] = [];
+        let checkpoint = START;
+        const drain = async (): Promise<void> => {
+          for (let round = 0; round < 10; round += 1) {
+            const page = await store.readAll({ after: checkpoint, limit: 1 });
+            processed.push(...page.events.map((item) => item.type));
+            checkpoint = page.nextAfter;
+            if (page.isEnd) return;
+          }
+        };
+        await drain();
+        await slow.none('COMMIT');
+        await drain();
+
+        expect(processed.sort()).toEqual(['Fast', 'Slow']);
+      } finally {
+        slow.done();
+        fast.done();
+      }
+    },
+  );
+
+  it('keeps a stream in revision order in the feed when a transaction wrote something before appending (the 1, 3, 2 trap)', async () => {
+    await database.db.none('CREATE TABLE scratch (id serial PRIMARY KEY, note text)');
+    await store.appendToStream('hot', [event('R0')]);
+    const early = await database.db.connect();
+    const late = await database.db.connect();
+    try {
+      // `early` gets its xid now by writing elsewhere, before it asks for the stream's lock.
+      await early.none('BEGIN');
+      await early.none("INSERT INTO scratch (note) VALUES ('idempotency row')");
+      // `late` gets a larger xid, takes the stream lock and appends revision 1.
+      await late.none('BEGIN');
+      await late.any(appendSql('hot', 'R1'));
+      const blocked = early.any(appendSql('hot', 'R2')); // Waits for the stream lock.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await late.none('COMMIT');
+      await blocked;
+      await early.none('COMMIT');
+    } finally {
+      early.done();
+      late.done();
+    }
+    const feed = await readWholeFeed(store, 1);
+    expect(feed.map((item) => `${item.type}@${item.revision}`)).toEqual(['R0@0', 'R1@1', 'R2@2']);
+  });
+
+  it('keeps every stream in order and loses nothing under many concurrent writers, some with earlier writes', async () => {
+    await database.db.none('CREATE TABLE scratch (id serial PRIMARY KEY, note text)');
+    const streams = ['hot-1', 'hot-2', 'hot-3'];
+    const writers = 12;
+    const appendsPerWriter = 25;
+    const run = async (writer: number): Promise<number> => {
+      let written = 0;
+      for (let index = 0; index < appendsPerWriter; index += 1) {
+        const streamId = streams[(writer + index) % streams.length]!;
+        if (index % 3 === 0) {
+          // A transaction that writes first and appends second: its xid predates the lock.
+          await database.db.tx(async (tx) => {
+            await tx.none("INSERT INTO scratch (note) VALUES ('before append')");
+            await tx.any(appendSql(streamId, `W${writer}`));
+          });
+        } else {
+          await store.appendToStream(streamId, [event(`W${writer}`), event(`W${writer}`)]);
+          written += 1;
+        }
+        written += 1;
+      }
+      return written;
+    };
+    const counts = await Promise.all(Array.from({ length: writers }, (_unused, writer) => run(writer)));
+    const feed = await readWholeFeed(store, 13);
+    expect(feed).toHaveLength(counts.reduce((sum, count) => sum + count, 0));
+    expect(new Set(feed.map((item) => item.eventId)).size).toBe(feed.length);
+    for (const streamId of streams) {
+      const revisions = feed.filter((item) => item.streamId === streamId).map((item) => Number(item.revision));
+      expect(revisions).toEqual(revisions.map((_revision, index) => index));
+    }
+  });
+
+  it('refuses to read after a position that does not exist', async () => {
+    await store.appendToStream('s', [event()]);
+    await expect(store.readAll({ after: 999n })).rejects.toMatchObject({ code: 'EVENTSTORE.POSITION_UNKNOWN' });
+  });
+
+  it('refuses UPDATE and DELETE of stored events', async () => {
+    await store.appendToStream('s', [event()]);
+    await expect(database.db.none("UPDATE ul_events SET data = '{}'")).rejects.toThrow(/append-only/);
+    await expect(database.db.none('DELETE FROM ul_events')).rejects.toThrow(/append-only/);
+  });
+
+  it('burns no global position on a refused append', async () => {
+    await store.appendToStream('s', [event()], { expectedRevision: 'no_stream' });
+    await expect(store.appendToStream('s', [event()], { expectedRevision: 'no_stream' })).rejects.toMatchObject({
+      code: 'EVENTSTORE.WRONG_EXPECTED_REVISION',
+    });
+    const next = await store.appendToStream('t', [event()]);
+    expect(next.lastPosition).toBe(2n);
+  });
+});
+
+describe('PostgresEventStore: projections checkpoint in the same transaction as their rows', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+    store = new PostgresEventStore(database.db);
+    await database.db.none('CREATE TABLE counter (id int PRIMARY KEY, applied bigint NOT NULL)');
+    await database.db.none('INSERT INTO counter VALUES (1, 0)');
+    await database.db.none('CREATE TABLE seen (event_id uuid PRIMARY KEY)');
+  });
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it('applies every event exactly once although the connection dies after the rows and before the checkpoint', async () => {
+    const total = 40;
+    for (let index = 0; index < total; index += 1) await store.appendToStream(`m-${index % 4}`, [event('Earned')]);
+    let crashes = 0;
+    const errors: unknown[] = [];
+    const handle = startProjection(
+      store,
+      database.db,
+      {
+        name: 'counter',
+        async apply(tx, events) {
+          await tx.none('UPDATE counter SET applied = applied + $1 WHERE id = 1', [events.length]);
+          await tx.none('INSERT INTO seen (event_id) SELECT unnest($1::uuid[])', [events.map((item) => item.eventId)]);
+          if (crashes < 3) {
+            crashes += 1;
+            // The rows are written; the checkpoint is not. Kill this very session, as a crash would.
+            await tx.none('SELECT pg_terminate_backend(pg_backend_pid())');
+          }
+        },
+      },
+      { batchSize: 7, pollIntervalMs: 50, onError: (error) => errors.push(error) },
+    );
+    try {
+      for (let wait = 0; wait < 200; wait += 1) {
+        const row = await database.db.one<{ position: string } | null>('SELECT (SELECT position FROM ul_checkpoints WHERE name = $1) AS position', ['counter']);
+        if (row?.position === String(total)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await handle.stop();
+    }
+    expect(crashes).toBe(3);
+    expect(errors.length).toBeGreaterThanOrEqual(3);
+    const { applied } = await database.db.one<{ applied: string }>('SELECT applied FROM counter WHERE id = 1');
+    expect(Number(applied)).toBe(total);
+    const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM seen');
+    expect(Number(count)).toBe(total);
+  });
+});

@@ -1,0 +1,293 @@
+import type { Database } from '../../infra/database';
+import { ConcurrencyError, EventIdConflictError, EventStoreValidationError } from '../errors';
+import {
+  START,
+  READ_LIMIT_MAX,
+  type AppendOptions,
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type EventToAppend,
+  type ExpectedRevision,
+  type JsonObject,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type SubscriptionHandle,
+} from '../event-store';
+import { runSubscription, Waker } from '../subscription';
+import { clampLimit, prepareAppend, validateStreamId } from '../validation';
+
+export const NOTIFY_CHANNEL = 'ul_events';
+/** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
+const FILTER_SCAN_ROWS = 10_000;
+/** Cross-process wake-ups are coalesced to at most one NOTIFY per this interval per process. */
+const NOTIFY_MIN_INTERVAL_MS = 10;
+const LISTEN_RECONNECT_MS = 1000;
+
+interface EventRow {
+  global_position: string;
+  stream_id: string;
+  stream_revision: string;
+  event_id: string;
+  event_type: string;
+  schema_version: number;
+  data: JsonObject;
+  metadata: EventMetadata;
+  recorded_at: Date;
+}
+
+interface FeedRow extends Partial<EventRow> {
+  global_position: string;
+  matches: boolean;
+}
+
+const EVENT_COLUMNS =
+  'global_position, stream_id, stream_revision, event_id, event_type, schema_version, data, metadata, recorded_at';
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    revision: BigInt(row.stream_revision),
+    type: row.event_type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: row.recorded_at,
+    globalPosition: BigInt(row.global_position),
+  };
+}
+
+function expectedParts(expected: ExpectedRevision): [kind: string, revision: string | null] {
+  return typeof expected === 'bigint' ? ['exact', expected.toString()] : [expected, null];
+}
+
+function escapeLike(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+interface PgError {
+  code?: string;
+  constraint?: string;
+  detail?: string;
+}
+
+export interface PostgresEventStoreOptions {
+  /** Open a LISTEN connection for cross-process wake-ups when the first subscription starts (default true). */
+  listen?: boolean;
+}
+
+/**
+ * The PostgreSQL adapter. Appends run in one round trip through the ul_append function
+ * (migration 1), which locks the stream, checks idempotency and the expected revision, and
+ * extends the stream's hash chain. The global feed is ordered by (transaction_id, global_position)
+ * and readers only see rows below pg_snapshot_xmin, so no reader skips a slow writer's events.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly adapterName = 'postgres';
+  private readonly waker = new Waker();
+  private notifyPending = false;
+  private lastNotifyAtMs = 0;
+  private listener: { done(): void } | undefined;
+  private listenerStarting = false;
+  private closed = false;
+  private readonly subscriptions = new Set<SubscriptionHandle>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: PostgresEventStoreOptions = {},
+  ) {}
+
+  async appendToStream(streamId: string, events: EventToAppend[], options: AppendOptions = {}): Promise<AppendResult> {
+    const prepared = prepareAppend(streamId, events, options.expectedRevision);
+    const [kind, revision] = expectedParts(prepared.expected);
+    const payload = `[${prepared.events
+      .map(
+        (event) =>
+          `{"id":${JSON.stringify(event.eventId)},"type":${JSON.stringify(event.type)},"v":${event.schemaVersion},` +
+          `"data":${event.dataJson},"meta":${event.metadataJson},"digest":"${event.digest.toString('hex')}"}`,
+      )
+      .join(',')}]`;
+    let rows: Array<{ out_event_id: string; out_revision: string; out_position: string; out_replay: boolean }>;
+    try {
+      rows = await this.db.any({
+        name: 'ul-append',
+        text: 'SELECT out_event_id, out_revision, out_position, out_replay FROM ul_append($1, $2, $3, $4::jsonb)',
+        values: [prepared.streamId, kind, revision, payload],
+      });
+    } catch (error) {
+      throw this.translateAppendError(error, prepared.streamId, prepared.expected);
+    }
+    const last = rows[rows.length - 1];
+    if (!last) throw new Error(`ul_append returned no rows for ${prepared.streamId}`);
+    const replay = last.out_replay;
+    if (!replay) this.announceAppend();
+    return {
+      nextExpectedRevision: BigInt(last.out_revision),
+      lastPosition: BigInt(last.out_position),
+      events: rows.map((row) => ({
+        eventId: row.out_event_id,
+        revision: BigInt(row.out_revision),
+        globalPosition: BigInt(row.out_position),
+      })),
+      idempotentReplay: replay,
+    };
+  }
+
+  private translateAppendError(error: unknown, streamId: string, expected: ExpectedRevision): unknown {
+    const pgError = error as PgError;
+    if (pgError.code === 'UL409') {
+      return new ConcurrencyError(streamId, String(expected), pgError.detail ?? 'unknown');
+    }
+    if (pgError.code === 'UL422') {
+      return new EventIdConflictError(`stream ${streamId}: ${(error as Error).message}`, { streamId, found: pgError.detail });
+    }
+    if (pgError.code === '23505' && pgError.constraint === 'ul_events_event_id_key') {
+      return new EventIdConflictError(`stream ${streamId}: an event id is already stored in another stream`, { streamId });
+    }
+    if (pgError.code === '23505' && pgError.constraint === 'ul_events_stream_revision_key') {
+      // Only reachable if two writers bypass the advisory lock; report it as the race it is.
+      return new ConcurrencyError(streamId, String(expected), 'changed concurrently');
+    }
+    return error;
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    validateStreamId(streamId);
+    const limit = clampLimit(options.maxCount, READ_LIMIT_MAX, READ_LIMIT_MAX);
+    const backwards = options.direction === 'backwards';
+    if (options.direction !== undefined && options.direction !== 'forwards' && !backwards) {
+      throw new EventStoreValidationError('EVENTSTORE.DIRECTION_INVALID', "direction must be 'forwards' or 'backwards'");
+    }
+    const from = options.fromRevision;
+    if (from !== undefined && (typeof from !== 'bigint' || from < 0n)) {
+      throw new EventStoreValidationError('EVENTSTORE.REVISION_INVALID', 'fromRevision must be a non-negative bigint');
+    }
+    const rows = await this.db.any<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ul_events
+        WHERE stream_id = $1 AND ($2::bigint IS NULL OR stream_revision ${backwards ? '<=' : '>='} $2::bigint)
+        ORDER BY stream_revision ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
+      [streamId, from === undefined ? null : from.toString(), limit],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    const after = options.after ?? START;
+    if (typeof after !== 'bigint' || after < START) {
+      throw new EventStoreValidationError('EVENTSTORE.POSITION_INVALID', 'after must be a bigint position or START');
+    }
+    const limit = clampLimit(options.limit, 1000, READ_LIMIT_MAX);
+    const prefixes = options.streamPrefixes ?? [];
+    const types = options.eventTypes ?? [];
+    const filtered = prefixes.length > 0 || types.length > 0;
+    if (prefixes.length > 100 || types.length > 100) {
+      throw new EventStoreValidationError('EVENTSTORE.FILTER_TOO_LARGE', 'at most 100 stream prefixes and 100 event types');
+    }
+    const scanRows = filtered ? Math.max(limit, FILTER_SCAN_ROWS) : limit;
+    const matchSql = filtered
+      ? `(${prefixes.length > 0 ? `stream_id LIKE ANY ($4::text[])` : 'true'}) AND (${types.length > 0 ? 'event_type = ANY ($5::text[])' : 'true'})`
+      : 'true';
+    // Non-matching rows come back as positions only, so a filtered reader still advances past them.
+    const columns = filtered
+      ? `global_position, m AS matches, ${EVENT_COLUMNS.split(', ')
+          .filter((column) => column !== 'global_position')
+          .map((column) => `CASE WHEN m THEN ${column} END AS ${column}`)
+          .join(', ')}`
+      : `${EVENT_COLUMNS}, true AS matches`;
+    const rows = await this.db.any<FeedRow>(
+      `SELECT ${columns} FROM (
+         SELECT *, ${matchSql} AS m FROM ul_events
+          WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            AND ($1::bigint < 0 OR (transaction_id, global_position) >
+                 ((SELECT transaction_id FROM ul_events WHERE global_position = $1::bigint), $1::bigint))
+          ORDER BY transaction_id, global_position
+          LIMIT $2) AS page
+        ORDER BY transaction_id, global_position`,
+      [after.toString(), scanRows, null, prefixes.map((prefix) => `${escapeLike(prefix)}%`), types],
+    );
+    if (rows.length === 0 && after >= 0n) await this.assertPositionExists(after);
+    const events: RecordedEvent[] = [];
+    let nextAfter = after;
+    for (const row of rows) {
+      nextAfter = BigInt(row.global_position);
+      if (row.matches) {
+        events.push(toRecordedEvent(row as EventRow));
+        if (events.length === limit) return { events, nextAfter, isEnd: false };
+      }
+    }
+    return { events, nextAfter, isEnd: rows.length < scanRows };
+  }
+
+  private async assertPositionExists(position: bigint): Promise<void> {
+    const row = await this.db.oneOrNone('SELECT 1 FROM ul_events WHERE global_position = $1', [position.toString()]);
+    if (!row) {
+      throw new EventStoreValidationError('EVENTSTORE.POSITION_UNKNOWN', `no stored event has global position ${position}`, {
+        position: position.toString(),
+      });
+    }
+  }
+
+  subscribe(options: SubscribeOptions): SubscriptionHandle {
+    if (this.closed) throw new Error('event store is closed');
+    if (this.options.listen !== false) void this.startListener();
+    const handle = runSubscription((read) => this.readAll(read), this.waker, options);
+    this.subscriptions.add(handle);
+    return {
+      stop: async () => {
+        this.subscriptions.delete(handle);
+        await handle.stop();
+      },
+    };
+  }
+
+  /** Wakes this process's subscriptions now and other processes' through a coalesced NOTIFY. */
+  private announceAppend(): void {
+    this.waker.notify();
+    if (this.notifyPending || this.closed) return;
+    this.notifyPending = true;
+    const delayMs = Math.max(0, this.lastNotifyAtMs + NOTIFY_MIN_INTERVAL_MS - Date.now());
+    setTimeout(() => {
+      this.lastNotifyAtMs = Date.now();
+      this.db
+        .none('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, ''])
+        .catch(() => undefined) // A lost wake-up only delays readers until their next poll.
+        .finally(() => {
+          this.notifyPending = false;
+        });
+    }, delayMs).unref();
+  }
+
+  private async startListener(): Promise<void> {
+    if (this.listener || this.listenerStarting || this.closed) return;
+    this.listenerStarting = true;
+    try {
+      const connection = await this.db.connect({ direct: true });
+      const client = connection.client;
+      client.on('notification', () => this.waker.notify());
+      client.on('error', () => {
+        // The connection is gone: polling keeps subscriptions going until it is back.
+        this.listener = undefined;
+        if (!this.closed) setTimeout(() => void this.startListener(), LISTEN_RECONNECT_MS).unref();
+      });
+      await connection.none('LISTEN $1:name', [NOTIFY_CHANNEL]);
+      this.listener = connection;
+      if (this.closed) connection.done();
+    } catch {
+      if (!this.closed) setTimeout(() => void this.startListener(), LISTEN_RECONNECT_MS).unref();
+    } finally {
+      this.listenerStarting = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((handle) => handle.stop()));
+    this.subscriptions.clear();
+    this.listener?.done();
+    this.listener = undefined;
+  }
+}

@@ -1,0 +1,38 @@
+import pgPromise from 'pg-promise';
+
+/**
+ * One pg-promise root per process (pg-promise warns when it is initialised twice). Every
+ * connection refuses to sit idle inside a transaction: an abandoned transaction would hold back
+ * pg_snapshot_xmin and so stall every reader of the global log.
+ */
+export const pgp = pgPromise({ capSQL: true });
+
+export type Database = pgPromise.IDatabase<unknown>;
+export type DbTask = pgPromise.ITask<unknown>;
+/** A database handle or a task/transaction on one connection: the things queries run on. */
+export type Queryable = Database | DbTask;
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax?: number;
+  applicationName?: string;
+  idleInTransactionTimeoutMs?: number;
+}
+
+export function connectDatabase(options: DatabaseOptions): Database {
+  const idleMs = options.idleInTransactionTimeoutMs ?? 30_000;
+  const config: Parameters<typeof pgp>[0] & object = {
+    connectionString: options.url,
+    max: options.poolMax ?? 20,
+    application_name: options.applicationName ?? 'union-ledger',
+    idleTimeoutMillis: 30_000,
+  };
+  // node-postgres passes `options` to the server at connect time; pg-promise's types omit it.
+  Object.assign(config, { options: `-c idle_in_transaction_session_timeout=${idleMs}` });
+  return pgp(config);
+}
+
+/** Closes a pool; pg-promise pools are keyed by connection settings, so each one closes on its own. */
+export async function closeDatabase(db: Database): Promise<void> {
+  await db.$pool.end();
+}

@@ -1,0 +1,180 @@
+import type { Database } from './database';
+
+/**
+ * Versioned schema migrations. A migration is never edited after it has shipped: changes come as
+ * a new version. Each runs in its own transaction under an advisory lock so that several
+ * processes starting at once apply each migration exactly once.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATION_LOCK_KEY = 7_312_004_001;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'event store',
+    sql: /* sql */ `
+      CREATE TABLE ul_events (
+        global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        -- The feed's sort key: the writer's xid, or the stream's previous sort key when that is
+        -- larger (see ul_append). Readers only see values below pg_snapshot_xmin.
+        transaction_id xid8 NOT NULL,
+        stream_id text NOT NULL,
+        stream_revision bigint NOT NULL,
+        event_id uuid NOT NULL,
+        event_type text NOT NULL,
+        schema_version integer NOT NULL,
+        data jsonb NOT NULL,
+        metadata jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        content_digest bytea NOT NULL,
+        hash bytea NOT NULL,
+        CONSTRAINT ul_events_stream_revision_key UNIQUE (stream_id, stream_revision),
+        CONSTRAINT ul_events_event_id_key UNIQUE (event_id)
+      );
+      CREATE INDEX ul_events_feed_idx ON ul_events (transaction_id, global_position);
+
+      -- Events are facts: the table refuses UPDATE, DELETE and TRUNCATE. Only someone who can
+      -- disable triggers can alter history, and the hash chain shows where they did.
+      CREATE FUNCTION ul_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'ul_events is append-only' USING ERRCODE = 'UL403';
+      END $$;
+      CREATE TRIGGER ul_events_no_update BEFORE UPDATE OR DELETE ON ul_events
+        FOR EACH ROW EXECUTE FUNCTION ul_events_immutable();
+      CREATE TRIGGER ul_events_no_truncate BEFORE TRUNCATE ON ul_events
+        FOR EACH STATEMENT EXECUTE FUNCTION ul_events_immutable();
+
+      -- Appends events to one stream in one round trip.
+      -- p_expected_kind: 'any' | 'no_stream' | 'stream_exists' | 'exact' (then p_expected_revision).
+      -- p_events: [{"id", "type", "v", "data", "meta", "digest" (hex SHA-256 of the canonical form)}].
+      CREATE FUNCTION ul_append(p_stream_id text, p_expected_kind text, p_expected_revision bigint, p_events jsonb)
+      RETURNS TABLE (out_event_id uuid, out_revision bigint, out_position bigint, out_replay boolean)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_count integer := jsonb_array_length(p_events);
+        v_found integer;
+        v_same integer;
+        v_offsets integer;
+        v_first_revision bigint;
+        v_last_revision bigint;
+        v_last_hash bytea;
+        v_last_xid xid8;
+        v_sort_xid xid8;
+        v_recorded_at timestamptz := date_trunc('milliseconds', clock_timestamp());
+        v_recorded_ms bigint;
+        v_event jsonb;
+        v_digest bytea;
+        v_hash bytea;
+      BEGIN
+        -- The stream lock comes before this function's first write. An advisory lock assigns no
+        -- xid, so in the usual case the xid is assigned after the lock and the feed keeps the
+        -- stream's order. A caller whose transaction already wrote is covered by v_sort_xid below.
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));
+
+        -- Idempotency: the same event ids with the same content return the stored result.
+        SELECT count(*)::integer,
+               count(*) FILTER (WHERE e.content_digest = decode(i.value->>'digest', 'hex'))::integer,
+               count(DISTINCT e.stream_revision - i.ordinality)::integer
+          INTO v_found, v_same, v_offsets
+          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS i(value, ordinality)
+          JOIN ul_events e ON e.event_id = (i.value->>'id')::uuid;
+        IF v_found > 0 THEN
+          -- Same digests (which cover the stream id) at consecutive revisions in the same order.
+          IF v_found = v_count AND v_same = v_count AND v_offsets = 1 THEN
+            RETURN QUERY
+              SELECT e.event_id, e.stream_revision, e.global_position, true
+                FROM jsonb_array_elements(p_events) WITH ORDINALITY AS i(value, ordinality)
+                JOIN ul_events e ON e.event_id = (i.value->>'id')::uuid
+               ORDER BY i.ordinality;
+            RETURN;
+          END IF;
+          RAISE EXCEPTION 'event ids already stored with different content or in another batch'
+            USING ERRCODE = 'UL422', DETAIL = v_found::text || ' of ' || v_count::text;
+        END IF;
+
+        SELECT e.stream_revision, e.hash, e.transaction_id
+          INTO v_last_revision, v_last_hash, v_last_xid
+          FROM ul_events e
+         WHERE e.stream_id = p_stream_id
+         ORDER BY e.stream_revision DESC
+         LIMIT 1;
+
+        -- The check raises before any insert, so a refused append burns no position.
+        IF (p_expected_kind = 'no_stream' AND v_last_revision IS NOT NULL)
+           OR (p_expected_kind = 'stream_exists' AND v_last_revision IS NULL)
+           OR (p_expected_kind = 'exact' AND v_last_revision IS DISTINCT FROM p_expected_revision) THEN
+          RAISE EXCEPTION 'wrong expected revision'
+            USING ERRCODE = 'UL409', DETAIL = coalesce(v_last_revision::text, 'no_stream');
+        END IF;
+
+        -- The sort key never falls below the stream's previous one, so the feed, ordered by
+        -- (transaction_id, global_position), shows a stream's events in revision order even when
+        -- this transaction got its xid before it took the lock. It is still >= this transaction's
+        -- own xid, so a reader that stops below pg_snapshot_xmin cannot see past an in-flight writer.
+        v_sort_xid := greatest(pg_current_xact_id(), v_last_xid);
+        v_recorded_ms := (extract(epoch FROM v_recorded_at) * 1000)::bigint;
+        v_last_hash := coalesce(v_last_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+        v_first_revision := coalesce(v_last_revision, -1) + 1;
+        v_last_revision := v_first_revision - 1;
+
+        FOR v_event IN SELECT value FROM jsonb_array_elements(p_events) LOOP
+          v_last_revision := v_last_revision + 1;
+          v_digest := decode(v_event->>'digest', 'hex');
+          v_hash := sha256(v_last_hash || int8send(v_last_revision) || int8send(v_recorded_ms) || v_digest);
+          INSERT INTO ul_events (transaction_id, stream_id, stream_revision, event_id, event_type, schema_version,
+                                 data, metadata, recorded_at, content_digest, hash)
+          VALUES (v_sort_xid, p_stream_id, v_last_revision, (v_event->>'id')::uuid, v_event->>'type',
+                  (v_event->>'v')::integer, v_event->'data', v_event->'meta', v_recorded_at, v_digest, v_hash)
+          RETURNING event_id, stream_revision, global_position, false
+            INTO out_event_id, out_revision, out_position, out_replay;
+          RETURN NEXT;
+          v_last_hash := v_hash;
+        END LOOP;
+      END $$;
+    `,
+  },
+  {
+    version: 2,
+    name: 'subscription checkpoints',
+    sql: /* sql */ `
+      CREATE TABLE ul_checkpoints (
+        name text PRIMARY KEY,
+        position bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];
+
+export interface MigrationReport {
+  applied: Migration[];
+  current: number;
+}
+
+export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationReport> {
+  const applied: Migration[] = [];
+  await db.tx('migrate', async (tx) => {
+    await tx.one('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.none(`CREATE TABLE IF NOT EXISTS ul_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = new Set(
+      (await tx.map('SELECT version FROM ul_migrations', [], (row: { version: number }) => row.version)) as number[],
+    );
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      await tx.none(migration.sql);
+      await tx.none('INSERT INTO ul_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      applied.push(migration);
+    }
+  });
+  const current = migrations.reduce((max, migration) => Math.max(max, migration.version), 0);
+  return { applied, current };
+}
