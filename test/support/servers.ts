@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { probeTcp, startEmbeddedPostgres, startEmbeddedRedis, type EmbeddedServer } from '../../src/infra/embedded';
@@ -16,23 +17,29 @@ export interface TestServers {
 export async function resolveTestServers(log: (line: string) => void = () => undefined): Promise<TestServers> {
   const started: EmbeddedServer[] = [];
   const describe: string[] = [];
+  // UL_TEST_SERVERS=embedded skips the local ports, to prove the path a machine without servers takes.
+  const localAllowed = process.env.UL_TEST_SERVERS !== 'embedded';
   let postgresUrl = process.env.DATABASE_URL;
   if (postgresUrl) {
     describe.push('PostgreSQL from DATABASE_URL');
-  } else if (await probeTcp('127.0.0.1', 5432)) {
+  } else if (localAllowed && (await probeTcp('127.0.0.1', 5432))) {
     postgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
     describe.push('PostgreSQL on 127.0.0.1:5432');
   } else {
     const dataDir = path.join(os.tmpdir(), `union-ledger-test-pg-${process.pid}`);
     const server = await startEmbeddedPostgres({ dataDir, log });
-    started.push(server);
+    // A test cluster is thrown away with its files when the run ends.
+    started.push({ ...server, stop: async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    } });
     postgresUrl = server.url;
     describe.push(server.description);
   }
   let redisUrl = process.env.REDIS_URL;
   if (redisUrl) {
     describe.push('Redis from REDIS_URL');
-  } else if (await probeTcp('127.0.0.1', 6379)) {
+  } else if (localAllowed && (await probeTcp('127.0.0.1', 6379))) {
     redisUrl = 'redis://127.0.0.1:6379';
     describe.push('Redis on 127.0.0.1:6379');
   } else {

@@ -1,0 +1,170 @@
+// Layer rules for Union Ledger, checked in CI by `npm run lint`:
+//   npx depcruise src --config .dependency-cruiser.js
+// Type-only imports count too (tsPreCompilationDeps), because a type import still couples
+// a layer to another layer's model.
+
+const SPEC_FILE = '\\.spec\\.ts$';
+
+// Integration-level tests (`*.int.spec.ts`, `*.api.spec.ts`, `*.e2e.spec.ts`) exist to wire several
+// layers together, e.g. an event-store spec that runs a projection on top of the store. They are
+// exempt from the outer-layer rules below; unit specs (`*.unit.spec.ts`) and domain specs are not.
+const INTEGRATION_SPEC = '\\.(int|api|e2e)\\.spec\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    // ---- Domain: pure functions, no framework, no I/O ----
+    {
+      name: 'domain-imports-only-domain',
+      severity: 'error',
+      comment:
+        'src/domain/ may import only src/domain/ and Node built-ins (node:crypto ...): no framework, ' +
+        'database, queue or event-store package, and nothing from the outer layers.',
+      from: { path: '^src/domain/', pathNot: SPEC_FILE },
+      to: { pathNot: '^src/domain/', dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'domain-specs-stay-pure',
+      severity: 'error',
+      comment:
+        'Domain unit specs may add test tooling (devDependencies such as fast-check) and test/ helpers, ' +
+        'but no outer layer and no framework or infrastructure package.',
+      from: { path: `^src/domain/.+${SPEC_FILE}` },
+      to: {
+        pathNot: ['^src/domain/', '^test/'],
+        dependencyTypesNot: ['core', 'npm-dev'],
+      },
+    },
+
+    // ---- Event store ----
+    {
+      name: 'eventstore-not-to-upper-layers',
+      severity: 'error',
+      comment: 'src/eventstore/ is a library for the layers above it: it must not import api, projections or workers.',
+      from: { path: '^src/eventstore/', pathNot: INTEGRATION_SPEC },
+      to: { path: '^src/(api|projections|workers)/' },
+    },
+    {
+      name: 'eventstore-no-nest-or-bullmq',
+      severity: 'error',
+      comment: 'src/eventstore/ must not depend on NestJS or BullMQ; wiring into Nest happens in the api/app module.',
+      from: { path: '^src/eventstore/', pathNot: INTEGRATION_SPEC },
+      to: { path: '(^|/)node_modules/(@nestjs/|bullmq)(/|$)' },
+    },
+
+    // ---- Projections ----
+    {
+      name: 'projections-not-to-api-or-workers',
+      severity: 'error',
+      comment: 'src/projections/ must not import src/api/ or src/workers/.',
+      from: { path: '^src/projections/', pathNot: INTEGRATION_SPEC },
+      to: { path: '^src/(api|workers)/' },
+    },
+
+    // ---- API ----
+    {
+      name: 'api-not-to-workers',
+      severity: 'error',
+      comment: 'src/api/ must not import src/workers/; it hands work to workers through queues.',
+      from: { path: '^src/api/', pathNot: INTEGRATION_SPEC },
+      to: { path: '^src/workers/' },
+    },
+    {
+      name: 'api-projections-only-through-index',
+      severity: 'error',
+      comment:
+        'api may import src/projections only through src/projections/index.ts (or a *.public.ts file, ' +
+        'or a queries/ folder); projection internals (handlers, table writers) are private.',
+      from: { path: '^src/api/', pathNot: INTEGRATION_SPEC },
+      to: {
+        path: '^src/projections/',
+        pathNot: [
+          '^src/projections/index\\.ts$',
+          '^src/projections/.*\\.public\\.ts$',
+          '^src/projections/queries/',
+          '^src/projections/.*/queries/',
+        ],
+      },
+    },
+
+    // ---- Workers ----
+    {
+      name: 'workers-not-to-api',
+      severity: 'error',
+      comment: 'src/workers/ must not import src/api/.',
+      from: { path: '^src/workers/', pathNot: INTEGRATION_SPEC },
+      to: { path: '^src/api/' },
+    },
+
+    // ---- Whole tree ----
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No circular dependencies in src/ (cycles made only of type-only imports are harmless at run time and allowed).',
+      from: { path: '^src/' },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'not-to-dev-dep',
+      severity: 'error',
+      comment:
+        'Production code in src/ must not import devDependencies (jest, ts-jest, fast-check ...): ' +
+        'the image is built with `npm ci --omit=dev`. Only *.spec.ts files may.',
+      from: { path: '^src/', pathNot: SPEC_FILE },
+      to: {
+        dependencyTypes: ['npm-dev'],
+        // Type-only imports (e.g. from @types/*) vanish at compile time.
+        dependencyTypesNot: ['type-only'],
+        pathNot: ['(^|/)node_modules/@types/'],
+      },
+    },
+    {
+      name: 'no-non-package-json',
+      severity: 'error',
+      comment:
+        'Import only packages declared in package.json; transitive dependencies (for example `pg` under ' +
+        'pg-promise) can disappear or change version without notice. Type-only imports (such as ' +
+        "`import type { FastifyReply } from 'fastify'`) are erased at compile time and tsc guards them.",
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment: 'Every import must resolve to a file or an installed package.',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'not-to-spec',
+      severity: 'error',
+      comment: 'Production code must not import spec files.',
+      from: { path: '^src/', pathNot: SPEC_FILE },
+      to: { path: SPEC_FILE },
+    },
+    {
+      name: 'src-not-to-test',
+      severity: 'error',
+      comment: 'Production code must not import test/ helpers.',
+      from: { path: '^src/', pathNot: SPEC_FILE },
+      to: { path: '^test/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: ['node_modules'] },
+    exclude: { path: ['^dist/', '^coverage/', '^data/'] },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    // CommonJS project: resolve the `require` export condition, then types, like tsc and Node do.
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['require', 'node', 'default', 'types'],
+      mainFields: ['main', 'types', 'typings'],
+      extensions: ['.ts', '.d.ts', '.js', '.json'],
+    },
+    skipAnalysisNotInRules: true,
+    reporterOptions: {
+      text: { highlightFocused: true },
+    },
+  },
+};

@@ -1,0 +1,2 @@
+/** Dependency-injection tokens for the objects the process creates before Nest starts. */
+export const RUNTIME = Symbol('RUNTIME');

@@ -1,0 +1,79 @@
+import path from 'node:path';
+
+/**
+ * Configuration comes from the environment and is checked once at start. Every problem is
+ * reported together, each naming the variable, so an operator fixes them in one go.
+ */
+export interface AppConfig {
+  host: string;
+  port: number;
+  /** Unset: an embedded PostgreSQL keeps its data in `${dataDir}/postgres`. */
+  databaseUrl: string | undefined;
+  /** Unset: an embedded Redis (in memory) is started. */
+  redisUrl: string | undefined;
+  dataDir: string;
+  embeddedPostgresPort: number;
+  databasePoolMax: number;
+  logFormat: 'text' | 'json';
+  /** How long shutdown waits for in-flight requests before it gives up. */
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG.INVALID';
+
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max} (got '${raw}')`);
+    return fallback;
+  }
+  return value;
+}
+
+function url(env: Env, name: string, schemes: string[], problems: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    problems.push(`${name} is not a URL (expected ${schemes.map((scheme) => `${scheme}//...`).join(' or ')})`);
+    return undefined;
+  }
+  if (!schemes.includes(parsed.protocol)) {
+    problems.push(`${name} must use ${schemes.join(' or ')} (got '${parsed.protocol}')`);
+    return undefined;
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const logFormat = env.LOG_FORMAT ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') problems.push(`LOG_FORMAT must be 'text' or 'json' (got '${logFormat}')`);
+  const host = env.HOST ?? '127.0.0.1';
+  if (host.trim() === '') problems.push('HOST must not be empty');
+  const config: AppConfig = {
+    host,
+    port: integer(env, 'PORT', 3000, 0, 65_535, problems),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], problems),
+    dataDir: path.resolve(cwd, env.DATA_DIR ?? 'data'),
+    embeddedPostgresPort: integer(env, 'EMBEDDED_POSTGRES_PORT', 54_329, 1024, 65_535, problems),
+    databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 20, 1, 500, problems),
+    logFormat: logFormat === 'json' ? 'json' : 'text',
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,59 @@
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadConfig } from './config/config';
+import { createHttpApp } from './api/http';
+import { startRuntime } from './infra/runtime';
+
+/**
+ * Starts the service: validates configuration, connects (or starts embedded) PostgreSQL and
+ * Redis, migrates, listens, and shuts down cleanly on SIGTERM or SIGINT.
+ */
+export async function runService(): Promise<void> {
+  const logger = new Logger('main');
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const runtime = await startRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
+  const app = await createHttpApp(runtime, { logFormat: config.logFormat });
+  await app.listen(config.port, config.host);
+  const address = await app.getUrl();
+  logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);
+  logger.log(`Redis: ${runtime.redisDescription ?? 'not used'}`);
+  logger.log(`listening on ${address} (health: ${address}/health)`);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: shutting down`);
+    const deadline = setTimeout(() => {
+      logger.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms: exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    try {
+      await app.close();
+      await runtime.close();
+      logger.log('stopped');
+      process.exitCode = 0;
+    } catch (error) {
+      logger.error(`shutdown failed: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+if (require.main === module) {
+  runService().catch((error: unknown) => {
+    process.stderr.write(`union-ledger failed to start: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+}

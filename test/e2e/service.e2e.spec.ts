@@ -1,0 +1,123 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/infra/embedded';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+/**
+ * The real service as an operator runs it: the compiled entry point in a child process (npm test
+ * builds first), configured only through the environment.
+ */
+const entry = path.join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+
+interface Service {
+  child: ChildProcessWithoutNullStreams;
+  output: () => string;
+  url: string;
+}
+
+function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  return env;
+}
+
+async function startService(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Service> {
+  const child = spawn(process.execPath, [entry], { env });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), timeoutMs);
+    const check = (): void => {
+      const match = /listening on (http:\/\/[^\s]+) /.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, output: () => output, url };
+}
+
+function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  return new Promise((resolve) => {
+    service.child.once('exit', (code) => resolve(code));
+    service.child.kill(signal);
+  });
+}
+
+describe('the service process', () => {
+  beforeAll(() => {
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run the tests with npm test (it builds first)`);
+  });
+
+  describe('with DATABASE_URL and REDIS_URL', () => {
+    let database: TestDatabase;
+    beforeAll(async () => {
+      database = await createTestDatabase({ migrate: false });
+    });
+    afterAll(async () => {
+      await database.drop();
+    });
+
+    it('migrates, answers /health, logs what it uses, and stops cleanly on SIGTERM', async () => {
+      const service = await startService(
+        baseEnv({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL!, PORT: '0' }),
+      );
+      const response = await fetch(`${service.url}/health`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { status: string; checks: Record<string, { ok: boolean }> };
+      expect(body.status).toBe('ok');
+      expect(body.checks.postgres?.ok).toBe(true);
+      expect(body.checks.redis?.ok).toBe(true);
+      expect(service.output()).toContain('PostgreSQL: PostgreSQL at postgres');
+      expect(service.output()).not.toMatch(/:union-ledger@|password/);
+
+      expect(await stopService(service)).toBe(0);
+      expect(service.output()).toContain('SIGTERM received: shutting down');
+      expect(service.output()).toContain('stopped');
+      const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_migrations');
+      expect(Number(count)).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  it('refuses bad configuration and names every wrong variable', async () => {
+    const child = spawn(process.execPath, [entry], {
+      env: baseEnv({ PORT: 'eighty', DATABASE_URL: 'mysql://localhost/x', LOG_FORMAT: 'xml' }),
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain("PORT must be an integer from 0 to 65535 (got 'eighty')");
+    expect(stderr).toContain("DATABASE_URL must use postgres: or postgresql: (got 'mysql:')");
+    expect(stderr).toContain("LOG_FORMAT must be 'text' or 'json'");
+  });
+
+  it('runs with embedded PostgreSQL and Redis when no URLs are given, keeping its data across restarts', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'union-ledger-e2e-'));
+    try {
+      const env = baseEnv({ DATA_DIR: dataDir, PORT: '0', EMBEDDED_POSTGRES_PORT: String(await freePort()) });
+      const first = await startService(env, 120_000);
+      expect(first.output()).toContain('starting embedded PostgreSQL');
+      expect(first.output()).toContain('embedded Redis');
+      expect((await fetch(`${first.url}/health`)).status).toBe(200);
+      expect(await stopService(first)).toBe(0);
+      expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+
+      const second = await startService(env, 120_000);
+      expect((await fetch(`${second.url}/health`)).status).toBe(200);
+      expect(await stopService(second, 'SIGINT')).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
