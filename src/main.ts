@@ -1,7 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config';
 import { createHttpApp } from './api/http';
+import { LedgerModule } from './api/ledger.module';
+import { Ledger } from './application/ledger';
+import { PiiVault } from './infra/pii';
+import { loadPiiKeys } from './infra/pii-keys';
 import { startRuntime } from './infra/runtime';
+import { loadOrCreateSecrets } from './infra/secrets';
 
 /**
  * Starts the service: validates configuration, connects (or starts embedded) PostgreSQL and
@@ -19,8 +24,25 @@ export async function runService(): Promise<void> {
     }
     throw error;
   }
+  const secrets = await loadOrCreateSecrets(config, (line) => logger.log(line));
+  const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
   const runtime = await startRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
-  const app = await createHttpApp(runtime, { logFormat: config.logFormat });
+  const ledger = new Ledger({ db: runtime.db, redis: runtime.redis!, vault: new PiiVault(runtime.db, piiKeys), redisPrefix: 'ul:' });
+  const app = await createHttpApp(runtime, {
+    logFormat: config.logFormat,
+    jwtSecret: secrets.jwtSecret,
+    rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+    extraModules: [LedgerModule.forLedger(ledger)],
+  });
+  // Projections start after the app is built so a failed start leaves nothing running; errors are
+  // retried by the runner with back-off and logged at most once per projection per minute.
+  const lastLoggedMs = new Map<string, number>();
+  ledger.startProjections((projection, error) => {
+    const nowMs = Date.now();
+    if (nowMs - (lastLoggedMs.get(projection) ?? 0) < 60_000) return;
+    lastLoggedMs.set(projection, nowMs);
+    logger.error(`projection ${projection} failed a batch and will retry: ${(error as Error).message}`);
+  });
   await app.listen(config.port, config.host);
   const address = await app.getUrl();
   logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);
@@ -39,6 +61,7 @@ export async function runService(): Promise<void> {
     deadline.unref();
     try {
       await app.close();
+      await ledger.close();
       await runtime.close();
       logger.log('stopped');
       process.exitCode = 0;

@@ -2,21 +2,75 @@ import 'reflect-metadata';
 import { ConsoleLogger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { Runtime } from '../infra/runtime';
-import { AppModule } from './app.module';
+import { AppModule, type ModuleImport } from './app.module';
+import { AllExceptionsFilter } from './common/errors';
+import type { RateLimitSettings } from './common/rate-limit';
 
 export interface HttpAppOptions {
   logFormat?: 'text' | 'json';
   /** Request bodies larger than this are refused with 413 before they reach a handler. */
   bodyLimitBytes?: number;
+  /** The HS256 key bearer tokens are checked with (see src/infra/secrets.ts). */
+  jwtSecret: string;
+  /** Defaults: 20 requests/s, burst 40, keys under `ul:`. */
+  rateLimit?: Partial<RateLimitSettings>;
+  /** Modules mounted beside AppModule's own (tests mount controllers of their own this way). */
+  extraModules?: ModuleImport[];
+}
+
+const UNSAFE_METHODS = ['post', 'put', 'patch', 'delete'] as const;
+
+/** Declares the Idempotency-Key header on every state-changing operation, as the interceptor requires it. */
+function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
+  for (const item of Object.values(document.paths)) {
+    for (const method of UNSAFE_METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      operation.parameters = [
+        ...(operation.parameters ?? []),
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: true,
+          description: 'Same key and body: the original response again (Idempotent-Replay: true). Same key, other body: 409.',
+          schema: { type: 'string', pattern: '^[A-Za-z0-9_\\-:.]{1,200}$' },
+        },
+      ];
+    }
+  }
+  return document;
 }
 
 /** Builds the HTTP application over an already started runtime; tests use it with listen(0). */
-export async function createHttpApp(runtime: Runtime, options: HttpAppOptions = {}): Promise<INestApplication> {
+export async function createHttpApp(runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? 1024 * 1024, trustProxy: false });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRuntime(runtime), adapter, {
+  const settings = {
+    auth: { jwtSecret: options.jwtSecret },
+    rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
+  };
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRuntime(runtime, settings, options.extraModules), adapter, {
     logger: new ConsoleLogger({ json: options.logFormat === 'json', prefix: 'union-ledger' }),
     bufferLogs: false,
+  });
+  // Also covers what Fastify raises before routing (malformed JSON, 413, 415) and unknown routes.
+  app.useGlobalFilters(new AllExceptionsFilter());
+
+  // The OpenAPI document at /docs-json and its UI at /docs; both public (served outside Nest's guards).
+  const config = new DocumentBuilder()
+    .setTitle('Union Ledger')
+    .setDescription(
+      'Event-sourced points and benefits ledger. Errors are { code, message, details }. Every POST, PUT, PATCH ' +
+        'and DELETE needs an Idempotency-Key header. Requests are limited per token subject (429 RATE_LIMITED, Retry-After).',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .addSecurityRequirements('bearer')
+    .build();
+  SwaggerModule.setup('docs', app, () => withIdempotencyHeader(SwaggerModule.createDocument(app, config)), {
+    jsonDocumentUrl: 'docs-json',
+    yamlDocumentUrl: 'docs-yaml',
   });
   return app;
 }

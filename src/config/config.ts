@@ -17,7 +17,18 @@ export interface AppConfig {
   logFormat: 'text' | 'json';
   /** How long shutdown waits for in-flight requests before it gives up. */
   shutdownTimeoutMs: number;
+  /**
+   * HS256 key for bearer tokens (at least 32 characters). Unset: a development secret is
+   * generated once and kept in `${dataDir}/secrets.json` (see src/infra/secrets.ts).
+   */
+  jwtSecret: string | undefined;
+  /** Per-subject token bucket: sustained requests per second and the burst it allows. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
 }
+
+/** Shortest JWT_SECRET accepted: 32 characters, the 256 bits an HS256 key should carry. */
+export const JWT_SECRET_MIN_LENGTH = 32;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG.INVALID';
@@ -57,6 +68,17 @@ function url(env: Env, name: string, schemes: string[], problems: string[]): str
   return raw;
 }
 
+/** The secret's value never appears in a problem report, only its length. */
+function jwtSecret(env: Env, problems: string[]): string | undefined {
+  const raw = env.JWT_SECRET;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < JWT_SECRET_MIN_LENGTH) {
+    problems.push(`JWT_SECRET must be at least ${JWT_SECRET_MIN_LENGTH} characters (got ${raw.length})`);
+    return undefined;
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
   const logFormat = env.LOG_FORMAT ?? 'text';
@@ -73,6 +95,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 20, 1, 500, problems),
     logFormat: logFormat === 'json' ? 'json' : 'text',
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problems),
+    jwtSecret: jwtSecret(env, problems),
+    rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 20, 1, 100_000, problems),
+    rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 40, 1, 1_000_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -149,6 +149,109 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'idempotency keys',
+    sql: /* sql */ `
+      -- One row per (actor, Idempotency-Key): 'pending' while the first request runs, then 'done'
+      -- with the response a retry replays. Rows older than 24 h may be purged (purgeIdempotencyKeys).
+      CREATE TABLE ul_idempotency (
+        actor text NOT NULL,
+        key text NOT NULL,
+        method text NOT NULL,
+        path text NOT NULL,
+        request_hash bytea NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'done')),
+        response_status integer,
+        response_body jsonb,
+        -- The response was larger than the service keeps (64 KiB): a retry learns the status only.
+        response_omitted boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        completed_at timestamptz,
+        PRIMARY KEY (actor, key)
+      );
+      CREATE INDEX ul_idempotency_created_at_idx ON ul_idempotency (created_at);
+    `,
+  },
+  {
+    version: 5,
+    name: 'ledger projections',
+    sql: /* sql */ `
+      -- Read models of the ledger projection (src/projections/ledger-projection.ts). Every
+      -- column comes from event data, so a rebuild from event zero gives identical rows.
+      CREATE TABLE ul_orgs (
+        org_id text PRIMARY KEY,
+        name text NOT NULL,
+        parent_id text,
+        level text NOT NULL,
+        -- The org's ancestors from the root down, ending with the org itself.
+        path text[] NOT NULL
+      );
+      CREATE INDEX ul_orgs_path_idx ON ul_orgs USING gin (path);
+      CREATE TABLE ul_members (
+        member_id text PRIMARY KEY,
+        org_id text NOT NULL,
+        name text NOT NULL,
+        status text NOT NULL,
+        enrolled_at timestamptz NOT NULL,
+        activated_at timestamptz
+      );
+      CREATE INDEX ul_members_org_idx ON ul_members (org_id);
+      -- The double-entry journal: each posting is a debit line (negative) and a credit line
+      -- (positive), so every event's lines and the whole table sum to zero.
+      CREATE TABLE ul_journal (
+        event_id uuid NOT NULL,
+        line integer NOT NULL,
+        global_position bigint NOT NULL,
+        stream_id text NOT NULL,
+        stream_revision bigint NOT NULL,
+        account text NOT NULL,
+        amount bigint NOT NULL,
+        member_id text,
+        occurred_at timestamptz NOT NULL,
+        PRIMARY KEY (event_id, line)
+      );
+      CREATE INDEX ul_journal_account_idx ON ul_journal (account);
+      CREATE TABLE ul_balances (
+        member_id text PRIMARY KEY,
+        org_id text,
+        available bigint NOT NULL,
+        held bigint NOT NULL,
+        lifetime_earned bigint NOT NULL,
+        -- A negative balance here means a decider bug got past its own invariant: refuse it loudly.
+        CONSTRAINT ul_balances_not_negative CHECK (available >= 0 AND held >= 0)
+      );
+      CREATE TABLE ul_statement (
+        member_id text NOT NULL,
+        revision bigint NOT NULL,
+        event_id uuid NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        kind text NOT NULL,
+        rule_id text,
+        rule_version integer,
+        reference text,
+        delta_available bigint NOT NULL,
+        delta_held bigint NOT NULL,
+        available_after bigint NOT NULL,
+        held_after bigint NOT NULL,
+        PRIMARY KEY (member_id, revision)
+      );
+    `,
+  },
+  {
+    version: 4,
+    name: 'member keys',
+    sql: /* sql */ `
+      -- One data key per member, wrapped (AES-256-GCM) by the master key from configuration
+      -- (src/infra/pii.ts). Deleting a row crypto-shreds the member's personal data: the sealed
+      -- copies in the immutable events can no longer be opened, while the ledger stays intact.
+      CREATE TABLE ul_member_keys (
+        member_id text PRIMARY KEY,
+        wrapped_key bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

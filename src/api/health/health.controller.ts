@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Runtime } from '../../infra/runtime';
+import { Public } from '../common/auth';
 import { RUNTIME } from '../tokens';
 
 interface Check {
@@ -33,6 +34,7 @@ export class HealthController {
   constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
 
   /** 200 when PostgreSQL and Redis answer, 503 otherwise; no authentication, no personal data. */
+  @Public()
   @Get()
   async health(@Res({ passthrough: true }) reply: FastifyReply): Promise<Record<string, unknown>> {
     const [postgres, redis] = await Promise.all([

@@ -1,0 +1,17 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Ledger } from '../application/ledger';
+import { AdminController } from './admin/admin.controller';
+import { MembersController } from './members/members.controller';
+import { LEDGER } from './tokens';
+
+/** The ledger's HTTP surface over one Ledger instance (members, admins, auditors). */
+@Module({})
+export class LedgerModule {
+  static forLedger(ledger: Ledger): DynamicModule {
+    return {
+      module: LedgerModule,
+      controllers: [MembersController, AdminController],
+      providers: [{ provide: LEDGER, useValue: ledger }],
+    };
+  }
+}

@@ -1,0 +1,272 @@
+import { LEDGER_PROJECTION, ledgerProjection } from '../../src/projections/ledger-projection';
+import { catchUpLeaderboards, catchUpProjection, dumpLedgerTables, rebuildLedger, rebuildLeaderboards } from '../../src/projections/rebuild';
+import { checkTrialBalance } from '../../src/projections/trial-balance';
+import { startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
+
+/**
+ * The member API over HTTP on real PostgreSQL and Redis: activation, earning, spending,
+ * statements, leaderboards, and the concurrency guarantees (one check-in per day, never negative).
+ */
+
+let app: LedgerApp;
+let keyCounter = 0;
+const key = (): string => `k-${(keyCounter += 1)}`;
+const system = { type: 'system', id: 'test-setup' };
+
+async function registerTree(): Promise<void> {
+  const orgs: Array<[string, string | null, 'province' | 'city' | 'county' | 'grassroots']> = [
+    ['js', null, 'province'],
+    ['js-nj', 'js', 'city'],
+    ['js-nj-gl', 'js-nj', 'county'],
+    ['u-a', 'js-nj-gl', 'grassroots'],
+    ['u-b', 'js-nj-gl', 'grassroots'],
+    ['zj', null, 'province'],
+    ['zj-u', 'zj', 'grassroots'],
+  ];
+  for (const [orgId, parentId, level] of orgs) {
+    await app.ledger.orgs.registerOrganisation({ orgId, name: `Union ${orgId}`, parentId, level }, { commandId: `org:${orgId}`, actor: system });
+  }
+}
+
+async function enrol(serial: number, name: string, orgId: string): Promise<{ nationalId: string; memberId: string }> {
+  const nationalId = testNationalId(serial);
+  const idHmac = app.ledger.vault.idHmac(nationalId);
+  const memberId = app.ledger.vault.memberIdFor(idHmac);
+  const piiCipher = await app.ledger.vault.seal(memberId, { idNumber: nationalId, phone: '13800138000' });
+  await app.ledger.members.execute(memberId, { type: 'EnrolMember', memberId, orgId, name, idHmac, piiCipher }, { commandId: `enrol:${idHmac}`, actor: system });
+  return { nationalId, memberId };
+}
+
+/** Activates through the API and returns the member token it hands out. */
+async function activate(nationalId: string, name: string): Promise<string> {
+  const answer = await app.call('POST', '/v1/activation', { token: app.token('wx-session', 'member', 'none'), key: key(), body: { nationalId, name } });
+  expect(answer.status).toBe(200);
+  return answer.body.token as string;
+}
+
+function expectError(answer: Answer, status: number, code: string): void {
+  expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
+}
+
+beforeAll(async () => {
+  app = await startLedgerApp();
+  await registerTree();
+  await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('activation', () => {
+  it('activates once by national ID number and name, grants the reward and requests the insurance', async () => {
+    const { nationalId, memberId } = await enrol(1, '张三', 'u-a');
+    const client = app.token('wx-session-1', 'member', 'none');
+    const first = await app.call('POST', '/v1/activation', { token: client, key: 'act-1', body: { nationalId, name: '张三' } });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ memberId, orgId: 'u-a', pointsGranted: 100 });
+    expect((first.body.events as Array<{ type: string }>).map((event) => event.type)).toEqual([
+      'MemberActivated',
+      'PointsGranted',
+      'InsuranceGrantRequested',
+    ]);
+    expect(typeof first.body.token).toBe('string');
+
+    const retried = await app.call('POST', '/v1/activation', { token: client, key: 'act-1', body: { nationalId, name: '张三' } });
+    expect(retried.headers.get('idempotent-replay')).toBe('true');
+    expect(retried.body.pointsGranted).toBe(100);
+
+    expectError(await app.call('POST', '/v1/activation', { token: client, key: 'act-2', body: { nationalId, name: '张三' } }), 409, 'MEMBER.ALREADY_ACTIVE');
+    const events = await app.ledger.store.readStream(`member-${memberId}`);
+    expect(events.filter((event) => event.type === 'PointsGranted')).toHaveLength(1);
+  });
+
+  it('answers a wrong name and an unknown person alike, and refuses a bad check digit with 400', async () => {
+    const { nationalId } = await enrol(2, '李四', 'u-a');
+    const client = app.token('wx-session-2', 'member', 'none');
+    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { nationalId, name: '王五' } }), 422, 'ACTIVATION.NO_MATCH');
+    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { nationalId: testNationalId(999), name: '李四' } }), 422, 'ACTIVATION.NO_MATCH');
+    const badDigit = nationalId.slice(0, 17) + (nationalId[17] === '0' ? '1' : '0');
+    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { nationalId: badDigit, name: '李四' } }), 400, 'VALIDATION.FAILED');
+    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { name: '李四' } }), 400, 'VALIDATION.FAILED');
+  });
+});
+
+describe('earning', () => {
+  let token: string;
+  beforeAll(async () => {
+    const { nationalId } = await enrol(3, '赵六', 'u-a');
+    token = await activate(nationalId, '赵六');
+  });
+
+  it('grants exactly one check-in when ten arrive at once on the same day', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => app.call('POST', '/v1/me/check-ins', { token, key: key() })));
+    const statuses = answers.map((answer) => answer.status).sort();
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+    for (const answer of answers.filter((item) => item.status !== 201)) expectError(answer, 409, 'CHECKIN.ALREADY_TODAY');
+    const balance = await app.call('GET', '/v1/me/balance', { token });
+    expect(balance.body).toMatchObject({ availablePoints: 105, streak: 1 });
+  });
+
+  it('grants a correct quiz answer once and records a wrong one without points', async () => {
+    const admin = app.token('admin-js', 'admin', 'js');
+    for (const quizId of ['q-1', 'q-2']) {
+      const published = await app.call('POST', '/v1/admin/quizzes', {
+        token: admin,
+        key: key(),
+        body: { quizId, question: '工会法哪年颁布?', options: ['A', 'B', 'C'], correctAnswer: 'B' },
+      });
+      expect(published.status).toBe(201);
+    }
+    const right = await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'q-1', answer: 'B' } });
+    expect(right.body).toMatchObject({ pointsGranted: 10, correct: true });
+    expectError(await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'q-1', answer: 'B' } }), 409, 'QUIZ.ALREADY_ANSWERED');
+    const wrong = await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'q-2', answer: 'A' } });
+    expect(wrong.body).toMatchObject({ pointsGranted: 0, correct: false });
+    expectError(await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'nope', answer: 'A' } }), 404, 'QUIZ.NOT_FOUND');
+  });
+
+  it('records an evaluation once per campaign and lists it back', async () => {
+    const body = { campaignId: 'eval-2026', overall: 5, items: { item1: 4, item3: 5 }, suggestion: '希望多组织活动' };
+    const submitted = await app.call('POST', '/v1/me/evaluations', { token, key: key(), body });
+    expect(submitted.status).toBe(201);
+    expect(submitted.body.pointsGranted).toBe(50);
+    expectError(await app.call('POST', '/v1/me/evaluations', { token, key: key(), body }), 409, 'EVALUATION.ALREADY_SUBMITTED');
+    expectError(await app.call('POST', '/v1/me/evaluations', { token, key: key(), body: { ...body, campaignId: 'e2', overall: 6 } }), 400, 'VALIDATION.FAILED');
+    expectError(await app.call('POST', '/v1/me/evaluations', { token, key: key(), body: { ...body, campaignId: 'e3', items: { item10: 3 } } }), 400, 'VALIDATION.FAILED');
+    expectError(await app.call('POST', '/v1/me/evaluations', { token, key: key(), body: { ...body, campaignId: 'e4', suggestion: 'x'.repeat(501) } }), 400, 'VALIDATION.FAILED');
+    const listed = await app.call('GET', '/v1/me/evaluations', { token });
+    expect(listed.body.evaluations).toEqual([
+      expect.objectContaining({ campaignId: 'eval-2026', overall: 5, items: { item1: 4, item3: 5 }, suggestion: '希望多组织活动', orgId: 'u-a' }),
+    ]);
+  });
+
+  it('caps article points per day by the rules', async () => {
+    let granted = 0;
+    for (let index = 0; index < 12; index += 1) {
+      const answer = await app.call('POST', '/v1/me/article-reads', { token, key: key(), body: { articleId: `a-${index}` } });
+      expect(answer.status).toBe(201);
+      granted += answer.body.pointsGranted as number;
+    }
+    expect(granted).toBe(20); // 2 points each, at most 10 reads and 20 points a day.
+  });
+});
+
+describe('spending', () => {
+  it('never lets concurrent spends racing for the last points take the balance below zero', async () => {
+    const { nationalId } = await enrol(4, '钱七', 'u-b');
+    const token = await activate(nationalId, '钱七'); // 100 points
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => app.call('POST', '/v1/me/spends', { token, key: key(), body: { points: 30, purpose: 'mall' } })),
+    );
+    const succeeded = answers.filter((answer) => answer.status === 201);
+    expect(succeeded).toHaveLength(3);
+    for (const answer of answers.filter((item) => item.status !== 201)) expectError(answer, 422, 'POINTS.INSUFFICIENT');
+    expect((await app.call('GET', '/v1/me/balance', { token })).body).toMatchObject({ availablePoints: 10, heldPoints: 0 });
+  });
+
+  it('holds, then posts or voids exactly once', async () => {
+    const { nationalId } = await enrol(5, '孙八', 'u-b');
+    const token = await activate(nationalId, '孙八');
+    const hold = await app.call('POST', '/v1/me/holds', { token, key: 'hold-1', body: { points: 40, purpose: 'mall', expiresInSeconds: 600 } });
+    expect(hold.status).toBe(201);
+    expect(hold.body.balance).toEqual({ availablePoints: 60, heldPoints: 40, lifetimeEarnedPoints: 100 });
+    const posted = await app.call('POST', '/v1/me/holds/hold-1/post', { token, key: key() });
+    expect(posted.status).toBe(200);
+    expectError(await app.call('POST', '/v1/me/holds/hold-1/post', { token, key: key() }), 409, 'HOLD.ALREADY_POSTED');
+    expectError(await app.call('POST', '/v1/me/holds/hold-1/void', { token, key: key() }), 409, 'HOLD.ALREADY_POSTED');
+    await app.call('POST', '/v1/me/holds', { token, key: 'hold-2', body: { points: 60, purpose: 'mall', expiresInSeconds: 600 } });
+    expect((await app.call('POST', '/v1/me/holds/hold-2/void', { token, key: key() })).body.balance).toEqual({
+      availablePoints: 60,
+      heldPoints: 0,
+      lifetimeEarnedPoints: 100,
+    });
+    expectError(await app.call('POST', '/v1/me/holds/none/post', { token, key: key() }), 404, 'HOLD.NOT_FOUND');
+  });
+});
+
+describe('read models', () => {
+  it('pages the statement newest first with the rule and the balance after each line', async () => {
+    const { nationalId } = await enrol(6, '周九', 'u-a');
+    const token = await activate(nationalId, '周九');
+    await app.call('POST', '/v1/me/check-ins', { token, key: key() });
+    await app.call('POST', '/v1/me/spends', { token, key: key(), body: { points: 25, purpose: 'lottery' } });
+    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+
+    const first = await app.call('GET', '/v1/me/statement?limit=2', { token });
+    const lines = first.body.lines as Array<Record<string, unknown>>;
+    expect(lines.map((line) => [line.reason, line.deltaAvailablePoints, line.availableAfterPoints])).toEqual([
+      ['PointsSpent', -25, 80],
+      ['PointsGranted', 5, 105],
+    ]);
+    expect(lines[1]).toMatchObject({ ruleId: 'checkin', ruleVersion: 1 });
+    const second = await app.call('GET', `/v1/me/statement?limit=2&cursor=${first.body.nextCursor as string}`, { token });
+    expect((second.body.lines as Array<Record<string, unknown>>).map((line) => [line.reason, line.ruleId, line.availableAfterPoints])).toEqual([
+      ['PointsGranted', 'activation', 100],
+    ]);
+    expect(second.body.nextCursor).toBeNull();
+    expectError(await app.call('GET', '/v1/me/statement?limit=1000', { token }), 400, 'VALIDATION.FAILED');
+  });
+
+  it('ranks members in their union and every ancestor, and keeps other subtrees out of reach', async () => {
+    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    const { nationalId } = await enrol(7, '吴十', 'u-b');
+    const token = await activate(nationalId, '吴十');
+    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+
+    const province = await app.call('GET', '/v1/leaderboards/js?period=all&top=100', { token });
+    expect(province.status).toBe(200);
+    const entries = province.body.entries as Array<{ points: number; rank: number; name: string | null }>;
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    expect(entries.map((entry) => entry.points)).toEqual([...entries.map((entry) => entry.points)].sort((a, b) => b - a));
+    expect(entries[0]!.rank).toBe(1);
+    const mine = await app.call('GET', '/v1/me/rank?orgId=u-b&period=week', { token });
+    expect(mine.body).toMatchObject({ orgId: 'u-b', points: 100 });
+    expect(mine.body.rank).toBeGreaterThanOrEqual(1);
+    expectError(await app.call('GET', '/v1/leaderboards/u-a?period=week', { token }), 403, 'ORG.FORBIDDEN');
+    expectError(await app.call('GET', '/v1/leaderboards/zj?period=week', { token }), 403, 'ORG.FORBIDDEN');
+    expectError(await app.call('GET', '/v1/leaderboards/js?period=decade', { token }), 400, 'VALIDATION.FAILED');
+    const admin = app.token('admin-nj', 'admin', 'js-nj');
+    expect((await app.call('GET', '/v1/leaderboards/u-a?period=all', { token: admin })).status).toBe(200);
+    expectError(await app.call('GET', '/v1/leaderboards/zj?period=all', { token: admin }), 403, 'ORG.FORBIDDEN');
+  });
+
+  it('rebuilds every projection from event zero into identical tables and leaderboards, with a zero trial balance', async () => {
+    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    const liveTables = await dumpLedgerTables(app.ledger.db);
+    const liveBoards = await app.ledger.leaderboards.dump();
+    expect(liveTables.ul_journal?.length).toBeGreaterThan(0);
+
+    await rebuildLedger(app.ledger.store, app.ledger.db);
+    await rebuildLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    expect(await dumpLedgerTables(app.ledger.db)).toEqual(liveTables);
+    expect(await app.ledger.leaderboards.dump()).toEqual(liveBoards);
+    const checkpoint = await app.ledger.db.one<{ position: string }>('SELECT position FROM ul_checkpoints WHERE name = $1', [LEDGER_PROJECTION]);
+    expect(BigInt(checkpoint.position)).toBeGreaterThan(0n);
+
+    const report = await checkTrialBalance(app.ledger.db);
+    expect(report).toMatchObject({ ok: true, eventsTotal: '0', journalTotal: '0', negativeAccounts: [], journalMismatches: [], balanceMismatches: [] });
+  });
+});
+
+describe('admin', () => {
+  it('lets only a province admin publish a new rule version, guarded by the expected version', async () => {
+    const provinceAdmin = app.token('admin-js', 'admin', 'js');
+    const cityAdmin = app.token('admin-nj', 'admin', 'js-nj');
+    const current = await app.call('GET', '/v1/admin/earning-rules', { token: provinceAdmin });
+    expect(current.body.version).toBe(1);
+    const rules = { ...(current.body.rules as Record<string, unknown>), checkin: { points: 8, caps: { day: { maxCount: 1 } } } };
+    expectError(await app.call('PUT', '/v1/admin/earning-rules', { token: cityAdmin, key: key(), body: { expectedVersion: 1, rules } }), 403, 'AUTH.FORBIDDEN');
+    expectError(
+      await app.call('PUT', '/v1/admin/earning-rules', { token: provinceAdmin, key: key(), body: { expectedVersion: 1, rules: { ...rules, bogus: { points: 1 } } } }),
+      400,
+      'RULES.INVALID',
+    );
+    const published = await app.call('PUT', '/v1/admin/earning-rules', { token: provinceAdmin, key: key(), body: { expectedVersion: 1, rules, streakBonus: null } });
+    expect(published.status).toBe(200);
+    expect(published.body).toMatchObject({ version: 2, rules: { checkin: { points: 8 } } });
+    expectError(await app.call('PUT', '/v1/admin/earning-rules', { token: provinceAdmin, key: key(), body: { expectedVersion: 1, rules } }), 409, 'RULES.VERSION_CONFLICT');
+    expectError(await app.call('PUT', '/v1/admin/earning-rules', { token: app.token('m', 'member', 'u-a'), key: key(), body: {} }), 403, 'AUTH.FORBIDDEN');
+  });
+});

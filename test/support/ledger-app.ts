@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { signJwt, type Role } from '../../src/api/common/auth';
+import { createHttpApp } from '../../src/api/http';
+import { LedgerModule } from '../../src/api/ledger.module';
+import { Ledger } from '../../src/application/ledger';
+import { loadConfig } from '../../src/config/config';
+import { PiiVault } from '../../src/infra/pii';
+import { startRuntime, type Runtime } from '../../src/infra/runtime';
+import { createTestDatabase, type TestDatabase } from './database';
+
+/**
+ * The real service over HTTP for API tests: a fresh database, the test Redis under a key prefix
+ * of its own, random PII keys and JWT secret. Projections are not started: tests catch them up
+ * explicitly (catchUpProjection / catchUpLeaderboards), so their assertions are deterministic.
+ */
+export interface LedgerApp {
+  url: string;
+  ledger: Ledger;
+  runtime: Runtime;
+  database: TestDatabase;
+  token(sub: string, role: Role, org: string): string;
+  call(method: string, route: string, options?: { token?: string; key?: string; body?: unknown }): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export async function startLedgerApp(): Promise<LedgerApp> {
+  const secret = `test-secret-${randomBytes(16).toString('hex')}`;
+  const prefix = `ul-test-${randomBytes(4).toString('hex')}:`;
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
+  const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir });
+  const runtime = await startRuntime(config, { withRedis: true, log: () => undefined });
+  const vault = new PiiVault(runtime.db, { masterKey: randomBytes(32), hmacKey: randomBytes(32) });
+  const ledger = new Ledger({ db: runtime.db, redis: runtime.redis!, vault, redisPrefix: prefix });
+  const app: INestApplication = await createHttpApp(runtime, {
+    jwtSecret: secret,
+    rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
+    extraModules: [LedgerModule.forLedger(ledger)],
+  });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    url,
+    ledger,
+    runtime,
+    database,
+    token: (sub, role, org) => signJwt({ sub, role, org }, secret, { ttlSeconds: 3600 }),
+    async call(method, route, options = {}) {
+      const headers: Record<string, string> = {};
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      if (options.key) headers['idempotency-key'] = options.key;
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] = 'application/json';
+      }
+      const response = await fetch(`${url}${route}`, { method, headers, body });
+      const text = await response.text();
+      return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async close() {
+      await app.close();
+      await ledger.close();
+      const stale = await runtime.redis!.keys(`${prefix}*`);
+      if (stale.length > 0) await runtime.redis!.del(...stale);
+      await runtime.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A syntactically valid national ID number (GB 11643 check digit) for test person `serial`. */
+export function testNationalId(serial: number): string {
+  const first17 = `110101199001${String(10 + (serial % 18)).padStart(2, '0')}${String(serial % 1000).padStart(3, '0')}`.slice(0, 17);
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...first17].reduce((total, digit, index) => total + Number(digit) * weights[index]!, 0);
+  return first17 + '10X98765432'[sum % 11]!;
+}
