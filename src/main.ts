@@ -27,11 +27,11 @@ export async function runService(): Promise<void> {
   const secrets = await loadOrCreateSecrets(config, (line) => logger.log(line));
   const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
   const runtime = await startRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
-  const ledger = new Ledger({ db: runtime.db, redis: runtime.redis!, vault: new PiiVault(runtime.db, piiKeys), redisPrefix: 'ul:' });
+  const ledger = new Ledger({ db: runtime.db, redis: runtime.redis!, vault: new PiiVault(runtime.db, piiKeys), redisPrefix: config.redisKeyPrefix });
   const app = await createHttpApp(runtime, {
     logFormat: config.logFormat,
     jwtSecret: secrets.jwtSecret,
-    rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+    rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
     extraModules: [LedgerModule.forLedger(ledger)],
   });
   // Projections start after the app is built so a failed start leaves nothing running; errors are

@@ -119,7 +119,7 @@ export function buildCli(): Command {
         const total = Number((await runtime.db.one<{ count: string }>('SELECT count(*) FROM ul_events')).count);
         const applied = await rebuildLedger(store, runtime.db, (done) => bar.update(done, total));
         bar.finish();
-        const leaderboards = new Leaderboards(runtime.redis!, 'ul:');
+        const leaderboards = new Leaderboards(runtime.redis!, config.redisKeyPrefix);
         const grants = await rebuildLeaderboards(store, runtime.db, leaderboards);
         await leaderboards.close();
         await store.close();

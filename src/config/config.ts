@@ -25,6 +25,8 @@ export interface AppConfig {
   /** Per-subject token bucket: sustained requests per second and the burst it allows. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** Every Redis key of this ledger starts with it, so several ledgers (or test runs) can share a Redis. */
+  redisKeyPrefix: string;
 }
 
 /** Shortest JWT_SECRET accepted: 32 characters, the 256 bits an HS256 key should carry. */
@@ -79,6 +81,12 @@ function jwtSecret(env: Env, problems: string[]): string | undefined {
   return raw;
 }
 
+function redisKeyPrefix(env: Env, problems: string[]): string {
+  const prefix = env.REDIS_KEY_PREFIX ?? 'ul:';
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) problems.push(`REDIS_KEY_PREFIX must be 1-64 letters, digits or _ . : - (got '${prefix}')`);
+  return prefix;
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
   const logFormat = env.LOG_FORMAT ?? 'text';
@@ -98,6 +106,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     jwtSecret: jwtSecret(env, problems),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 20, 1, 100_000, problems),
     rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 40, 1, 1_000_000, problems),
+    redisKeyPrefix: redisKeyPrefix(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

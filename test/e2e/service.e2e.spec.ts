@@ -3,8 +3,17 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { signJwt } from '../../src/api/common/auth';
+import { MemberService } from '../../src/application/member-service';
+import { OrgService } from '../../src/application/org-service';
+import { RuleBook } from '../../src/application/rule-book';
+import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store';
 import { freePort } from '../../src/infra/embedded';
+import { PiiVault } from '../../src/infra/pii';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { testNationalId } from '../support/ledger-app';
 
 /**
  * The real service as an operator runs it: the compiled entry point in a child process (npm test
@@ -69,23 +78,89 @@ describe('the service process', () => {
     });
 
     it('migrates, answers /health, logs what it uses, and stops cleanly on SIGTERM', async () => {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'union-ledger-e2e-'));
       const service = await startService(
-        baseEnv({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL!, PORT: '0' }),
+        baseEnv({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL!, PORT: '0', DATA_DIR: dataDir }),
       );
-      const response = await fetch(`${service.url}/health`);
-      expect(response.status).toBe(200);
-      const body = (await response.json()) as { status: string; checks: Record<string, { ok: boolean }> };
-      expect(body.status).toBe('ok');
-      expect(body.checks.postgres?.ok).toBe(true);
-      expect(body.checks.redis?.ok).toBe(true);
-      expect(service.output()).toContain('PostgreSQL: PostgreSQL at postgres');
-      expect(service.output()).not.toMatch(/:union-ledger@|password/);
-
-      expect(await stopService(service)).toBe(0);
+      try {
+        const response = await fetch(`${service.url}/health`);
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { status: string; checks: Record<string, { ok: boolean }> };
+        expect(body.status).toBe('ok');
+        expect(body.checks.postgres?.ok).toBe(true);
+        expect(body.checks.redis?.ok).toBe(true);
+        expect(service.output()).toContain('PostgreSQL: PostgreSQL at postgres');
+        expect(service.output()).not.toMatch(/:union-ledger@|password/);
+      } finally {
+        expect(await stopService(service)).toBe(0);
+        await rm(dataDir, { recursive: true, force: true });
+      }
       expect(service.output()).toContain('SIGTERM received: shutting down');
       expect(service.output()).toContain('stopped');
       const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_migrations');
       expect(Number(count)).toBeGreaterThanOrEqual(2);
+    });
+
+    it('keeps its projections live: an activation over HTTP shows in the statement and the leaderboard', async () => {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'union-ledger-e2e-'));
+      const jwtSecret = randomBytes(32).toString('hex');
+      const redisKeyPrefix = `ul-e2e-${randomBytes(4).toString('hex')}:`;
+      const keys = { masterKey: randomBytes(32), hmacKey: randomBytes(32) };
+      const service = await startService(
+        baseEnv({
+          DATABASE_URL: database.url,
+          REDIS_URL: process.env.TEST_REDIS_URL!,
+          PORT: '0',
+          DATA_DIR: dataDir,
+          REDIS_KEY_PREFIX: redisKeyPrefix,
+          JWT_SECRET: jwtSecret,
+          PII_MASTER_KEY: keys.masterKey.toString('base64'),
+          PII_HMAC_KEY: keys.hmacKey.toString('base64'),
+        }),
+      );
+      const store = new PostgresEventStore(database.db, { listen: false });
+      try {
+        // The roster as an import would leave it, written with the same keys the service uses.
+        const orgs = new OrgService(store);
+        const system = { type: 'system', id: 'e2e' };
+        await orgs.registerOrganisation({ orgId: 'e2e-p', name: 'Province', parentId: null, level: 'province' }, { commandId: 'o1', actor: system });
+        await orgs.registerOrganisation({ orgId: 'e2e-u', name: 'Union', parentId: 'e2e-p', level: 'grassroots' }, { commandId: 'o2', actor: system });
+        const vault = new PiiVault(database.db, keys);
+        const nationalId = testNationalId(42);
+        const idHmac = vault.idHmac(nationalId);
+        const memberId = vault.memberIdFor(idHmac);
+        const members = new MemberService(store, new RuleBook(store));
+        const piiCipher = await vault.seal(memberId, { idNumber: nationalId, phone: '13900139000' });
+        await members.execute(memberId, { type: 'EnrolMember', memberId, orgId: 'e2e-u', name: '陈一', idHmac, piiCipher }, { commandId: 'enrol', actor: system });
+
+        const client = signJwt({ sub: 'wx-1', role: 'member', org: 'none' }, jwtSecret, { ttlSeconds: 600 });
+        const activation = await fetch(`${service.url}/v1/activation`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${client}`, 'idempotency-key': 'a1', 'content-type': 'application/json' },
+          body: JSON.stringify({ nationalId, name: '陈一' }),
+        });
+        expect(activation.status).toBe(200);
+        const { token } = (await activation.json()) as { token: string };
+
+        let statement: { lines: Array<{ reason: string; availableAfterPoints: number }> } = { lines: [] };
+        let board: { entries: Array<{ memberId: string; points: number }> } = { entries: [] };
+        for (let poll = 0; poll < 200 && (statement.lines.length === 0 || board.entries.length === 0); poll += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          statement = (await (await fetch(`${service.url}/v1/me/statement`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof statement;
+          const answer = await fetch(`${service.url}/v1/leaderboards/e2e-p?period=all`, { headers: { authorization: `Bearer ${token}` } });
+          if (answer.status === 200) board = (await answer.json()) as typeof board;
+        }
+        expect(statement.lines).toEqual([expect.objectContaining({ reason: 'PointsGranted', availableAfterPoints: 100 })]);
+        expect(board.entries).toEqual([expect.objectContaining({ memberId, points: 100 })]);
+      } finally {
+        await store.close();
+        expect(await stopService(service)).toBe(0);
+        await rm(dataDir, { recursive: true, force: true });
+        const redis = new Redis(process.env.TEST_REDIS_URL!);
+        const stale = await redis.keys(`${redisKeyPrefix}*`);
+        if (stale.length > 0) await redis.del(...stale);
+        await redis.quit();
+      }
     });
   });
 
