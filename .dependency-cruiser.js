@@ -61,6 +61,22 @@ module.exports = {
       to: { path: '^src/(api|workers)/' },
     },
 
+    // ---- Application (command handlers and services) ----
+    {
+      name: 'application-not-to-api-or-workers',
+      severity: 'error',
+      comment: 'src/application/ holds the use cases; it must not import src/api/ or src/workers/, which drive it.',
+      from: { path: '^src/application/', pathNot: INTEGRATION_SPEC },
+      to: { path: '^src/(api|workers)/' },
+    },
+    {
+      name: 'application-no-nest-or-bullmq',
+      severity: 'error',
+      comment: 'src/application/ is framework-free: no NestJS, no BullMQ.',
+      from: { path: '^src/application/' },
+      to: { path: 'node_modules/(@nestjs|bullmq)/' },
+    },
+
     // ---- API ----
     {
       name: 'api-not-to-workers',
