@@ -449,7 +449,10 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
       requireActive(state);
       checkPoints(command.points);
       if (state.holds.has(command.holdId)) throw new DomainError('HOLD.DUPLICATE', 'a hold with this id exists', 409, { holdId: command.holdId });
-      if (command.expiresAtMs <= ctx.now.getTime()) throw new DomainError('HOLD.EXPIRY_INVALID', 'a hold must expire in the future', 400);
+      // Events are stored as JSON, where NaN and Infinity become null, which a reload would read as long expired.
+      if (!Number.isSafeInteger(command.expiresAtMs) || command.expiresAtMs <= ctx.now.getTime()) {
+        throw new DomainError('HOLD.EXPIRY_INVALID', 'a hold must expire in the future, at a whole millisecond', 400);
+      }
       requireAvailable(state, command.points);
       return [
         {
