@@ -21,6 +21,8 @@ export interface HttpAppOptions {
 }
 
 const UNSAFE_METHODS = ['post', 'put', 'patch', 'delete'] as const;
+/** Roster uploads: about 60 bytes a member, so some 500,000 rows; larger rosters go through the CLI. */
+export const CSV_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
 /** Declares the Idempotency-Key header on every state-changing operation, as the interceptor requires it. */
 function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
@@ -56,6 +58,13 @@ export async function createHttpApp(runtime: Runtime, options: HttpAppOptions): 
   });
   // Also covers what Fastify raises before routing (malformed JSON, 413, 415) and unknown routes.
   app.useGlobalFilters(new AllExceptionsFilter());
+
+  // Roster uploads arrive as text/csv, kept as bytes for the importer's streaming CSV reader;
+  // they get a larger limit than JSON bodies, and only the import routes accept them.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: CSV_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
 
   // The OpenAPI document at /docs-json and its UI at /docs; both public (served outside Nest's guards).
   const config = new DocumentBuilder()

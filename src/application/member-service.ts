@@ -1,4 +1,4 @@
-import { ConcurrencyError } from '../eventstore/errors';
+import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
 import type { Actor, EventStore, RecordedEvent } from '../eventstore/event-store';
 import { decide, evolve, initialState, memberStream, type MemberCommand, type MemberEvent, type MemberState } from '../domain/member/member';
 import { deterministicEventId } from './event-ids';
@@ -52,9 +52,11 @@ export class MemberService {
   }
 
   async execute(memberId: string, command: MemberCommand, meta: CommandMeta): Promise<CommandResult> {
+    let idConflict: EventIdConflictError | undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const entry = await this.catchUp(memberId);
       const seen = entry.commands.get(meta.commandId);
+      if (idConflict && !seen) throw idConflict; // The ids belong to another stream: a reused command id.
       if (seen) {
         const events = await this.store.readStream(memberStream(memberId), { fromRevision: seen.first, maxCount: seen.count });
         return { events, state: entry.state, revision: entry.revision, replayed: true };
@@ -87,6 +89,12 @@ export class MemberService {
         return { events: recorded, state: updated.state, revision: updated.revision, replayed: false };
       } catch (error) {
         if (error instanceof ConcurrencyError) continue; // Someone else appended: re-read and decide again.
+        // The same command raced itself (a client retry in flight, another instance): its events
+        // carry the same ids with another occurredAt. Re-read: the stream now answers it.
+        if (error instanceof EventIdConflictError && !idConflict) {
+          idConflict = error;
+          continue;
+        }
         throw error;
       }
     }

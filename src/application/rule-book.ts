@@ -1,4 +1,4 @@
-import { ConcurrencyError } from '../eventstore/errors';
+import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
 import type { Actor, EventStore } from '../eventstore/event-store';
 import { DEFAULT_RULES, validateRuleSetBody, type RuleSet, type RuleSetBody } from '../domain/member/earning-rules';
 import { DomainError } from '../domain/shared/errors';
@@ -62,8 +62,9 @@ export class RuleBook {
         { expectedRevision: 'no_stream' },
       );
     } catch (error) {
-      // Another process stored the defaults (or an admin published) first: either way, read it back.
-      if (!(error instanceof ConcurrencyError)) throw error;
+      // Another caller stored the defaults (or an admin published) first: either way, read it back.
+      // A racing copy of the defaults has the same event id but another occurredAt, hence the id conflict.
+      if (!(error instanceof ConcurrencyError) && !(error instanceof EventIdConflictError)) throw error;
     }
     const [first] = await this.store.readStream(RULES_STREAM, { direction: 'backwards', maxCount: 1 });
     if (!first) throw new Error('earning rules are still missing after publishing the defaults');

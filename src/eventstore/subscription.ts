@@ -8,6 +8,8 @@ import type { ReadAllOptions, ReadAllResult, SubscribeOptions, SubscriptionHandl
 export class Waker {
   private generation = 0;
   private waiters = new Set<() => void>();
+  /** When the last wake-up arrived (ms since the epoch). */
+  lastNotifiedAtMs = 0;
 
   get current(): number {
     return this.generation;
@@ -15,6 +17,7 @@ export class Waker {
 
   notify(): void {
     this.generation += 1;
+    this.lastNotifiedAtMs = Date.now();
     const waiting = [...this.waiters];
     this.waiters.clear();
     for (const resolve of waiting) resolve();
@@ -39,6 +42,13 @@ export class Waker {
 
 const RETRY_BACKOFF_MIN_MS = 100;
 const RETRY_BACKOFF_MAX_MS = 10_000;
+/**
+ * A wake-up means something committed, but a reader may not see it at once: the PostgreSQL feed
+ * stops below the oldest transaction still open anywhere in the cluster. For this long after a
+ * wake-up an empty read is retried every FAST_POLL_MS instead of waiting for the poll interval.
+ */
+const FAST_POLL_WINDOW_MS = 2000;
+const FAST_POLL_MS = 20;
 
 /**
  * The catch-up subscription loop every adapter shares: read a page after the checkpoint, hand it
@@ -73,7 +83,10 @@ export function runSubscription(
           checkpoint = page.nextAfter;
         }
         failures = 0;
-        if (page.isEnd) await waker.wait(generation, pollIntervalMs, abort.signal);
+        if (page.isEnd) {
+          const recentlyWoken = Date.now() - waker.lastNotifiedAtMs < FAST_POLL_WINDOW_MS;
+          await waker.wait(generation, recentlyWoken ? Math.min(FAST_POLL_MS, pollIntervalMs) : pollIntervalMs, abort.signal);
+        }
       } catch (error) {
         options.onError?.(error);
         // The stored checkpoint is the truth after a failure: the batch may or may not have committed.

@@ -29,7 +29,12 @@ export function connectDatabase(options: DatabaseOptions): Database {
   };
   // node-postgres passes `options` to the server at connect time; pg-promise's types omit it.
   Object.assign(config, { options: `-c idle_in_transaction_session_timeout=${idleMs}` });
-  return pgp(config);
+  const db = pgp(config);
+  // An idle pooled connection that the server closes (restart, pg_terminate_backend, a dropped
+  // test database) makes the pool emit 'error'; the pool discards that connection by itself, and
+  // without a listener Node would end the process over it.
+  db.$pool.on('error', () => undefined);
+  return db;
 }
 
 /** Closes a pool; pg-promise pools are keyed by connection settings, so each one closes on its own. */

@@ -54,7 +54,14 @@ export const MIGRATIONS: readonly Migration[] = [
       -- p_events: [{"id", "type", "v", "data", "meta", "digest" (hex SHA-256 of the canonical form)}].
       CREATE FUNCTION ul_append(p_stream_id text, p_expected_kind text, p_expected_revision bigint, p_events jsonb)
       RETURNS TABLE (out_event_id uuid, out_revision bigint, out_position bigint, out_replay boolean)
-      LANGUAGE plpgsql AS $$
+      LANGUAGE plpgsql
+      -- PL/pgSQL caches a generic plan per connection after a few calls. Planned while ul_events
+      -- is small, that plan scans the table, and keeps scanning it on every append once the table
+      -- has grown (measured: 55 ms per append on an old connection, 2 ms on a new one). Every
+      -- statement here has an index to use, so sequential scans are ruled out for the function;
+      -- this costs nothing per call, unlike re-planning every statement (force_custom_plan).
+      SET enable_seqscan = off
+      AS $$
       DECLARE
         v_count integer := jsonb_array_length(p_events);
         v_found integer;

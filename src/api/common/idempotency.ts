@@ -72,6 +72,10 @@ export function deterministicEventId(actor: string, key: string, discriminator: 
 
 /** SHA-256 over method, path and the RFC 8785 form of the body, so key order and spacing do not matter. */
 export function requestHash(method: string, path: string, body: unknown): Buffer {
+  // Uploads (text/csv) arrive as bytes: hashed as they are, not as a JSON object of indices.
+  if (Buffer.isBuffer(body)) {
+    return createHash('sha256').update(canonicalJson({ method, path, bodyBytes: true }), 'utf8').update(body).digest();
+  }
   return createHash('sha256').update(canonicalJson({ method, path, body: body ?? null }), 'utf8').digest();
 }
 
