@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { contentDigest } from './canonical';
 import { EventStoreValidationError } from './errors';
-import type { EventMetadata, EventToAppend, ExpectedRevision, JsonObject } from './event-store';
+import { READ_LIMIT_MAX, type EventMetadata, type EventToAppend, type ExpectedRevision, type JsonObject, type ReadStreamOptions } from './event-store';
 
 /** Limits every adapter enforces before touching storage (documented in docs/EVENT-STORE.md). */
 export const LIMITS = {
@@ -193,4 +193,22 @@ export function clampLimit(limit: number | undefined, fallback: number, max: num
     invalid('EVENTSTORE.LIMIT_INVALID', `limit must be a positive integer (at most ${max})`, { limit });
   }
   return Math.min(limit, max);
+}
+
+/** Checks readStream's arguments the same way for every adapter. */
+export function validateReadStream(
+  streamId: unknown,
+  options: ReadStreamOptions,
+): { streamId: string; limit: number; backwards: boolean; from: bigint | undefined } {
+  const checkedStreamId = validateStreamId(streamId);
+  const limit = clampLimit(options.maxCount, READ_LIMIT_MAX, READ_LIMIT_MAX);
+  const backwards = options.direction === 'backwards';
+  if (options.direction !== undefined && options.direction !== 'forwards' && !backwards) {
+    invalid('EVENTSTORE.DIRECTION_INVALID', "direction must be 'forwards' or 'backwards'");
+  }
+  const from = options.fromRevision;
+  if (from !== undefined && (typeof from !== 'bigint' || from < 0n)) {
+    invalid('EVENTSTORE.REVISION_INVALID', 'fromRevision must be a non-negative bigint');
+  }
+  return { streamId: checkedStreamId, limit, backwards, from };
 }

@@ -44,7 +44,7 @@ import {
   type SubscriptionHandle,
 } from '../event-store';
 import { runSubscription, Waker } from '../subscription';
-import { clampLimit, prepareAppend, validateStreamId, type PreparedEvent } from '../validation';
+import { clampLimit, prepareAppend, validateReadStream, type PreparedEvent } from '../validation';
 
 /*
  * What KurrentDB guarantees, and what this adapter adds on top:
@@ -526,16 +526,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    validateStreamId(streamId);
-    const maxCount = clampLimit(options.maxCount, READ_LIMIT_MAX, READ_LIMIT_MAX);
-    const backwards = options.direction === 'backwards';
-    if (options.direction !== undefined && options.direction !== 'forwards' && !backwards) {
-      throw new EventStoreValidationError('EVENTSTORE.DIRECTION_INVALID', "direction must be 'forwards' or 'backwards'");
-    }
-    const from = options.fromRevision;
-    if (from !== undefined && (typeof from !== 'bigint' || from < 0n)) {
-      throw new EventStoreValidationError('EVENTSTORE.REVISION_INVALID', 'fromRevision must be a non-negative bigint');
-    }
+    const { limit: maxCount, backwards, from } = validateReadStream(streamId, options);
     const stored = await this.readStored(streamId, {
       direction: backwards ? 'backwards' : 'forwards',
       ...(from === undefined ? {} : { fromRevision: from }),

@@ -18,7 +18,7 @@ import {
   type SubscriptionHandle,
 } from '../event-store';
 import { runSubscription, Waker } from '../subscription';
-import { clampLimit, prepareAppend, validateStreamId } from '../validation';
+import { clampLimit, prepareAppend, validateReadStream } from '../validation';
 
 export const NOTIFY_CHANNEL = 'ul_events';
 /** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
@@ -156,16 +156,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    validateStreamId(streamId);
-    const limit = clampLimit(options.maxCount, READ_LIMIT_MAX, READ_LIMIT_MAX);
-    const backwards = options.direction === 'backwards';
-    if (options.direction !== undefined && options.direction !== 'forwards' && !backwards) {
-      throw new EventStoreValidationError('EVENTSTORE.DIRECTION_INVALID', "direction must be 'forwards' or 'backwards'");
-    }
-    const from = options.fromRevision;
-    if (from !== undefined && (typeof from !== 'bigint' || from < 0n)) {
-      throw new EventStoreValidationError('EVENTSTORE.REVISION_INVALID', 'fromRevision must be a non-negative bigint');
-    }
+    const { limit, backwards, from } = validateReadStream(streamId, options);
     const rows = await this.db.any<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM ul_events
         WHERE stream_id = $1 AND ($2::bigint IS NULL OR stream_revision ${backwards ? '<=' : '>='} $2::bigint)
