@@ -151,9 +151,10 @@ function prepareEvent(streamId: string, event: EventToAppend, index: number): Pr
       { bytes: metadataBytes, limit: LIMITS.metadataMaxBytes },
     );
   }
-  // Stored JSON is re-parsed from the text so that hashed and stored values are the same values.
-  const data = JSON.parse(dataJson) as JsonObject;
-  const metadata = JSON.parse(metadataJson) as EventMetadata;
+  // checkJson admitted only plain JSON values (finite numbers, well-formed strings, plain objects),
+  // for which canonicalJson and JSON.stringify agree value for value: what is hashed is what is stored.
+  const data = event.data;
+  const metadata = event.metadata;
   const normalisedId = eventId.toLowerCase();
   const digest = contentDigest({ eventId: normalisedId, streamId, type, schemaVersion, data, metadata });
   return { eventId: normalisedId, type, schemaVersion, data, metadata, dataJson, metadataJson, digest };

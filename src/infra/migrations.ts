@@ -52,27 +52,25 @@ export const MIGRATIONS: readonly Migration[] = [
       -- Appends events to one stream in one round trip.
       -- p_expected_kind: 'any' | 'no_stream' | 'stream_exists' | 'exact' (then p_expected_revision).
       -- p_events: [{"id", "type", "v", "data", "meta", "digest" (hex SHA-256 of the canonical form)}].
+      -- Idempotency is not checked here, off the hot path: a repeated append fails on the stream's
+      -- revision (UL409) or on the unique event id (23505), and only then does the adapter look
+      -- the ids up and answer with the stored result (PostgresEventStore.replayOrConflict).
       CREATE FUNCTION ul_append(p_stream_id text, p_expected_kind text, p_expected_revision bigint, p_events jsonb)
-      RETURNS TABLE (out_event_id uuid, out_revision bigint, out_position bigint, out_replay boolean)
+      RETURNS TABLE (out_event_id uuid, out_revision bigint, out_position bigint)
       LANGUAGE plpgsql
       -- PL/pgSQL caches a generic plan per connection after a few calls. Planned while ul_events
       -- is small, that plan scans the table, and keeps scanning it on every append once the table
-      -- has grown (measured: 55 ms per append on an old connection, 2 ms on a new one). Every
-      -- statement here has an index to use, so sequential scans are ruled out for the function;
-      -- this costs nothing per call, unlike re-planning every statement (force_custom_plan).
+      -- has grown (measured: 4 ms instead of 1 ms per append after 100k events, 55 ms at 200k).
+      -- Every statement here has an index to use, so sequential scans are ruled out for the
+      -- function; this costs nothing per call, unlike re-planning every statement.
       SET enable_seqscan = off
       AS $$
       DECLARE
-        v_count integer := jsonb_array_length(p_events);
-        v_found integer;
-        v_same integer;
-        v_offsets integer;
-        v_first_revision bigint;
         v_last_revision bigint;
         v_last_hash bytea;
         v_last_xid xid8;
         v_sort_xid xid8;
-        v_recorded_at timestamptz := date_trunc('milliseconds', clock_timestamp());
+        v_recorded_at timestamptz;
         v_recorded_ms bigint;
         v_event jsonb;
         v_digest bytea;
@@ -82,27 +80,6 @@ export const MIGRATIONS: readonly Migration[] = [
         -- xid, so in the usual case the xid is assigned after the lock and the feed keeps the
         -- stream's order. A caller whose transaction already wrote is covered by v_sort_xid below.
         PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));
-
-        -- Idempotency: the same event ids with the same content return the stored result.
-        SELECT count(*)::integer,
-               count(*) FILTER (WHERE e.content_digest = decode(i.value->>'digest', 'hex'))::integer,
-               count(DISTINCT e.stream_revision - i.ordinality)::integer
-          INTO v_found, v_same, v_offsets
-          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS i(value, ordinality)
-          JOIN ul_events e ON e.event_id = (i.value->>'id')::uuid;
-        IF v_found > 0 THEN
-          -- Same digests (which cover the stream id) at consecutive revisions in the same order.
-          IF v_found = v_count AND v_same = v_count AND v_offsets = 1 THEN
-            RETURN QUERY
-              SELECT e.event_id, e.stream_revision, e.global_position, true
-                FROM jsonb_array_elements(p_events) WITH ORDINALITY AS i(value, ordinality)
-                JOIN ul_events e ON e.event_id = (i.value->>'id')::uuid
-               ORDER BY i.ordinality;
-            RETURN;
-          END IF;
-          RAISE EXCEPTION 'event ids already stored with different content or in another batch'
-            USING ERRCODE = 'UL422', DETAIL = v_found::text || ' of ' || v_count::text;
-        END IF;
 
         SELECT e.stream_revision, e.hash, e.transaction_id
           INTO v_last_revision, v_last_hash, v_last_xid
@@ -124,12 +101,13 @@ export const MIGRATIONS: readonly Migration[] = [
         -- this transaction got its xid before it took the lock. It is still >= this transaction's
         -- own xid, so a reader that stops below pg_snapshot_xmin cannot see past an in-flight writer.
         v_sort_xid := greatest(pg_current_xact_id(), v_last_xid);
+        v_recorded_at := date_trunc('milliseconds', clock_timestamp());
         v_recorded_ms := (extract(epoch FROM v_recorded_at) * 1000)::bigint;
         v_last_hash := coalesce(v_last_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
-        v_first_revision := coalesce(v_last_revision, -1) + 1;
-        v_last_revision := v_first_revision - 1;
+        v_last_revision := coalesce(v_last_revision, -1);
 
-        FOR v_event IN SELECT value FROM jsonb_array_elements(p_events) LOOP
+        FOR i IN 0 .. jsonb_array_length(p_events) - 1 LOOP
+          v_event := p_events -> i;
           v_last_revision := v_last_revision + 1;
           v_digest := decode(v_event->>'digest', 'hex');
           v_hash := sha256(v_last_hash || int8send(v_last_revision) || int8send(v_recorded_ms) || v_digest);
@@ -137,8 +115,8 @@ export const MIGRATIONS: readonly Migration[] = [
                                  data, metadata, recorded_at, content_digest, hash)
           VALUES (v_sort_xid, p_stream_id, v_last_revision, (v_event->>'id')::uuid, v_event->>'type',
                   (v_event->>'v')::integer, v_event->'data', v_event->'meta', v_recorded_at, v_digest, v_hash)
-          RETURNING event_id, stream_revision, global_position, false
-            INTO out_event_id, out_revision, out_position, out_replay;
+          RETURNING event_id, stream_revision, global_position
+            INTO out_event_id, out_revision, out_position;
           RETURN NEXT;
           v_last_hash := v_hash;
         END LOOP;

@@ -18,7 +18,7 @@ import {
   type SubscriptionHandle,
 } from '../event-store';
 import { runSubscription, Waker } from '../subscription';
-import { clampLimit, prepareAppend, validateReadStream } from '../validation';
+import { clampLimit, prepareAppend, validateReadStream, type PreparedEvent } from '../validation';
 
 export const NOTIFY_CHANNEL = 'ul_events';
 /** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
@@ -36,7 +36,7 @@ interface EventRow {
   schema_version: number;
   data: JsonObject;
   metadata: EventMetadata;
-  recorded_at: Date;
+  recorded_ms: string;
 }
 
 interface FeedRow extends Partial<EventRow> {
@@ -44,8 +44,20 @@ interface FeedRow extends Partial<EventRow> {
   matches: boolean;
 }
 
-const EVENT_COLUMNS =
-  'global_position, stream_id, stream_revision, event_id, event_type, schema_version, data, metadata, recorded_at';
+/** [expression, name] of the columns an event is read with. */
+const EVENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
+  ['global_position', 'global_position'],
+  ['stream_id', 'stream_id'],
+  ['stream_revision', 'stream_revision'],
+  ['event_id', 'event_id'],
+  ['event_type', 'event_type'],
+  ['schema_version', 'schema_version'],
+  ['data', 'data'],
+  ['metadata', 'metadata'],
+  // Epoch milliseconds: parsing timestamptz text costs more than the JSON of a small event.
+  ['(extract(epoch FROM recorded_at) * 1000)::bigint', 'recorded_ms'],
+];
+const EVENT_COLUMNS = EVENT_FIELDS.map(([expression, name]) => (expression === name ? name : `${expression} AS ${name}`)).join(', ');
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
   return {
@@ -56,7 +68,7 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     schemaVersion: row.schema_version,
     data: row.data,
     metadata: row.metadata,
-    recordedAt: row.recorded_at,
+    recordedAt: new Date(Number(row.recorded_ms)),
     globalPosition: BigInt(row.global_position),
   };
 }
@@ -111,20 +123,27 @@ export class PostgresEventStore implements EventStore {
           `"data":${event.dataJson},"meta":${event.metadataJson},"digest":"${event.digest.toString('hex')}"}`,
       )
       .join(',')}]`;
-    let rows: Array<{ out_event_id: string; out_revision: string; out_position: string; out_replay: boolean }>;
+    let rows: Array<{ out_event_id: string; out_revision: string; out_position: string }>;
     try {
       rows = await this.db.any({
         name: 'ul-append',
-        text: 'SELECT out_event_id, out_revision, out_position, out_replay FROM ul_append($1, $2, $3, $4::jsonb)',
+        text: 'SELECT out_event_id, out_revision, out_position FROM ul_append($1, $2, $3, $4::jsonb)',
         values: [prepared.streamId, kind, revision, payload],
       });
     } catch (error) {
-      throw this.translateAppendError(error, prepared.streamId, prepared.expected);
+      const translated = this.translateAppendError(error, prepared.streamId, prepared.expected);
+      // A repeated append fails on the revision or on the unique event id; with ids of the
+      // caller's own, the stored copies decide whether it is a replay or a conflict.
+      const callerIds = events.some((event) => event?.eventId !== undefined);
+      if (callerIds && (translated instanceof ConcurrencyError || translated instanceof EventIdConflictError)) {
+        const replay = await this.replayOrConflict(prepared.streamId, prepared.events);
+        if (replay) return replay;
+      }
+      throw translated;
     }
     const last = rows[rows.length - 1];
     if (!last) throw new Error(`ul_append returned no rows for ${prepared.streamId}`);
-    const replay = last.out_replay;
-    if (!replay) this.announceAppend();
+    this.announceAppend();
     return {
       nextExpectedRevision: BigInt(last.out_revision),
       lastPosition: BigInt(last.out_position),
@@ -133,7 +152,45 @@ export class PostgresEventStore implements EventStore {
         revision: BigInt(row.out_revision),
         globalPosition: BigInt(row.out_position),
       })),
-      idempotentReplay: replay,
+      idempotentReplay: false,
+    };
+  }
+
+  /**
+   * The original result when every event id is stored with the same content (the digest covers
+   * the stream id) at consecutive revisions in the same order; undefined when none is stored (the
+   * original error stands); EventIdConflictError for anything in between.
+   */
+  private async replayOrConflict(streamId: string, events: PreparedEvent[]): Promise<AppendResult | undefined> {
+    const stored = await this.db.any<{ event_id: string; stream_revision: string; global_position: string; content_digest: Buffer }>(
+      'SELECT event_id, stream_revision, global_position, content_digest FROM ul_events WHERE event_id = ANY($1::uuid[])',
+      [events.map((event) => event.eventId)],
+    );
+    if (stored.length === 0) return undefined;
+    const byId = new Map(stored.map((row) => [row.event_id, row]));
+    const matches = events.map((event) => byId.get(event.eventId));
+    const first = matches[0];
+    const replay =
+      first !== undefined &&
+      matches.every(
+        (row, index) =>
+          row !== undefined &&
+          row.content_digest.equals(events[index]!.digest) &&
+          BigInt(row.stream_revision) === BigInt(first.stream_revision) + BigInt(index),
+      );
+    if (!replay) {
+      throw new EventIdConflictError(`stream ${streamId}: event ids already stored with different content or in another batch`, {
+        streamId,
+        storedIds: stored.length,
+        appendedIds: events.length,
+      });
+    }
+    const last = matches[matches.length - 1]!;
+    return {
+      nextExpectedRevision: BigInt(last.stream_revision),
+      lastPosition: BigInt(last.global_position),
+      events: matches.map((row) => ({ eventId: row!.event_id, revision: BigInt(row!.stream_revision), globalPosition: BigInt(row!.global_position) })),
+      idempotentReplay: true,
     };
   }
 
@@ -141,9 +198,6 @@ export class PostgresEventStore implements EventStore {
     const pgError = error as PgError;
     if (pgError.code === 'UL409') {
       return new ConcurrencyError(streamId, String(expected), pgError.detail ?? 'unknown');
-    }
-    if (pgError.code === 'UL422') {
-      return new EventIdConflictError(`stream ${streamId}: ${(error as Error).message}`, { streamId, found: pgError.detail });
     }
     if (pgError.code === '23505' && pgError.constraint === 'ul_events_event_id_key') {
       return new EventIdConflictError(`stream ${streamId}: an event id is already stored in another stream`, { streamId });
@@ -184,9 +238,8 @@ export class PostgresEventStore implements EventStore {
       : 'true';
     // Non-matching rows come back as positions only, so a filtered reader still advances past them.
     const columns = filtered
-      ? `global_position, m AS matches, ${EVENT_COLUMNS.split(', ')
-          .filter((column) => column !== 'global_position')
-          .map((column) => `CASE WHEN m THEN ${column} END AS ${column}`)
+      ? `global_position, m AS matches, ${EVENT_FIELDS.filter(([, name]) => name !== 'global_position')
+          .map(([expression, name]) => `CASE WHEN m THEN ${expression} END AS ${name}`)
           .join(', ')}`
       : `${EVENT_COLUMNS}, true AS matches`;
     const rows = await this.db.any<FeedRow>(
