@@ -1,0 +1,816 @@
+/**
+ * Check-in benchmark: `npm run bench:checkin` (see docs/BENCHMARKS.md, "Check-ins over HTTP").
+ *
+ *   1. A fresh ul_bench_<random> database and an empty Redis database (1-15) of its own.
+ *   2. Fixture (timed, not part of the measurements): a four-level union tree through OrgService,
+ *      the default earning rules, N members bulk-loaded as enrolled and activated (the same events,
+ *      ids, digests and hash chains the command path stores; bench/lib/member-fixture.ts), then the
+ *      ledger projection and the leaderboards caught up from event zero (a projection rebuild).
+ *   3. The real service, `node dist/src/main.js`, as a child process on that database and Redis,
+ *      with its projections running live.
+ *   4. For each concurrency: C keep-alive clients for --seconds doing check-ins (70 %), quiz answers
+ *      (15 %) and article reads (15 %) for random members; then the time the projections need to
+ *      drain, the projection lag (measured from outside and as the service reports it), and plain
+ *      autocommit single-row INSERTs at the same concurrency for the same time as the baseline.
+ *   5. Leaderboard top-100 and my-rank for the province (every member) over HTTP and directly on
+ *      the Leaderboards class (Redis only).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { signJwt } from '../src/api/common/auth';
+import { MemberService } from '../src/application/member-service';
+import { OrgService } from '../src/application/org-service';
+import { RuleBook } from '../src/application/rule-book';
+import { memberStream } from '../src/domain/member/member';
+import { PostgresEventStore } from '../src/eventstore/postgres/postgres-event-store';
+import { verifyHashChains } from '../src/eventstore/postgres/verify';
+import { closeDatabase, connectDatabase, type Database } from '../src/infra/database';
+import { probeTcp } from '../src/infra/embedded';
+import { migrate } from '../src/infra/migrations';
+import { Leaderboards } from '../src/projections/leaderboard';
+import { ledgerProjection } from '../src/projections/ledger-projection';
+import { catchUpLeaderboards, catchUpProjection } from '../src/projections/rebuild';
+import { checkTrialBalance } from '../src/projections/trial-balance';
+import { parseCheckinArgs, type CheckinArgs } from './lib/checkin-args';
+import { cpuSince, hostBusyPct, QuietGate, sampleCpu } from './lib/cpu';
+import { summariseProfile } from './lib/cpu-profile';
+import { adminQuery, createBenchDatabase, resolvePostgres } from './lib/database';
+import { BenchHttpClient } from './lib/http-client';
+import { runLoad } from './lib/load';
+import { compareWithCommandPath, fixtureMember, loadMembers, MemberTemplate, planTree, registerTree, type FixtureClock, type OrgTree } from './lib/member-fixture';
+import { CheckpointProbe, covers, lastFeedKey, measureLags, type LagFigures } from './lib/projection-lag';
+import { cpuSecondsBetween, processesCpuSeconds, startService, type ServiceProcess } from './lib/service-process';
+import { msSince, summarise, type LatencySummary } from './lib/stats';
+import { fmtInt, fmtMs, fmtPct, fmtRatio, formatTable } from './lib/table';
+
+const log = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+const RUN_TAG = randomBytes(3).toString('hex');
+const REDIS_PREFIX = 'ul:'; // what src/main.ts gives its Ledger: the Redis database keeps runs apart
+const OWNER_KEY = 'ul-bench:owner';
+const VERIFY_MEMBERS = 3;
+const WARMUP_MS = 3000;
+const DRAIN_TIMEOUT_MS = 120_000;
+const LEADERBOARD_WARMUP = 100;
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface RedisTarget {
+  baseUrl: string;
+  db: number;
+  url: string;
+  client: Redis;
+}
+
+async function redisBaseUrl(): Promise<string> {
+  if (process.env.REDIS_URL) {
+    const url = new URL(process.env.REDIS_URL);
+    url.pathname = '';
+    return url.toString().replace(/\/$/, '');
+  }
+  if (await probeTcp('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
+  throw new Error('no Redis: set REDIS_URL or run one on 127.0.0.1:6379');
+}
+
+/** An empty Redis database claimed with a marker key, or the one a --keep run left. */
+async function claimRedis(requested: number | undefined, owner: string): Promise<RedisTarget> {
+  const baseUrl = await redisBaseUrl();
+  const candidates = requested !== undefined ? [requested] : Array.from({ length: 15 }, (_, index) => index + 1).sort(() => Math.random() - 0.5);
+  for (const db of candidates) {
+    const client = new Redis(`${baseUrl}/${db}`, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    await client.connect();
+    if (requested !== undefined) return { baseUrl, db, url: `${baseUrl}/${db}`, client };
+    if ((await client.dbsize()) === 0 && (await client.set(OWNER_KEY, owner, 'NX')) === 'OK') return { baseUrl, db, url: `${baseUrl}/${db}`, client };
+    client.disconnect();
+  }
+  throw new Error('no empty Redis database among 1-15');
+}
+
+async function clearRedis(redis: Redis): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}*`, 'COUNT', 1000);
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.del(OWNER_KEY);
+  return deleted;
+}
+
+async function redisInfo(redis: Redis, field: string): Promise<string> {
+  const info = await redis.info();
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
+}
+
+async function describePostgres(db: Database): Promise<string> {
+  const s = await db.one<Record<string, string>>(
+    `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync,
+            current_setting('synchronous_commit') AS sync, current_setting('shared_buffers') AS buffers`,
+  );
+  return `PostgreSQL ${s.version} (fsync=${s.fsync}, synchronous_commit=${s.sync}, shared_buffers=${s.buffers})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixture
+
+interface FixtureInfo {
+  members: number;
+  cities: number;
+  counties: number;
+  unions: number;
+}
+
+async function buildFixture(db: Database, redis: Redis, args: CheckinArgs, tree: OrgTree): Promise<string[]> {
+  const notes: string[] = [];
+  const store = new PostgresEventStore(db, { listen: false });
+  const rulesBook = new RuleBook(store);
+  const leaderboards = new Leaderboards(redis, REDIS_PREFIX);
+  try {
+    let t0 = process.hrtime.bigint();
+    const orgs = await registerTree(new OrgService(store), tree);
+    notes.push(`tree: ${orgs} organisations (1 province, ${tree.cities.length} cities, ${tree.counties.length} counties, ${tree.unions.length} grassroots unions) through OrgService in ${seconds(msSince(t0))}`);
+    const rules = await rulesBook.currentRules();
+    const startMs = Date.now();
+    const clock: FixtureClock = { enrolledAt: new Date(startMs - 3_600_000), activatedAt: new Date(startMs - 1_800_000) };
+
+    let first = 0;
+    if (args.verify) {
+      let now = clock.enrolledAt;
+      const members = new MemberService(store, rulesBook, { clock: () => now });
+      const comparison = await compareWithCommandPath(db, { members, setNow: (at) => (now = at) }, tree, rules, clock, Math.min(VERIFY_MEMBERS, args.members));
+      first = comparison.members;
+      notes.push(
+        `verify: ${comparison.members} members through the real MemberService vs the loader: ${comparison.events} events, ` +
+          (comparison.mismatches.length === 0 ? 'identical ids, types, data, metadata and digests' : `MISMATCHES: ${comparison.mismatches.join('; ')}`),
+      );
+      if (comparison.mismatches.length > 0) throw new Error('the bulk loader does not store what the command path stores');
+    }
+
+    t0 = process.hrtime.bigint();
+    const { template, checked } = MemberTemplate.build(tree, rules, clock, args.members);
+    notes.push(`loader template: built from the real path and checked against decide() + prepareAppend() for ${checked} members in ${seconds(msSince(t0))}`);
+    const conforming = await db.one<{ on: string }>("SELECT current_setting('standard_conforming_strings') AS on");
+    if (conforming.on !== 'on') throw new Error('the bulk loader needs standard_conforming_strings = on');
+    t0 = process.hrtime.bigint();
+    let lastReport = Date.now();
+    const load = await loadMembers(db, template, {
+      from: first,
+      to: args.members,
+      chunk: args.loadChunk,
+      onProgress: (members, events) => {
+        if (Date.now() - lastReport < 10_000) return;
+        lastReport = Date.now();
+        log(`  loaded ${fmtInt(members)} members (${fmtInt(events)} events), ${fmtInt(events / (msSince(t0) / 1000))} events/s`);
+      },
+    });
+    notes.push(
+      `members: ${fmtInt(load.members)} (${fmtInt(load.events)} events) bulk-loaded in ${load.seconds.toFixed(1)} s = ${fmtInt(load.events / load.seconds)} events/s ` +
+        `(${load.generateSeconds.toFixed(1)} s of it building rows in JS: templates, digests, hash chains, SQL text)`,
+    );
+    t0 = process.hrtime.bigint();
+    await db.none('VACUUM (ANALYZE) ul_events');
+    notes.push(`VACUUM ANALYZE ul_events: ${seconds(msSince(t0))}`);
+
+    t0 = process.hrtime.bigint();
+    lastReport = Date.now();
+    const applied = await catchUpProjection(store, db, ledgerProjection(), (count) => {
+      if (Date.now() - lastReport < 10_000) return;
+      lastReport = Date.now();
+      log(`  ledger projection: ${fmtInt(count)} events, ${fmtInt(count / (msSince(t0) / 1000))} events/s`);
+    });
+    const ledgerMs = msSince(t0);
+    notes.push(`ledger projection rebuilt (catchUpProjection): ${fmtInt(applied)} events in ${seconds(ledgerMs)} = ${fmtInt(applied / (ledgerMs / 1000))} events/s`);
+
+    t0 = process.hrtime.bigint();
+    const lastPosition = (await db.one<{ max: string }>('SELECT max(global_position)::text AS max FROM ul_events')).max;
+    const ticker = setInterval(() => {
+      void leaderboards.loadCheckpoint().then((position) => log(`  leaderboards: at position ${fmtInt(Number(position))} of ${fmtInt(Number(lastPosition))} after ${seconds(msSince(t0))}`));
+    }, 30_000);
+    const grants = await catchUpLeaderboards(store, db, leaderboards).finally(() => clearInterval(ticker));
+    const boardsMs = msSince(t0);
+    notes.push(
+      `leaderboards rebuilt (catchUpLeaderboards): ${fmtInt(grants)} events (grants and org registrations) in ${seconds(boardsMs)} = ${fmtInt(grants / (boardsMs / 1000))} events/s; ` +
+        `Redis used_memory ${await redisInfo(redis, 'used_memory_human')}`,
+    );
+    t0 = process.hrtime.bigint();
+    await db.none('VACUUM (ANALYZE) ul_members, ul_balances, ul_statement, ul_journal, ul_orgs');
+    notes.push(`VACUUM ANALYZE of the projection tables: ${seconds(msSince(t0))}`);
+
+    if (args.verify) {
+      t0 = process.hrtime.bigint();
+      const chains = await verifyHashChains(db);
+      notes.push(
+        `verify: verifyHashChains (what \`union-ledger verify\` runs): ${chains.ok ? 'ok' : 'BROKEN'}, ${fmtInt(chains.eventsChecked)} events in ` +
+          `${fmtInt(chains.streamsChecked)} streams, ${seconds(msSince(t0))}` +
+          (chains.ok ? '' : `; first: ${JSON.stringify(chains.broken[0], (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}`),
+      );
+      t0 = process.hrtime.bigint();
+      const balance = await checkTrialBalance(db);
+      notes.push(`verify: trial balance of events vs journal and balances: ${balance.ok ? 'ok' : 'NOT OK'}, ${fmtInt(balance.postings)} postings, ${seconds(msSince(t0))}`);
+      if (!chains.ok || !balance.ok) throw new Error('the fixture does not verify');
+    }
+    const info: FixtureInfo = { members: args.members, cities: args.cities, counties: args.counties, unions: args.unions };
+    await db.none('CREATE TABLE bench_checkin_fixture (info jsonb NOT NULL)');
+    await db.none('INSERT INTO bench_checkin_fixture (info) VALUES ($1)', [JSON.stringify(info)]);
+  } finally {
+    await leaderboards.close();
+    await store.close();
+  }
+  return notes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+type Op = 'check-in' | 'quiz' | 'article';
+const OPS: Op[] = ['check-in', 'quiz', 'article'];
+
+interface CommandRun {
+  concurrency: number;
+  elapsedS: number;
+  all: LatencySummary;
+  byOp: Record<Op, LatencySummary>;
+  created: number;
+  expected409: Map<string, number>;
+  otherStatuses: Map<string, number>;
+  serverErrors: number;
+  cpu: { hostPct: number; servicePct: number; postgresPct: number; redisPct: number; benchPct: number };
+  drainMs: number;
+  probe: { ledger: LagFigures; leaderboard: LagFigures };
+  service: { ledgerP99: number | null; leaderboardP99: number | null; ledgerP50: number | null; leaderboardP50: number | null };
+  baseline: { rowsPerS: number; latency: LatencySummary; cpuHostPct: number };
+}
+
+interface LoadContext {
+  http: BenchHttpClient;
+  db: Database;
+  redis: Redis;
+  tree: OrgTree;
+  members: number;
+  quizzes: string[];
+  memberToken(index: number): string;
+  adminToken: string;
+  service: ServiceProcess;
+  redisPid: number;
+}
+
+function pickOp(): Op {
+  const r = Math.random();
+  return r < 0.7 ? 'check-in' : r < 0.85 ? 'quiz' : 'article';
+}
+
+async function command(ctx: LoadContext, op: Op, key: string): Promise<{ status: number; body: string }> {
+  const index = Math.floor(Math.random() * ctx.members);
+  const token = ctx.memberToken(index);
+  switch (op) {
+    case 'check-in':
+      return ctx.http.request('POST', '/v1/me/check-ins', { token, key });
+    case 'quiz': {
+      const quizId = ctx.quizzes[Math.floor(Math.random() * ctx.quizzes.length)]!;
+      return ctx.http.request('POST', '/v1/me/quiz-answers', { token, key, body: { quizId, answer: Math.random() < 0.7 ? 'B' : 'C' } });
+    }
+    case 'article':
+      return ctx.http.request('POST', '/v1/me/article-reads', { token, key, body: { articleId: `bench-article-${Math.floor(Math.random() * 1000)}` } });
+  }
+}
+
+async function postgresPids(db: Database): Promise<number[]> {
+  const rows = await db.any<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  return rows.map((row) => row.pid);
+}
+
+async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
+  const answer = await ctx.http.request('GET', '/v1/admin/projections', { token: ctx.adminToken });
+  if (answer.status !== 200) throw new Error(`GET /v1/admin/projections answered ${answer.status}: ${answer.body}`);
+  const lag = (JSON.parse(answer.body) as { lag: Record<string, { lagP50Ms: number | null; lagP99Ms: number | null }> }).lag;
+  return {
+    ledgerP99: lag.ledger?.lagP99Ms ?? null,
+    leaderboardP99: lag.leaderboard?.lagP99Ms ?? null,
+    ledgerP50: lag.ledger?.lagP50Ms ?? null,
+    leaderboardP50: lag.leaderboard?.lagP50Ms ?? null,
+  };
+}
+
+async function runCommands(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<Omit<CommandRun, 'baseline'>> {
+  await gate.wait();
+  const latencies: Record<Op, number[]> = { 'check-in': [], quiz: [], article: [] };
+  const expected409 = new Map<string, number>();
+  const otherStatuses = new Map<string, number>();
+  let created = 0;
+  let serverErrors = 0;
+  const startKey = await lastFeedKey(ctx.db);
+  const probe = new CheckpointProbe(ctx.db, ctx.redis, `${REDIS_PREFIX}lb:checkpoint`);
+  await probe.read();
+  probe.start();
+  const pgPids = await postgresPids(ctx.db);
+  const pidsBefore = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPids), redis: processesCpuSeconds([ctx.redisPid]) };
+  const load = await runLoad({
+    concurrency,
+    durationMs,
+    operation: async (worker, iteration) => {
+      const op = pickOp();
+      const t0 = process.hrtime.bigint();
+      const answer = await command(ctx, op, `${RUN_TAG}-${concurrency}-${worker}-${iteration}`);
+      latencies[op].push(msSince(t0));
+      if (answer.status === 201) {
+        created += 1;
+      } else {
+        let code = '';
+        try {
+          code = (JSON.parse(answer.body) as { code?: string }).code ?? '';
+        } catch {
+          code = answer.body.slice(0, 80);
+        }
+        const label = `${op} ${answer.status} ${code}`;
+        if (answer.status >= 500) serverErrors += 1;
+        const bucket = answer.status === 409 ? expected409 : otherStatuses;
+        bucket.set(label, (bucket.get(label) ?? 0) + 1);
+      }
+      return 1;
+    },
+  });
+  const tEnd = process.hrtime.bigint();
+  const pidsAfter = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPids), redis: processesCpuSeconds([ctx.redisPid]) };
+  const wallS = load.elapsedS;
+
+  // Drain: until both checkpoints cover the newest event.
+  const target = await lastFeedKey(ctx.db);
+  let drainMs = Number.NaN;
+  if (target) {
+    for (;;) {
+      const latest = probe.latest();
+      if ((await covers(ctx.db, latest.ledger, target)) && (await covers(ctx.db, latest.leaderboard, target))) {
+        drainMs = msSince(tEnd);
+        break;
+      }
+      if (msSince(tEnd) > DRAIN_TIMEOUT_MS) throw new Error(`the projections did not catch up within ${DRAIN_TIMEOUT_MS} ms of the load`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await probe.read();
+    }
+  }
+  probe.stop();
+  const lags = await measureLags(ctx.db, probe, startKey?.[1] ?? -1n);
+  const service = await serviceLag(ctx);
+  return {
+    concurrency,
+    elapsedS: wallS,
+    all: summarise(load.latenciesMs),
+    byOp: Object.fromEntries(OPS.map((op) => [op, summarise(latencies[op])])) as Record<Op, LatencySummary>,
+    created,
+    expected409,
+    otherStatuses,
+    serverErrors,
+    cpu: {
+      hostPct: hostBusyPct(load.cpu),
+      servicePct: (100 * cpuSecondsBetween(pidsBefore.service, pidsAfter.service)) / wallS,
+      postgresPct: (100 * cpuSecondsBetween(pidsBefore.pg, pidsAfter.pg)) / wallS,
+      redisPct: (100 * cpuSecondsBetween(pidsBefore.redis, pidsAfter.redis)) / wallS,
+      benchPct: (100 * load.cpu.nodeS) / wallS,
+    },
+    drainMs,
+    probe: lags,
+    service,
+  };
+}
+
+const BASELINE_TABLE_SQL = `CREATE TABLE IF NOT EXISTS bench_checkin_baseline (
+  id bigserial PRIMARY KEY,
+  stream_id text NOT NULL,
+  data jsonb NOT NULL,
+  metadata jsonb NOT NULL
+)`;
+
+/** One row shaped like the PointsGranted of a check-in (the larger of its two events). */
+function baselineRow(tree: OrgTree, members: number): [string, string, string] {
+  const member = fixtureMember(Math.floor(Math.random() * members), tree);
+  const day = new Date().toISOString().slice(0, 10);
+  const data = {
+    grantId: `${member.memberId}:checkin:${day}`,
+    memberId: member.memberId,
+    orgId: member.orgId,
+    action: 'checkin',
+    ruleId: 'checkin',
+    ruleVersion: 1,
+    points: 5,
+    periods: { day, week: '2026-W01', month: day.slice(0, 7), year: day.slice(0, 4) },
+    inputs: { day, streak: 1, basePoints: 5, cappedBy: null },
+    postings: [{ debit: 'issuer:checkin', credit: `member:${member.memberId}:available`, points: 5 }],
+  };
+  const metadata = { occurredAt: new Date().toISOString(), commandId: `${member.memberId}:${randomBytes(8).toString('hex')}`, actor: { type: 'member', id: member.memberId } };
+  return [memberStream(member.memberId), JSON.stringify(data), JSON.stringify(metadata)];
+}
+
+async function runBaseline(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['baseline']> {
+  await gate.wait();
+  const cpu = sampleCpu();
+  const load = await runLoad({
+    concurrency,
+    durationMs,
+    operation: async () => {
+      await ctx.db.none({
+        name: 'bench-checkin-baseline',
+        text: 'INSERT INTO bench_checkin_baseline (stream_id, data, metadata) VALUES ($1, $2::jsonb, $3::jsonb)',
+        values: baselineRow(ctx.tree, ctx.members),
+      });
+      return 1;
+    },
+  });
+  return { rowsPerS: load.operations / load.elapsedS, latency: summarise(load.latenciesMs), cpuHostPct: hostBusyPct(cpuSince(cpu)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaderboards
+
+interface BoardRow {
+  label: string;
+  over: string;
+  latency: LatencySummary;
+}
+
+async function timeSequential(count: number, call: (iteration: number) => Promise<void>): Promise<LatencySummary> {
+  for (let i = 0; i < LEADERBOARD_WARMUP; i += 1) await call(i);
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const t0 = process.hrtime.bigint();
+    await call(i);
+    latencies.push(msSince(t0));
+  }
+  return summarise(latencies);
+}
+
+async function measureLeaderboards(ctx: LoadContext, requests: number, gate: QuietGate): Promise<{ rows: BoardRow[]; sample: string }> {
+  const province = ctx.tree.province;
+  const leaderboards = new Leaderboards(ctx.redis, REDIS_PREFIX);
+  const randomIndex = (): number => Math.floor(Math.random() * ctx.members);
+  const expectOk = (answer: { status: number; body: string }, what: string): void => {
+    if (answer.status !== 200) throw new Error(`${what} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+  };
+  let sample = '';
+  const rows: BoardRow[] = [];
+  await gate.wait();
+  rows.push({
+    label: `top-100 of ${province} (all time)`,
+    over: 'HTTP GET /v1/leaderboards/:orgId',
+    latency: await timeSequential(requests, async () => {
+      const answer = await ctx.http.request('GET', `/v1/leaderboards/${province}?period=all&top=100`, { token: ctx.memberToken(randomIndex()) });
+      expectOk(answer, 'GET /v1/leaderboards');
+      if (!sample) {
+        const body = JSON.parse(answer.body) as { entries: Array<{ points: number; rank: number; name: string | null }> };
+        sample = `${body.entries.length} entries, first ${JSON.stringify(body.entries[0])}, last ${JSON.stringify(body.entries[body.entries.length - 1])}`;
+      }
+    }),
+  });
+  rows.push({
+    label: `top-100 of ${province} (all time)`,
+    over: 'Leaderboards.top (Redis only)',
+    latency: await timeSequential(requests, async () => {
+      await leaderboards.top(province, 'all', '', 100);
+    }),
+  });
+  await gate.wait();
+  rows.push({
+    label: `my rank in ${province} (all time)`,
+    over: 'HTTP GET /v1/me/rank',
+    latency: await timeSequential(requests, async () => {
+      const answer = await ctx.http.request('GET', `/v1/me/rank?orgId=${province}&period=all`, { token: ctx.memberToken(randomIndex()) });
+      expectOk(answer, 'GET /v1/me/rank');
+    }),
+  });
+  rows.push({
+    label: `my rank in ${province} (all time)`,
+    over: 'Leaderboards.rankOf (Redis only)',
+    latency: await timeSequential(requests, async () => {
+      await leaderboards.rankOf(province, 'all', '', fixtureMember(randomIndex(), ctx.tree).memberId);
+    }),
+  });
+  const size = await ctx.redis.zcard(leaderboards.key(province, 'all', ''));
+  sample += `; ${fmtInt(size)} members in the province's all-time set`;
+  return { rows, sample };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function countsText(counts: Map<string, number>): string {
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([label, count]) => `${label}: ${fmtInt(count)}`).join(', ') || 'none';
+}
+
+function printRuns(runs: CommandRun[]): void {
+  log('## Commands over HTTP vs plain INSERTs at the same concurrency');
+  log(
+    formatTable(
+      ['clients', 'commands/s', 'p50 ms', 'p99 ms', 'max ms', 'INSERT rows/s', 'INSERT p50', 'INSERT p99', 'ratio', '201', '409', 'other', '5xx'],
+      runs.map((run) => [
+        String(run.concurrency),
+        fmtInt(run.all.count / run.elapsedS),
+        fmtMs(run.all.p50),
+        fmtMs(run.all.p99),
+        fmtMs(run.all.max),
+        fmtInt(run.baseline.rowsPerS),
+        fmtMs(run.baseline.latency.p50),
+        fmtMs(run.baseline.latency.p99),
+        fmtRatio(run.all.count / run.elapsedS / run.baseline.rowsPerS),
+        fmtInt(run.created),
+        fmtInt([...run.expected409.values()].reduce((a, b) => a + b, 0)),
+        fmtInt([...run.otherStatuses.values()].reduce((a, b) => a + b, 0)),
+        fmtInt(run.serverErrors),
+      ]),
+    ),
+  );
+  log();
+  log('Per command (p50 / p99 ms):');
+  log(
+    formatTable(
+      ['clients', ...OPS.map((op) => `${op} n`), ...OPS.map((op) => `${op} p50/p99`)],
+      runs.map((run) => [
+        String(run.concurrency),
+        ...OPS.map((op) => fmtInt(run.byOp[op].count)),
+        ...OPS.map((op) => `${fmtMs(run.byOp[op].p50)} / ${fmtMs(run.byOp[op].p99)}`),
+      ]),
+    ),
+  );
+  for (const run of runs) log(`  ${run.concurrency} clients: 409s ${countsText(run.expected409)}; other non-201: ${countsText(run.otherStatuses)}`);
+  log();
+  log('## Projection lag and CPU');
+  const lagCell = (figures: LagFigures): string => (figures.lagsMs.length ? `${fmtMs(summarise(figures.lagsMs).p50)} / ${fmtMs(summarise(figures.lagsMs).p99)}` : '-');
+  const nullable = (value: number | null): string => (value === null ? '-' : fmtMs(value));
+  log(
+    formatTable(
+      ['clients', 'ledger lag p50/p99 (probe)', 'leaderboard lag p50/p99 (probe)', 'ledger p99 (service)', 'leaderboard p99 (service)', 'drain after load ms', 'host busy', 'service', 'postgres', 'redis', 'bench client'],
+      runs.map((run) => [
+        String(run.concurrency),
+        lagCell(run.probe.ledger),
+        lagCell(run.probe.leaderboard),
+        nullable(run.service.ledgerP99),
+        nullable(run.service.leaderboardP99),
+        fmtMs(run.drainMs),
+        fmtPct(run.cpu.hostPct),
+        fmtPct(run.cpu.servicePct),
+        fmtPct(run.cpu.postgresPct),
+        fmtPct(run.cpu.redisPct),
+        fmtPct(run.cpu.benchPct),
+      ]),
+    ),
+  );
+  log(
+    'probe: every event of the run, checkpoints read every 50 ms from outside (an upper bound, +50 ms); service: GET /v1/admin/projections ' +
+      '(its last 10,000 events, cumulative over the runs so far). host busy: % of all cores; service / postgres (this database\'s ' +
+      'backends) / redis / bench client: % of one core.',
+  );
+  for (const run of runs) {
+    const uncovered = run.probe.ledger.uncovered + run.probe.leaderboard.uncovered;
+    if (uncovered > 0) log(`  ${run.concurrency} clients: ${uncovered} events not covered by any checkpoint reading`);
+  }
+  log();
+}
+
+function printTargets(runs: CommandRun[], boards: BoardRow[]): void {
+  const top = runs[runs.length - 1]!;
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  const ratio = top.all.count / top.elapsedS / top.baseline.rowsPerS;
+  const lagP99 = Math.max(
+    ...[top.probe.ledger, top.probe.leaderboard].map((figures) => (figures.lagsMs.length ? summarise(figures.lagsMs).p99 : Number.NaN)),
+  );
+  const httpBoards = boards.filter((row) => row.over.startsWith('HTTP'));
+  const boardP99 = Math.max(...httpBoards.map((row) => row.latency.p99));
+  log(`## Targets (at ${top.concurrency} clients)`);
+  log(`- commands/s >= 0.5x plain INSERTs: ${fmtRatio(ratio)}: ${verdict(ratio >= 0.5)}`);
+  log(`- command p99 < 50 ms: ${fmtMs(top.all.p99)} ms: ${verdict(top.all.p99 < 50)}`);
+  log(`- projection lag p99 < 1 s (worse of ledger and leaderboard, probe): ${fmtMs(lagP99)} ms: ${verdict(lagP99 < 1000)}`);
+  log(`- leaderboard top-100 and my-rank p99 < 5 ms over HTTP: ${fmtMs(boardP99)} ms: ${verdict(boardP99 < 5)}`);
+  log();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const args = parseCheckinArgs(process.argv.slice(2));
+  const started = process.hrtime.bigint();
+  const server = await resolvePostgres();
+  const poolMax = Math.max(...args.concurrency) + 4;
+  const secret = randomBytes(32).toString('hex');
+  const piiMaster = randomBytes(32).toString('base64');
+  const piiHmac = randomBytes(32).toString('base64');
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-bench-checkin-'));
+  const profileDir = path.join(os.tmpdir(), `ul-bench-checkin-profile-${RUN_TAG}`);
+  let db: Database | undefined;
+  let dbName = args.database ?? '';
+  let dropOnExit = false;
+  let redis: RedisTarget | undefined;
+  let service: ServiceProcess | undefined;
+  let http: BenchHttpClient | undefined;
+  let failed = false;
+
+  const cleanup = async (): Promise<void> => {
+    http?.close();
+    http = undefined;
+    if (service) {
+      const code = await service.stop();
+      if (code !== 0) log(`service exited with code ${code}`);
+      service = undefined;
+    }
+    if (db) {
+      await closeDatabase(db);
+      db = undefined;
+    }
+    if (dropOnExit && !args.keep) {
+      await adminQuery(server.adminUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      log(`dropped database ${dbName}`);
+    }
+    if (redis) {
+      if (!args.keep) log(`deleted ${fmtInt(await clearRedis(redis.client))} Redis keys from database ${redis.db}`);
+      redis.client.disconnect();
+      redis = undefined;
+    }
+    await rm(dataDir, { recursive: true, force: true });
+    await server.stop();
+  };
+  process.once('SIGINT', () => {
+    log('interrupted: cleaning up');
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    log('# Union Ledger check-in benchmark');
+    log(
+      `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ` +
+        `load average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')} at start`,
+    );
+    log(`command: node dist/bench/checkin.js ${process.argv.slice(2).join(' ')}`.trim());
+
+    // Database and Redis
+    let fixtureNotes: string[] = [];
+    let tree: OrgTree;
+    let members: number;
+    if (args.database) {
+      const url = new URL(server.adminUrl);
+      url.pathname = `/${args.database}`;
+      db = connectDatabase({ url: url.toString(), poolMax, applicationName: `ul-bench-${args.database}` });
+      await migrate(db);
+      const info = (await db.one<{ info: FixtureInfo }>('SELECT info FROM bench_checkin_fixture')).info;
+      tree = planTree(info.cities, info.counties, info.unions);
+      members = info.members;
+      dropOnExit = true;
+      redis = await claimRedis(args.redisDb, dbName);
+      fixtureNotes = [`reusing database ${dbName} and Redis database ${redis.db}: ${fmtInt(members)} members (fixture built by an earlier --keep run)`];
+    } else {
+      const bench = await createBenchDatabase(server.adminUrl, poolMax);
+      db = bench.db;
+      dbName = bench.name;
+      dropOnExit = true;
+      redis = await claimRedis(undefined, dbName);
+      tree = planTree(args.cities, args.counties, args.unions);
+      members = args.members;
+      log(`database ${dbName}, Redis database ${redis.db}; building the fixture (${fmtInt(members)} members)`);
+      const t0 = process.hrtime.bigint();
+      fixtureNotes = await buildFixture(db, redis.client, args, tree);
+      fixtureNotes.push(`fixture total: ${seconds(msSince(t0))}`);
+    }
+    log(`servers: ${server.description}, ${await describePostgres(db)}; Redis ${await redisInfo(redis.client, 'redis_version')} at ${redis.url}`);
+    const size = await db.one<{ events: string; total: string }>(
+      `SELECT (SELECT count(*) FROM ul_events)::text AS events, pg_size_pretty(pg_total_relation_size('ul_events')) AS total`,
+    );
+    log('## Fixture');
+    for (const note of fixtureNotes) log(`- ${note}`);
+    log(`- ul_events: ${fmtInt(Number(size.events))} events, ${size.total} with indexes`);
+    log();
+    await db.none(BASELINE_TABLE_SQL);
+
+    // The service
+    const t0 = process.hrtime.bigint();
+    service = await startService({
+      DATABASE_URL: (() => {
+        const url = new URL(server.adminUrl);
+        url.pathname = `/${dbName}`;
+        return url.toString();
+      })(),
+      REDIS_URL: redis.url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      JWT_SECRET: secret,
+      PII_MASTER_KEY: piiMaster,
+      PII_HMAC_KEY: piiHmac,
+      RATE_LIMIT_PER_SECOND: '100000',
+      RATE_LIMIT_BURST: '1000000',
+      LOG_FORMAT: 'text',
+    }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+    log(`service: node dist/src/main.js (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
+    http = new BenchHttpClient(service.url, Math.max(...args.concurrency));
+    const tokens = new Map<number, string>();
+    const ctx: LoadContext = {
+      http,
+      db,
+      redis: redis.client,
+      tree,
+      members,
+      quizzes: [],
+      service,
+      redisPid: Number(await redisInfo(redis.client, 'process_id')),
+      adminToken: signJwt({ sub: 'bench-admin', role: 'admin', org: tree.province }, secret, { ttlSeconds: 24 * 3600 }),
+      memberToken(index) {
+        let token = tokens.get(index);
+        if (!token) {
+          const member = fixtureMember(index, tree);
+          token = signJwt({ sub: member.memberId, role: 'member', org: member.orgId }, secret, { ttlSeconds: 24 * 3600 });
+          tokens.set(index, token);
+        }
+        return token;
+      },
+    };
+    for (let q = 0; q < args.quizzes; q += 1) {
+      const quizId = `bench-quiz-${RUN_TAG}-${q}`;
+      const answer = await http.request('POST', '/v1/admin/quizzes', {
+        token: ctx.adminToken,
+        key: `quiz-${quizId}`,
+        body: { quizId, question: `Question ${q} of the benchmark`, options: ['A', 'B', 'C', 'D'], correctAnswer: 'B' },
+      });
+      if (answer.status !== 201) throw new Error(`publishing quiz ${quizId} answered ${answer.status}: ${answer.body}`);
+      ctx.quizzes.push(quizId);
+    }
+    log(`published ${ctx.quizzes.length} quizzes through POST /v1/admin/quizzes`);
+    log(
+      `load: ${args.concurrency.join(' and ')} clients x ${args.seconds} s each, 70 % check-ins, 15 % quiz answers, 15 % article reads, random members ` +
+        `of ${fmtInt(members)}; a ${WARMUP_MS / 1000} s warm-up first (not counted). The clients run on the same ${os.cpus().length} cores as the service, PostgreSQL and Redis.`,
+    );
+    log();
+
+    const gate = new QuietGate(args.quietWait, args.quietThreshold);
+    await runLoad({
+      concurrency: Math.max(...args.concurrency),
+      durationMs: WARMUP_MS,
+      operation: async (worker, iteration) => {
+        await command(ctx, pickOp(), `${RUN_TAG}-warm-${worker}-${iteration}`);
+        return 1;
+      },
+    });
+
+    const runs: CommandRun[] = [];
+    for (const concurrency of [...args.concurrency].sort((a, b) => a - b)) {
+      const commands = await runCommands(ctx, concurrency, args.seconds * 1000, gate);
+      const baseline = await runBaseline(ctx, concurrency, args.seconds * 1000, gate);
+      const run: CommandRun = { ...commands, baseline };
+      runs.push(run);
+      log(
+        `  ${concurrency} clients: ${fmtInt(run.all.count / run.elapsedS)} commands/s (p50 ${fmtMs(run.all.p50)} ms, p99 ${fmtMs(run.all.p99)} ms) vs ` +
+          `${fmtInt(baseline.rowsPerS)} INSERTs/s = ${fmtRatio(run.all.count / run.elapsedS / baseline.rowsPerS)}; drain ${fmtMs(run.drainMs)} ms`,
+      );
+      if (run.serverErrors > 0) failed = true;
+    }
+    log();
+    printRuns(runs);
+
+    const boards = await measureLeaderboards(ctx, args.leaderboardRequests, gate);
+    log(`## Leaderboards (${fmtInt(args.leaderboardRequests)} sequential requests each after ${LEADERBOARD_WARMUP} warm-up, random members)`);
+    log(formatTable(['query', 'over', 'p50 ms', 'p99 ms', 'max ms'], boards.rows.map((row) => [row.label, row.over, fmtMs(row.latency.p50), fmtMs(row.latency.p99), fmtMs(row.latency.max)])));
+    log(`sample answer: ${boards.sample}`);
+    log();
+
+    printTargets(runs, boards.rows);
+
+    const errors = service.errorLines();
+    if (errors.length > 0) {
+      log(`service logged ${errors.length} error lines; the first: ${errors.slice(0, 3).join(' | ')}`);
+    }
+    log(
+      `waited ${gate.waitedS} s for an idle machine (below ${args.quietThreshold} % busy); ${gate.busyStarts} measurements started on a busy machine ` +
+        `after the wait budget ran out; load average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')} at the end`,
+    );
+    if (failed) {
+      log('FAILED: the service answered 5xx');
+      process.exitCode = 1;
+    }
+    if (args.profile) {
+      await service.stop();
+      service = undefined;
+      const profile = summariseProfile(profileDir);
+      if (profile) {
+        log(`## Service CPU profile (${profile.file}, ${fmtInt(profile.totalMs)} ms of samples over the whole service run)`);
+        log(formatTable(['area', 'self ms', 'share'], profile.byArea.map(([area, ms]) => [area, fmtInt(ms), fmtPct((100 * ms) / profile.totalMs)])));
+        log();
+        log(formatTable(['function', 'self ms', 'share'], profile.byFunction.map(([name, ms]) => [name, fmtInt(ms), fmtPct((100 * ms) / profile.totalMs)])));
+        log();
+      }
+    }
+    if (args.keep) log(`kept: reuse with --database=${dbName} --redis-db=${redis.db}`);
+    log(`total time ${seconds(msSince(started))}`);
+  } catch (error) {
+    if (service) log(`service log (last lines):\n${service.logTail().slice(-30).join('\n')}`);
+    throw error;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
