@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Ledger } from '../../application/ledger';
+import type { CommandResult } from '../../application/member-service';
 import { memberStream, type MemberCommand, type PointsGrantedData } from '../../domain/member/member';
 import { periodsOf } from '../../domain/shared/calendar';
 import { checkNationalId } from '../../domain/identity/national-id';
@@ -52,10 +53,14 @@ export class MembersController {
   ) {}
 
   private async run(user: JwtClaims, key: string, command: MemberCommand, memberId = user.sub) {
-    const result = await this.ledger.members.execute(memberId, command, {
-      commandId: `${user.sub}:${key}`,
-      actor: { type: user.role, id: user.sub },
-    });
+    return this.present(memberId, await this.execute(user, key, command, memberId));
+  }
+
+  private execute(user: JwtClaims, key: string, command: MemberCommand, memberId = user.sub): Promise<CommandResult> {
+    return this.ledger.members.execute(memberId, command, { commandId: `${user.sub}:${key}`, actor: { type: user.role, id: user.sub } });
+  }
+
+  private present(memberId: string, result: CommandResult) {
     return {
       memberId,
       pointsGranted: grantsOf(result.events),
@@ -74,19 +79,17 @@ export class MembersController {
     const checked = checkNationalId(input.nationalId);
     if (!checked.ok) throw AppError.badRequest('VALIDATION.FAILED', 'the national ID number is not valid', { issues: [{ path: 'nationalId', reason: checked.code }] });
     const memberId = this.ledger.vault.memberIdFor(this.ledger.vault.idHmac(checked.value));
-    const result = await this.run(user, key, { type: 'ActivateMember', name: input.name }, memberId);
-    const { state } = await this.ledger.members.load(memberId);
-    const token = signJwt({ sub: memberId, role: 'member', org: state.orgId }, this.auth.jwtSecret, { ttlSeconds: MEMBER_TOKEN_TTL_SECONDS });
-    return { ...result, orgId: state.orgId, token };
+    const result = await this.execute(user, key, { type: 'ActivateMember', name: input.name }, memberId);
+    const token = signJwt({ sub: memberId, role: 'member', org: result.state.orgId }, this.auth.jwtSecret, { ttlSeconds: MEMBER_TOKEN_TTL_SECONDS });
+    return { ...this.present(memberId, result), orgId: result.state.orgId, token };
   }
 
   @Post('me/check-ins')
   @Roles('member')
   @ApiOperation({ summary: 'Daily check-in (once per natural day in Asia/Shanghai)' })
   async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string) {
-    const result = await this.run(user, key, { type: 'CheckIn' });
-    const checkedIn = result.events.length > 0 ? await this.ledger.members.load(user.sub) : undefined;
-    return { ...result, day: checkedIn?.state.lastCheckInDay ?? null, streak: checkedIn?.state.streak ?? null };
+    const result = await this.execute(user, key, { type: 'CheckIn' });
+    return { ...this.present(user.sub, result), day: result.state.lastCheckInDay, streak: result.state.streak };
   }
 
   @Post('me/quiz-answers')
