@@ -160,6 +160,17 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
     }
   });
 
+  it('moves a filtered reader past the rows it looked at, even when none matched', async () => {
+    const written = await store.appendToStream('plain', [event('A'), event('B'), event('C')]);
+    const none = await readWholeFeed(store, 10, 3).then(() => store.readAll({ eventTypes: ['Nope'] }));
+    expect(none).toEqual({ events: [], nextAfter: written.lastPosition, isEnd: true });
+    const some = await store.readAll({ eventTypes: ['B', 'C'], limit: 1 });
+    expect(some.events.map((item) => item.type)).toEqual(['B']);
+    expect(some.isEnd).toBe(false);
+    const rest = await store.readAll({ after: some.nextAfter, eventTypes: ['B', 'C'], limit: 1 });
+    expect(rest.events.map((item) => item.type)).toEqual(['C']);
+  });
+
   it('refuses to read after a position that does not exist', async () => {
     await store.appendToStream('s', [event()]);
     await expect(store.readAll({ after: 999n })).rejects.toMatchObject({ code: 'EVENTSTORE.POSITION_UNKNOWN' });

@@ -39,10 +39,6 @@ interface EventRow {
   recorded_ms: string;
 }
 
-interface FeedRow extends Partial<EventRow> {
-  global_position: string;
-  matches: boolean;
-}
 
 /** [expression, name] of the columns an event is read with. */
 const EVENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
@@ -58,6 +54,10 @@ const EVENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ['(extract(epoch FROM recorded_at) * 1000)::bigint', 'recorded_ms'],
 ];
 const EVENT_COLUMNS = EVENT_FIELDS.map(([expression, name]) => (expression === name ? name : `${expression} AS ${name}`)).join(', ');
+/** The same columns taken from `ul_events e` in a join. */
+const JOINED_EVENT_COLUMNS = EVENT_FIELDS.map(([expression, name]) =>
+  expression === name ? `e.${name}` : `${expression.replace('recorded_at', 'e.recorded_at')} AS ${name}`,
+).join(', ');
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
   return {
@@ -232,38 +232,44 @@ export class PostgresEventStore implements EventStore {
     if (prefixes.length > 100 || types.length > 100) {
       throw new EventStoreValidationError('EVENTSTORE.FILTER_TOO_LARGE', 'at most 100 stream prefixes and 100 event types');
     }
-    const scanRows = filtered ? Math.max(limit, FILTER_SCAN_ROWS) : limit;
-    const matchSql = filtered
-      ? `(${prefixes.length > 0 ? `stream_id LIKE ANY ($4::text[])` : 'true'}) AND (${types.length > 0 ? 'event_type = ANY ($5::text[])' : 'true'})`
-      : 'true';
-    // Non-matching rows come back as positions only, so a filtered reader still advances past them.
-    const columns = filtered
-      ? `global_position, m AS matches, ${EVENT_FIELDS.filter(([, name]) => name !== 'global_position')
-          .map(([expression, name]) => `CASE WHEN m THEN ${expression} END AS ${name}`)
-          .join(', ')}`
-      : `${EVENT_COLUMNS}, true AS matches`;
-    const rows = await this.db.any<FeedRow>(
-      `SELECT ${columns} FROM (
-         SELECT *, ${matchSql} AS m FROM ul_events
-          WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    const feedAfter = `transaction_id < pg_snapshot_xmin(pg_current_snapshot())
             AND ($1::bigint < 0 OR (transaction_id, global_position) >
-                 ((SELECT transaction_id FROM ul_events WHERE global_position = $1::bigint), $1::bigint))
-          ORDER BY transaction_id, global_position
-          LIMIT $2) AS page
-        ORDER BY transaction_id, global_position`,
-      [after.toString(), scanRows, null, prefixes.map((prefix) => `${escapeLike(prefix)}%`), types],
-    );
-    if (rows.length === 0 && after >= 0n) await this.assertPositionExists(after);
-    const events: RecordedEvent[] = [];
-    let nextAfter = after;
-    for (const row of rows) {
-      nextAfter = BigInt(row.global_position);
-      if (row.matches) {
-        events.push(toRecordedEvent(row as EventRow));
-        if (events.length === limit) return { events, nextAfter, isEnd: false };
-      }
+                 ((SELECT transaction_id FROM ul_events WHERE global_position = $1::bigint), $1::bigint))`;
+    if (!filtered) {
+      const rows = await this.db.any<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM ul_events WHERE ${feedAfter} ORDER BY transaction_id, global_position LIMIT $2`,
+        [after.toString(), limit],
+      );
+      if (rows.length === 0 && after >= 0n) await this.assertPositionExists(after);
+      const last = rows[rows.length - 1];
+      return { events: rows.map(toRecordedEvent), nextAfter: last ? BigInt(last.global_position) : after, isEnd: rows.length < limit };
     }
-    return { events, nextAfter, isEnd: rows.length < scanRows };
+    // Filtered: look at up to FILTER_SCAN_ROWS feed rows, but fetch the data of the first `limit`
+    // matching ones only. The summary row says how far the scan went, so a reader whose filter
+    // matched nothing still moves past the rows it looked at.
+    const scanRows = Math.max(limit, FILTER_SCAN_ROWS);
+    const matchSql = `(${prefixes.length > 0 ? 'stream_id LIKE ANY ($4::text[])' : 'true'}) AND (${types.length > 0 ? 'event_type = ANY ($5::text[])' : 'true'})`;
+    const rows = await this.db.any<Partial<EventRow> & { scanned: string; scan_end: string | null }>(
+      `WITH scanned AS (
+         SELECT transaction_id, global_position, ${matchSql} AS m FROM ul_events
+          WHERE ${feedAfter} ORDER BY transaction_id, global_position LIMIT $2),
+       picked AS (
+         SELECT global_position FROM scanned WHERE m ORDER BY transaction_id, global_position LIMIT $3),
+       summary AS (
+         SELECT count(*) AS scanned,
+                (SELECT global_position FROM scanned ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS scan_end
+           FROM scanned)
+       SELECT s.scanned, s.scan_end, ${JOINED_EVENT_COLUMNS}
+         FROM summary s LEFT JOIN (picked p JOIN ul_events e ON e.global_position = p.global_position) ON true
+        ORDER BY e.transaction_id, e.global_position`,
+      [after.toString(), scanRows, limit, prefixes.map((prefix) => `${escapeLike(prefix)}%`), types],
+    );
+    const summary = rows[0]!;
+    const scanned = Number(summary.scanned);
+    if (scanned === 0 && after >= 0n) await this.assertPositionExists(after);
+    const events = rows.filter((row) => row.global_position !== null && row.global_position !== undefined).map((row) => toRecordedEvent(row as EventRow));
+    if (events.length === limit) return { events, nextAfter: events[events.length - 1]!.globalPosition, isEnd: false };
+    return { events, nextAfter: summary.scan_end === null ? after : BigInt(summary.scan_end), isEnd: scanned < scanRows };
   }
 
   private async assertPositionExists(position: bigint): Promise<void> {
