@@ -22,6 +22,7 @@ export class Leaderboards {
   private readonly orgPaths = new Map<string, string[]>();
   /** WATCH state belongs to a connection; the writer gets its own so queries' EXECs cannot clear it. */
   private writer: Redis | undefined;
+  private orgPathsLoaded = false;
 
   constructor(
     private readonly redis: Redis,
@@ -48,6 +49,15 @@ export class Leaderboards {
   private async pathOf(orgId: string): Promise<string[]> {
     const cached = this.orgPaths.get(orgId);
     if (cached) return cached;
+    if (!this.orgPathsLoaded) {
+      // The first miss after a start loads every known path in one round trip (a province has
+      // thousands of unions), instead of one HGET per union inside the first batches.
+      this.orgPathsLoaded = true;
+      const all = await this.redis.hgetall(this.orgPathKey);
+      for (const [id, raw] of Object.entries(all)) this.orgPaths.set(id, JSON.parse(raw) as string[]);
+      const loaded = this.orgPaths.get(orgId);
+      if (loaded) return loaded;
+    }
     const raw = await this.redis.hget(this.orgPathKey, orgId);
     const path = raw ? (JSON.parse(raw) as string[]) : [orgId];
     if (raw) this.orgPaths.set(orgId, path);
@@ -124,6 +134,8 @@ export class Leaderboards {
 
   /** Deletes every key of this ledger's leaderboards (for a rebuild), in bounded SCAN pages. */
   async clear(): Promise<void> {
+    this.orgPaths.clear();
+    this.orgPathsLoaded = false;
     let cursor = '0';
     for (let page = 0; page < 10_000_000; page += 1) {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from '../../infra/database';
 import { ConcurrencyError, EventIdConflictError, EventStoreValidationError } from '../errors';
 import {
@@ -26,6 +27,7 @@ const FILTER_SCAN_ROWS = 10_000;
 /** Cross-process wake-ups are coalesced to at most one NOTIFY per this interval per process. */
 const NOTIFY_MIN_INTERVAL_MS = 10;
 const LISTEN_RECONNECT_MS = 1000;
+const KNOWN_POSITIONS_MAX = 1024;
 
 interface EventRow {
   global_position: string;
@@ -107,6 +109,9 @@ export class PostgresEventStore implements EventStore {
   private listenerStarting = false;
   private closed = false;
   private readonly subscriptions = new Set<SubscriptionHandle>();
+  private readonly knownPositions = new Set<bigint>();
+  /** Payload of this instance's NOTIFYs, so it can ignore its own (it woke its subscriptions already). */
+  private readonly notifierId = randomUUID();
 
   constructor(
     private readonly db: Database,
@@ -273,12 +278,16 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async assertPositionExists(position: bigint): Promise<void> {
+    // An idle subscriber asks after the same position on every poll: check it once.
+    if (this.knownPositions.has(position)) return;
     const row = await this.db.oneOrNone('SELECT 1 FROM ul_events WHERE global_position = $1', [position.toString()]);
     if (!row) {
       throw new EventStoreValidationError('EVENTSTORE.POSITION_UNKNOWN', `no stored event has global position ${position}`, {
         position: position.toString(),
       });
     }
+    if (this.knownPositions.size >= KNOWN_POSITIONS_MAX) this.knownPositions.clear();
+    this.knownPositions.add(position);
   }
 
   subscribe(options: SubscribeOptions): SubscriptionHandle {
@@ -303,7 +312,7 @@ export class PostgresEventStore implements EventStore {
     setTimeout(() => {
       this.lastNotifyAtMs = Date.now();
       this.db
-        .none('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, ''])
+        .none('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, this.notifierId])
         .catch(() => undefined) // A lost wake-up only delays readers until their next poll.
         .finally(() => {
           this.notifyPending = false;
@@ -317,7 +326,9 @@ export class PostgresEventStore implements EventStore {
     try {
       const connection = await this.db.connect({ direct: true });
       const client = connection.client;
-      client.on('notification', () => this.waker.notify());
+      client.on('notification', (message: { payload?: string }) => {
+        if (message.payload !== this.notifierId) this.waker.notify();
+      });
       client.on('error', () => {
         // The connection is gone: polling keeps subscriptions going until it is back.
         this.listener = undefined;
