@@ -6,13 +6,13 @@ import type { RuleSet } from '../domain/member/earning-rules';
 import { fold, memberStream, type MemberCommand, type MemberEvent } from '../domain/member/member';
 import { decideRegister, initialOrgState, orgStream, type OrgLevel } from '../domain/org/organisation';
 import { DomainError } from '../domain/shared/errors';
-import { START, type RecordedEvent } from '../eventstore/event-store';
+import { START } from '../eventstore/event-store';
 import { ConcurrencyError } from '../eventstore/errors';
 import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store';
 import { LEDGER_PROJECTION, ledgerProjection } from '../projections/ledger-projection';
 import { loadCheckpoint } from '../projections/projection-runner';
 import { catchUpProjection, dumpLedgerTables, rebuildLedger } from '../projections/rebuild';
-import { MemberService, type CommandResult } from './member-service';
+import { MemberService, type CommandResult, type CommittedEvent } from './member-service';
 import { RuleBook } from './rule-book';
 
 /**
@@ -78,7 +78,7 @@ afterAll(async () => {
 });
 
 const meta = (memberId: string, commandId: string = randomUUID()) => ({ commandId, actor: { type: 'member', id: memberId } });
-const toMemberEvents = (events: RecordedEvent[]): MemberEvent[] => events.map((event) => ({ type: event.type, data: event.data }) as unknown as MemberEvent);
+const toMemberEvents = (events: ReadonlyArray<{ type: string; data: unknown }>): MemberEvent[] => events.map((event) => ({ type: event.type, data: event.data }) as unknown as MemberEvent);
 
 /** Enrols and activates a new member through the handler, and steps the model through the same commands. */
 async function newActiveMember(service: MemberService, ruleSet?: RuleSet): Promise<{ memberId: string; model: MemberModel }> {
@@ -308,7 +308,7 @@ describe('the ledger on PostgreSQL against a simple model', () => {
           members.push(memberId);
           models.set(memberId, model);
         }
-        let last: { memberId: string; command: MemberCommand; commandId: string; service: MemberService; events: RecordedEvent[] } | null = null;
+        let last: { memberId: string; command: MemberCommand; commandId: string; service: MemberService; events: CommittedEvent[] } | null = null;
 
         const expectStateMatches = async (memberId: string): Promise<void> => {
           const { state } = await services[0]!.load(memberId);

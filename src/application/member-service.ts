@@ -1,5 +1,5 @@
 import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
-import type { Actor, EventStore, RecordedEvent } from '../eventstore/event-store';
+import type { Actor, EventStore, JsonObject, RecordedEvent } from '../eventstore/event-store';
 import { decide, evolve, initialState, memberStream, type MemberCommand, type MemberEvent, type MemberState } from '../domain/member/member';
 import { deterministicEventId } from './event-ids';
 import type { RuleBook } from './rule-book';
@@ -16,8 +16,18 @@ export interface CommandMeta {
   correlationId?: string;
 }
 
+/** An event as the command stored it: enough to answer the caller without reading it back. */
+export interface CommittedEvent {
+  eventId: string;
+  type: string;
+  data: JsonObject;
+  revision: bigint;
+  globalPosition: bigint;
+  metadata: { commandId?: string };
+}
+
 export interface CommandResult {
-  events: RecordedEvent[];
+  events: CommittedEvent[];
   state: MemberState;
   revision: bigint;
   /** True when this command id had already been executed and its original events are returned. */
@@ -81,10 +91,15 @@ export class MemberService {
           { expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision },
         );
         if (result.idempotentReplay) continue; // Stored by an earlier attempt: catch up and answer from the stream.
-        const recorded = await this.store.readStream(memberStream(memberId), {
-          fromRevision: result.events[0]!.revision,
-          maxCount: decided.length,
-        });
+        // Built from what was appended rather than read back: one round trip less per command.
+        const recorded: CommittedEvent[] = decided.map((event, index) => ({
+          eventId: result.events[index]!.eventId,
+          type: event.type,
+          data: event.data as unknown as JsonObject,
+          revision: result.events[index]!.revision,
+          globalPosition: result.events[index]!.globalPosition,
+          metadata: { commandId: meta.commandId },
+        }));
         const updated = this.remember(memberId, entry, recorded);
         return { events: recorded, state: updated.state, revision: updated.revision, replayed: false };
       } catch (error) {
@@ -112,7 +127,7 @@ export class MemberService {
     return entry;
   }
 
-  private remember(memberId: string, entry: CacheEntry, events: RecordedEvent[]): CacheEntry {
+  private remember(memberId: string, entry: CacheEntry, events: ReadonlyArray<Pick<RecordedEvent, 'revision' | 'type' | 'data'> & { metadata: { commandId?: string } }>): CacheEntry {
     let { state, revision } = entry;
     const commands = new Map(entry.commands);
     for (const event of events) {
