@@ -1,20 +1,22 @@
 /**
  * Check-in benchmark: `npm run bench:checkin` (see docs/BENCHMARKS.md, "Check-ins over HTTP").
  *
- *   1. A fresh ul_bench_<random> database and an empty Redis database (1-15) of its own.
+ *   1. A fresh ul_bench_<random> database and a Redis key prefix of its own (REDIS_KEY_PREFIX).
  *   2. Fixture (timed, not part of the measurements): a four-level union tree through OrgService,
  *      the default earning rules, N members bulk-loaded as enrolled and activated (the same events,
  *      ids, digests and hash chains the command path stores; bench/lib/member-fixture.ts), then the
  *      ledger projection and the leaderboards caught up from event zero (a projection rebuild).
  *   3. The real service, `node dist/src/main.js`, as a child process on that database and Redis,
  *      with its projections running live.
- *   4. For each concurrency: C keep-alive clients for --seconds doing check-ins (70 %), quiz answers
+ *   4. A measured 8 s warm-up right after the start (cold caches), reported on its own line.
+ *      For each concurrency: C keep-alive clients for --seconds doing check-ins (70 %), quiz answers
  *      (15 %) and article reads (15 %) for random members; then the time the projections need to
  *      drain, the projection lag (measured from outside and as the service reports it), and plain
  *      autocommit single-row INSERTs at the same concurrency for the same time as the baseline.
  *   5. Leaderboard top-100 and my-rank for the province (every member) over HTTP and directly on
  *      the Leaderboards class (Redis only).
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -49,60 +51,47 @@ import { fmtInt, fmtMs, fmtPct, fmtRatio, formatTable } from './lib/table';
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
+// A closed stdout (`| head`) must not stop the clean-up of the database, Redis keys and the service.
+process.stdout.on('error', () => undefined);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 const RUN_TAG = randomBytes(3).toString('hex');
-const REDIS_PREFIX = 'ul:'; // what src/main.ts gives its Ledger: the Redis database keeps runs apart
-const OWNER_KEY = 'ul-bench:owner';
 const VERIFY_MEMBERS = 3;
-const WARMUP_MS = 3000;
+const WARMUP_MS = 8000;
 const DRAIN_TIMEOUT_MS = 120_000;
 const LEADERBOARD_WARMUP = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-interface RedisTarget {
-  baseUrl: string;
-  db: number;
-  url: string;
-  client: Redis;
-}
-
-async function redisBaseUrl(): Promise<string> {
-  if (process.env.REDIS_URL) {
-    const url = new URL(process.env.REDIS_URL);
-    url.pathname = '';
-    return url.toString().replace(/\/$/, '');
-  }
+async function redisUrl(): Promise<string> {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL;
   if (await probeTcp('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
   throw new Error('no Redis: set REDIS_URL or run one on 127.0.0.1:6379');
 }
 
-/** An empty Redis database claimed with a marker key, or the one a --keep run left. */
-async function claimRedis(requested: number | undefined, owner: string): Promise<RedisTarget> {
-  const baseUrl = await redisBaseUrl();
-  const candidates = requested !== undefined ? [requested] : Array.from({ length: 15 }, (_, index) => index + 1).sort(() => Math.random() - 0.5);
-  for (const db of candidates) {
-    const client = new Redis(`${baseUrl}/${db}`, { lazyConnect: true, maxRetriesPerRequest: 3 });
-    await client.connect();
-    if (requested !== undefined) return { baseUrl, db, url: `${baseUrl}/${db}`, client };
-    if ((await client.dbsize()) === 0 && (await client.set(OWNER_KEY, owner, 'NX')) === 'OK') return { baseUrl, db, url: `${baseUrl}/${db}`, client };
-    client.disconnect();
-  }
-  throw new Error('no empty Redis database among 1-15');
-}
-
-async function clearRedis(redis: Redis): Promise<number> {
+/** Deletes every key under the run's prefix (leaderboards, checkpoints, rate-limit buckets). */
+async function clearRedis(redis: Redis, prefix: string): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     if (keys.length > 0) deleted += await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== '0');
-  await redis.del(OWNER_KEY);
   return deleted;
+}
+
+/** The commit the service and the benchmark were built from, and whether src/ had local changes. */
+function sourceVersion(): string {
+  try {
+    const cwd = path.resolve(__dirname, '../..');
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return `${commit}${dirty ? ` + ${dirty.split('\n').length} changed files in src/` : ''}`;
+  } catch {
+    return 'unknown (no git)';
+  }
 }
 
 async function redisInfo(redis: Redis, field: string): Promise<string> {
@@ -122,17 +111,18 @@ async function describePostgres(db: Database): Promise<string> {
 // Fixture
 
 interface FixtureInfo {
+  redisPrefix: string;
   members: number;
   cities: number;
   counties: number;
   unions: number;
 }
 
-async function buildFixture(db: Database, redis: Redis, args: CheckinArgs, tree: OrgTree): Promise<string[]> {
+async function buildFixture(db: Database, redis: Redis, prefix: string, args: CheckinArgs, tree: OrgTree): Promise<string[]> {
   const notes: string[] = [];
   const store = new PostgresEventStore(db, { listen: false });
   const rulesBook = new RuleBook(store);
-  const leaderboards = new Leaderboards(redis, REDIS_PREFIX);
+  const leaderboards = new Leaderboards(redis, prefix);
   try {
     let t0 = process.hrtime.bigint();
     const orgs = await registerTree(new OrgService(store), tree);
@@ -198,7 +188,7 @@ async function buildFixture(db: Database, redis: Redis, args: CheckinArgs, tree:
     const boardsMs = msSince(t0);
     notes.push(
       `leaderboards rebuilt (catchUpLeaderboards): ${fmtInt(grants)} events (grants and org registrations) in ${seconds(boardsMs)} = ${fmtInt(grants / (boardsMs / 1000))} events/s; ` +
-        `Redis used_memory ${await redisInfo(redis, 'used_memory_human')}`,
+        `Redis used_memory (whole instance) ${await redisInfo(redis, 'used_memory_human')}`,
     );
     t0 = process.hrtime.bigint();
     await db.none('VACUUM (ANALYZE) ul_members, ul_balances, ul_statement, ul_journal, ul_orgs');
@@ -217,7 +207,7 @@ async function buildFixture(db: Database, redis: Redis, args: CheckinArgs, tree:
       notes.push(`verify: trial balance of events vs journal and balances: ${balance.ok ? 'ok' : 'NOT OK'}, ${fmtInt(balance.postings)} postings, ${seconds(msSince(t0))}`);
       if (!chains.ok || !balance.ok) throw new Error('the fixture does not verify');
     }
-    const info: FixtureInfo = { members: args.members, cities: args.cities, counties: args.counties, unions: args.unions };
+    const info: FixtureInfo = { redisPrefix: prefix, members: args.members, cities: args.cities, counties: args.counties, unions: args.unions };
     await db.none('CREATE TABLE bench_checkin_fixture (info jsonb NOT NULL)');
     await db.none('INSERT INTO bench_checkin_fixture (info) VALUES ($1)', [JSON.stringify(info)]);
   } finally {
@@ -242,17 +232,18 @@ interface CommandRun {
   expected409: Map<string, number>;
   otherStatuses: Map<string, number>;
   serverErrors: number;
-  cpu: { hostPct: number; servicePct: number; postgresPct: number; redisPct: number; benchPct: number };
+  cpu: { hostPct: number; servicePct: number; postgresPct: number; redisPct: number; benchPct: number; otherPct: number };
   drainMs: number;
   probe: { ledger: LagFigures; leaderboard: LagFigures };
   service: { ledgerP99: number | null; leaderboardP99: number | null; ledgerP50: number | null; leaderboardP50: number | null };
-  baseline: { rowsPerS: number; latency: LatencySummary; cpuHostPct: number };
+  baseline: { rowsPerS: number; latency: LatencySummary; cpuHostPct: number; postgresPct: number; benchPct: number };
 }
 
 interface LoadContext {
   http: BenchHttpClient;
   db: Database;
   redis: Redis;
+  redisPrefix: string;
   tree: OrgTree;
   members: number;
   quizzes: string[];
@@ -307,7 +298,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   let created = 0;
   let serverErrors = 0;
   const startKey = await lastFeedKey(ctx.db);
-  const probe = new CheckpointProbe(ctx.db, ctx.redis, `${REDIS_PREFIX}lb:checkpoint`);
+  const probe = new CheckpointProbe(ctx.db, ctx.redis, `${ctx.redisPrefix}lb:checkpoint`);
   await probe.read();
   probe.start();
   const pgPids = await postgresPids(ctx.db);
@@ -338,7 +329,11 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
     },
   });
   const tEnd = process.hrtime.bigint();
-  const pidsAfter = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPids), redis: processesCpuSeconds([ctx.redisPid]) };
+  // The service's pool opens (and after 30 s idle closes) connections as it needs them: backends
+  // born during the run are counted whole (all their CPU is from the run).
+  const pgPidsAfter = [...new Set([...pgPids, ...(await postgresPids(ctx.db))])];
+  const pidsAfter = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPidsAfter), redis: processesCpuSeconds([ctx.redisPid]) };
+  for (const pid of pgPidsAfter) if (!pidsBefore.pg.has(pid)) pidsBefore.pg.set(pid, 0);
   const wallS = load.elapsedS;
 
   // Drain: until both checkpoints cover the newest event.
@@ -359,7 +354,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   probe.stop();
   const lags = await measureLags(ctx.db, probe, startKey?.[1] ?? -1n);
   const service = await serviceLag(ctx);
-  return {
+  const result = {
     concurrency,
     elapsedS: wallS,
     all: summarise(load.latenciesMs),
@@ -374,11 +369,16 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
       postgresPct: (100 * cpuSecondsBetween(pidsBefore.pg, pidsAfter.pg)) / wallS,
       redisPct: (100 * cpuSecondsBetween(pidsBefore.redis, pidsAfter.redis)) / wallS,
       benchPct: (100 * load.cpu.nodeS) / wallS,
+      otherPct: 0,
     },
     drainMs,
     probe: lags,
     service,
   };
+  const { cpu } = result;
+  // Busy CPU of the machine outside the measured processes (WAL writer, checkpointer, kernel, other work), % of one core.
+  cpu.otherPct = cpu.hostPct * os.cpus().length - cpu.servicePct - cpu.postgresPct - cpu.redisPct - cpu.benchPct;
+  return result;
 }
 
 const BASELINE_TABLE_SQL = `CREATE TABLE IF NOT EXISTS bench_checkin_baseline (
@@ -410,6 +410,8 @@ function baselineRow(tree: OrgTree, members: number): [string, string, string] {
 
 async function runBaseline(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['baseline']> {
   await gate.wait();
+  const pgPids = await postgresPids(ctx.db);
+  const pgBefore = processesCpuSeconds(pgPids);
   const cpu = sampleCpu();
   const load = await runLoad({
     concurrency,
@@ -423,7 +425,18 @@ async function runBaseline(ctx: LoadContext, concurrency: number, durationMs: nu
       return 1;
     },
   });
-  return { rowsPerS: load.operations / load.elapsedS, latency: summarise(load.latenciesMs), cpuHostPct: hostBusyPct(cpuSince(cpu)) };
+  const used = cpuSince(cpu);
+  // As in runCommands: pool connections opened during the run count whole.
+  const pgPidsAfter = [...new Set([...pgPids, ...(await postgresPids(ctx.db))])];
+  for (const pid of pgPidsAfter) if (!pgBefore.has(pid)) pgBefore.set(pid, 0);
+  const postgresS = cpuSecondsBetween(pgBefore, processesCpuSeconds(pgPidsAfter));
+  return {
+    rowsPerS: load.operations / load.elapsedS,
+    latency: summarise(load.latenciesMs),
+    cpuHostPct: hostBusyPct(used),
+    postgresPct: (100 * postgresS) / used.wallS,
+    benchPct: (100 * used.nodeS) / used.wallS,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,7 +461,7 @@ async function timeSequential(count: number, call: (iteration: number) => Promis
 
 async function measureLeaderboards(ctx: LoadContext, requests: number, gate: QuietGate): Promise<{ rows: BoardRow[]; sample: string }> {
   const province = ctx.tree.province;
-  const leaderboards = new Leaderboards(ctx.redis, REDIS_PREFIX);
+  const leaderboards = new Leaderboards(ctx.redis, ctx.redisPrefix);
   const randomIndex = (): number => Math.floor(Math.random() * ctx.members);
   const expectOk = (answer: { status: number; body: string }, what: string): void => {
     if (answer.status !== 200) throw new Error(`${what} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
@@ -473,6 +486,14 @@ async function measureLeaderboards(ctx: LoadContext, requests: number, gate: Qui
     over: 'Leaderboards.top (Redis only)',
     latency: await timeSequential(requests, async () => {
       await leaderboards.top(province, 'all', '', 100);
+    }),
+  });
+  const topIds = (await leaderboards.top(province, 'all', '', 100)).map((entry) => entry.memberId);
+  rows.push({
+    label: `names of the top 100`,
+    over: 'SELECT ... FROM ul_members (PostgreSQL only)',
+    latency: await timeSequential(requests, async () => {
+      await ctx.db.any('SELECT member_id, name FROM ul_members WHERE member_id = ANY($1)', [topIds]);
     }),
   });
   await gate.wait();
@@ -544,7 +565,7 @@ function printRuns(runs: CommandRun[]): void {
   const nullable = (value: number | null): string => (value === null ? '-' : fmtMs(value));
   log(
     formatTable(
-      ['clients', 'ledger lag p50/p99 (probe)', 'leaderboard lag p50/p99 (probe)', 'ledger p99 (service)', 'leaderboard p99 (service)', 'drain after load ms', 'host busy', 'service', 'postgres', 'redis', 'bench client'],
+      ['clients', 'ledger lag p50/p99 (probe)', 'leaderboard lag p50/p99 (probe)', 'ledger p99 (service)', 'leaderboard p99 (service)', 'drain after load ms', 'host busy', 'service', 'postgres', 'redis', 'bench client', 'other'],
       runs.map((run) => [
         String(run.concurrency),
         lagCell(run.probe.ledger),
@@ -557,14 +578,23 @@ function printRuns(runs: CommandRun[]): void {
         fmtPct(run.cpu.postgresPct),
         fmtPct(run.cpu.redisPct),
         fmtPct(run.cpu.benchPct),
+        fmtPct(run.cpu.otherPct),
       ]),
     ),
   );
   log(
     'probe: every event of the run, checkpoints read every 50 ms from outside (an upper bound, +50 ms); service: GET /v1/admin/projections ' +
       '(its last 10,000 events, cumulative over the runs so far). host busy: % of all cores; service / postgres (this database\'s ' +
-      'backends) / redis / bench client: % of one core.',
+      'backends) / redis / bench client / other (WAL writer, checkpointer, kernel, anything else running): % of one core.',
   );
+  for (const run of runs) {
+    const commandsPerS = run.all.count / run.elapsedS;
+    log(
+      `  ${run.concurrency} clients: CPU per command: service ${fmtMs((10 * run.cpu.servicePct) / commandsPerS)} ms, postgres ${fmtMs((10 * run.cpu.postgresPct) / commandsPerS)} ms, ` +
+        `redis ${fmtMs((10 * run.cpu.redisPct) / commandsPerS)} ms, client ${fmtMs((10 * run.cpu.benchPct) / commandsPerS)} ms; per plain INSERT: postgres ` +
+        `${fmtMs((10 * run.baseline.postgresPct) / run.baseline.rowsPerS)} ms, client ${fmtMs((10 * run.baseline.benchPct) / run.baseline.rowsPerS)} ms (host ${fmtPct(run.baseline.cpuHostPct)} busy)`,
+    );
+  }
   for (const run of runs) {
     const uncovered = run.probe.ledger.uncovered + run.probe.leaderboard.uncovered;
     if (uncovered > 0) log(`  ${run.concurrency} clients: ${uncovered} events not covered by any checkpoint reading`);
@@ -595,6 +625,7 @@ async function main(): Promise<void> {
   const args = parseCheckinArgs(process.argv.slice(2));
   const started = process.hrtime.bigint();
   const server = await resolvePostgres();
+  const redisTarget = await redisUrl();
   const poolMax = Math.max(...args.concurrency) + 4;
   const secret = randomBytes(32).toString('hex');
   const piiMaster = randomBytes(32).toString('base64');
@@ -604,7 +635,8 @@ async function main(): Promise<void> {
   let db: Database | undefined;
   let dbName = args.database ?? '';
   let dropOnExit = false;
-  let redis: RedisTarget | undefined;
+  let redis: Redis | undefined;
+  let redisPrefix = `ul-bench-${RUN_TAG}:`;
   let service: ServiceProcess | undefined;
   let http: BenchHttpClient | undefined;
   let failed = false;
@@ -626,8 +658,8 @@ async function main(): Promise<void> {
       log(`dropped database ${dbName}`);
     }
     if (redis) {
-      if (!args.keep) log(`deleted ${fmtInt(await clearRedis(redis.client))} Redis keys from database ${redis.db}`);
-      redis.client.disconnect();
+      if (!args.keep) log(`deleted ${fmtInt(await clearRedis(redis, redisPrefix))} Redis keys under ${redisPrefix}`);
+      redis.disconnect();
       redis = undefined;
     }
     await rm(dataDir, { recursive: true, force: true });
@@ -645,6 +677,7 @@ async function main(): Promise<void> {
         `load average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')} at start`,
     );
     log(`command: node dist/bench/checkin.js ${process.argv.slice(2).join(' ')}`.trim());
+    log(`source: ${sourceVersion()} (dist/ as last built)`);
 
     // Database and Redis
     let fixtureNotes: string[] = [];
@@ -659,22 +692,23 @@ async function main(): Promise<void> {
       tree = planTree(info.cities, info.counties, info.unions);
       members = info.members;
       dropOnExit = true;
-      redis = await claimRedis(args.redisDb, dbName);
-      fixtureNotes = [`reusing database ${dbName} and Redis database ${redis.db}: ${fmtInt(members)} members (fixture built by an earlier --keep run)`];
+      redisPrefix = info.redisPrefix;
+      redis = new Redis(redisTarget, { maxRetriesPerRequest: 3 });
+      fixtureNotes = [`reusing database ${dbName} and Redis keys ${redisPrefix}*: ${fmtInt(members)} members (fixture built by an earlier --keep run)`];
     } else {
       const bench = await createBenchDatabase(server.adminUrl, poolMax);
       db = bench.db;
       dbName = bench.name;
       dropOnExit = true;
-      redis = await claimRedis(undefined, dbName);
+      redis = new Redis(redisTarget, { maxRetriesPerRequest: 3 });
       tree = planTree(args.cities, args.counties, args.unions);
       members = args.members;
-      log(`database ${dbName}, Redis database ${redis.db}; building the fixture (${fmtInt(members)} members)`);
+      log(`database ${dbName}, Redis keys ${redisPrefix}*; building the fixture (${fmtInt(members)} members)`);
       const t0 = process.hrtime.bigint();
-      fixtureNotes = await buildFixture(db, redis.client, args, tree);
+      fixtureNotes = await buildFixture(db, redis, redisPrefix, args, tree);
       fixtureNotes.push(`fixture total: ${seconds(msSince(t0))}`);
     }
-    log(`servers: ${server.description}, ${await describePostgres(db)}; Redis ${await redisInfo(redis.client, 'redis_version')} at ${redis.url}`);
+    log(`servers: ${server.description}, ${await describePostgres(db)}; Redis ${await redisInfo(redis, 'redis_version')} at ${redisTarget}`);
     const size = await db.one<{ events: string; total: string }>(
       `SELECT (SELECT count(*) FROM ul_events)::text AS events, pg_size_pretty(pg_total_relation_size('ul_events')) AS total`,
     );
@@ -692,7 +726,8 @@ async function main(): Promise<void> {
         url.pathname = `/${dbName}`;
         return url.toString();
       })(),
-      REDIS_URL: redis.url,
+      REDIS_URL: redisTarget,
+      REDIS_KEY_PREFIX: redisPrefix,
       HOST: '127.0.0.1',
       PORT: '0',
       DATA_DIR: dataDir,
@@ -709,12 +744,13 @@ async function main(): Promise<void> {
     const ctx: LoadContext = {
       http,
       db,
-      redis: redis.client,
+      redis,
+      redisPrefix,
       tree,
       members,
       quizzes: [],
       service,
-      redisPid: Number(await redisInfo(redis.client, 'process_id')),
+      redisPid: Number(await redisInfo(redis, 'process_id')),
       adminToken: signJwt({ sub: 'bench-admin', role: 'admin', org: tree.province }, secret, { ttlSeconds: 24 * 3600 }),
       memberToken(index) {
         let token = tokens.get(index);
@@ -739,19 +775,21 @@ async function main(): Promise<void> {
     log(`published ${ctx.quizzes.length} quizzes through POST /v1/admin/quizzes`);
     log(
       `load: ${args.concurrency.join(' and ')} clients x ${args.seconds} s each, 70 % check-ins, 15 % quiz answers, 15 % article reads, random members ` +
-        `of ${fmtInt(members)}; a ${WARMUP_MS / 1000} s warm-up first (not counted). The clients run on the same ${os.cpus().length} cores as the service, PostgreSQL and Redis.`,
+        `of ${fmtInt(members)}. The clients run on the same ${os.cpus().length} cores as the service, PostgreSQL and Redis.`,
     );
     log();
 
     const gate = new QuietGate(args.quietWait, args.quietThreshold);
-    await runLoad({
-      concurrency: Math.max(...args.concurrency),
-      durationMs: WARMUP_MS,
-      operation: async (worker, iteration) => {
-        await command(ctx, pickOp(), `${RUN_TAG}-warm-${worker}-${iteration}`);
-        return 1;
-      },
-    });
+    // The warm-up is measured too: right after a start the service's caches are cold (members,
+    // organisation paths), which is what every deploy or restart goes through.
+    const warm = await runCommands(ctx, Math.max(...args.concurrency), WARMUP_MS, new QuietGate(0, 100));
+    const p99 = (figures: LagFigures): string => (figures.lagsMs.length ? fmtMs(summarise(figures.lagsMs).p99) : '-');
+    log(
+      `warm-up right after the start (${WARMUP_MS / 1000} s, ${warm.concurrency} clients, cold caches; not in the tables): ` +
+        `${fmtInt(warm.all.count / warm.elapsedS)} commands/s, p50 ${fmtMs(warm.all.p50)} ms, p99 ${fmtMs(warm.all.p99)} ms; ` +
+        `projection lag p99 ledger ${p99(warm.probe.ledger)} ms, leaderboard ${p99(warm.probe.leaderboard)} ms (probe)`,
+    );
+    if (warm.serverErrors > 0) failed = true;
 
     const runs: CommandRun[] = [];
     for (const concurrency of [...args.concurrency].sort((a, b) => a - b)) {
@@ -800,7 +838,7 @@ async function main(): Promise<void> {
         log();
       }
     }
-    if (args.keep) log(`kept: reuse with --database=${dbName} --redis-db=${redis.db}`);
+    if (args.keep) log(`kept: reuse with --database=${dbName} (Redis keys ${redisPrefix}*)`);
     log(`total time ${seconds(msSince(started))}`);
   } catch (error) {
     if (service) log(`service log (last lines):\n${service.logTail().slice(-30).join('\n')}`);

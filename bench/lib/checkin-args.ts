@@ -21,9 +21,8 @@ export interface CheckinArgs {
   /** Run the service under `node --cpu-prof` and print where its CPU went. */
   profile: boolean;
   keep: boolean;
-  /** Reuse a fixture kept by an earlier --keep run: its database name and Redis database number. */
+  /** Reuse a fixture kept by an earlier --keep run (its Redis key prefix is stored in the database). */
   database: string | undefined;
-  redisDb: number | undefined;
 }
 
 export const CHECKIN_USAGE = `Usage: node dist/bench/checkin.js [options]
@@ -40,9 +39,9 @@ export const CHECKIN_USAGE = `Usage: node dist/bench/checkin.js [options]
                        and verifyHashChains must pass on the whole fixture (slow at 1M)
   --profile            run the service with --cpu-prof and print its top functions and packages
   --keep               keep the database and the Redis keys (prints how to reuse them)
-  --database=NAME --redis-db=N   reuse a fixture kept with --keep (skips the build)
-Servers: DATABASE_URL, else PostgreSQL on 127.0.0.1:5432; REDIS_URL (without a database number),
-else Redis on 127.0.0.1:6379. Needs \`npm run build\` (runs dist/src/main.js as the service).`;
+  --database=NAME      reuse a fixture kept with --keep (skips the build)
+Servers: DATABASE_URL, else PostgreSQL on 127.0.0.1:5432; REDIS_URL, else Redis on 127.0.0.1:6379
+(keys under a prefix of the run's own, passed to the service as REDIS_KEY_PREFIX). Needs \`npm run build\` (runs dist/src/main.js as the service).`;
 
 function positiveInts(text: string, flag: string): number[] {
   const values = text.split(',').map((part) => Number(part.trim()));
@@ -74,7 +73,6 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
       profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       database: { type: 'string' },
-      'redis-db': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -86,15 +84,8 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
   const counties = positiveInt(values.counties, 'counties');
   const unions = positiveInt(values.unions, 'unions');
   if (counties < cities || unions < counties) throw new Error(`need cities <= counties <= unions\n${CHECKIN_USAGE}`);
-  if ((values.database === undefined) !== (values['redis-db'] === undefined)) {
-    throw new Error(`--database and --redis-db go together (both printed by a --keep run)\n${CHECKIN_USAGE}`);
-  }
   if (values.database !== undefined && !/^ul_bench_[a-z0-9_]+$/.test(values.database)) {
     throw new Error(`--database must name a ul_bench_* database\n${CHECKIN_USAGE}`);
-  }
-  const redisDb = values['redis-db'] === undefined ? undefined : Number(values['redis-db']);
-  if (redisDb !== undefined && (!Number.isInteger(redisDb) || redisDb < 1 || redisDb > 15)) {
-    throw new Error(`--redis-db must be 1 to 15\n${CHECKIN_USAGE}`);
   }
   const seconds = Number(values.seconds);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--seconds must be positive\n${CHECKIN_USAGE}`);
@@ -114,6 +105,5 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
     profile: values.profile,
     keep: values.keep,
     database: values.database,
-    redisDb,
   };
 }

@@ -175,12 +175,15 @@ export function preparedMember(member: FixtureMember, rules: RuleSet, clock: Fix
  * byte for byte (canonical content, digest, data, metadata) - see `check` - so a change in the
  * domain cannot make the loader silently store something else.
  */
-const SLOT_NAMES = ['memberId', 'orgId', 'name', 'idHmac', 'piiCipher', 'enrolCommand', 'activationCommand', 'subject', 'event0', 'event1', 'event2', 'event3'] as const;
-
-function slotValues(member: FixtureMember): string[] {
+/**
+ * The per-member strings, as they appear inside canonical JSON: ids, name, sealed copy, command ids,
+ * the activation subject, then the event ids of each append (`eventsPerAppend` from the prototype).
+ */
+function slotValues(member: FixtureMember, eventsPerAppend: number[]): string[] {
   const enrolCommand = enrolCommandId(member.idHmac, member.orgId, member.name);
   const subject = activationSubject(member.index);
   const activationCommand = `${subject}:${activationKey(member.index)}`;
+  const commands = [enrolCommand, activationCommand];
   const raw = [
     member.memberId,
     member.orgId,
@@ -190,14 +193,12 @@ function slotValues(member: FixtureMember): string[] {
     enrolCommand,
     activationCommand,
     subject,
-    deterministicEventId(enrolCommand, 0),
-    deterministicEventId(activationCommand, 0),
-    deterministicEventId(activationCommand, 1),
-    deterministicEventId(activationCommand, 2),
+    ...eventsPerAppend.flatMap((count, append) => Array.from({ length: count }, (_, index) => deterministicEventId(commands[append]!, index))),
   ];
-  // As the strings appear inside canonical JSON.
   return raw.map((value) => JSON.stringify(value).slice(1, -1));
 }
+/** Index of the first event id among the slots. */
+const FIRST_EVENT_SLOT = 8;
 
 type Part = string | number;
 
@@ -253,6 +254,7 @@ function canonicalParts(streamId: string, event: PreparedEvent): { content: stri
 
 export class MemberTemplate {
   private readonly events: EventTemplate[];
+  private readonly eventsPerAppend: number[];
 
   private constructor(
     private readonly tree: OrgTree,
@@ -260,10 +262,11 @@ export class MemberTemplate {
     private readonly rules: RuleSet,
     private readonly clock: FixtureClock,
   ) {
-    const values = slotValues(prototype);
+    const prepared = preparedMember(prototype, rules, clock);
+    this.eventsPerAppend = prepared.map((events) => events.length);
+    const values = slotValues(prototype, this.eventsPerAppend);
     const streamId = memberStream(prototype.memberId);
-    const eventSlot = SLOT_NAMES.indexOf('event0');
-    this.events = preparedMember(prototype, rules, clock).flatMap((events, append) =>
+    this.events = prepared.flatMap((events, append) =>
       events.map((event) => {
         const canonical = canonicalParts(streamId, event);
         return {
@@ -277,7 +280,7 @@ export class MemberTemplate {
         };
       }),
     );
-    this.events.forEach((event, revision) => (event.eventSlot = eventSlot + revision));
+    this.events.forEach((event, revision) => (event.eventSlot = FIRST_EVENT_SLOT + revision));
   }
 
   /** Builds the template and checks it against the real path for `samples` members spread over [0, members). */
@@ -314,7 +317,7 @@ export class MemberTemplate {
   /** The rows of member `index`'s stream with the hash chain ul_append computes; each append one recorded_at (ms). */
   rows(index: number, recordedMs: number): TemplateRow[] {
     const member = fixtureMember(index, this.tree);
-    const values = slotValues(member);
+    const values = slotValues(member, this.eventsPerAppend);
     const streamId = memberStream(member.memberId);
     const rows: TemplateRow[] = [];
     let previous: Buffer = GENESIS_HASH;
