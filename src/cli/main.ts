@@ -58,7 +58,7 @@ export function buildCli(): Command {
 
   program
     .command('verify')
-    .description('recompute every stream hash chain; exit 1 and name the first broken link if anything was altered')
+    .description('recompute every stream hash chain and check double entry (trial balance, journal and balances against the events); exit 1 and name what is wrong')
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }) => {
       const { chains, balance } = await withRuntime(async (runtime) => {
