@@ -10,6 +10,11 @@ const SPEC_FILE = '\\.spec\\.ts$';
 // exempt from the outer-layer rules below; unit specs (`*.unit.spec.ts`) and domain specs are not.
 const INTEGRATION_SPEC = '\\.(int|api|e2e)\\.spec\\.ts$';
 
+// The layers whose second level is the bounded context (docs/ARCHITECTURE.md), and a context's
+// folder in any of them (api/common and api/health are the HTTP chassis, not contexts).
+const LAYERS = 'domain|application|projections|api|workers';
+const CONTEXT_FOLDER = `(${LAYERS})/(?!common/|health/)[^/]+/`;
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -18,10 +23,10 @@ module.exports = {
       name: 'domain-imports-only-domain',
       severity: 'error',
       comment:
-        'src/domain/ may import only src/domain/ and Node built-ins (node:crypto ...): no framework, ' +
-        'database, queue or event-store package, and nothing from the outer layers.',
+        'src/domain/ may import only src/domain/, Node built-ins (node:crypto ...) and decimal.js (exact ' +
+        'money arithmetic, pure): no framework, database, queue or event-store package, and nothing from the outer layers.',
       from: { path: '^src/domain/', pathNot: SPEC_FILE },
-      to: { pathNot: '^src/domain/', dependencyTypesNot: ['core'] },
+      to: { pathNot: ['^src/domain/', '(^|/)node_modules/decimal\\.js/'], dependencyTypesNot: ['core'] },
     },
     {
       name: 'domain-specs-stay-pure',
@@ -34,6 +39,27 @@ module.exports = {
         pathNot: ['^src/domain/', '^test/'],
         dependencyTypesNot: ['core', 'npm-dev'],
       },
+    },
+
+    // ---- Bounded contexts ----
+    {
+      name: 'contexts-only-through-index',
+      severity: 'error',
+      comment:
+        'Inside each layer the second level is the bounded context (src/<layer>/<context>/). Code outside any ' +
+        "context's folder (the chassis, the composition root, the CLI) reaches a context only through its index.ts. " +
+        'api/common and api/health are chassis, not contexts. Specs may reach inside to test.',
+      from: { path: '^src/', pathNot: [SPEC_FILE, `^src/${CONTEXT_FOLDER}`] },
+      to: { path: `^src/${CONTEXT_FOLDER}`, pathNot: ['^src/[^/]+/[^/]+/index\\.ts$'] },
+    },
+    {
+      name: 'contexts-reach-other-contexts-through-index',
+      severity: 'error',
+      comment:
+        "A context's files import their own folder freely; another context's (or the same context's in another " +
+        'layer) only through its index.ts.',
+      from: { path: `^src/(${LAYERS})/((?!common/|health/)[^/]+)/`, pathNot: SPEC_FILE },
+      to: { path: `^src/${CONTEXT_FOLDER}`, pathNot: ['^src/$1/$2/', '^src/[^/]+/[^/]+/index\\.ts$'] },
     },
 
     // ---- Event store ----
@@ -77,7 +103,35 @@ module.exports = {
       to: { path: 'node_modules/(@nestjs|bullmq)/' },
     },
 
+    // ---- Composition root ----
+    {
+      name: 'composition-root-not-to-api-or-workers',
+      severity: 'error',
+      comment: 'src/composition-root.ts wires contexts for every driver (HTTP, CLI, workers, tests); it must not depend on a driver.',
+      from: { path: '^src/composition-root\\.ts$' },
+      to: { path: '^src/(api|workers|cli)/' },
+    },
+
     // ---- API ----
+    {
+      name: 'controllers-no-database',
+      severity: 'error',
+      comment:
+        'A controller parses the request and dispatches a command or query through the @nestjs/cqrs buses; the ' +
+        'handlers call the application layer and the read models. So a controller imports no database, Redis, ' +
+        'event store, application service or composition root.',
+      // The health check is the exception: pinging PostgreSQL and Redis is its whole job.
+      from: { path: '^src/api/.+\\.controller\\.ts$', pathNot: '^src/api/health/' },
+      to: {
+        path: [
+          '^src/infra/',
+          '^src/eventstore/',
+          '^src/application/',
+          '^src/composition-root\\.ts$',
+          '(^|/)node_modules/(pg-promise|pg|ioredis)/',
+        ],
+      },
+    },
     {
       name: 'api-not-to-workers',
       severity: 'error',
@@ -89,17 +143,12 @@ module.exports = {
       name: 'api-projections-only-through-index',
       severity: 'error',
       comment:
-        'api may import src/projections only through src/projections/index.ts (or a *.public.ts file, ' +
-        'or a queries/ folder); projection internals (handlers, table writers) are private.',
+        "api may import src/projections only through src/projections/index.ts or a context's " +
+        'src/projections/<context>/index.ts; table layouts and appliers are private.',
       from: { path: '^src/api/', pathNot: INTEGRATION_SPEC },
       to: {
         path: '^src/projections/',
-        pathNot: [
-          '^src/projections/index\\.ts$',
-          '^src/projections/.*\\.public\\.ts$',
-          '^src/projections/queries/',
-          '^src/projections/.*/queries/',
-        ],
+        pathNot: ['^src/projections/index\\.ts$', '^src/projections/[^/]+/index\\.ts$'],
       },
     },
 

@@ -23,19 +23,15 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { signJwt } from '../src/api/common/auth';
-import { MemberService } from '../src/application/member-service';
-import { OrgService } from '../src/application/org-service';
-import { RuleBook } from '../src/application/rule-book';
-import { memberStream } from '../src/domain/member/member';
-import { PostgresEventStore } from '../src/eventstore/postgres/postgres-event-store';
+import { MIGRATIONS, readModels, UnionLedger } from '../src/composition-root';
+import { memberStream } from '../src/domain/members';
 import { verifyHashChains } from '../src/eventstore/postgres/verify';
 import { closeDatabase, connectDatabase, type Database } from '../src/infra/database';
 import { probeTcp } from '../src/infra/embedded';
 import { migrate } from '../src/infra/migrations';
-import { Leaderboards } from '../src/projections/leaderboard';
-import { ledgerProjection } from '../src/projections/ledger-projection';
-import { catchUpLeaderboards, catchUpProjection } from '../src/projections/rebuild';
-import { checkTrialBalance } from '../src/projections/trial-balance';
+import { catchUpProjection } from '../src/projections';
+import { catchUpLeaderboards, Leaderboards } from '../src/projections/earning';
+import { checkTrialBalance } from '../src/projections/ledger';
 import { parseCheckinArgs, type CheckinArgs } from './lib/checkin-args';
 import { cpuSince, hostBusyPct, QuietGate, sampleCpu } from './lib/cpu';
 import { summariseProfile } from './lib/cpu-profile';
@@ -120,12 +116,13 @@ interface FixtureInfo {
 
 async function buildFixture(db: Database, redis: Redis, prefix: string, args: CheckinArgs, tree: OrgTree): Promise<string[]> {
   const notes: string[] = [];
-  const store = new PostgresEventStore(db, { listen: false });
-  const rulesBook = new RuleBook(store);
-  const leaderboards = new Leaderboards(redis, prefix);
+  // The fixture's commands run through the composition root like the service's; `now` is moved by the verification below.
+  let now = new Date();
+  const ledger = new UnionLedger({ config: { eventStore: 'postgres', kurrentDbUrl: undefined, redisKeyPrefix: prefix }, db, redis, listen: false, clock: () => now });
+  const { store, rules: rulesBook, leaderboards } = ledger;
   try {
     let t0 = process.hrtime.bigint();
-    const orgs = await registerTree(new OrgService(store), tree);
+    const orgs = await registerTree(ledger.orgs, tree);
     notes.push(`tree: ${orgs} organisations (1 province, ${tree.cities.length} cities, ${tree.counties.length} counties, ${tree.unions.length} grassroots unions) through OrgService in ${seconds(msSince(t0))}`);
     const rules = await rulesBook.currentRules();
     const startMs = Date.now();
@@ -133,9 +130,8 @@ async function buildFixture(db: Database, redis: Redis, prefix: string, args: Ch
 
     let first = 0;
     if (args.verify) {
-      let now = clock.enrolledAt;
-      const members = new MemberService(store, rulesBook, { clock: () => now });
-      const comparison = await compareWithCommandPath(db, { members, setNow: (at) => (now = at) }, tree, rules, clock, Math.min(VERIFY_MEMBERS, args.members));
+      now = clock.enrolledAt;
+      const comparison = await compareWithCommandPath(db, { members: ledger.members, setNow: (at) => (now = at) }, tree, rules, clock, Math.min(VERIFY_MEMBERS, args.members));
       first = comparison.members;
       notes.push(
         `verify: ${comparison.members} members through the real MemberService vs the loader: ${comparison.events} events, ` +
@@ -171,13 +167,16 @@ async function buildFixture(db: Database, redis: Redis, prefix: string, args: Ch
 
     t0 = process.hrtime.bigint();
     lastReport = Date.now();
-    const applied = await catchUpProjection(store, db, ledgerProjection(), (count) => {
-      if (Date.now() - lastReport < 10_000) return;
-      lastReport = Date.now();
-      log(`  ledger projection: ${fmtInt(count)} events, ${fmtInt(count / (msSince(t0) / 1000))} events/s`);
-    });
-    const ledgerMs = msSince(t0);
-    notes.push(`ledger projection rebuilt (catchUpProjection): ${fmtInt(applied)} events in ${seconds(ledgerMs)} = ${fmtInt(applied / (ledgerMs / 1000))} events/s`);
+    for (const projection of readModels()) {
+      t0 = process.hrtime.bigint();
+      const applied = await catchUpProjection(store, db, projection, (count) => {
+        if (Date.now() - lastReport < 10_000) return;
+        lastReport = Date.now();
+        log(`  ${projection.name} projection: ${fmtInt(count)} events, ${fmtInt(count / (msSince(t0) / 1000))} events/s`);
+      });
+      const projectionMs = msSince(t0);
+      notes.push(`${projection.name} projection rebuilt (catchUpProjection): ${fmtInt(applied)} events in ${seconds(projectionMs)} = ${fmtInt(applied / (projectionMs / 1000))} events/s`);
+    }
 
     t0 = process.hrtime.bigint();
     const lastPosition = (await db.one<{ max: string }>('SELECT max(global_position)::text AS max FROM ul_events')).max;
@@ -211,8 +210,7 @@ async function buildFixture(db: Database, redis: Redis, prefix: string, args: Ch
     await db.none('CREATE TABLE bench_checkin_fixture (info jsonb NOT NULL)');
     await db.none('INSERT INTO bench_checkin_fixture (info) VALUES ($1)', [JSON.stringify(info)]);
   } finally {
-    await leaderboards.close();
-    await store.close();
+    await ledger.close();
   }
   return notes;
 }
@@ -402,7 +400,7 @@ function baselineRow(tree: OrgTree, members: number): [string, string, string] {
     points: 5,
     periods: { day, week: '2026-W01', month: day.slice(0, 7), year: day.slice(0, 4) },
     inputs: { day, streak: 1, basePoints: 5, cappedBy: null },
-    postings: [{ debit: 'issuer:checkin', credit: `member:${member.memberId}:available`, points: 5 }],
+    postings: [{ debit: 'issuer:checkin', credit: `member:${member.memberId}:available`, amount: 5, asset: 'POINTS' }],
   };
   const metadata = { occurredAt: new Date().toISOString(), commandId: `${member.memberId}:${randomBytes(8).toString('hex')}`, actor: { type: 'member', id: member.memberId } };
   return [memberStream(member.memberId), JSON.stringify(data), JSON.stringify(metadata)];
@@ -687,7 +685,7 @@ async function main(): Promise<void> {
       const url = new URL(server.adminUrl);
       url.pathname = `/${args.database}`;
       db = connectDatabase({ url: url.toString(), poolMax, applicationName: `ul-bench-${args.database}` });
-      await migrate(db);
+      await migrate(db, MIGRATIONS);
       const info = (await db.one<{ info: FixtureInfo }>('SELECT info FROM bench_checkin_fixture')).info;
       tree = planTree(info.cities, info.counties, info.unions);
       members = info.members;

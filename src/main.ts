@@ -1,11 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config';
 import { createHttpApp } from './api/http';
-import { LedgerModule } from './api/ledger.module';
-import { Ledger } from './application/ledger';
-import { PiiVault } from './infra/pii';
+import { openRuntime, UnionLedger } from './composition-root';
 import { loadPiiKeys } from './infra/pii-keys';
-import { startRuntime } from './infra/runtime';
 import { loadOrCreateSecrets } from './infra/secrets';
 
 /**
@@ -26,13 +23,12 @@ export async function runService(): Promise<void> {
   }
   const secrets = await loadOrCreateSecrets(config, (line) => logger.log(line));
   const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
-  const runtime = await startRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
-  const ledger = new Ledger({ db: runtime.db, redis: runtime.redis!, vault: new PiiVault(runtime.db, piiKeys), redisPrefix: config.redisKeyPrefix });
-  const app = await createHttpApp(runtime, {
+  const runtime = await openRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
+  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys });
+  const app = await createHttpApp(ledger, runtime, {
     logFormat: config.logFormat,
     jwtSecret: secrets.jwtSecret,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
-    extraModules: [LedgerModule.forLedger(ledger)],
   });
   // Projections start after the app is built so a failed start leaves nothing running; errors are
   // retried by the runner with back-off and logged at most once per projection per minute.
@@ -46,6 +42,7 @@ export async function runService(): Promise<void> {
   await app.listen(config.port, config.host);
   const address = await app.getUrl();
   logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);
+  logger.log(`event store: ${ledger.store.adapterName}`);
   logger.log(`Redis: ${runtime.redisDescription ?? 'not used'}`);
   logger.log(`listening on ${address} (health: ${address}/health)`);
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { closeDatabase, connectDatabase, type Database } from '../../src/infra/database';
 import { probeTcp, startEmbeddedPostgres, type EmbeddedServer } from '../../src/infra/embedded';
+import { MIGRATIONS } from '../../src/composition-root';
 import { migrate } from '../../src/infra/migrations';
 
 /**
@@ -57,7 +58,7 @@ export async function createBenchDatabase(adminUrl: string, poolMax: number): Pr
   url.pathname = `/${name}`;
   const db = connectDatabase({ url: url.toString(), poolMax, applicationName: `ul-bench-${name}` });
   try {
-    await migrate(db);
+    await migrate(db, MIGRATIONS);
   } catch (error) {
     await closeDatabase(db);
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

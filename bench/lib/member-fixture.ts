@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { enrolCommandId } from '../../src/application/roster-import';
+import { enrolCommandId } from '../../src/application/members';
 import { deterministicEventId } from '../../src/application/event-ids';
-import type { MemberService } from '../../src/application/member-service';
-import type { OrgService } from '../../src/application/org-service';
-import { decide, fold, initialState, memberStream, type MemberCommand, type MemberEvent } from '../../src/domain/member/member';
-import type { RuleSet } from '../../src/domain/member/earning-rules';
-import type { OrgLevel } from '../../src/domain/org/organisation';
+import type { MemberService } from '../../src/application/members';
+import type { OrgService } from '../../src/application/orgs';
+import { decide, fold, initialState, memberStream, type MemberCommand, type MemberEvent } from '../../src/domain/members';
+import type { RuleSet } from '../../src/domain/earning';
+import type { OrgLevel } from '../../src/domain/orgs';
+import { schemaVersionOf } from '../../src/domain/shared';
 import { canonicalJson, chainHash, GENESIS_HASH } from '../../src/eventstore/canonical';
 import type { Actor, EventToAppend } from '../../src/eventstore/event-store';
 import { prepareAppend, type PreparedEvent } from '../../src/eventstore/validation';
@@ -146,6 +147,7 @@ export function memberAppends(member: FixtureMember, rules: RuleSet, clock: Fixt
     events.map((event, index) => ({
       eventId: deterministicEventId(commandId, index),
       type: event.type,
+      schemaVersion: schemaVersionOf(event.data),
       data: event.data as never,
       metadata: { occurredAt: now.toISOString(), commandId, actor },
     }));

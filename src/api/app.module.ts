@@ -1,21 +1,29 @@
 import { Module, type DynamicModule, type ForwardReference, type Type } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { UnionLedger } from '../composition-root';
 import type { Runtime } from '../infra/runtime';
 import { AUTH_SETTINGS, AuthGuard, type AuthSettings } from './common/auth';
 import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
+import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
-import { RUNTIME } from './tokens';
+import { LedgerModule } from './ledger';
+import { MembersModule } from './members';
+import { OrgsModule } from './orgs';
+import { LEDGER, RUNTIME } from './tokens';
 
 export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
 
 /**
- * The service's feature modules (members, admin ...): add each one here. A feature module lists its
- * controllers and providers; RUNTIME, AUTH_SETTINGS and RATE_LIMIT_SETTINGS are injectable in it
- * because AppModule is global. Authentication, rate limiting, idempotency and error rendering
- * apply to its routes without further wiring.
+ * One module per bounded context: a new context adds its module here. A context module lists
+ * its controllers and its command and query handlers (@nestjs/cqrs); LEDGER, RUNTIME,
+ * AUTH_SETTINGS and RATE_LIMIT_SETTINGS are injectable in it because AppModule is global.
+ * Authentication, rate limiting, idempotency and error rendering apply to its routes without
+ * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
+ * since projections and workers read the stored event log.
  */
-const FEATURE_MODULES: ModuleImport[] = [];
+const CONTEXT_MODULES: ModuleImport[] = [OrgsModule, MembersModule, EarningModule, LedgerModule];
 
 export interface AppSettings {
   auth: AuthSettings;
@@ -24,14 +32,15 @@ export interface AppSettings {
 
 @Module({})
 export class AppModule {
-  /** `extraModules` are added after FEATURE_MODULES; tests use it to mount controllers of their own. */
-  static forRuntime(runtime: Runtime, settings: AppSettings, extraModules: ModuleImport[] = []): DynamicModule {
+  /** `extraModules` are mounted beside the context modules (tests mount probe controllers this way). */
+  static forLedger(ledger: UnionLedger, runtime: Runtime, settings: AppSettings, extraModules: ModuleImport[] = []): DynamicModule {
     return {
       module: AppModule,
       global: true,
-      imports: [...FEATURE_MODULES, ...extraModules],
+      imports: [CqrsModule.forRoot(), ...CONTEXT_MODULES, ...extraModules],
       controllers: [HealthController],
       providers: [
+        { provide: LEDGER, useValue: ledger },
         { provide: RUNTIME, useValue: runtime },
         { provide: AUTH_SETTINGS, useValue: settings.auth },
         { provide: RATE_LIMIT_SETTINGS, useValue: settings.rateLimit },
@@ -40,7 +49,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
-      exports: [RUNTIME, AUTH_SETTINGS, RATE_LIMIT_SETTINGS],
+      exports: [LEDGER, RUNTIME, AUTH_SETTINGS, RATE_LIMIT_SETTINGS],
     };
   }
 }

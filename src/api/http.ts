@@ -3,6 +3,7 @@ import { ConsoleLogger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { UnionLedger } from '../composition-root';
 import type { Runtime } from '../infra/runtime';
 import { AppModule, type ModuleImport } from './app.module';
 import { AllExceptionsFilter } from './common/errors';
@@ -16,7 +17,7 @@ export interface HttpAppOptions {
   jwtSecret: string;
   /** Defaults: 20 requests/s, burst 40, keys under `ul:`. */
   rateLimit?: Partial<RateLimitSettings>;
-  /** Modules mounted beside AppModule's own (tests mount controllers of their own this way). */
+  /** Modules mounted beside the context modules (tests mount probe controllers of their own this way). */
   extraModules?: ModuleImport[];
 }
 
@@ -45,14 +46,14 @@ function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
   return document;
 }
 
-/** Builds the HTTP application over an already started runtime; tests use it with listen(0). */
-export async function createHttpApp(runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
+/** Builds the HTTP application over the composition root's ledger and its runtime; tests use it with listen(0). */
+export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? 1024 * 1024, trustProxy: false });
   const settings = {
     auth: { jwtSecret: options.jwtSecret },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
   };
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRuntime(runtime, settings, options.extraModules), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forLedger(ledger, runtime, settings, options.extraModules), adapter, {
     logger: new ConsoleLogger({ json: options.logFormat === 'json', prefix: 'union-ledger' }),
     bufferLogs: false,
   });

@@ -2,16 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { MemberService } from '../application/member-service';
-import { OrgService } from '../application/org-service';
-import { RuleBook } from '../application/rule-book';
-import { importMembers, importOrganisations, type ImportOptions, type ImportReport, type RowResult } from '../application/roster-import';
+import type { ImportOptions, ImportReport, RowResult } from '../application/import-report';
+import { importMembers } from '../application/members';
+import { importOrganisations } from '../application/orgs';
+import { openRuntime, UnionLedger } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { Actor } from '../eventstore/event-store';
-import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store';
-import { PiiVault } from '../infra/pii';
 import { loadPiiKeys } from '../infra/pii-keys';
-import { startRuntime, type Runtime } from '../infra/runtime';
+import type { Runtime } from '../infra/runtime';
 import { ProgressBar } from './progress';
 
 /**
@@ -38,7 +36,7 @@ const log = (line: string): void => {
 };
 
 async function defaultWithRuntime<T>(work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await startRuntime(loadConfig(), { withRedis: false, log });
+  const runtime = await openRuntime(loadConfig(), { withRedis: false, log });
   try {
     return await work(runtime);
   } finally {
@@ -139,8 +137,7 @@ async function runImport(kind: 'orgs' | 'members', file: string, options: { repo
   const bar = new ProgressBar(`importing ${kind}`);
 
   const report = await withRuntime(async (runtime) => {
-    const store = new PostgresEventStore(runtime.db);
-    const orgService = new OrgService(store);
+    const ledger = new UnionLedger({ config: loadConfig(), db: runtime.db, piiKeys: keys, listen: false, memberCacheEntries: MEMBER_CACHE_ENTRIES });
     const importOptions: ImportOptions = {
       actor: operator(),
       sizeBytes: readable.sizeBytes,
@@ -154,14 +151,12 @@ async function runImport(kind: 'orgs' | 'members', file: string, options: { repo
     };
     const input = fs.createReadStream(file, { highWaterMark: 64 * 1024 });
     try {
-      if (kind === 'orgs') return await importOrganisations(input, { orgService }, importOptions);
-      const rules = new RuleBook(store);
-      const memberService = new MemberService(store, rules, { cacheEntries: MEMBER_CACHE_ENTRIES });
-      const vault = new PiiVault(runtime.db, keys!);
-      return await importMembers(input, { memberService, orgService, vault, rules }, { ...importOptions, concurrency: MEMBER_CONCURRENCY });
+      if (kind === 'orgs') return await importOrganisations(input, { orgService: ledger.orgs }, importOptions);
+      const deps = { memberService: ledger.members, orgService: ledger.orgs, vault: ledger.vault, rules: ledger.rules };
+      return await importMembers(input, deps, { ...importOptions, concurrency: MEMBER_CONCURRENCY });
     } finally {
       input.destroy();
-      await store.close();
+      await ledger.close();
     }
   });
   bar.finish();

@@ -1,12 +1,11 @@
 import { Command } from 'commander';
+import { openRuntime, UnionLedger } from '../composition-root';
 import { ConfigError, loadConfig } from '../config/config';
-import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store';
 import { verifyHashChains } from '../eventstore/postgres/verify';
-import { Leaderboards } from '../projections/leaderboard';
-import { ledgerProjection } from '../projections/ledger-projection';
-import { catchUpProjection, rebuildLedger, rebuildLeaderboards } from '../projections/rebuild';
-import { checkTrialBalance } from '../projections/trial-balance';
-import { startRuntime, type Runtime } from '../infra/runtime';
+import type { Runtime } from '../infra/runtime';
+import { catchUpProjection } from '../projections';
+import { rebuildLeaderboards } from '../projections/earning';
+import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '../projections/ledger';
 import { ProgressBar } from './progress';
 import { registerImportCommand } from './import-command';
 import { registerTokenCommand } from './token-command';
@@ -21,12 +20,37 @@ const log = (line: string): void => {
 };
 
 async function withRuntime<T>(work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await startRuntime(loadConfig(), { withRedis: false, log });
+  const runtime = await openRuntime(loadConfig(), { withRedis: false, log });
   try {
     return await work(runtime);
   } finally {
     await runtime.close();
   }
+}
+
+/** The double-entry part of `verify`'s report, per asset. */
+function trialBalanceText(balance: TrialBalanceReport): string {
+  const perAsset = balance.assets.map((asset) => `${asset.asset} ${asset.eventsTotal} over ${asset.postings} postings`).join(', ') || 'no postings';
+  if (balance.ok) {
+    return `OK: trial balance zero per asset (${perAsset}) in ${balance.accounts} accounts; journal and balances match the events\n`;
+  }
+  const lines = [
+    ...balance.assets
+      .filter((asset) => asset.eventsTotal !== '0' || asset.journalTotal !== '0')
+      .map((asset) => `  ${asset.asset}: events total ${asset.eventsTotal}, journal total ${asset.journalTotal}`),
+    ...balance.badPostings.map((item) => `  bad posting in event ${item.eventId}: ${item.detail}`),
+    ...balance.mixedAssetAccounts.map((item) => `  account ${item.account} holds several assets: ${item.assets}`),
+    ...balance.negativeAccounts.map((item) => `  negative account ${item.account} (${item.asset}): ${item.balance}`),
+    ...balance.journalMismatches.map((item) => `  account ${item.account} (${item.asset}): events ${item.fromEvents}, journal ${item.inJournal}`),
+    ...balance.balanceMismatches.map((item) => `  member ${item.memberId}: ${item.detail}`),
+  ];
+  return (
+    `UNBALANCED: ${perAsset}; ` +
+    `${balance.badPostings.length} bad posting(s), ${balance.mixedAssetAccounts.length} account(s) with several assets, ` +
+    `${balance.negativeAccounts.length} negative account(s), ${balance.journalMismatches.length} journal mismatch(es), ` +
+    `${balance.balanceMismatches.length} balance mismatch(es)\n` +
+    lines.map((line) => `${line}\n`).join('')
+  );
 }
 
 export function buildCli(): Command {
@@ -66,10 +90,10 @@ export function buildCli(): Command {
         const chainReport = await verifyHashChains(runtime.db, { onProgress: (done, total) => bar.update(done, total) });
         bar.finish();
         // The journal is a projection: bring it up to the log first, so the comparison is with every event.
-        const store = new PostgresEventStore(runtime.db, { listen: false });
-        await catchUpProjection(store, runtime.db, ledgerProjection());
+        const ledger = new UnionLedger({ config: loadConfig(), db: runtime.db, listen: false });
+        await catchUpProjection(ledger.store, runtime.db, ledgerProjection());
         const balanceReport = await checkTrialBalance(runtime.db);
-        await store.close();
+        await ledger.close();
         return { chains: chainReport, balance: balanceReport };
       });
       const report = chains;
@@ -88,21 +112,7 @@ export function buildCli(): Command {
               `${report.broken.length} broken stream(s) of ${report.streamsChecked}; ${report.eventsChecked} events checked\n`,
           );
         }
-        if (balance.ok) {
-          process.stdout.write(`OK: trial balance zero over ${balance.postings} postings in ${balance.accounts} accounts; journal and balances match the events\n`);
-        } else {
-          process.stdout.write(
-            `UNBALANCED: events total ${balance.eventsTotal}, journal total ${balance.journalTotal}; ` +
-              `${balance.badPostings.length} bad posting(s), ${balance.negativeAccounts.length} negative account(s), ` +
-              `${balance.journalMismatches.length} journal mismatch(es), ${balance.balanceMismatches.length} balance mismatch(es)\n` +
-              [...balance.badPostings.map((item) => `  bad posting in event ${item.eventId}: ${item.detail}`),
-                ...balance.negativeAccounts.map((item) => `  negative account ${item.account}: ${item.balance}`),
-                ...balance.journalMismatches.map((item) => `  account ${item.account}: events ${item.fromEvents}, journal ${item.inJournal}`),
-                ...balance.balanceMismatches.map((item) => `  member ${item.memberId}: ${item.detail}`)]
-                .map((line) => `${line}\n`)
-                .join(''),
-          );
-        }
+        process.stdout.write(trialBalanceText(balance));
       }
       process.exitCode = chains.ok && balance.ok ? 0 : 1;
     });
@@ -112,18 +122,17 @@ export function buildCli(): Command {
     .description('rebuild every projection (PostgreSQL read models and Redis leaderboards) from event zero')
     .action(async () => {
       const config = loadConfig();
-      const runtime = await startRuntime(config, { withRedis: true, log });
+      const runtime = await openRuntime(config, { withRedis: true, log });
       try {
-        const store = new PostgresEventStore(runtime.db, { listen: false });
-        const bar = new ProgressBar('rebuilding the ledger read models');
+        const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, listen: false });
         const total = Number((await runtime.db.one<{ count: string }>('SELECT count(*) FROM ul_events')).count);
-        const applied = await rebuildLedger(store, runtime.db, (done) => bar.update(done, total));
+        const bar = new ProgressBar('rebuilding the read models');
+        const applied = await ledger.rebuildReadModels((_projection, done) => bar.update(done, total));
         bar.finish();
-        const leaderboards = new Leaderboards(runtime.redis!, config.redisKeyPrefix);
-        const grants = await rebuildLeaderboards(store, runtime.db, leaderboards);
-        await leaderboards.close();
-        await store.close();
-        process.stdout.write(`rebuilt: ledger read models from ${applied} events; leaderboards from ${grants} events\n`);
+        const rebuilt = Object.entries(applied).map(([name, count]) => `${name} from ${count} events`);
+        const grants = await rebuildLeaderboards(ledger.store, runtime.db, ledger.leaderboards);
+        await ledger.close();
+        process.stdout.write(`rebuilt: ${rebuilt.join(', ')}; leaderboards from ${grants} events\n`);
       } finally {
         await runtime.close();
       }

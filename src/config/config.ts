@@ -27,6 +27,12 @@ export interface AppConfig {
   rateLimitBurst: number;
   /** Every Redis key of this ledger starts with it, so several ledgers (or test runs) can share a Redis. */
   redisKeyPrefix: string;
+  /**
+   * Where events are stored: PostgreSQL (the default, at DATABASE_URL) or KurrentDB (at
+   * KURRENTDB_URL). Read models, checkpoints and idempotency keys live in PostgreSQL either way.
+   */
+  eventStore: 'postgres' | 'kurrentdb';
+  kurrentDbUrl: string | undefined;
 }
 
 /** Shortest JWT_SECRET accepted: 32 characters, the 256 bits an HS256 key should carry. */
@@ -87,6 +93,17 @@ function redisKeyPrefix(env: Env, problems: string[]): string {
   return prefix;
 }
 
+const EVENT_STORES = ['postgres', 'kurrentdb'] as const;
+
+function eventStore(env: Env, problems: string[]): AppConfig['eventStore'] {
+  const raw = env.EVENT_STORE ?? 'postgres';
+  if (!(EVENT_STORES as readonly string[]).includes(raw)) {
+    problems.push(`EVENT_STORE must be ${EVENT_STORES.join(' or ')} (got '${raw}')`);
+    return 'postgres';
+  }
+  return raw as AppConfig['eventStore'];
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
   const logFormat = env.LOG_FORMAT ?? 'text';
@@ -107,7 +124,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 20, 1, 100_000, problems),
     rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 40, 1, 1_000_000, problems),
     redisKeyPrefix: redisKeyPrefix(env, problems),
+    eventStore: eventStore(env, problems),
+    kurrentDbUrl: url(env, 'KURRENTDB_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'], problems),
   };
+  if (config.eventStore === 'kurrentdb' && config.kurrentDbUrl === undefined && !problems.some((problem) => problem.startsWith('KURRENTDB_URL'))) {
+    problems.push('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb (for example kurrentdb://127.0.0.1:2113?tls=false)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

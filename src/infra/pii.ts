@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import { normaliseNationalId } from '../domain/identity/national-id';
+import { normaliseNationalId } from '../domain/members';
 import type { Queryable } from './database';
 
 /**

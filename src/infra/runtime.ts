@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import type { AppConfig } from '../config/config';
 import { closeDatabase, connectDatabase, type Database } from './database';
 import { probeTcp, startEmbeddedPostgres, startEmbeddedRedis, type EmbeddedServer } from './embedded';
-import { migrate, type MigrationReport } from './migrations';
+import { migrate, type Migration, type MigrationReport } from './migrations';
 
 /**
  * The process's connections: PostgreSQL (named or embedded, migrated) and, for the service,
@@ -21,6 +21,8 @@ export interface Runtime {
 
 export interface RuntimeOptions {
   withRedis: boolean;
+  /** Every owner's migrations (the composition root collects them: MIGRATIONS). */
+  migrations: readonly Migration[];
   log: (line: string) => void;
 }
 
@@ -57,7 +59,7 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
     const postgres = await resolvePostgres(config, options.log);
     if (postgres.server) embedded.push(postgres.server);
     const db = connectDatabase({ url: postgres.url, poolMax: config.databasePoolMax });
-    const migrations = await migrate(db);
+    const migrations = await migrate(db, options.migrations);
 
     let redis: Redis | undefined;
     let redisDescription: string | undefined;

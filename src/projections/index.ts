@@ -1,6 +1,8 @@
 /**
- * What the API may use of the projections: query-side classes and constants. Projection
- * internals (appliers, table layouts) stay behind this file (.dependency-cruiser.js enforces it).
+ * The projections chassis: the checkpointed runner, catch-up and rebuild, lag tracking. Each
+ * context's read models (projection, schema, queries) live in projections/<context>/ behind its
+ * own index.ts, which is all that other layers may import (.dependency-cruiser.js enforces it).
  */
-export { LEADERBOARD_PERIODS, LEADERBOARD_TOP_MAX, type LeaderboardPeriod, type Leaderboards } from './leaderboard';
-export { OrgDirectory } from './org-directory';
+export { CheckpointMovedError, listCheckpoints, loadCheckpoint, saveCheckpoint, startProjection, type Projection } from './runner';
+export { catchUpProjection, dumpTables, rebuildProjection, waitForVisibleFeed } from './catch-up';
+export { LagTracker } from './lag';

@@ -9,7 +9,8 @@ import { IdempotencyKey, purgeIdempotencyKeys } from '../../src/api/common/idemp
 import { int, object, optional, parseBody } from '../../src/api/common/validation';
 import { createHttpApp } from '../../src/api/http';
 import { loadConfig } from '../../src/config/config';
-import { startRuntime, type Runtime } from '../../src/infra/runtime';
+import { openRuntime, UnionLedger } from '../../src/composition-root';
+import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
@@ -83,8 +84,8 @@ describe('API infrastructure over HTTP', () => {
     database = await createTestDatabase();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-api-'));
     const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir });
-    runtime = await startRuntime(config, { withRedis: true, log: () => undefined });
-    app = await createHttpApp(runtime, {
+    runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
+    app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: runtime.redis }), runtime, {
       jwtSecret: SECRET,
       bodyLimitBytes: 64 * 1024,
       rateLimit: { perSecond: 20, burst: 40, keyPrefix },
@@ -280,10 +281,11 @@ describe('rate limiting when Redis is unavailable', () => {
   it('fails open: requests go through', async () => {
     const database = await createTestDatabase();
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-api-'));
-    const runtime = await startRuntime(loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir }), { withRedis: false, log: () => undefined });
+    const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir });
+    const runtime = await openRuntime(config, { withRedis: false, log: () => undefined });
     // A client that never connects stands for a Redis that is down.
     const down = new Redis({ lazyConnect: true, enableOfflineQueue: false });
-    const app = await createHttpApp({ ...runtime, redis: down }, { jwtSecret: SECRET, rateLimit: { burst: 1, perSecond: 1 }, extraModules: [TestModule] });
+    const app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: down }), { ...runtime, redis: down }, { jwtSecret: SECRET, rateLimit: { burst: 1, perSecond: 1 }, extraModules: [TestModule] });
     try {
       await app.listen(0, '127.0.0.1');
       const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -1,6 +1,7 @@
-import { LEDGER_PROJECTION, ledgerProjection } from '../../src/projections/ledger-projection';
-import { catchUpLeaderboards, catchUpProjection, dumpLedgerTables, rebuildLedger, rebuildLeaderboards } from '../../src/projections/rebuild';
-import { checkTrialBalance } from '../../src/projections/trial-balance';
+import { readModels } from '../../src/composition-root';
+import { dumpTables } from '../../src/projections';
+import { catchUpLeaderboards, rebuildLeaderboards } from '../../src/projections/earning';
+import { checkTrialBalance, LEDGER_PROJECTION } from '../../src/projections/ledger';
 import { startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
 
 /**
@@ -51,7 +52,7 @@ function expectError(answer: Answer, status: number, code: string): void {
 beforeAll(async () => {
   app = await startLedgerApp();
   await registerTree();
-  await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+  await app.ledger.catchUpReadModels();
 });
 afterAll(async () => {
   await app?.close();
@@ -190,7 +191,7 @@ describe('read models', () => {
     const token = await activate(nationalId, '周九');
     await app.call('POST', '/v1/me/check-ins', { token, key: key() });
     await app.call('POST', '/v1/me/spends', { token, key: key(), body: { points: 25, purpose: 'lottery' } });
-    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+    await app.ledger.catchUpReadModels();
 
     const first = await app.call('GET', '/v1/me/statement?limit=2', { token });
     const lines = first.body.lines as Array<Record<string, unknown>>;
@@ -208,7 +209,7 @@ describe('read models', () => {
   });
 
   it('ranks members in their union and every ancestor, and keeps other subtrees out of reach', async () => {
-    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+    await app.ledger.catchUpReadModels();
     await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
     const { nationalId } = await enrol(7, '吴十', 'u-b');
     const token = await activate(nationalId, '吴十');
@@ -232,21 +233,29 @@ describe('read models', () => {
   });
 
   it('rebuilds every projection from event zero into identical tables and leaderboards, with a zero trial balance', async () => {
-    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+    await app.ledger.catchUpReadModels();
     await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
-    const liveTables = await dumpLedgerTables(app.ledger.db);
+    const tables = readModels().flatMap((projection) => projection.tables);
+    const liveTables = await dumpTables(app.ledger.db, tables);
     const liveBoards = await app.ledger.leaderboards.dump();
     expect(liveTables.ul_journal?.length).toBeGreaterThan(0);
 
-    await rebuildLedger(app.ledger.store, app.ledger.db);
+    await app.ledger.rebuildReadModels();
     await rebuildLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
-    expect(await dumpLedgerTables(app.ledger.db)).toEqual(liveTables);
+    expect(await dumpTables(app.ledger.db, tables)).toEqual(liveTables);
     expect(await app.ledger.leaderboards.dump()).toEqual(liveBoards);
     const checkpoint = await app.ledger.db.one<{ position: string }>('SELECT position FROM ul_checkpoints WHERE name = $1', [LEDGER_PROJECTION]);
     expect(BigInt(checkpoint.position)).toBeGreaterThan(0n);
 
     const report = await checkTrialBalance(app.ledger.db);
-    expect(report).toMatchObject({ ok: true, eventsTotal: '0', journalTotal: '0', negativeAccounts: [], journalMismatches: [], balanceMismatches: [] });
+    expect(report).toMatchObject({
+      ok: true,
+      assets: [expect.objectContaining({ asset: 'POINTS', eventsTotal: '0', journalTotal: '0' })],
+      mixedAssetAccounts: [],
+      negativeAccounts: [],
+      journalMismatches: [],
+      balanceMismatches: [],
+    });
   });
 });
 

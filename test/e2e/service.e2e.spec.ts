@@ -6,12 +6,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { signJwt } from '../../src/api/common/auth';
-import { MemberService } from '../../src/application/member-service';
-import { OrgService } from '../../src/application/org-service';
-import { RuleBook } from '../../src/application/rule-book';
-import { PostgresEventStore } from '../../src/eventstore/postgres/postgres-event-store';
+import { UnionLedger } from '../../src/composition-root';
+import { loadConfig } from '../../src/config/config';
 import { freePort } from '../../src/infra/embedded';
-import { PiiVault } from '../../src/infra/pii';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { testNationalId } from '../support/ledger-app';
 
@@ -118,18 +115,16 @@ describe('the service process', () => {
           PII_HMAC_KEY: keys.hmacKey.toString('base64'),
         }),
       );
-      const store = new PostgresEventStore(database.db, { listen: false });
+      const ledger = new UnionLedger({ config: loadConfig({}), db: database.db, piiKeys: keys, listen: false });
       try {
         // The roster as an import would leave it, written with the same keys the service uses.
-        const orgs = new OrgService(store);
+        const { orgs, vault, members } = ledger;
         const system = { type: 'system', id: 'e2e' };
         await orgs.registerOrganisation({ orgId: 'e2e-p', name: 'Province', parentId: null, level: 'province' }, { commandId: 'o1', actor: system });
         await orgs.registerOrganisation({ orgId: 'e2e-u', name: 'Union', parentId: 'e2e-p', level: 'grassroots' }, { commandId: 'o2', actor: system });
-        const vault = new PiiVault(database.db, keys);
         const nationalId = testNationalId(42);
         const idHmac = vault.idHmac(nationalId);
         const memberId = vault.memberIdFor(idHmac);
-        const members = new MemberService(store, new RuleBook(store));
         const piiCipher = await vault.seal(memberId, { idNumber: nationalId, phone: '13900139000' });
         await members.execute(memberId, { type: 'EnrolMember', memberId, orgId: 'e2e-u', name: '陈一', idHmac, piiCipher }, { commandId: 'enrol', actor: system });
 
@@ -153,7 +148,7 @@ describe('the service process', () => {
         expect(statement.lines).toEqual([expect.objectContaining({ reason: 'PointsGranted', availableAfterPoints: 100 })]);
         expect(board.entries).toEqual([expect.objectContaining({ memberId, points: 100 })]);
       } finally {
-        await store.close();
+        await ledger.close();
         expect(await stopService(service)).toBe(0);
         await rm(dataDir, { recursive: true, force: true });
         const redis = new Redis(process.env.TEST_REDIS_URL!);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeDatabase, connectDatabase, type Database } from '../../src/infra/database';
+import { MIGRATIONS } from '../../src/composition-root';
 import { migrate } from '../../src/infra/migrations';
 
 export interface TestDatabase {
@@ -33,7 +34,7 @@ export async function createTestDatabase(options: { migrate?: boolean; poolMax?:
   const url = new URL(adminUrl());
   url.pathname = `/${name}`;
   const db = connectDatabase({ url: url.toString(), poolMax: options.poolMax ?? 10, applicationName: `ul-test-${name}` });
-  if (options.migrate !== false) await migrate(db);
+  if (options.migrate !== false) await migrate(db, MIGRATIONS);
   return {
     db,
     url: url.toString(),

@@ -5,11 +5,9 @@ import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { signJwt, type Role } from '../../src/api/common/auth';
 import { createHttpApp } from '../../src/api/http';
-import { LedgerModule } from '../../src/api/ledger.module';
-import { Ledger } from '../../src/application/ledger';
+import { openRuntime, UnionLedger } from '../../src/composition-root';
 import { loadConfig } from '../../src/config/config';
-import { PiiVault } from '../../src/infra/pii';
-import { startRuntime, type Runtime } from '../../src/infra/runtime';
+import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
 
 /**
@@ -19,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from './database';
  */
 export interface LedgerApp {
   url: string;
-  ledger: Ledger;
+  ledger: UnionLedger;
   runtime: Runtime;
   database: TestDatabase;
   token(sub: string, role: Role, org: string): string;
@@ -38,14 +36,12 @@ export async function startLedgerApp(): Promise<LedgerApp> {
   const prefix = `ul-test-${randomBytes(4).toString('hex')}:`;
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
-  const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir });
-  const runtime = await startRuntime(config, { withRedis: true, log: () => undefined });
-  const vault = new PiiVault(runtime.db, { masterKey: randomBytes(32), hmacKey: randomBytes(32) });
-  const ledger = new Ledger({ db: runtime.db, redis: runtime.redis!, vault, redisPrefix: prefix });
-  const app: INestApplication = await createHttpApp(runtime, {
+  const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
+  const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
+  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) } });
+  const app: INestApplication = await createHttpApp(ledger, runtime, {
     jwtSecret: secret,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
-    extraModules: [LedgerModule.forLedger(ledger)],
   });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

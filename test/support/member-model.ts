@@ -1,6 +1,6 @@
-import { periodsOf, previousDay, type Periods } from '../../src/domain/shared/calendar';
-import type { CapPeriod, EarningAction, RuleId, RuleSet } from '../../src/domain/member/earning-rules';
-import type { MemberCommand, MemberEvent, MemberState } from '../../src/domain/member/member';
+import { periodsOf, previousDay, type Periods } from '../../src/domain/shared';
+import type { CapPeriod, EarningAction, RuleId, RuleSet } from '../../src/domain/earning';
+import type { MemberCommand, MemberEvent, MemberState } from '../../src/domain/members';
 
 /**
  * A deliberately simple model of one member, for model-based tests: plain balances, a map of

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeEventStoreContract, event } from '../../../test/contract/event-store.contract';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
-import { startProjection } from '../../projections/projection-runner';
+import { startProjection } from '../../projections/runner';
 import { START, type RecordedEvent } from '../event-store';
 import { PostgresEventStore } from './postgres-event-store';
 
@@ -218,6 +218,7 @@ describe('PostgresEventStore: projections checkpoint in the same transaction as 
       database.db,
       {
         name: 'counter',
+        tables: ['counter', 'seen'],
         async apply(tx, events) {
           await tx.none('UPDATE counter SET applied = applied + $1 WHERE id = 1', [events.length]);
           await tx.none('INSERT INTO seen (event_id) SELECT unnest($1::uuid[])', [events.map((item) => item.eventId)]);

@@ -1,0 +1,60 @@
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import type { UnionLedger } from '../../composition-root';
+import type { Quiz, RuleSet } from '../../domain/earning';
+import type { JwtClaims } from '../common/auth';
+import { commandMeta } from '../common/commands';
+import { AppError } from '../common/errors';
+import { int, parseBody } from '../common/validation';
+import { LEDGER } from '../tokens';
+
+/** The earning context's commands as @nestjs/cqrs commands: one class and one handler each. */
+
+const expectedVersionSchema = int({ min: 1, max: 1_000_000 });
+
+/** The body as sent: the caller's right to publish is checked before anything in it is looked at. */
+export class PublishEarningRules extends Command<RuleSet> {
+  constructor(
+    readonly user: JwtClaims,
+    readonly idempotencyKey: string,
+    readonly body: { expectedVersion?: unknown; rules?: unknown; streakBonus?: unknown },
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(PublishEarningRules)
+export class PublishEarningRulesHandler implements ICommandHandler<PublishEarningRules> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ user, idempotencyKey, body }: PublishEarningRules): Promise<RuleSet> {
+    if (!(await this.ledger.orgAccess.isRootAdmin(user))) {
+      throw AppError.forbidden('AUTH.FORBIDDEN', 'only an admin of a root organisation may change the earning rules');
+    }
+    const expectedVersion = parseBody(expectedVersionSchema, body.expectedVersion);
+    const { commandId, actor } = commandMeta(user, idempotencyKey);
+    return this.ledger.rules.publish({ rules: body.rules, streakBonus: body.streakBonus ?? null }, expectedVersion, actor, commandId);
+  }
+}
+
+export class PublishQuiz extends Command<'applied' | 'unchanged'> {
+  constructor(
+    readonly user: JwtClaims,
+    readonly idempotencyKey: string,
+    readonly quiz: Quiz,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(PublishQuiz)
+export class PublishQuizHandler implements ICommandHandler<PublishQuiz> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  execute({ user, idempotencyKey, quiz }: PublishQuiz): Promise<'applied' | 'unchanged'> {
+    const { commandId, actor } = commandMeta(user, idempotencyKey);
+    return this.ledger.quizzes.publish(quiz, actor, commandId);
+  }
+}
+
+export const EARNING_COMMAND_HANDLERS = [PublishEarningRulesHandler, PublishQuizHandler];

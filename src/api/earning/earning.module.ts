@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { EARNING_COMMAND_HANDLERS } from './earning-commands';
+import { EARNING_QUERY_HANDLERS } from './earning-queries';
+import { EarningRulesController } from './earning-rules.controller';
+import { LeaderboardsController } from './leaderboards.controller';
+
+/** The earning context over HTTP: earning rules, quizzes, leaderboards and ranks. */
+@Module({
+  controllers: [EarningRulesController, LeaderboardsController],
+  providers: [...EARNING_COMMAND_HANDLERS, ...EARNING_QUERY_HANDLERS],
+})
+export class EarningModule {}

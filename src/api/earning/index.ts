@@ -1,0 +1,2 @@
+/** The earning context over HTTP. */
+export { EarningModule } from './earning.module';

@@ -1,0 +1,2 @@
+/** The ledger context over HTTP. */
+export { LedgerModule } from './ledger.module';

@@ -1,0 +1,19 @@
+import { Controller, Get } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../common/auth';
+import { GetProjectionsStatus } from './ledger-queries';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@Controller('v1/admin')
+export class ProjectionsController {
+  constructor(private readonly queries: QueryBus) {}
+
+  @Get('projections')
+  @Roles('admin', 'auditor')
+  @ApiOperation({ summary: 'Projection checkpoints and lag (p50/p99 over recent events)' })
+  async projections() {
+    return this.queries.execute(new GetProjectionsStatus());
+  }
+}

@@ -1,0 +1,76 @@
+import { Body, Controller, Post } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
+import { IdempotencyKey } from '../common/idempotency';
+import { parseBody, toJsonSchema } from '../common/validation';
+import { AnswerQuiz, CheckIn, ParticipateActivity, PostComment, ReadArticle, SubmitEvaluation } from './member-commands';
+import { presentMemberResult } from './present';
+import { activitySchema, articleSchema, commentSchema, evaluationSchema, quizAnswerSchema } from './schemas';
+
+/** What a member does to earn points by the current rules (caps per day / week / year). */
+@ApiTags('members')
+@ApiBearerAuth()
+@Controller('v1/me')
+export class EarningActionsController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('check-ins')
+  @Roles('member')
+  @ApiOperation({ summary: 'Daily check-in (once per natural day in Asia/Shanghai)' })
+  async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string) {
+    const result = await this.commands.execute(new CheckIn(user, key));
+    return { ...presentMemberResult(user.sub, result), day: result.state.lastCheckInDay, streak: result.state.streak };
+  }
+
+  @Post('quiz-answers')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(quizAnswerSchema) })
+  @ApiOperation({ summary: 'Answer a quiz (one attempt per quiz; points only if correct)' })
+  async answerQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(quizAnswerSchema, body);
+    const { result, correctAnswer } = await this.commands.execute(new AnswerQuiz(user, key, input.quizId, input.answer));
+    const presented = presentMemberResult(user.sub, result);
+    const answered = result.events.some((event) => event.type === 'QuizAnswered');
+    return { ...presented, answered, correct: presented.pointsGranted > 0 || input.answer === correctAnswer };
+  }
+
+  @Post('article-reads')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(articleSchema) })
+  @ApiOperation({ summary: 'Record reading an article (points once per article)' })
+  async readArticle(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(articleSchema, body);
+    return presentMemberResult(user.sub, await this.commands.execute(new ReadArticle(user, key, input.articleId)));
+  }
+
+  @Post('comments')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(commentSchema) })
+  @ApiOperation({ summary: 'Record a comment (its text is not kept by the ledger)' })
+  async comment(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(commentSchema, body);
+    return presentMemberResult(user.sub, await this.commands.execute(new PostComment(user, key, input.targetId)));
+  }
+
+  @Post('evaluations')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(evaluationSchema) })
+  @ApiOperation({ summary: 'Online evaluation (网上评议) of the member’s union: once per campaign' })
+  async evaluate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(evaluationSchema, body);
+    const items: Record<string, number> = {};
+    for (const [item, value] of Object.entries(input.items ?? {})) if (typeof value === 'number') items[item] = value;
+    const command = new SubmitEvaluation(user, key, input.campaignId, input.overall, items, input.suggestion ?? null);
+    return presentMemberResult(user.sub, await this.commands.execute(command));
+  }
+
+  @Post('activities')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(activitySchema) })
+  @ApiOperation({ summary: 'Record participation in an activity (once per activity)' })
+  async participate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(activitySchema, body);
+    return presentMemberResult(user.sub, await this.commands.execute(new ParticipateActivity(user, key, input.activityId)));
+  }
+}

@@ -1,0 +1,2 @@
+/** The members context over HTTP. */
+export { MembersModule } from './members.module';

@@ -1,0 +1,38 @@
+import { Controller, Get } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
+import { AppError } from '../common/errors';
+import { GetEvaluations, GetMemberState } from './member-queries';
+
+@ApiTags('members')
+@ApiBearerAuth()
+@Controller('v1/me')
+export class MemberQueriesController {
+  constructor(private readonly queries: QueryBus) {}
+
+  @Get('balance')
+  @Roles('member')
+  @ApiOperation({ summary: 'Available, held and lifetime-earned points, as of the latest event' })
+  async balance(@CurrentUser() user: JwtClaims) {
+    const { state, revision } = await this.queries.execute(new GetMemberState(user.sub));
+    if (state.status === 'none') throw AppError.notFound('MEMBER.NOT_FOUND', 'no such member');
+    return {
+      memberId: user.sub,
+      status: state.status,
+      availablePoints: state.available,
+      heldPoints: state.held,
+      lifetimeEarnedPoints: state.lifetimeEarned,
+      streak: state.streak,
+      lastCheckInDay: state.lastCheckInDay,
+      asOfRevision: revision.toString(),
+    };
+  }
+
+  @Get('evaluations')
+  @Roles('member')
+  @ApiOperation({ summary: 'The member’s past evaluations, newest first' })
+  async evaluations(@CurrentUser() user: JwtClaims) {
+    return { evaluations: await this.queries.execute(new GetEvaluations(user.sub)) };
+  }
+}

@@ -1,0 +1,52 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
+import { IdempotencyKey } from '../common/idempotency';
+import { parseBody, toJsonSchema } from '../common/validation';
+import { HoldPoints, SettleHold, SpendPoints } from './member-commands';
+import { presentMemberResult } from './present';
+import { holdSchema, spendSchema } from './schemas';
+
+/** Two-phase and direct spending of points; a balance never goes below zero. */
+@ApiTags('members')
+@ApiBearerAuth()
+@Controller('v1/me')
+export class SpendingController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('holds')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(holdSchema) })
+  @ApiOperation({ summary: 'Hold points (two-phase spending); post or void the hold later' })
+  async hold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(holdSchema, body);
+    const result = await this.commands.execute(new HoldPoints(user, key, input.points, input.purpose, Date.now() + input.expiresInSeconds * 1000));
+    return { ...presentMemberResult(user.sub, result), holdId: key };
+  }
+
+  @Post('holds/:holdId/post')
+  @HttpCode(200)
+  @Roles('member')
+  @ApiOperation({ summary: 'Post a hold: the held points are spent' })
+  async postHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param('holdId') holdId: string) {
+    return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, holdId, 'post')));
+  }
+
+  @Post('holds/:holdId/void')
+  @HttpCode(200)
+  @Roles('member')
+  @ApiOperation({ summary: 'Void a hold: the held points return to the available balance' })
+  async voidHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param('holdId') holdId: string) {
+    return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, holdId, 'void')));
+  }
+
+  @Post('spends')
+  @Roles('member')
+  @ApiBody({ schema: toJsonSchema(spendSchema) })
+  @ApiOperation({ summary: 'Spend points directly' })
+  async spend(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+    const input = parseBody(spendSchema, body);
+    return presentMemberResult(user.sub, await this.commands.execute(new SpendPoints(user, key, input.points, input.purpose)));
+  }
+}

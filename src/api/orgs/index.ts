@@ -1,0 +1,2 @@
+/** The orgs context over HTTP. */
+export { OrgsModule } from './orgs.module';

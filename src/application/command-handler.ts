@@ -1,0 +1,190 @@
+import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
+import type { Actor, EventStore, JsonObject, RecordedEvent } from '../eventstore/event-store';
+import { deterministicEventId } from './event-ids';
+
+/**
+ * The one command handler every aggregate uses: read the stream (from a cached state onwards),
+ * fold, decide, append with the expected revision, and retry only on a version conflict. Event
+ * ids derive from the command id, so a retried command (a client retry, a crash between append
+ * and answer, another instance racing it) is answered from the stream instead of being written
+ * twice. Nothing here knows a domain: the aggregate brings `initialState` and `evolve`, the caller
+ * brings the decision.
+ */
+
+/** What every aggregate gives the handler: how to fold its events. */
+export interface Aggregate<State, Event extends DomainEvent> {
+  /** For errors and logs. */
+  name: string;
+  initialState: State;
+  evolve(state: State, event: Event): State;
+  /** The schema version new events of this type are stored at (default 1). */
+  schemaVersion?(event: Event): number;
+}
+
+export interface DomainEvent {
+  type: string;
+  data: object;
+}
+
+export interface CommandMeta {
+  /** Unique per command; retries of the same command carry the same id (actor + idempotency key). */
+  commandId: string;
+  actor: Actor;
+  correlationId?: string;
+}
+
+/** An event as the command stored it: enough to answer the caller without reading it back. */
+export interface CommittedEvent {
+  eventId: string;
+  type: string;
+  data: JsonObject;
+  revision: bigint;
+  globalPosition: bigint;
+  metadata: { commandId?: string };
+}
+
+export interface CommandResult<State> {
+  events: CommittedEvent[];
+  state: State;
+  /** Revision of the stream's last event after the command; -1n for a stream that is still empty. */
+  revision: bigint;
+  /** True when this command id had already been executed and its original events are returned. */
+  replayed: boolean;
+}
+
+/** Decides on the current state at `now`: the events to append (none: nothing to do), or throws a DomainError. */
+export type Decision<State, Event> = (state: State, now: Date) => Event[] | Promise<Event[]>;
+
+export interface CommandHandlerOptions {
+  /** Streams whose state is kept between commands (least recently written evicted first). */
+  cacheEntries?: number;
+  /** Version conflicts decided again before giving up with a ConcurrencyError. */
+  maxAttempts?: number;
+  clock?: () => Date;
+}
+
+interface CacheEntry<State> {
+  state: State;
+  /** Revision of the last folded event; -1n for an empty stream. */
+  revision: bigint;
+  /** Recent command ids and the revisions of their events, to answer a retried command. */
+  commands: Map<string, { first: bigint; count: number }>;
+}
+
+const DEFAULT_CACHE_ENTRIES = 100_000;
+const DEFAULT_MAX_ATTEMPTS = 8;
+const RECENT_COMMANDS_PER_STREAM = 64;
+const READ_PAGE = 1000;
+/** A stream is read in pages; this bounds the loop at a billion events. */
+const MAX_READ_PAGES = 1_000_000;
+
+export class CommandHandler<State, Event extends DomainEvent> {
+  private readonly cache = new Map<string, CacheEntry<State>>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly aggregate: Aggregate<State, Event>,
+    private readonly options: CommandHandlerOptions = {},
+  ) {}
+
+  /** The stream's state, brought up to date with the store (one read when the cache is current). */
+  async load(streamId: string): Promise<{ state: State; revision: bigint }> {
+    const entry = await this.catchUp(streamId);
+    return { state: entry.state, revision: entry.revision };
+  }
+
+  async handle(streamId: string, decision: Decision<State, Event>, meta: CommandMeta): Promise<CommandResult<State>> {
+    const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    let idConflict: EventIdConflictError | undefined;
+    for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+      const entry = await this.catchUp(streamId);
+      const seen = entry.commands.get(meta.commandId);
+      if (idConflict && !seen) throw idConflict; // The ids belong to another stream: a reused command id.
+      if (seen) {
+        const events = await this.store.readStream(streamId, { fromRevision: seen.first, maxCount: seen.count });
+        return { events, state: entry.state, revision: entry.revision, replayed: true };
+      }
+      const now = this.options.clock?.() ?? new Date();
+      const decided = await decision(entry.state, now);
+      if (decided.length === 0) return { events: [], state: entry.state, revision: entry.revision, replayed: false };
+      try {
+        const result = await this.store.appendToStream(
+          streamId,
+          decided.map((event, index) => ({
+            eventId: deterministicEventId(meta.commandId, index),
+            type: event.type,
+            schemaVersion: this.aggregate.schemaVersion?.(event) ?? 1,
+            data: event.data as JsonObject,
+            metadata: {
+              occurredAt: now.toISOString(),
+              commandId: meta.commandId,
+              actor: meta.actor,
+              ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+            },
+          })),
+          { expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision },
+        );
+        if (result.idempotentReplay) continue; // Stored by an earlier attempt: catch up and answer from the stream.
+        // Built from what was appended rather than read back: one round trip less per command.
+        const recorded: CommittedEvent[] = decided.map((event, index) => ({
+          eventId: result.events[index]!.eventId,
+          type: event.type,
+          data: event.data as JsonObject,
+          revision: result.events[index]!.revision,
+          globalPosition: result.events[index]!.globalPosition,
+          metadata: { commandId: meta.commandId },
+        }));
+        const updated = this.remember(streamId, entry, recorded);
+        return { events: recorded, state: updated.state, revision: updated.revision, replayed: false };
+      } catch (error) {
+        if (error instanceof ConcurrencyError) continue; // Someone else appended: re-read and decide again.
+        // The same command raced itself (a client retry in flight, another instance): its events
+        // carry the same ids with another occurredAt. Re-read: the stream now answers it.
+        if (error instanceof EventIdConflictError && !idConflict) {
+          idConflict = error;
+          continue;
+        }
+        throw error;
+      }
+    }
+    throw new ConcurrencyError(streamId, 'any', `still contended after ${maxAttempts} attempts`);
+  }
+
+  private async catchUp(streamId: string): Promise<CacheEntry<State>> {
+    let entry = this.cache.get(streamId) ?? { state: this.aggregate.initialState, revision: -1n, commands: new Map() };
+    for (let page = 0; page < MAX_READ_PAGES; page += 1) {
+      const events = await this.store.readStream(streamId, { fromRevision: entry.revision + 1n, maxCount: READ_PAGE });
+      if (events.length === 0) break;
+      entry = this.remember(streamId, entry, events);
+      if (events.length < READ_PAGE) break;
+    }
+    return entry;
+  }
+
+  private remember(
+    streamId: string,
+    entry: CacheEntry<State>,
+    events: ReadonlyArray<Pick<RecordedEvent, 'revision' | 'type' | 'data'> & { metadata: { commandId?: string } }>,
+  ): CacheEntry<State> {
+    let { state, revision } = entry;
+    const commands = new Map(entry.commands);
+    for (const event of events) {
+      if (event.revision !== revision + 1n) break; // Only ever fold the next revision.
+      state = this.aggregate.evolve(state, { type: event.type, data: event.data } as unknown as Event);
+      revision = event.revision;
+      const commandId = event.metadata.commandId;
+      if (commandId) {
+        const seen = commands.get(commandId);
+        commands.set(commandId, seen ? { first: seen.first, count: seen.count + 1 } : { first: event.revision, count: 1 });
+        if (commands.size > RECENT_COMMANDS_PER_STREAM) commands.delete(commands.keys().next().value!);
+      }
+    }
+    const updated = { state, revision, commands };
+    // A Map iterates in insertion order, so deleting the first key evicts the least recently written stream.
+    this.cache.delete(streamId);
+    this.cache.set(streamId, updated);
+    const limit = this.options.cacheEntries ?? DEFAULT_CACHE_ENTRIES;
+    while (this.cache.size > limit) this.cache.delete(this.cache.keys().next().value!);
+    return updated;
+  }
+}

@@ -1,0 +1,33 @@
+import type { EventStore } from '../../eventstore/event-store';
+import { decide, evolve, initialState, memberStream, type MemberCommand, type MemberEvent, type MemberState } from '../../domain/members';
+import { schemaVersionOf } from '../../domain/shared';
+import type { RuleBook } from '../earning';
+import { CommandHandler, type CommandMeta, type CommandResult } from '../command-handler';
+
+/** The member's commands through the one command handler, decided with the current earning rules. */
+export type MemberCommandResult = CommandResult<MemberState>;
+
+export class MemberService {
+  private readonly handler: CommandHandler<MemberState, MemberEvent>;
+
+  constructor(
+    store: EventStore,
+    private readonly rules: RuleBook,
+    options: { clock?: () => Date; cacheEntries?: number } = {},
+  ) {
+    this.handler = new CommandHandler(
+      store,
+      { name: 'member', initialState, evolve, schemaVersion: (event) => schemaVersionOf(event.data) },
+      { ...(options.clock ? { clock: options.clock } : {}), ...(options.cacheEntries ? { cacheEntries: options.cacheEntries } : {}) },
+    );
+  }
+
+  /** The member's state, brought up to date with the stream. */
+  load(memberId: string): Promise<{ state: MemberState; revision: bigint }> {
+    return this.handler.load(memberStream(memberId));
+  }
+
+  async execute(memberId: string, command: MemberCommand, meta: CommandMeta): Promise<MemberCommandResult> {
+    return this.handler.handle(memberStream(memberId), async (state, now) => decide(state, command, { now, rules: await this.rules.currentRules() }), meta);
+  }
+}

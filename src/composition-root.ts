@@ -1,0 +1,169 @@
+import type Redis from 'ioredis';
+import type { AppConfig } from './config/config';
+import { upcastPostings } from './domain/shared';
+import type { EventStore, SubscriptionHandle } from './eventstore/event-store';
+import { KurrentDbEventStore } from './eventstore/kurrentdb/kurrentdb-event-store';
+import { PostgresEventStore } from './eventstore/postgres/postgres-event-store';
+import { EVENT_STORE_MIGRATIONS } from './eventstore/postgres/schema';
+import { UpcastingEventStore, type Upcaster } from './eventstore/upcasting';
+import type { Database } from './infra/database';
+import { collectMigrations } from './infra/migrations';
+import { PiiVault, type PiiKeys } from './infra/pii';
+import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
+import { INFRA_MIGRATIONS } from './infra/schema';
+import { QuizBook, RuleBook } from './application/earning';
+import { MemberService } from './application/members';
+import { OrgAccess, OrgService } from './application/orgs';
+import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
+import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
+import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
+import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
+import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
+
+/**
+ * The composition root: the one place that chooses adapters and wires every context. The
+ * service, the CLI, the tests and the benchmarks all build the ledger here. A new bounded context
+ * adds its migrations and its read models to the two lists below and its services to UnionLedger.
+ */
+
+/** Every owner's schema migrations, in version order. */
+export const MIGRATIONS = collectMigrations(EVENT_STORE_MIGRATIONS, INFRA_MIGRATIONS, ORGS_MIGRATIONS, MEMBERS_MIGRATIONS, LEDGER_MIGRATIONS);
+
+/** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
+export function readModels(): Projection[] {
+  return [orgsProjection(), membersProjection(), ledgerProjection()];
+}
+
+/** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
+const UPCASTERS: readonly Upcaster[] = [
+  (event) => {
+    const data = upcastPostings(event.data, event.schemaVersion);
+    return data === event.data ? event : { ...event, data };
+  },
+];
+
+/** The process's connections, migrated with every owner's migrations. */
+export function openRuntime(config: AppConfig, options: Omit<RuntimeOptions, 'migrations'>): Promise<Runtime> {
+  return startRuntime(config, { ...options, migrations: MIGRATIONS });
+}
+
+/**
+ * The event store the configuration names (EVENT_STORE, KURRENTDB_URL; loadConfig has checked
+ * them), behind the upcasters. `listen: false` for one-shot commands that need no wake-ups.
+ */
+export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl'>, db: Database, options: { listen?: boolean } = {}): EventStore {
+  let adapter: EventStore;
+  if (config.eventStore === 'kurrentdb') {
+    if (!config.kurrentDbUrl) throw new Error('invariant violated: EVENT_STORE=kurrentdb without KURRENTDB_URL passed configuration checks');
+    adapter = new KurrentDbEventStore(config.kurrentDbUrl);
+  } else {
+    adapter = new PostgresEventStore(db, { listen: options.listen ?? true });
+  }
+  return new UpcastingEventStore(adapter, UPCASTERS);
+}
+
+export interface UnionLedgerOptions {
+  config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl' | 'redisKeyPrefix'>;
+  db: Database;
+  /** Needed by leaderboards; one-shot commands without Redis leave it out. */
+  redis?: Redis | undefined;
+  /** Needed by whatever reads or seals personal data; commands that touch none leave it out. */
+  piiKeys?: PiiKeys | undefined;
+  /** Wake-ups for subscriptions; one-shot commands turn them off. */
+  listen?: boolean;
+  /** Every context's clock; tests move it. */
+  clock?: () => Date;
+  /** Member states kept by the command handler (default 100,000). */
+  memberCacheEntries?: number;
+}
+
+/** The ledger's contexts over one event store, wired once per process. */
+export class UnionLedger {
+  readonly store: EventStore;
+  readonly db: Database;
+  // orgs
+  readonly orgs: OrgService;
+  readonly orgDirectory: OrgDirectory;
+  readonly orgAccess: OrgAccess;
+  // earning
+  readonly rules: RuleBook;
+  readonly quizzes: QuizBook;
+  // members
+  readonly members: MemberService;
+  /** Lag per projection: the PostgreSQL read models and the leaderboard. */
+  readonly lag: Record<string, LagTracker>;
+  private readonly leaderboardsOrUndefined: Leaderboards | undefined;
+  private readonly vaultOrUndefined: PiiVault | undefined;
+  private projections: SubscriptionHandle[] = [];
+
+  constructor(options: UnionLedgerOptions) {
+    this.db = options.db;
+    this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
+    this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
+    this.orgs = new OrgService(this.store);
+    this.orgDirectory = new OrgDirectory(options.db);
+    this.orgAccess = new OrgAccess(this.orgDirectory);
+    this.rules = new RuleBook(this.store);
+    this.quizzes = new QuizBook(this.store);
+    this.members = new MemberService(this.store, this.rules, {
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.memberCacheEntries ? { cacheEntries: options.memberCacheEntries } : {}),
+    });
+    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix) : undefined;
+    this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
+  }
+
+  get vault(): PiiVault {
+    if (!this.vaultOrUndefined) throw new Error('invariant violated: the personal-data vault needs PII keys, and this process was started without them');
+    return this.vaultOrUndefined;
+  }
+
+  get leaderboards(): Leaderboards {
+    if (!this.leaderboardsOrUndefined) throw new Error('invariant violated: leaderboards need Redis, and this process was started without it');
+    return this.leaderboardsOrUndefined;
+  }
+
+  /** Starts every checkpointed projection; failed batches are retried by the runner and reported here. */
+  startProjections(onError: (projection: string, error: unknown) => void): void {
+    for (const projection of readModels()) {
+      const lag = this.lag[projection.name]!;
+      const tracked: Projection = {
+        ...projection,
+        apply: async (tx, events) => {
+          await projection.apply(tx, events);
+          lag.record(events); // Recorded when the batch is handed over; the checkpoint commits right after.
+        },
+      };
+      this.projections.push(startProjection(this.store, this.db, tracked, { batchSize: 500, onError: (error) => onError(projection.name, error) }));
+    }
+    if (this.leaderboardsOrUndefined) {
+      this.projections.push(
+        startLeaderboardProjection(this.store, this.leaderboardsOrUndefined, {
+          onError: (error) => onError(LEADERBOARD_PROJECTION, error),
+          onApplied: (events) => this.lag[LEADERBOARD_PROJECTION]!.record(events),
+        }),
+      );
+    }
+  }
+
+  /** Brings every PostgreSQL read model up to the end of the log now (tests, one-shot commands). */
+  async catchUpReadModels(): Promise<void> {
+    for (const projection of readModels()) await catchUpProjection(this.store, this.db, projection);
+  }
+
+  /** Empties every PostgreSQL read model and replays it from event zero; returns events applied per projection. */
+  async rebuildReadModels(onProgress?: (projection: string, applied: number) => void): Promise<Record<string, number>> {
+    const applied: Record<string, number> = {};
+    for (const projection of readModels()) {
+      applied[projection.name] = await rebuildProjection(this.store, this.db, projection, (count) => onProgress?.(projection.name, count));
+    }
+    return applied;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.projections.map((handle) => handle.stop()));
+    this.projections = [];
+    await this.leaderboardsOrUndefined?.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,193 @@
+import { invariant, type Periods, type Posting } from '../shared';
+import { CAP_PERIODS, type EarningAction, type RuleId } from '../earning';
+
+/**
+ * The member aggregate (stream `member-<memberId>`): enrolment from the roster, activation,
+ * earning by rules with caps, and the two-phase spending primitive. This file holds the events,
+ * the state and `evolve`; member-commands.ts holds one pure function per command and `decide`.
+ * Every movement of points carries its postings (double entry, asset POINTS).
+ */
+
+// ---------------------------------------------------------------- events
+
+export interface PointsGrantedData {
+  grantId: string;
+  memberId: string;
+  orgId: string;
+  action: EarningAction;
+  ruleId: RuleId;
+  ruleVersion: number;
+  points: number;
+  periods: Periods;
+  /** What the rule looked at: enough to recompute the grant from the pinned rule version. */
+  inputs: Record<string, string | number | boolean | null>;
+  postings: Posting[];
+}
+
+export type MemberEvent =
+  | { type: 'MemberEnrolled'; data: { memberId: string; orgId: string; name: string; idHmac: string; piiCipher: string } }
+  | { type: 'MemberActivated'; data: { memberId: string; orgId: string; day: string } }
+  | { type: 'InsuranceGrantRequested'; data: { memberId: string; grantId: string; product: string; termYears: number } }
+  | { type: 'PointsGranted'; data: PointsGrantedData }
+  | { type: 'CheckedIn'; data: { memberId: string; day: string; streak: number } }
+  | { type: 'QuizAnswered'; data: { memberId: string; quizId: string; correct: boolean } }
+  | { type: 'ArticleRead'; data: { memberId: string; articleId: string } }
+  | { type: 'CommentPosted'; data: { memberId: string; commentId: string; targetId: string } }
+  | {
+      type: 'EvaluationSubmitted';
+      data: {
+        memberId: string;
+        orgId: string;
+        campaignId: string;
+        overall: number;
+        items: Record<string, number>;
+        suggestion: string | null;
+        day: string;
+      };
+    }
+  | { type: 'ActivityParticipated'; data: { memberId: string; activityId: string } }
+  | { type: 'PointsHeld'; data: { memberId: string; holdId: string; points: number; purpose: string; expiresAtMs: number; postings: Posting[] } }
+  | { type: 'HoldPosted'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } }
+  | { type: 'HoldVoided'; data: { memberId: string; holdId: string; points: number; reason: 'voided' | 'expired'; postings: Posting[] } }
+  | { type: 'PointsSpent'; data: { memberId: string; spendId: string; points: number; purpose: string; postings: Posting[] } };
+
+export const memberStream = (memberId: string): string => `member-${memberId}`;
+export const accounts = {
+  available: (memberId: string) => `member:${memberId}:available`,
+  held: (memberId: string) => `member:${memberId}:held`,
+  issuer: (ruleId: RuleId) => `issuer:${ruleId}`,
+  spent: (purpose: string) => `spent:${purpose}`,
+};
+
+// ---------------------------------------------------------------- state
+
+interface Counter {
+  key: string;
+  count: number;
+  points: number;
+}
+
+interface Hold {
+  points: number;
+  purpose: string;
+  expiresAtMs: number;
+  status: 'held' | 'posted' | 'voided' | 'expired';
+}
+
+export interface MemberState {
+  status: 'none' | 'enrolled' | 'active';
+  memberId: string;
+  orgId: string;
+  name: string;
+  idHmac: string;
+  piiCipher: string;
+  available: number;
+  held: number;
+  lifetimeEarned: number;
+  lastCheckInDay: string | null;
+  streak: number;
+  /** Grants per rule per period, for caps. Only the current period of each kind is kept. */
+  counters: Partial<Record<RuleId, Partial<Record<'day' | 'week' | 'year', Counter>>>>;
+  /** Once-only keys: `quiz:<id>`, `article:<id>`, `activity:<id>`, `campaign:<id>`, `comment:<id>`. */
+  done: ReadonlySet<string>;
+  holds: ReadonlyMap<string, Hold>;
+  spends: ReadonlySet<string>;
+}
+
+export const initialState: MemberState = {
+  status: 'none',
+  memberId: '',
+  orgId: '',
+  name: '',
+  idHmac: '',
+  piiCipher: '',
+  available: 0,
+  held: 0,
+  lifetimeEarned: 0,
+  lastCheckInDay: null,
+  streak: 0,
+  counters: {},
+  done: new Set(),
+  holds: new Map(),
+  spends: new Set(),
+};
+
+function withDone(state: MemberState, key: string): MemberState {
+  return { ...state, done: new Set(state.done).add(key) };
+}
+
+function withHold(state: MemberState, holdId: string, hold: Hold): MemberState {
+  return { ...state, holds: new Map(state.holds).set(holdId, hold) };
+}
+
+export function evolve(state: MemberState, event: MemberEvent): MemberState {
+  switch (event.type) {
+    case 'MemberEnrolled':
+      return { ...state, status: 'enrolled', ...event.data };
+    case 'MemberActivated':
+      return { ...state, status: 'active' };
+    case 'InsuranceGrantRequested':
+      return state;
+    case 'PointsGranted': {
+      const { ruleId, points, periods } = event.data;
+      const previous = state.counters[ruleId] ?? {};
+      const next: Partial<Record<'day' | 'week' | 'year', Counter>> = {};
+      for (const period of CAP_PERIODS) {
+        const key = periods[period];
+        const counter = previous[period]?.key === key ? previous[period] : { key, count: 0, points: 0 };
+        next[period] = { key, count: counter!.count + 1, points: counter!.points + points };
+      }
+      return {
+        ...state,
+        available: state.available + points,
+        lifetimeEarned: state.lifetimeEarned + points,
+        counters: { ...state.counters, [ruleId]: next },
+      };
+    }
+    case 'CheckedIn':
+      return { ...state, lastCheckInDay: event.data.day, streak: event.data.streak };
+    case 'QuizAnswered':
+      return withDone(state, `quiz:${event.data.quizId}`);
+    case 'ArticleRead':
+      return withDone(state, `article:${event.data.articleId}`);
+    case 'CommentPosted':
+      return withDone(state, `comment:${event.data.commentId}`);
+    case 'EvaluationSubmitted':
+      return withDone(state, `campaign:${event.data.campaignId}`);
+    case 'ActivityParticipated':
+      return withDone(state, `activity:${event.data.activityId}`);
+    case 'PointsHeld': {
+      const { holdId, points, purpose, expiresAtMs } = event.data;
+      return withHold({ ...state, available: state.available - points, held: state.held + points }, holdId, {
+        points,
+        purpose,
+        expiresAtMs,
+        status: 'held',
+      });
+    }
+    case 'HoldPosted': {
+      const hold = state.holds.get(event.data.holdId);
+      invariant(hold, `posted hold ${event.data.holdId} exists`);
+      return withHold({ ...state, held: state.held - hold.points }, event.data.holdId, { ...hold, status: 'posted' });
+    }
+    case 'HoldVoided': {
+      const hold = state.holds.get(event.data.holdId);
+      invariant(hold, `voided hold ${event.data.holdId} exists`);
+      return withHold(
+        { ...state, held: state.held - hold.points, available: state.available + hold.points },
+        event.data.holdId,
+        { ...hold, status: event.data.reason === 'expired' ? 'expired' : 'voided' },
+      );
+    }
+    case 'PointsSpent':
+      return { ...state, available: state.available - event.data.points, spends: new Set(state.spends).add(event.data.spendId) };
+    default: {
+      const unknown: never = event;
+      throw new Error(`unknown member event ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+export function fold(events: readonly MemberEvent[], state: MemberState = initialState): MemberState {
+  return events.reduce(evolve, state);
+}

@@ -1,0 +1,128 @@
+import type { Migration } from '../../infra/migrations';
+
+/**
+ * The event store's schema (PostgreSQL adapter) and the checkpoints of subscriptions over it.
+ * Shipped migrations are never edited: changes come as new versions (src/infra/migrations.ts).
+ */
+export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'event store',
+    sql: /* sql */ `
+      CREATE TABLE ul_events (
+        global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        -- The feed's sort key: the writer's xid, or the stream's previous sort key when that is
+        -- larger (see ul_append). Readers only see values below pg_snapshot_xmin.
+        transaction_id xid8 NOT NULL,
+        stream_id text NOT NULL,
+        stream_revision bigint NOT NULL,
+        event_id uuid NOT NULL,
+        event_type text NOT NULL,
+        schema_version integer NOT NULL,
+        data jsonb NOT NULL,
+        metadata jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        content_digest bytea NOT NULL,
+        hash bytea NOT NULL,
+        CONSTRAINT ul_events_stream_revision_key UNIQUE (stream_id, stream_revision),
+        CONSTRAINT ul_events_event_id_key UNIQUE (event_id)
+      );
+      CREATE INDEX ul_events_feed_idx ON ul_events (transaction_id, global_position);
+
+      -- Events are facts: the table refuses UPDATE, DELETE and TRUNCATE. Only someone who can
+      -- disable triggers can alter history, and the hash chain shows where they did.
+      CREATE FUNCTION ul_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'ul_events is append-only' USING ERRCODE = 'UL403';
+      END $$;
+      CREATE TRIGGER ul_events_no_update BEFORE UPDATE OR DELETE ON ul_events
+        FOR EACH ROW EXECUTE FUNCTION ul_events_immutable();
+      CREATE TRIGGER ul_events_no_truncate BEFORE TRUNCATE ON ul_events
+        FOR EACH STATEMENT EXECUTE FUNCTION ul_events_immutable();
+
+      -- Appends events to one stream in one round trip.
+      -- p_expected_kind: 'any' | 'no_stream' | 'stream_exists' | 'exact' (then p_expected_revision).
+      -- p_events: [{"id", "type", "v", "data", "meta", "digest" (hex SHA-256 of the canonical form)}].
+      -- Idempotency is not checked here, off the hot path: a repeated append fails on the stream's
+      -- revision (UL409) or on the unique event id (23505), and only then does the adapter look
+      -- the ids up and answer with the stored result (PostgresEventStore.replayOrConflict).
+      CREATE FUNCTION ul_append(p_stream_id text, p_expected_kind text, p_expected_revision bigint, p_events jsonb)
+      RETURNS TABLE (out_event_id uuid, out_revision bigint, out_position bigint)
+      LANGUAGE plpgsql
+      -- PL/pgSQL caches a generic plan per connection after a few calls. Planned while ul_events
+      -- is small, that plan scans the table, and keeps scanning it on every append once the table
+      -- has grown (measured: 4 ms instead of 1 ms per append after 100k events, 55 ms at 200k).
+      -- Every statement here has an index to use, so sequential scans are ruled out for the
+      -- function; this costs nothing per call, unlike re-planning every statement.
+      SET enable_seqscan = off
+      AS $$
+      DECLARE
+        v_last_revision bigint;
+        v_last_hash bytea;
+        v_last_xid xid8;
+        v_sort_xid xid8;
+        v_recorded_at timestamptz;
+        v_recorded_ms bigint;
+        v_event jsonb;
+        v_digest bytea;
+        v_hash bytea;
+      BEGIN
+        -- The stream lock comes before this function's first write. An advisory lock assigns no
+        -- xid, so in the usual case the xid is assigned after the lock and the feed keeps the
+        -- stream's order. A caller whose transaction already wrote is covered by v_sort_xid below.
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));
+
+        SELECT e.stream_revision, e.hash, e.transaction_id
+          INTO v_last_revision, v_last_hash, v_last_xid
+          FROM ul_events e
+         WHERE e.stream_id = p_stream_id
+         ORDER BY e.stream_revision DESC
+         LIMIT 1;
+
+        -- The check raises before any insert, so a refused append burns no position.
+        IF (p_expected_kind = 'no_stream' AND v_last_revision IS NOT NULL)
+           OR (p_expected_kind = 'stream_exists' AND v_last_revision IS NULL)
+           OR (p_expected_kind = 'exact' AND v_last_revision IS DISTINCT FROM p_expected_revision) THEN
+          RAISE EXCEPTION 'wrong expected revision'
+            USING ERRCODE = 'UL409', DETAIL = coalesce(v_last_revision::text, 'no_stream');
+        END IF;
+
+        -- The sort key never falls below the stream's previous one, so the feed, ordered by
+        -- (transaction_id, global_position), shows a stream's events in revision order even when
+        -- this transaction got its xid before it took the lock. It is still >= this transaction's
+        -- own xid, so a reader that stops below pg_snapshot_xmin cannot see past an in-flight writer.
+        v_sort_xid := greatest(pg_current_xact_id(), v_last_xid);
+        v_recorded_at := date_trunc('milliseconds', clock_timestamp());
+        v_recorded_ms := (extract(epoch FROM v_recorded_at) * 1000)::bigint;
+        v_last_hash := coalesce(v_last_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+        v_last_revision := coalesce(v_last_revision, -1);
+
+        FOR i IN 0 .. jsonb_array_length(p_events) - 1 LOOP
+          v_event := p_events -> i;
+          v_last_revision := v_last_revision + 1;
+          v_digest := decode(v_event->>'digest', 'hex');
+          v_hash := sha256(v_last_hash || int8send(v_last_revision) || int8send(v_recorded_ms) || v_digest);
+          INSERT INTO ul_events (transaction_id, stream_id, stream_revision, event_id, event_type, schema_version,
+                                 data, metadata, recorded_at, content_digest, hash)
+          VALUES (v_sort_xid, p_stream_id, v_last_revision, (v_event->>'id')::uuid, v_event->>'type',
+                  (v_event->>'v')::integer, v_event->'data', v_event->'meta', v_recorded_at, v_digest, v_hash)
+          RETURNING event_id, stream_revision, global_position
+            INTO out_event_id, out_revision, out_position;
+          RETURN NEXT;
+          v_last_hash := v_hash;
+        END LOOP;
+      END $$;
+    `,
+  },
+  {
+    version: 2,
+    name: 'subscription checkpoints',
+    sql: /* sql */ `
+      CREATE TABLE ul_checkpoints (
+        name text PRIMARY KEY,
+        position bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];

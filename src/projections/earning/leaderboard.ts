@@ -1,0 +1,220 @@
+import type Redis from 'ioredis';
+import { START, type EventStore, type RecordedEvent, type SubscriptionHandle } from '../../eventstore/event-store';
+import type { PointsGrantedData } from '../../domain/members';
+import type { Database } from '../../infra/database';
+import { CATCH_UP_BATCH, MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
+
+/**
+ * Leaderboards per organisation at every level of the tree, for the ISO week, the month, the
+ * year and all time, as Redis sorted sets: a grant adds its points to the member in their
+ * grassroots union and in every ancestor. Top N is ZREVRANGE and a member's rank is one more than
+ * the count of strictly higher scores (ties share a rank), both O(log N) in a set of millions.
+ *
+ * The projection's checkpoint lives in Redis too and moves in the same MULTI/EXEC as the scores,
+ * guarded by WATCH, so scores and checkpoint cannot drift apart. Redis may lose everything on a
+ * restart (it keeps nothing on disk here); the checkpoint goes with the scores, and the
+ * projection then rebuilds from event zero by itself.
+ */
+
+export const LEADERBOARD_PERIODS = ['week', 'month', 'year', 'all'] as const;
+export type LeaderboardPeriod = (typeof LEADERBOARD_PERIODS)[number];
+export const LEADERBOARD_TOP_MAX = 100;
+export const LEADERBOARD_PROJECTION = 'leaderboard';
+export const LEADERBOARD_STREAM_PREFIXES = ['member-', 'org-'];
+export const LEADERBOARD_EVENT_TYPES = ['PointsGranted', 'OrganisationRegistered'];
+
+export class Leaderboards {
+  private readonly orgPaths = new Map<string, string[]>();
+  /** WATCH state belongs to a connection; the writer gets its own so queries' EXECs cannot clear it. */
+  private writer: Redis | undefined;
+  private orgPathsLoaded = false;
+
+  constructor(
+    private readonly redis: Redis,
+    /** Every key starts with this, so several ledgers (and test runs) can share one Redis. */
+    private readonly prefix: string,
+  ) {}
+
+  get checkpointKey(): string {
+    return `${this.prefix}lb:checkpoint`;
+  }
+
+  key(orgId: string, period: LeaderboardPeriod, periodKey: string): string {
+    return period === 'all' ? `${this.prefix}lb:${orgId}:all` : `${this.prefix}lb:${orgId}:${period}:${periodKey}`;
+  }
+
+  get orgPathKey(): string {
+    return `${this.prefix}lb:org-paths`;
+  }
+
+  /**
+   * The org and its ancestors. The projection keeps them itself (from OrganisationRegistered,
+   * which precedes any grant in the feed), so it never depends on another projection's progress.
+   */
+  private async pathOf(orgId: string): Promise<string[]> {
+    const cached = this.orgPaths.get(orgId);
+    if (cached) return cached;
+    if (!this.orgPathsLoaded) {
+      // The first miss after a start loads every known path in one round trip (a province has
+      // thousands of unions), instead of one HGET per union inside the first batches.
+      this.orgPathsLoaded = true;
+      const all = await this.redis.hgetall(this.orgPathKey);
+      for (const [id, raw] of Object.entries(all)) this.orgPaths.set(id, JSON.parse(raw) as string[]);
+      const loaded = this.orgPaths.get(orgId);
+      if (loaded) return loaded;
+    }
+    const raw = await this.redis.hget(this.orgPathKey, orgId);
+    const path = raw ? (JSON.parse(raw) as string[]) : [orgId];
+    if (raw) this.orgPaths.set(orgId, path);
+    return path;
+  }
+
+  async loadCheckpoint(): Promise<bigint> {
+    const raw = await this.redis.get(this.checkpointKey);
+    return raw === null ? START : BigInt(raw);
+  }
+
+  async apply(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
+    this.writer ??= this.redis.duplicate();
+    const writer = this.writer;
+    await writer.watch(this.checkpointKey);
+    try {
+      const raw = await writer.get(this.checkpointKey);
+      const stored = raw === null ? START : BigInt(raw);
+      if (stored !== from) throw new Error(`leaderboard checkpoint moved from ${from} to ${stored}`);
+      const multi = writer.multi();
+      for (const event of events) {
+        if (event.type === 'OrganisationRegistered') {
+          const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
+          const path = [...(parentId ? await this.pathOf(parentId) : []), orgId];
+          // Cached before EXEC: a path is a fact of an immutable event, right whether or not this batch commits.
+          this.orgPaths.set(orgId, path);
+          multi.hset(this.orgPathKey, orgId, JSON.stringify(path));
+          continue;
+        }
+        if (event.type !== 'PointsGranted') continue;
+        const grant = event.data as unknown as PointsGrantedData;
+        for (const orgId of await this.pathOf(grant.orgId)) {
+          for (const period of LEADERBOARD_PERIODS) {
+            const periodKey = period === 'all' ? '' : grant.periods[period];
+            multi.zincrby(this.key(orgId, period, periodKey), grant.points, grant.memberId);
+          }
+        }
+      }
+      multi.set(this.checkpointKey, to.toString());
+      const result = await multi.exec();
+      if (result === null) throw new Error('leaderboard checkpoint changed during the batch');
+    } finally {
+      await writer.unwatch();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writer?.quit().catch(() => this.writer?.disconnect());
+    this.writer = undefined;
+  }
+
+  async top(orgId: string, period: LeaderboardPeriod, periodKey: string, limit: number): Promise<Array<{ memberId: string; points: number; rank: number }>> {
+    const flat = await this.redis.zrevrange(this.key(orgId, period, periodKey), 0, Math.min(limit, LEADERBOARD_TOP_MAX) - 1, 'WITHSCORES');
+    const entries: Array<{ memberId: string; points: number; rank: number }> = [];
+    for (let index = 0; index < flat.length; index += 2) {
+      const points = Number(flat[index + 1]);
+      const previous = entries[entries.length - 1];
+      // Competition ranking: equal points share the better rank.
+      const rank = previous && previous.points === points ? previous.rank : entries.length + 1;
+      entries.push({ memberId: flat[index]!, points, rank });
+    }
+    return entries;
+  }
+
+  async rankOf(orgId: string, period: LeaderboardPeriod, periodKey: string, memberId: string): Promise<{ points: number; rank: number | null; size: number }> {
+    const key = this.key(orgId, period, periodKey);
+    const [scoreResult, sizeResult] = (await this.redis.multi().zscore(key, memberId).zcard(key).exec()) ?? [];
+    const score = scoreResult?.[1] as string | null;
+    const size = Number(sizeResult?.[1] ?? 0);
+    if (score === null || score === undefined) return { points: 0, rank: null, size };
+    const higher = await this.redis.zcount(key, `(${score}`, '+inf');
+    return { points: Number(score), rank: higher + 1, size };
+  }
+
+  /** Deletes every key of this ledger's leaderboards (for a rebuild), in bounded SCAN pages. */
+  async clear(): Promise<void> {
+    this.orgPaths.clear();
+    this.orgPathsLoaded = false;
+    let cursor = '0';
+    for (let page = 0; page < 10_000_000; page += 1) {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
+      if (keys.length > 0) await this.redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') return;
+    }
+  }
+
+  /** Every sorted set as sorted text, to compare a rebuild with the live projection. */
+  async dump(): Promise<string> {
+    const keys: string[] = [];
+    let cursor = '0';
+    for (let page = 0; page < 10_000_000; page += 1) {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
+      keys.push(...found.filter((key) => key !== this.checkpointKey && key !== this.orgPathKey));
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    const lines: string[] = [];
+    for (const key of keys.sort()) {
+      const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
+      for (let index = 0; index < flat.length; index += 2) lines.push(`${key.slice(this.prefix.length)} ${flat[index]} ${flat[index + 1]}`);
+    }
+    return lines.sort().join('\n');
+  }
+}
+
+export function startLeaderboardProjection(
+  store: EventStore,
+  leaderboards: Leaderboards,
+  options: { batchSize?: number; pollIntervalMs?: number; onError?(error: unknown): void; onApplied?(events: RecordedEvent[]): void } = {},
+): SubscriptionHandle {
+  let checkpoint = START;
+  return store.subscribe({
+    name: LEADERBOARD_PROJECTION,
+    streamPrefixes: LEADERBOARD_STREAM_PREFIXES,
+    eventTypes: LEADERBOARD_EVENT_TYPES,
+    batchSize: options.batchSize ?? 500,
+    ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+    loadCheckpoint: async () => {
+      checkpoint = await leaderboards.loadCheckpoint();
+      return checkpoint;
+    },
+    handle: async (events, nextAfter) => {
+      await leaderboards.apply(events, checkpoint, nextAfter);
+      checkpoint = nextAfter;
+      options.onApplied?.(events);
+    },
+  });
+}
+
+/** Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command). */
+export async function catchUpLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards): Promise<number> {
+  await waitForVisibleFeed(db);
+  let applied = 0;
+  for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
+    const from = await leaderboards.loadCheckpoint();
+    const page = await store.readAll({
+      after: from,
+      limit: CATCH_UP_BATCH,
+      streamPrefixes: LEADERBOARD_STREAM_PREFIXES,
+      eventTypes: LEADERBOARD_EVENT_TYPES,
+    });
+    if (page.nextAfter === from) return applied;
+    await leaderboards.apply(page.events, from, page.nextAfter);
+    applied += page.events.length;
+    if (page.isEnd) return applied;
+  }
+  return applied;
+}
+
+export async function rebuildLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards): Promise<number> {
+  await leaderboards.clear();
+  return catchUpLeaderboards(store, db, leaderboards);
+}

@@ -1,0 +1,5 @@
+/** The ledger context's read models: the journal, members' points balances and statements, and the trial balance. */
+export { LEDGER_PROJECTION, LEDGER_TABLES, ledgerProjection } from './ledger-projection';
+export { STATEMENT_PAGE_MAX, statementPage, type StatementLine } from './statement';
+export { checkTrialBalance, type AssetBalance, type TrialBalanceReport } from './trial-balance';
+export { LEDGER_MIGRATIONS } from './schema';

@@ -1,0 +1,153 @@
+import type { Queryable } from '../../infra/database';
+import { ASSETS } from '../../domain/shared';
+
+/**
+ * Double-entry checks for auditors, computed from the stored events themselves and compared with
+ * the journal and balance projections, per asset (points and fen are never added together):
+ * every posting moves a positive whole amount of a known asset, the lines of each asset sum to
+ * zero (the trial balance), every account holds one asset only, no member account is negative,
+ * and the projections agree with the events account by account.
+ *
+ * Events stored at schema version 1 (before assets) hold `{ debit, credit, points }`: read as
+ * POINTS, exactly as the upcaster reads them (src/domain/shared/postings.ts).
+ */
+export interface AssetBalance {
+  asset: string;
+  postings: number;
+  accounts: number;
+  /** Sum of every line of every posting of this asset in the events: zero in a balanced ledger. */
+  eventsTotal: string;
+  /** The same over the journal projection. */
+  journalTotal: string;
+}
+
+export interface TrialBalanceReport {
+  ok: boolean;
+  postings: number;
+  accounts: number;
+  /** One entry per asset that has postings, in ASSETS order then by name. */
+  assets: AssetBalance[];
+  badPostings: Array<{ eventId: string; detail: string }>;
+  /** Accounts that received postings of more than one asset. */
+  mixedAssetAccounts: Array<{ account: string; assets: string }>;
+  negativeAccounts: Array<{ account: string; asset: string; balance: string }>;
+  journalMismatches: Array<{ account: string; asset: string; fromEvents: string; inJournal: string }>;
+  balanceMismatches: Array<{ memberId: string; detail: string }>;
+}
+
+const REPORT_LIMIT = 20;
+
+/**
+ * Every posting in the events, in the current shape: its asset, and its amount as numeric (null
+ * when it is not a JSON number, so a malformed posting is reported instead of failing the check).
+ */
+const POSTINGS = `
+  raw_postings AS (
+    SELECT e.event_id, p.value AS posting,
+           CASE WHEN e.schema_version < 2 THEN 'POINTS' ELSE p.value->>'asset' END AS asset,
+           CASE WHEN e.schema_version < 2 THEN p.value->'points' ELSE p.value->'amount' END AS amount_json
+      FROM ul_events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'postings') AS p(value)
+     WHERE jsonb_typeof(e.data->'postings') = 'array'),
+  postings AS (
+    SELECT event_id, posting, asset,
+           CASE WHEN jsonb_typeof(amount_json) = 'number' THEN (amount_json #>> '{}')::numeric END AS amount
+      FROM raw_postings)`;
+
+const EVENT_LINES = `
+  WITH ${POSTINGS},
+  lines AS (
+    SELECT event_id, asset, posting->>'debit' AS account, -amount AS amount FROM postings WHERE amount IS NOT NULL
+    UNION ALL
+    SELECT event_id, asset, posting->>'credit', amount FROM postings WHERE amount IS NOT NULL)`;
+
+export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceReport> {
+  const badPostings = await db.any<{ event_id: string; posting: unknown }>(
+    `WITH ${POSTINGS}
+     SELECT event_id, posting FROM postings
+      WHERE amount IS NULL OR amount <= 0 OR amount <> trunc(amount)
+         OR asset IS NULL OR NOT (asset = ANY($2))
+         OR coalesce(posting->>'debit', '') = '' OR coalesce(posting->>'credit', '') = ''
+         OR posting->>'debit' = posting->>'credit'
+      LIMIT $1`,
+    [REPORT_LIMIT, ASSETS],
+  );
+  const fromEvents = await db.any<{ asset: string; postings: string; total: string; accounts: string }>(
+    `${EVENT_LINES} SELECT asset, count(*) / 2 AS postings, sum(amount)::text AS total, count(DISTINCT account) AS accounts
+       FROM lines GROUP BY asset`,
+  );
+  const fromJournal = await db.any<{ asset: string; total: string }>('SELECT asset, sum(amount)::text AS total FROM ul_journal GROUP BY asset');
+  const totals = await db.one<{ postings: string; accounts: string }>(`${EVENT_LINES} SELECT count(*) / 2 AS postings, count(DISTINCT account) AS accounts FROM lines`);
+  const mixedAssetAccounts = await db.any<{ account: string; assets: string }>(
+    `${EVENT_LINES} SELECT account, string_agg(DISTINCT asset, ',' ORDER BY asset) AS assets FROM lines
+      GROUP BY account HAVING count(DISTINCT asset) > 1 ORDER BY account LIMIT $1`,
+    [REPORT_LIMIT],
+  );
+  const negativeAccounts = await db.any<{ account: string; asset: string; balance: string }>(
+    `${EVENT_LINES} SELECT account, asset, sum(amount)::text AS balance FROM lines
+      WHERE account LIKE 'member:%' GROUP BY account, asset HAVING sum(amount) < 0 ORDER BY account LIMIT $1`,
+    [REPORT_LIMIT],
+  );
+  const journalMismatches = await db.any<{ account: string; asset: string; from_events: string | null; in_journal: string | null }>(
+    `${EVENT_LINES},
+      from_events AS (SELECT account, asset, sum(amount) AS total FROM lines GROUP BY account, asset),
+      in_journal AS (SELECT account, asset, sum(amount) AS total FROM ul_journal GROUP BY account, asset)
+     SELECT coalesce(e.account, j.account) AS account, coalesce(e.asset, j.asset) AS asset,
+            e.total::text AS from_events, j.total::text AS in_journal
+       FROM from_events e FULL JOIN in_journal j ON j.account = e.account AND j.asset = e.asset
+      WHERE e.total IS DISTINCT FROM j.total ORDER BY 1, 2 LIMIT $1`,
+    [REPORT_LIMIT],
+  );
+  // ul_balances holds members' points: compare it with their POINTS journal lines.
+  const balanceMismatches = await db.any<{ member_id: string; detail: string }>(
+    `WITH sums AS (
+       SELECT member_id,
+              coalesce(sum(amount) FILTER (WHERE account = 'member:' || member_id || ':available'), 0) AS available,
+              coalesce(sum(amount) FILTER (WHERE account = 'member:' || member_id || ':held'), 0) AS held
+         FROM ul_journal WHERE member_id IS NOT NULL AND asset = 'POINTS' GROUP BY member_id)
+     SELECT coalesce(b.member_id, s.member_id) AS member_id,
+            format('balance %s/%s, journal %s/%s', b.available, b.held, s.available, s.held) AS detail
+       FROM ul_balances b FULL JOIN sums s ON s.member_id = b.member_id
+      WHERE coalesce(b.available, 0) <> coalesce(s.available, 0) OR coalesce(b.held, 0) <> coalesce(s.held, 0)
+      ORDER BY 1 LIMIT $1`,
+    [REPORT_LIMIT],
+  );
+
+  const journalTotals = new Map(fromJournal.map((row) => [row.asset, row.total]));
+  const assetNames = [...new Set([...fromEvents.map((row) => row.asset), ...journalTotals.keys()])].sort((a, b) => {
+    const rank = (asset: string): number => ((ASSETS as readonly string[]).includes(asset) ? (ASSETS as readonly string[]).indexOf(asset) : ASSETS.length);
+    return rank(a) - rank(b) || a.localeCompare(b);
+  });
+  const assets: AssetBalance[] = assetNames.map((asset) => {
+    const events = fromEvents.find((row) => row.asset === asset);
+    return {
+      asset,
+      postings: Number(events?.postings ?? 0),
+      accounts: Number(events?.accounts ?? 0),
+      eventsTotal: events?.total ?? '0',
+      journalTotal: journalTotals.get(asset) ?? '0',
+    };
+  });
+  const ok =
+    badPostings.length === 0 &&
+    assets.every((asset) => asset.eventsTotal === '0' && asset.journalTotal === '0') &&
+    mixedAssetAccounts.length === 0 &&
+    negativeAccounts.length === 0 &&
+    journalMismatches.length === 0 &&
+    balanceMismatches.length === 0;
+  return {
+    ok,
+    postings: Number(totals.postings),
+    accounts: Number(totals.accounts),
+    assets,
+    badPostings: badPostings.map((row) => ({ eventId: row.event_id, detail: JSON.stringify(row.posting) })),
+    mixedAssetAccounts,
+    negativeAccounts,
+    journalMismatches: journalMismatches.map((row) => ({
+      account: row.account,
+      asset: row.asset,
+      fromEvents: row.from_events ?? '0',
+      inJournal: row.in_journal ?? '0',
+    })),
+    balanceMismatches: balanceMismatches.map((row) => ({ memberId: row.member_id, detail: row.detail })),
+  };
+}
