@@ -172,6 +172,15 @@ describe('the service process', () => {
     expect(stderr).toContain("LOG_FORMAT must be 'text' or 'json'");
   });
 
+  it('refuses EVENT_STORE=kurrentdb without KURRENTDB_URL before touching anything', async () => {
+    const child = spawn(process.execPath, [entry], { env: baseEnv({ EVENT_STORE: 'kurrentdb' }) });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb');
+  });
+
   it('runs with embedded PostgreSQL and Redis when no URLs are given, keeping its data across restarts', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'union-ledger-e2e-'));
     try {

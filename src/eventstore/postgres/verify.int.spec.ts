@@ -1,31 +1,11 @@
 import { event } from '../../../test/contract/event-store.contract';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
-import { runCli } from '../../cli/main';
+import { runCliOn } from '../../../test/support/cli';
 import { chainHash, contentDigest } from '../canonical';
 import { PostgresEventStore } from './postgres-event-store';
 import { verifyHashChains } from './verify';
 
-/** Runs the real CLI in this process against the test database and captures what it prints. */
-async function cli(database: TestDatabase, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  const savedUrl = process.env.DATABASE_URL;
-  const savedWrite = process.stdout.write.bind(process.stdout);
-  let stdout = '';
-  process.env.DATABASE_URL = database.url;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    process.exitCode = 0;
-    await runCli(['node', 'union-ledger', ...args]);
-    return { code: Number(process.exitCode ?? 0), stdout };
-  } finally {
-    process.stdout.write = savedWrite;
-    process.exitCode = 0;
-    if (savedUrl === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = savedUrl;
-  }
-}
+const cli = runCliOn;
 
 describe('union-ledger verify', () => {
   let database: TestDatabase;

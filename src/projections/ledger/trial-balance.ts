@@ -43,13 +43,13 @@ const REPORT_LIMIT = 20;
  */
 const POSTINGS = `
   raw_postings AS (
-    SELECT e.event_id, p.value AS posting,
+    SELECT e.event_id, e.global_position, p.ordinality AS line, p.value AS posting,
            CASE WHEN e.schema_version < 2 THEN 'POINTS' ELSE p.value->>'asset' END AS asset,
            CASE WHEN e.schema_version < 2 THEN p.value->'points' ELSE p.value->'amount' END AS amount_json
-      FROM ul_events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'postings') AS p(value)
+      FROM ul_events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'postings') WITH ORDINALITY AS p(value, ordinality)
      WHERE jsonb_typeof(e.data->'postings') = 'array'),
   postings AS (
-    SELECT event_id, posting, asset,
+    SELECT event_id, global_position, line, posting, asset,
            CASE WHEN jsonb_typeof(amount_json) = 'number' THEN (amount_json #>> '{}')::numeric END AS amount
       FROM raw_postings)`;
 
@@ -68,7 +68,7 @@ export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceRepo
          OR asset IS NULL OR NOT (asset = ANY($2))
          OR coalesce(posting->>'debit', '') = '' OR coalesce(posting->>'credit', '') = ''
          OR posting->>'debit' = posting->>'credit'
-      LIMIT $1`,
+      ORDER BY global_position, line LIMIT $1`,
     [REPORT_LIMIT, ASSETS],
   );
   const fromEvents = await db.any<{ asset: string; postings: string; total: string; accounts: string }>(
