@@ -5,14 +5,16 @@ import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
 import { runCli } from '../../cli/main';
 import { memberStream } from '../../domain/members';
-import { PostgresEventStore } from '../../eventstore/postgres/postgres-event-store';
+import { UnionLedger } from '../../composition-root';
+import { loadConfig } from '../../config/config';
+import type { EventStore } from '../../eventstore/event-store';
 import { verifyHashChains } from '../../eventstore/postgres/verify';
-import { PiiVault, type PiiKeys } from '../../infra/pii';
-import { RuleBook } from '../earning';
+import type { PiiKeys, PiiVault } from '../../infra/pii';
+import type { RuleBook } from '../earning';
 import type { ImportReport, RowResult } from '../import-report';
-import { importOrganisations, OrgService } from '../orgs';
+import { importOrganisations, type OrgService } from '../orgs';
 import { importMembers } from './member-import';
-import { MemberService } from './member-service';
+import type { MemberService } from './member-service';
 
 // ---------------------------------------------------------------- helpers
 
@@ -48,7 +50,8 @@ const ORGS_CSV = [
 
 describe('roster import', () => {
   let database: TestDatabase;
-  let store: PostgresEventStore;
+  let ledger: UnionLedger;
+  let store: EventStore;
   let orgService: OrgService;
   let memberService: MemberService;
   let rules: RuleBook;
@@ -67,15 +70,12 @@ describe('roster import', () => {
     // then receives the server's FATAL, and pg-promise has already removed its pool error listener.
     // That expected error must not crash the test run.
     database.db.$pool.on('error', () => undefined);
-    store = new PostgresEventStore(database.db);
-    orgService = new OrgService(store);
-    rules = new RuleBook(store);
-    memberService = new MemberService(store, rules);
     keys = { masterKey: randomBytes(32), hmacKey: randomBytes(32) };
-    vault = new PiiVault(database.db, keys);
+    ledger = new UnionLedger({ config: loadConfig({}), db: database.db, piiKeys: keys, listen: false });
+    ({ store, orgs: orgService, rules, members: memberService, vault } = ledger);
   });
   afterEach(async () => {
-    await store.close();
+    await ledger.close();
     await database.drop();
   });
 
