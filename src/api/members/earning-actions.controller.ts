@@ -19,7 +19,7 @@ export class EarningActionsController {
   @Roles('member')
   @ApiOperation({ summary: 'Daily check-in (once per natural day in Asia/Shanghai)' })
   async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string) {
-    const result = await this.commands.execute(new CheckIn(user, key));
+    const result = await this.commands.execute(new CheckIn(user, key, { type: 'CheckIn' }));
     return { ...presentMemberResult(user.sub, result), day: result.state.lastCheckInDay, streak: result.state.streak };
   }
 
@@ -41,7 +41,7 @@ export class EarningActionsController {
   @ApiOperation({ summary: 'Record reading an article (points once per article)' })
   async readArticle(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
     const input = parseBody(articleSchema, body);
-    return presentMemberResult(user.sub, await this.commands.execute(new ReadArticle(user, key, input.articleId)));
+    return presentMemberResult(user.sub, await this.commands.execute(new ReadArticle(user, key, { type: 'ReadArticle', articleId: input.articleId })));
   }
 
   @Post('comments')
@@ -50,7 +50,9 @@ export class EarningActionsController {
   @ApiOperation({ summary: 'Record a comment (its text is not kept by the ledger)' })
   async comment(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
     const input = parseBody(commentSchema, body);
-    return presentMemberResult(user.sub, await this.commands.execute(new PostComment(user, key, input.targetId)));
+    // The comment is identified by the request's key: its text is not kept by the ledger.
+    const command = new PostComment(user, key, { type: 'PostComment', commentId: key, targetId: input.targetId });
+    return presentMemberResult(user.sub, await this.commands.execute(command));
   }
 
   @Post('evaluations')
@@ -61,7 +63,13 @@ export class EarningActionsController {
     const input = parseBody(evaluationSchema, body);
     const items: Record<string, number> = {};
     for (const [item, value] of Object.entries(input.items ?? {})) if (typeof value === 'number') items[item] = value;
-    const command = new SubmitEvaluation(user, key, input.campaignId, input.overall, items, input.suggestion ?? null);
+    const command = new SubmitEvaluation(user, key, {
+      type: 'SubmitEvaluation',
+      campaignId: input.campaignId,
+      overall: input.overall,
+      items,
+      suggestion: input.suggestion ?? null,
+    });
     return presentMemberResult(user.sub, await this.commands.execute(command));
   }
 
@@ -71,6 +79,6 @@ export class EarningActionsController {
   @ApiOperation({ summary: 'Record participation in an activity (once per activity)' })
   async participate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
     const input = parseBody(activitySchema, body);
-    return presentMemberResult(user.sub, await this.commands.execute(new ParticipateActivity(user, key, input.activityId)));
+    return presentMemberResult(user.sub, await this.commands.execute(new ParticipateActivity(user, key, { type: 'ParticipateActivity', activityId: input.activityId })));
   }
 }

@@ -15,102 +15,36 @@ import { LEDGER } from '../tokens';
  * handler a thin call into the application layer (MemberService decides with the pure decider).
  */
 
-/** A command a member gives about their own account. */
-abstract class OwnMemberCommand extends Command<MemberCommandResult> {
+/**
+ * A command a member gives about their own account: the caller, their Idempotency-Key and the
+ * domain command (typed per class, so a CheckIn carries nothing but a check-in). Requests that
+ * create something (a hold, a spend, a comment) are identified by their Idempotency-Key.
+ */
+abstract class OwnMemberCommand<Type extends MemberCommand['type']> extends Command<MemberCommandResult> {
   constructor(
     readonly user: JwtClaims,
     readonly idempotencyKey: string,
+    readonly command: Extract<MemberCommand, { type: Type }>,
   ) {
     super();
   }
-  abstract toDomain(): MemberCommand;
 }
 
-export class CheckIn extends OwnMemberCommand {
-  toDomain(): MemberCommand {
-    return { type: 'CheckIn' };
-  }
-}
+export class CheckIn extends OwnMemberCommand<'CheckIn'> {}
+export class ReadArticle extends OwnMemberCommand<'ReadArticle'> {}
+export class PostComment extends OwnMemberCommand<'PostComment'> {}
+export class SubmitEvaluation extends OwnMemberCommand<'SubmitEvaluation'> {}
+export class ParticipateActivity extends OwnMemberCommand<'ParticipateActivity'> {}
+export class HoldPoints extends OwnMemberCommand<'HoldPoints'> {}
+export class SettleHold extends OwnMemberCommand<'PostHold' | 'VoidHold'> {}
+export class SpendPoints extends OwnMemberCommand<'SpendPoints'> {}
 
-export class ReadArticle extends OwnMemberCommand {
-  constructor(user: JwtClaims, key: string, readonly articleId: string) {
-    super(user, key);
-  }
-  toDomain(): MemberCommand {
-    return { type: 'ReadArticle', articleId: this.articleId };
-  }
-}
-
-export class PostComment extends OwnMemberCommand {
-  constructor(user: JwtClaims, key: string, readonly targetId: string) {
-    super(user, key);
-  }
-  /** The comment is identified by the request's key: its text is not kept by the ledger. */
-  toDomain(): MemberCommand {
-    return { type: 'PostComment', commentId: this.idempotencyKey, targetId: this.targetId };
-  }
-}
-
-export class SubmitEvaluation extends OwnMemberCommand {
-  constructor(
-    user: JwtClaims,
-    key: string,
-    readonly campaignId: string,
-    readonly overall: number,
-    readonly items: Record<string, number>,
-    readonly suggestion: string | null,
-  ) {
-    super(user, key);
-  }
-  toDomain(): MemberCommand {
-    return { type: 'SubmitEvaluation', campaignId: this.campaignId, overall: this.overall, items: this.items, suggestion: this.suggestion };
-  }
-}
-
-export class ParticipateActivity extends OwnMemberCommand {
-  constructor(user: JwtClaims, key: string, readonly activityId: string) {
-    super(user, key);
-  }
-  toDomain(): MemberCommand {
-    return { type: 'ParticipateActivity', activityId: this.activityId };
-  }
-}
-
-export class HoldPoints extends OwnMemberCommand {
-  constructor(user: JwtClaims, key: string, readonly points: number, readonly purpose: string, readonly expiresAtMs: number) {
-    super(user, key);
-  }
-  /** The hold is identified by the request's key. */
-  toDomain(): MemberCommand {
-    return { type: 'HoldPoints', holdId: this.idempotencyKey, points: this.points, purpose: this.purpose, expiresAtMs: this.expiresAtMs };
-  }
-}
-
-export class SettleHold extends OwnMemberCommand {
-  constructor(user: JwtClaims, key: string, readonly holdId: string, readonly outcome: 'post' | 'void') {
-    super(user, key);
-  }
-  toDomain(): MemberCommand {
-    return { type: this.outcome === 'post' ? 'PostHold' : 'VoidHold', holdId: this.holdId };
-  }
-}
-
-export class SpendPoints extends OwnMemberCommand {
-  constructor(user: JwtClaims, key: string, readonly points: number, readonly purpose: string) {
-    super(user, key);
-  }
-  /** The spend is identified by the request's key. */
-  toDomain(): MemberCommand {
-    return { type: 'SpendPoints', spendId: this.idempotencyKey, points: this.points, purpose: this.purpose };
-  }
-}
-
-/** Runs an own-account command for its caller; every member command handler below is this. */
-abstract class OwnMemberCommandHandler<C extends OwnMemberCommand> {
+/** Runs an own-account command for its caller; every handler below is this, one class per command. */
+abstract class OwnMemberCommandHandler<C extends { user: JwtClaims; idempotencyKey: string; command: MemberCommand }> {
   constructor(@Inject(LEDGER) protected readonly ledger: UnionLedger) {}
 
-  execute(command: C): Promise<MemberCommandResult> {
-    return this.ledger.members.execute(command.user.sub, command.toDomain(), commandMeta(command.user, command.idempotencyKey));
+  execute({ user, idempotencyKey, command }: C): Promise<MemberCommandResult> {
+    return this.ledger.members.execute(user.sub, command, commandMeta(user, idempotencyKey));
   }
 }
 

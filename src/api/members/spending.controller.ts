@@ -21,7 +21,8 @@ export class SpendingController {
   @ApiOperation({ summary: 'Hold points (two-phase spending); post or void the hold later' })
   async hold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
     const input = parseBody(holdSchema, body);
-    const result = await this.commands.execute(new HoldPoints(user, key, input.points, input.purpose, Date.now() + input.expiresInSeconds * 1000));
+    const expiresAtMs = Date.now() + input.expiresInSeconds * 1000;
+    const result = await this.commands.execute(new HoldPoints(user, key, { type: 'HoldPoints', holdId: key, points: input.points, purpose: input.purpose, expiresAtMs }));
     return { ...presentMemberResult(user.sub, result), holdId: key };
   }
 
@@ -30,7 +31,7 @@ export class SpendingController {
   @Roles('member')
   @ApiOperation({ summary: 'Post a hold: the held points are spent' })
   async postHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param('holdId') holdId: string) {
-    return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, holdId, 'post')));
+    return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, { type: 'PostHold', holdId })));
   }
 
   @Post('holds/:holdId/void')
@@ -38,7 +39,7 @@ export class SpendingController {
   @Roles('member')
   @ApiOperation({ summary: 'Void a hold: the held points return to the available balance' })
   async voidHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param('holdId') holdId: string) {
-    return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, holdId, 'void')));
+    return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, { type: 'VoidHold', holdId })));
   }
 
   @Post('spends')
@@ -47,6 +48,6 @@ export class SpendingController {
   @ApiOperation({ summary: 'Spend points directly' })
   async spend(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
     const input = parseBody(spendSchema, body);
-    return presentMemberResult(user.sub, await this.commands.execute(new SpendPoints(user, key, input.points, input.purpose)));
+    return presentMemberResult(user.sub, await this.commands.execute(new SpendPoints(user, key, { type: 'SpendPoints', spendId: key, points: input.points, purpose: input.purpose })));
   }
 }
