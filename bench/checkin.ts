@@ -22,8 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { signJwt } from '../src/api/common/auth';
-import { MIGRATIONS, readModels, UnionLedger } from '../src/composition-root';
+import { MIGRATIONS, readModels, tokenService, UnionLedger } from '../src/composition-root';
 import { memberStream } from '../src/domain/members';
 import { verifyHashChains } from '../src/eventstore/postgres/verify';
 import { closeDatabase, connectDatabase, type Database } from '../src/infra/database';
@@ -245,7 +244,8 @@ interface LoadContext {
   tree: OrgTree;
   members: number;
   quizzes: string[];
-  memberToken(index: number): string;
+  /** Signed once per member and cached (signing is async with jose). */
+  memberToken(index: number): Promise<string>;
   adminToken: string;
   service: ServiceProcess;
   redisPid: number;
@@ -258,7 +258,7 @@ function pickOp(): Op {
 
 async function command(ctx: LoadContext, op: Op, key: string): Promise<{ status: number; body: string }> {
   const index = Math.floor(Math.random() * ctx.members);
-  const token = ctx.memberToken(index);
+  const token = await ctx.memberToken(index);
   switch (op) {
     case 'check-in':
       return ctx.http.request('POST', '/v1/me/check-ins', { token, key });
@@ -471,7 +471,7 @@ async function measureLeaderboards(ctx: LoadContext, requests: number, gate: Qui
     label: `top-100 of ${province} (all time)`,
     over: 'HTTP GET /v1/leaderboards/:orgId',
     latency: await timeSequential(requests, async () => {
-      const answer = await ctx.http.request('GET', `/v1/leaderboards/${province}?period=all&top=100`, { token: ctx.memberToken(randomIndex()) });
+      const answer = await ctx.http.request('GET', `/v1/leaderboards/${province}?period=all&top=100`, { token: await ctx.memberToken(randomIndex()) });
       expectOk(answer, 'GET /v1/leaderboards');
       if (!sample) {
         const body = JSON.parse(answer.body) as { entries: Array<{ points: number; rank: number; name: string | null }> };
@@ -499,7 +499,7 @@ async function measureLeaderboards(ctx: LoadContext, requests: number, gate: Qui
     label: `my rank in ${province} (all time)`,
     over: 'HTTP GET /v1/me/rank',
     latency: await timeSequential(requests, async () => {
-      const answer = await ctx.http.request('GET', `/v1/me/rank?orgId=${province}&period=all`, { token: ctx.memberToken(randomIndex()) });
+      const answer = await ctx.http.request('GET', `/v1/me/rank?orgId=${province}&period=all`, { token: await ctx.memberToken(randomIndex()) });
       expectOk(answer, 'GET /v1/me/rank');
     }),
   });
@@ -739,6 +739,7 @@ async function main(): Promise<void> {
     log(`service: node dist/src/main.js (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
     http = new BenchHttpClient(service.url, Math.max(...args.concurrency));
     const tokens = new Map<number, string>();
+    const signer = tokenService(secret);
     const ctx: LoadContext = {
       http,
       db,
@@ -749,12 +750,12 @@ async function main(): Promise<void> {
       quizzes: [],
       service,
       redisPid: Number(await redisInfo(redis, 'process_id')),
-      adminToken: signJwt({ sub: 'bench-admin', role: 'admin', org: tree.province }, secret, { ttlSeconds: 24 * 3600 }),
-      memberToken(index) {
+      adminToken: await signer.sign({ sub: 'bench-admin', role: 'admin', org: tree.province }, { ttlSeconds: 24 * 3600 }),
+      async memberToken(index) {
         let token = tokens.get(index);
         if (!token) {
           const member = fixtureMember(index, tree);
-          token = signJwt({ sub: member.memberId, role: 'member', org: member.orgId }, secret, { ttlSeconds: 24 * 3600 });
+          token = await signer.sign({ sub: member.memberId, role: 'member', org: member.orgId }, { ttlSeconds: 24 * 3600 });
           tokens.set(index, token);
         }
         return token;

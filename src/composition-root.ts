@@ -11,7 +11,18 @@ import { collectMigrations } from './infra/migrations';
 import { PiiVault, type PiiKeys } from './infra/pii';
 import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
 import { INFRA_MIGRATIONS } from './infra/schema';
+import { SmsHttpClient, WeChatHttpClient } from './infra/external-http';
+import { startSimulators } from './infra/simulators/simulators';
 import { QuizBook, RuleBook } from './application/earning';
+import {
+  ActivationService,
+  IDENTITY_MIGRATIONS,
+  SessionService,
+  signingKey,
+  TokenService,
+  type SmsPort,
+  type WeChatPort,
+} from './application/identity';
 import { MemberService } from './application/members';
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
@@ -27,7 +38,14 @@ import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/org
  */
 
 /** Every owner's schema migrations, in version order. */
-export const MIGRATIONS = collectMigrations(EVENT_STORE_MIGRATIONS, INFRA_MIGRATIONS, ORGS_MIGRATIONS, MEMBERS_MIGRATIONS, LEDGER_MIGRATIONS);
+export const MIGRATIONS = collectMigrations(
+  EVENT_STORE_MIGRATIONS,
+  INFRA_MIGRATIONS,
+  ORGS_MIGRATIONS,
+  MEMBERS_MIGRATIONS,
+  LEDGER_MIGRATIONS,
+  IDENTITY_MIGRATIONS,
+);
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
@@ -62,6 +80,39 @@ export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrent
   return new UpcastingEventStore(adapter, UPCASTERS);
 }
 
+/** The outside services of the identity context: WeChat and SMS, real or simulated. */
+export interface OutsideServices {
+  wechat: WeChatPort;
+  sms: SmsPort;
+  /** For the start-up log. */
+  description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * WeChat and the SMS gateway as configured; whichever is not configured is served by the
+ * simulators (one small HTTP server on 127.0.0.1), as the embedded quick start does for
+ * PostgreSQL and Redis.
+ */
+export async function connectOutsideServices(config: Pick<AppConfig, 'wechat' | 'sms'>): Promise<OutsideServices> {
+  const simulators = config.wechat && config.sms ? undefined : await startSimulators();
+  const wechat = config.wechat ?? { apiUrl: simulators!.url, appId: simulators!.settings.wechatAppId, appSecret: simulators!.settings.wechatAppSecret };
+  const sms = config.sms ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.smsApiKey };
+  return {
+    wechat: new WeChatHttpClient({ baseUrl: wechat.apiUrl, appId: wechat.appId, appSecret: wechat.appSecret }),
+    sms: new SmsHttpClient({ baseUrl: sms.apiUrl, apiKey: sms.apiKey }),
+    description:
+      `WeChat: ${config.wechat ? new URL(config.wechat.apiUrl).origin : `simulator at ${simulators!.url}`}; ` +
+      `SMS: ${config.sms ? new URL(config.sms.apiUrl).origin : `simulator at ${simulators!.url} (messages: GET /simulator/sms/messages?phone=...)`}`,
+    close: async () => simulators?.close(),
+  };
+}
+
+/** The token service over JWT_SECRET (signing) and JWT_PREVIOUS_SECRETS (still accepted). */
+export function tokenService(jwtSecret: string, previousSecrets: readonly string[] = []): TokenService {
+  return new TokenService([jwtSecret, ...previousSecrets].map(signingKey));
+}
+
 export interface UnionLedgerOptions {
   config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl' | 'redisKeyPrefix'>;
   db: Database;
@@ -75,6 +126,8 @@ export interface UnionLedgerOptions {
   clock?: () => Date;
   /** Member states kept by the command handler (default 100,000). */
   memberCacheEntries?: number;
+  /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
+  identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'>; onSmsFailure?(error: unknown): void } | undefined;
 }
 
 /** The ledger's contexts over one event store, wired once per process. */
@@ -90,6 +143,8 @@ export class UnionLedger {
   readonly quizzes: QuizBook;
   // members
   readonly members: MemberService;
+  // identity
+  private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
   readonly lag: Record<string, LagTracker>;
   private readonly leaderboardsOrUndefined: Leaderboards | undefined;
@@ -109,6 +164,24 @@ export class UnionLedger {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.memberCacheEntries ? { cacheEntries: options.memberCacheEntries } : {}),
     });
+    if (options.identity) {
+      const { tokens, outside } = options.identity;
+      const clock = options.clock ?? (() => new Date());
+      this.identityOrUndefined = {
+        tokens,
+        sessions: new SessionService(options.db, tokens, clock),
+        activation: new ActivationService({
+          db: options.db,
+          store: this.store,
+          members: this.members,
+          vault: this.vault,
+          sms: outside.sms,
+          clock,
+          ...(options.identity.onSmsFailure ? { onSmsFailure: options.identity.onSmsFailure } : {}),
+        }),
+        wechat: outside.wechat,
+      };
+    }
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
   }
@@ -116,6 +189,12 @@ export class UnionLedger {
   get vault(): PiiVault {
     if (!this.vaultOrUndefined) throw new Error('invariant violated: the personal-data vault needs PII keys, and this process was started without them');
     return this.vaultOrUndefined;
+  }
+
+  /** Tokens, sessions, activation and the WeChat port (the HTTP service's identity). */
+  get identity(): { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } {
+    if (!this.identityOrUndefined) throw new Error('invariant violated: this process was started without the identity services');
+    return this.identityOrUndefined;
   }
 
   get leaderboards(): Leaderboards {

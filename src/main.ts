@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config';
 import { createHttpApp } from './api/http';
-import { openRuntime, UnionLedger } from './composition-root';
+import { connectOutsideServices, openRuntime, tokenService, UnionLedger } from './composition-root';
 import { loadPiiKeys } from './infra/pii-keys';
 import { loadOrCreateSecrets } from './infra/secrets';
 
@@ -24,10 +24,20 @@ export async function runService(): Promise<void> {
   const secrets = await loadOrCreateSecrets(config, (line) => logger.log(line));
   const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
   const runtime = await openRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
-  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys });
+  const outside = await connectOutsideServices(config);
+  const ledger = new UnionLedger({
+    config,
+    db: runtime.db,
+    redis: runtime.redis,
+    piiKeys,
+    identity: {
+      tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),
+      outside,
+      onSmsFailure: (error) => logger.warn(`an activation code could not be sent: ${(error as Error).message}`),
+    },
+  });
   const app = await createHttpApp(ledger, runtime, {
     logFormat: config.logFormat,
-    jwtSecret: secrets.jwtSecret,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
   });
   // Projections start after the app is built so a failed start leaves nothing running; errors are
@@ -43,6 +53,7 @@ export async function runService(): Promise<void> {
   const address = await app.getUrl();
   logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);
   logger.log(`event store: ${ledger.store.adapterName}`);
+  logger.log(outside.description);
   logger.log(`Redis: ${runtime.redisDescription ?? 'not used'}`);
   logger.log(`listening on ${address} (health: ${address}/health)`);
 
@@ -59,6 +70,7 @@ export async function runService(): Promise<void> {
     try {
       await app.close();
       await ledger.close();
+      await outside.close();
       await runtime.close();
       logger.log('stopped');
       process.exitCode = 0;

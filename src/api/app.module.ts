@@ -8,6 +8,7 @@ import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
+import { IdentityModule } from './identity';
 import { LedgerModule } from './ledger';
 import { MembersModule } from './members';
 import { OrgsModule } from './orgs';
@@ -23,7 +24,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [OrgsModule, MembersModule, EarningModule, LedgerModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule];
 
 export interface AppSettings {
   auth: AuthSettings;

@@ -13,8 +13,6 @@ export interface HttpAppOptions {
   logFormat?: 'text' | 'json';
   /** Request bodies larger than this are refused with 413 before they reach a handler. */
   bodyLimitBytes?: number;
-  /** The HS256 key bearer tokens are checked with (see src/infra/secrets.ts). */
-  jwtSecret: string;
   /** Defaults: 20 requests/s, burst 40, keys under `ul:`. */
   rateLimit?: Partial<RateLimitSettings>;
   /** Modules mounted beside the context modules (tests mount probe controllers of their own this way). */
@@ -50,7 +48,7 @@ function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
 export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? 1024 * 1024, trustProxy: false });
   const settings = {
-    auth: { jwtSecret: options.jwtSecret },
+    auth: { tokens: ledger.identity.tokens },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
   };
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forLedger(ledger, runtime, settings, options.extraModules), adapter, {

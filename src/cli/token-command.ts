@@ -1,13 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { MAX_TOKEN_TTL_SECONDS, ROLES, signJwt, type Role } from '../api/common/auth';
+import { MAX_TOKEN_TTL_SECONDS, ROLES, type Role } from '../application/identity';
+import { tokenService } from '../composition-root';
 import { loadConfig } from '../config/config';
 import { loadOrCreateSecrets } from '../infra/secrets';
 
 /**
  * `union-ledger token --sub m-1 --role member --org u-1 [--ttl 3600]`: prints a bearer token for
- * development and tests. It signs with the service's secret (JWT_SECRET, else the one in
+ * development and tests. It signs with the service's key (JWT_SECRET, else the one in
  * `${DATA_DIR}/secrets.json`, generated if missing), so the token works against a local service.
- * It needs no database.
+ * It needs no database. Members and visitors of a real deployment get their tokens by logging in.
  */
 
 function role(value: string): Role {
@@ -31,14 +32,18 @@ function identifier(value: string): string {
 export function registerTokenCommand(program: Command): void {
   program
     .command('token')
-    .description('print a bearer token (HS256 JWT) for development, signed with the service secret')
+    .description('print a bearer token (HS256 JWT with a key id) for development, signed with the service key')
     .requiredOption('--sub <id>', 'subject: the member, admin or auditor id', identifier)
     .requiredOption('--role <role>', `role: ${ROLES.join(' | ')}`, role)
     .requiredOption('--org <orgId>', 'organisation (union unit) id', identifier)
     .option('--ttl <seconds>', 'lifetime in seconds', ttlSeconds, 3600)
     .action(async (options: { sub: string; role: Role; org: string; ttl: number }) => {
-      const secrets = await loadOrCreateSecrets(loadConfig(), (line) => process.stderr.write(`${line}\n`));
-      const token = signJwt({ sub: options.sub, role: options.role, org: options.org }, secrets.jwtSecret, { ttlSeconds: options.ttl });
+      const config = loadConfig();
+      const secrets = await loadOrCreateSecrets(config, (line) => process.stderr.write(`${line}\n`));
+      const token = await tokenService(secrets.jwtSecret, config.jwtPreviousSecrets).sign(
+        { sub: options.sub, role: options.role, org: options.org },
+        { ttlSeconds: options.ttl },
+      );
       process.stdout.write(`${token}\n`);
     });
 }

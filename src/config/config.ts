@@ -33,6 +33,15 @@ export interface AppConfig {
    */
   eventStore: 'postgres' | 'kurrentdb';
   kurrentDbUrl: string | undefined;
+  /** Earlier JWT secrets still accepted while their tokens run out (key rotation); JWT_SECRET signs. */
+  jwtPreviousSecrets: string[];
+  /**
+   * WeChat's API (code2session) for mini-program logins, with the mini-program's app id and secret.
+   * Unset: the service starts its WeChat simulator (src/infra/simulators/) on 127.0.0.1.
+   */
+  wechat: { apiUrl: string; appId: string; appSecret: string } | undefined;
+  /** The SMS gateway for one-time codes. Unset: the service starts its SMS simulator. */
+  sms: { apiUrl: string; apiKey: string } | undefined;
 }
 
 /** Shortest JWT_SECRET accepted: 32 characters, the 256 bits an HS256 key should carry. */
@@ -104,6 +113,37 @@ function eventStore(env: Env, problems: string[]): AppConfig['eventStore'] {
   return raw as AppConfig['eventStore'];
 }
 
+/** Comma-separated earlier secrets; each must be a valid JWT_SECRET; values never appear in problems. */
+function previousSecrets(env: Env, problems: string[]): string[] {
+  const raw = env.JWT_PREVIOUS_SECRETS;
+  if (raw === undefined || raw.trim() === '') return [];
+  const secrets = raw.split(',').map((secret) => secret.trim());
+  if (secrets.some((secret) => secret.length < JWT_SECRET_MIN_LENGTH)) {
+    problems.push(`JWT_PREVIOUS_SECRETS must be comma-separated secrets of at least ${JWT_SECRET_MIN_LENGTH} characters each`);
+    return [];
+  }
+  return secrets;
+}
+
+/** A service reached over HTTP: its URL, and the credentials it needs, all or none. */
+function outsideService(env: Env, urlName: string, credentialNames: string[], problems: string[]): { url: string; credentials: string[] } | undefined {
+  const serviceUrl = url(env, urlName, ['http:', 'https:'], problems);
+  const credentials = credentialNames.map((name) => env[name] ?? '');
+  if (serviceUrl === undefined) {
+    if (env[urlName] === undefined || env[urlName] === '') {
+      const stray = credentialNames.filter((name) => env[name]);
+      if (stray.length > 0) problems.push(`${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but ${urlName} is not`);
+    }
+    return undefined;
+  }
+  const missing = credentialNames.filter((name) => !env[name]);
+  if (missing.length > 0) {
+    problems.push(`${missing.join(' and ')} must be set when ${urlName} is`);
+    return undefined;
+  }
+  return { url: serviceUrl, credentials };
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
   const logFormat = env.LOG_FORMAT ?? 'text';
@@ -126,7 +166,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     redisKeyPrefix: redisKeyPrefix(env, problems),
     eventStore: eventStore(env, problems),
     kurrentDbUrl: url(env, 'KURRENTDB_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'], problems),
+    jwtPreviousSecrets: previousSecrets(env, problems),
+    wechat: undefined,
+    sms: undefined,
   };
+  const wechat = outsideService(env, 'WECHAT_API_URL', ['WECHAT_APP_ID', 'WECHAT_APP_SECRET'], problems);
+  if (wechat) config.wechat = { apiUrl: wechat.url, appId: wechat.credentials[0]!, appSecret: wechat.credentials[1]! };
+  const sms = outsideService(env, 'SMS_API_URL', ['SMS_API_KEY'], problems);
+  if (sms) config.sms = { apiUrl: sms.url, apiKey: sms.credentials[0]! };
   if (config.eventStore === 'kurrentdb' && config.kurrentDbUrl === undefined && !problems.some((problem) => problem.startsWith('KURRENTDB_URL'))) {
     problems.push('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb (for example kurrentdb://127.0.0.1:2113?tls=false)');
   }

@@ -84,6 +84,16 @@ export class PiiVault {
   }
 
   /**
+   * Hex HMAC-SHA256 of a value under the vault's HMAC key, separated by `context` from every other
+   * use of the key: how values that must be found again but never stored in plaintext are kept
+   * (a WeChat openid as a login key, a one-time code).
+   */
+  keyedHash(context: string, value: string): string {
+    if (!/^[a-z][a-z0-9-]*:$/.test(context)) throw new Error('invariant violated: a keyed-hash context looks like "login:"');
+    return createHmac('sha256', this.keys.hmacKey).update(`union-ledger:${context}${value}`, 'utf8').digest('hex');
+  }
+
+  /**
    * The member id for an ID-number HMAC: deterministic and UUID-shaped (version nibble 8, the
    * RFC 9562 "custom" version). Derived through a second hash so the id does not expose the HMAC.
    */

@@ -27,7 +27,7 @@ afterAll(async () => {
 
 describe('roster uploads', () => {
   it('applies the rows in the admin’s subtree, rejects the rest by line, and changes nothing when re-sent', async () => {
-    const admin = app.token('admin-nj', 'admin', 'nj');
+    const admin = await app.token('admin-nj', 'admin', 'nj');
     const orgs = ['id,name,parent_id,level', 'nj-gl,鼓楼区,nj,county', 'nj-u1,一号工会,nj-gl,grassroots', 'sz-u1,苏州工会,sz,grassroots', 'new-root,新省,,province'].join('\n');
     const orgReport = await upload('/v1/admin/imports/orgs', orgs, admin, 'orgs-1');
     expect(orgReport.status).toBe(200);
@@ -71,10 +71,10 @@ describe('roster uploads', () => {
   });
 
   it('refuses a body that is not CSV and a caller who is not an admin', async () => {
-    const admin = app.token('admin-nj', 'admin', 'nj');
+    const admin = await app.token('admin-nj', 'admin', 'nj');
     const json = await app.call('POST', '/v1/admin/imports/members', { token: admin, key: 'json-1', body: { rows: [] } });
     expect({ status: json.status, code: json.body.code }).toEqual({ status: 415, code: 'HTTP.UNSUPPORTED_MEDIA_TYPE' });
-    const member = await upload('/v1/admin/imports/members', 'name,national_id,phone,org_id\n', app.token('m-1', 'member', 'nj-u1'), 'm-1');
+    const member = await upload('/v1/admin/imports/members', 'name,national_id,phone,org_id\n', await app.token('m-1', 'member', 'nj-u1'), 'm-1');
     expect({ status: member.status, code: member.body.code }).toEqual({ status: 403, code: 'AUTH.FORBIDDEN' });
   });
 });

@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Body, Controller, Get, Module, Post, type INestApplication } from '@nestjs/common';
 import Redis from 'ioredis';
-import { Roles, CurrentUser, signJwt, type JwtClaims, type Role } from '../../src/api/common/auth';
+import { Roles, CurrentUser, type JwtClaims, type Role } from '../../src/api/common/auth';
 import { IdempotencyKey, purgeIdempotencyKeys } from '../../src/api/common/idempotency';
 import { int, object, optional, parseBody } from '../../src/api/common/validation';
 import { createHttpApp } from '../../src/api/http';
 import { loadConfig } from '../../src/config/config';
-import { openRuntime, UnionLedger } from '../../src/composition-root';
+import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -62,8 +62,15 @@ class TestController {
 @Module({ controllers: [TestController] })
 class TestModule {}
 
-function token(sub: string, role: Role = 'member'): string {
-  return signJwt({ sub, role, org: 'union-test' }, SECRET, { ttlSeconds: 600 });
+const tokens = tokenService(SECRET);
+/** These tests reach no route that calls WeChat or sends an SMS. */
+const unusedOutside = {
+  wechat: { code2session: () => Promise.reject(new Error('not used in these tests')) },
+  sms: { sendCode: () => Promise.reject(new Error('not used in these tests')) },
+};
+
+function token(sub: string, role: Role = 'member'): Promise<string> {
+  return tokens.sign({ sub, role, org: 'union-test' }, { ttlSeconds: 600 });
 }
 
 interface Answer {
@@ -85,8 +92,7 @@ describe('API infrastructure over HTTP', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-api-'));
     const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir });
     runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
-    app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: runtime.redis }), runtime, {
-      jwtSecret: SECRET,
+    app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) }, identity: { tokens, outside: unusedOutside } }), runtime, {
       bodyLimitBytes: 64 * 1024,
       rateLimit: { perSecond: 20, burst: 40, keyPrefix },
       extraModules: [TestModule],
@@ -106,9 +112,9 @@ describe('API infrastructure over HTTP', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function call(method: string, route: string, options: { token?: string; key?: string; body?: unknown; raw?: string; contentType?: string } = {}): Promise<Answer> {
+  async function call(method: string, route: string, options: { token?: string | Promise<string>; key?: string; body?: unknown; raw?: string; contentType?: string } = {}): Promise<Answer> {
     const headers: Record<string, string> = {};
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.token) headers.authorization = `Bearer ${await options.token}`;
     if (options.key) headers['idempotency-key'] = options.key;
     let body: string | undefined;
     if (options.raw !== undefined || options.body !== undefined) {
@@ -133,7 +139,7 @@ describe('API infrastructure over HTTP', () => {
     expectErrorShape(missing, 401, 'AUTH.MISSING_TOKEN');
     expect(missing.headers.get('www-authenticate')).toContain('Bearer');
     expectErrorShape(await call('GET', '/test/whoami', { token: 'not.a.token' }), 401, 'AUTH.INVALID_TOKEN');
-    const foreign = signJwt({ sub: 'm-x', role: 'admin', org: 'u' }, 'another-secret-another-secret-another!!', { ttlSeconds: 60 });
+    const foreign = await tokenService('another-secret-another-secret-another!!').sign({ sub: 'm-x', role: 'admin', org: 'u' }, { ttlSeconds: 60 });
     expectErrorShape(await call('GET', '/test/whoami', { token: foreign }), 401, 'AUTH.INVALID_TOKEN');
     const me = await call('GET', '/test/whoami', { token: token('m-who') });
     expect(me.status).toBe(200);
@@ -285,12 +291,13 @@ describe('rate limiting when Redis is unavailable', () => {
     const runtime = await openRuntime(config, { withRedis: false, log: () => undefined });
     // A client that never connects stands for a Redis that is down.
     const down = new Redis({ lazyConnect: true, enableOfflineQueue: false });
-    const app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: down }), { ...runtime, redis: down }, { jwtSecret: SECRET, rateLimit: { burst: 1, perSecond: 1 }, extraModules: [TestModule] });
+    const ledger = new UnionLedger({ config, db: runtime.db, redis: down, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) }, identity: { tokens, outside: unusedOutside } });
+    const app = await createHttpApp(ledger, { ...runtime, redis: down }, { rateLimit: { burst: 1, perSecond: 1 }, extraModules: [TestModule] });
     try {
       await app.listen(0, '127.0.0.1');
       const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
       for (let i = 0; i < 3; i++) {
-        const response = await fetch(`${base}/test/whoami`, { headers: { authorization: `Bearer ${token('m-open')}` } });
+        const response = await fetch(`${base}/test/whoami`, { headers: { authorization: `Bearer ${await token('m-open')}` } });
         expect(response.status).toBe(200);
       }
     } finally {

@@ -2,7 +2,7 @@ import { readModels } from '../../src/composition-root';
 import { dumpTables } from '../../src/projections';
 import { catchUpLeaderboards, rebuildLeaderboards } from '../../src/projections/earning';
 import { checkTrialBalance, LEDGER_PROJECTION } from '../../src/projections/ledger';
-import { startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
+import { activateThroughWeChat, startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
 
 /**
  * The member API over HTTP on real PostgreSQL and Redis: activation, earning, spending,
@@ -33,16 +33,17 @@ async function enrol(serial: number, name: string, orgId: string): Promise<{ nat
   const nationalId = testNationalId(serial);
   const idHmac = app.ledger.vault.idHmac(nationalId);
   const memberId = app.ledger.vault.memberIdFor(idHmac);
-  const piiCipher = await app.ledger.vault.seal(memberId, { idNumber: nationalId, phone: '13800138000' });
+  const piiCipher = await app.ledger.vault.seal(memberId, { idNumber: nationalId, phone: phoneOf(serial) });
   await app.ledger.members.execute(memberId, { type: 'EnrolMember', memberId, orgId, name, idHmac, piiCipher }, { commandId: `enrol:${idHmac}`, actor: system });
   return { nationalId, memberId };
 }
 
-/** Activates through the API and returns the member token it hands out. */
+const phoneOf = (serial: number): string => `1380000${String(serial).padStart(4, '0')}`;
+
+/** Activates through WeChat and SMS (test/support/ledger-app.ts) and returns the member's access token. */
 async function activate(nationalId: string, name: string): Promise<string> {
-  const answer = await app.call('POST', '/v1/activation', { token: app.token('wx-session', 'member', 'none'), key: key(), body: { nationalId, name } });
-  expect(answer.status).toBe(200);
-  return answer.body.token as string;
+  const serial = [...Array(1000).keys()].find((candidate) => testNationalId(candidate) === nationalId)!;
+  return (await activateThroughWeChat(app, { user: `wx-${serial}`, nationalId, name, phone: phoneOf(serial) })).accessToken;
 }
 
 function expectError(answer: Answer, status: number, code: string): void {
@@ -59,36 +60,12 @@ afterAll(async () => {
 });
 
 describe('activation', () => {
-  it('activates once by national ID number and name, grants the reward and requests the insurance', async () => {
+  it('grants the reward and requests the insurance once (the flow itself: test/api/identity.api.spec.ts)', async () => {
     const { nationalId, memberId } = await enrol(1, '张三', 'u-a');
-    const client = app.token('wx-session-1', 'member', 'none');
-    const first = await app.call('POST', '/v1/activation', { token: client, key: 'act-1', body: { nationalId, name: '张三' } });
-    expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ memberId, orgId: 'u-a', pointsGranted: 100 });
-    expect((first.body.events as Array<{ type: string }>).map((event) => event.type)).toEqual([
-      'MemberActivated',
-      'PointsGranted',
-      'InsuranceGrantRequested',
-    ]);
-    expect(typeof first.body.token).toBe('string');
-
-    const retried = await app.call('POST', '/v1/activation', { token: client, key: 'act-1', body: { nationalId, name: '张三' } });
-    expect(retried.headers.get('idempotent-replay')).toBe('true');
-    expect(retried.body.pointsGranted).toBe(100);
-
-    expectError(await app.call('POST', '/v1/activation', { token: client, key: 'act-2', body: { nationalId, name: '张三' } }), 409, 'MEMBER.ALREADY_ACTIVE');
+    await activate(nationalId, '张三');
     const events = await app.ledger.store.readStream(`member-${memberId}`);
-    expect(events.filter((event) => event.type === 'PointsGranted')).toHaveLength(1);
-  });
-
-  it('answers a wrong name and an unknown person alike, and refuses a bad check digit with 400', async () => {
-    const { nationalId } = await enrol(2, '李四', 'u-a');
-    const client = app.token('wx-session-2', 'member', 'none');
-    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { nationalId, name: '王五' } }), 422, 'ACTIVATION.NO_MATCH');
-    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { nationalId: testNationalId(999), name: '李四' } }), 422, 'ACTIVATION.NO_MATCH');
-    const badDigit = nationalId.slice(0, 17) + (nationalId[17] === '0' ? '1' : '0');
-    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { nationalId: badDigit, name: '李四' } }), 400, 'VALIDATION.FAILED');
-    expectError(await app.call('POST', '/v1/activation', { token: client, key: key(), body: { name: '李四' } }), 400, 'VALIDATION.FAILED');
+    expect(events.map((event) => event.type)).toEqual(['MemberEnrolled', 'MemberActivated', 'LoginBound', 'PointsGranted', 'InsuranceGrantRequested']);
+    expect(events.filter((event) => event.type === 'PointsGranted').map((event) => event.data.points)).toEqual([100]);
   });
 });
 
@@ -109,7 +86,7 @@ describe('earning', () => {
   });
 
   it('grants a correct quiz answer once and records a wrong one without points', async () => {
-    const admin = app.token('admin-js', 'admin', 'js');
+    const admin = await app.token('admin-js', 'admin', 'js');
     for (const quizId of ['q-1', 'q-2']) {
       const published = await app.call('POST', '/v1/admin/quizzes', {
         token: admin,
@@ -227,7 +204,7 @@ describe('read models', () => {
     expectError(await app.call('GET', '/v1/leaderboards/u-a?period=week', { token }), 403, 'ORG.FORBIDDEN');
     expectError(await app.call('GET', '/v1/leaderboards/zj?period=week', { token }), 403, 'ORG.FORBIDDEN');
     expectError(await app.call('GET', '/v1/leaderboards/js?period=decade', { token }), 400, 'VALIDATION.FAILED');
-    const admin = app.token('admin-nj', 'admin', 'js-nj');
+    const admin = await app.token('admin-nj', 'admin', 'js-nj');
     expect((await app.call('GET', '/v1/leaderboards/u-a?period=all', { token: admin })).status).toBe(200);
     expectError(await app.call('GET', '/v1/leaderboards/zj?period=all', { token: admin }), 403, 'ORG.FORBIDDEN');
   });
@@ -261,8 +238,8 @@ describe('read models', () => {
 
 describe('admin', () => {
   it('lets only a province admin publish a new rule version, guarded by the expected version', async () => {
-    const provinceAdmin = app.token('admin-js', 'admin', 'js');
-    const cityAdmin = app.token('admin-nj', 'admin', 'js-nj');
+    const provinceAdmin = await app.token('admin-js', 'admin', 'js');
+    const cityAdmin = await app.token('admin-nj', 'admin', 'js-nj');
     const current = await app.call('GET', '/v1/admin/earning-rules', { token: provinceAdmin });
     expect(current.body.version).toBe(1);
     const rules = { ...(current.body.rules as Record<string, unknown>), checkin: { points: 8, caps: { day: { maxCount: 1 } } } };
@@ -276,6 +253,6 @@ describe('admin', () => {
     expect(published.status).toBe(200);
     expect(published.body).toMatchObject({ version: 2, rules: { checkin: { points: 8 } } });
     expectError(await app.call('PUT', '/v1/admin/earning-rules', { token: provinceAdmin, key: key(), body: { expectedVersion: 1, rules } }), 409, 'RULES.VERSION_CONFLICT');
-    expectError(await app.call('PUT', '/v1/admin/earning-rules', { token: app.token('m', 'member', 'u-a'), key: key(), body: {} }), 403, 'AUTH.FORBIDDEN');
+    expectError(await app.call('PUT', '/v1/admin/earning-rules', { token: await app.token('m', 'member', 'u-a'), key: key(), body: {} }), 403, 'AUTH.FORBIDDEN');
   });
 });

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { signJwt } from '../../src/api/common/auth';
 import { UnionLedger } from '../../src/composition-root';
 import { loadConfig } from '../../src/config/config';
 import { freePort } from '../../src/infra/embedded';
+import { startSimulators } from '../../src/infra/simulators/simulators';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { testNationalId } from '../support/ledger-app';
 
@@ -103,6 +103,8 @@ describe('the service process', () => {
       const jwtSecret = randomBytes(32).toString('hex');
       const redisKeyPrefix = `ul-e2e-${randomBytes(4).toString('hex')}:`;
       const keys = { masterKey: randomBytes(32), hmacKey: randomBytes(32) };
+      // WeChat and the SMS gateway as an operator would point at them, here the simulators.
+      const simulators = await startSimulators();
       const service = await startService(
         baseEnv({
           DATABASE_URL: database.url,
@@ -113,6 +115,11 @@ describe('the service process', () => {
           JWT_SECRET: jwtSecret,
           PII_MASTER_KEY: keys.masterKey.toString('base64'),
           PII_HMAC_KEY: keys.hmacKey.toString('base64'),
+          WECHAT_API_URL: simulators.url,
+          WECHAT_APP_ID: simulators.settings.wechatAppId,
+          WECHAT_APP_SECRET: simulators.settings.wechatAppSecret,
+          SMS_API_URL: simulators.url,
+          SMS_API_KEY: simulators.settings.smsApiKey,
         }),
       );
       const ledger = new UnionLedger({ config: loadConfig({}), db: database.db, piiKeys: keys, listen: false });
@@ -128,14 +135,26 @@ describe('the service process', () => {
         const piiCipher = await vault.seal(memberId, { idNumber: nationalId, phone: '13900139000' });
         await members.execute(memberId, { type: 'EnrolMember', memberId, orgId: 'e2e-u', name: '陈一', idHmac, piiCipher }, { commandId: 'enrol', actor: system });
 
-        const client = signJwt({ sub: 'wx-1', role: 'member', org: 'none' }, jwtSecret, { ttlSeconds: 600 });
-        const activation = await fetch(`${service.url}/v1/activation`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${client}`, 'idempotency-key': 'a1', 'content-type': 'application/json' },
-          body: JSON.stringify({ nationalId, name: '陈一' }),
-        });
+        const post = async (route: string, token: string | null, body: unknown): Promise<Response> =>
+          fetch(`${service.url}${route}`, {
+            method: 'POST',
+            headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'idempotency-key': `e2e${route.replaceAll('/', '-')}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        const login = await post('/v1/sessions/wechat', null, { code: simulators.issueCode('chen-yi').code });
+        expect(login.status).toBe(200);
+        const visitor = ((await login.json()) as { accessToken: string }).accessToken;
+        const startAnswer = await post('/v1/activation/start', visitor, { nationalId, name: '陈一' });
+        if (startAnswer.status !== 202) throw new Error(`start answered ${startAnswer.status}: ${await startAnswer.text()}`);
+        const started = (await startAnswer.json()) as { challengeId: string };
+        let sms: { params: Record<string, unknown> } | undefined;
+        for (let poll = 0; poll < 1500 && !sms; poll += 1) {
+          sms = simulators.messagesTo('13900139000')[0];
+          if (!sms) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const activation = await post('/v1/activation/confirm', visitor, { challengeId: started.challengeId, code: String(sms!.params.code) });
         expect(activation.status).toBe(200);
-        const { token } = (await activation.json()) as { token: string };
+        const { accessToken: token } = (await activation.json()) as { accessToken: string };
 
         let statement: { lines: Array<{ reason: string; availableAfterPoints: number }> } = { lines: [] };
         let board: { entries: Array<{ memberId: string; points: number }> } = { entries: [] };
@@ -149,6 +168,7 @@ describe('the service process', () => {
         expect(board.entries).toEqual([expect.objectContaining({ memberId, points: 100 })]);
       } finally {
         await ledger.close();
+        await simulators.close();
         expect(await stopService(service)).toBe(0);
         await rm(dataDir, { recursive: true, force: true });
         const redis = new Redis(process.env.TEST_REDIS_URL!);
@@ -188,6 +208,7 @@ describe('the service process', () => {
       const first = await startService(env, 120_000);
       expect(first.output()).toContain('starting embedded PostgreSQL');
       expect(first.output()).toContain('embedded Redis');
+      expect(first.output()).toContain('WeChat: simulator at http://127.0.0.1:');
       expect((await fetch(`${first.url}/health`)).status).toBe(200);
       expect(await stopService(first)).toBe(0);
       expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);

@@ -3,9 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { signJwt, type Role } from '../../src/api/common/auth';
+import type { Role } from '../../src/api/common/auth';
 import { createHttpApp } from '../../src/api/http';
-import { openRuntime, UnionLedger } from '../../src/composition-root';
+import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
+import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
+import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
 import { loadConfig } from '../../src/config/config';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -20,7 +22,9 @@ export interface LedgerApp {
   ledger: UnionLedger;
   runtime: Runtime;
   database: TestDatabase;
-  token(sub: string, role: Role, org: string): string;
+  /** The WeChat and SMS simulators the service talks to over HTTP. */
+  simulators: Simulators;
+  token(sub: string, role: Role, org: string): Promise<string>;
   call(method: string, route: string, options?: { token?: string; key?: string; body?: unknown }): Promise<Answer>;
   close(): Promise<void>;
 }
@@ -38,9 +42,22 @@ export async function startLedgerApp(): Promise<LedgerApp> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
   const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
-  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) } });
+  const simulators = await startSimulators();
+  const tokens = tokenService(secret);
+  const ledger = new UnionLedger({
+    config,
+    db: runtime.db,
+    redis: runtime.redis,
+    piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
+    identity: {
+      tokens,
+      outside: {
+        wechat: new WeChatHttpClient({ baseUrl: simulators.url, appId: simulators.settings.wechatAppId, appSecret: simulators.settings.wechatAppSecret }),
+        sms: new SmsHttpClient({ baseUrl: simulators.url, apiKey: simulators.settings.smsApiKey }),
+      },
+    },
+  });
   const app: INestApplication = await createHttpApp(ledger, runtime, {
-    jwtSecret: secret,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
   });
   await app.listen(0, '127.0.0.1');
@@ -50,7 +67,8 @@ export async function startLedgerApp(): Promise<LedgerApp> {
     ledger,
     runtime,
     database,
-    token: (sub, role, org) => signJwt({ sub, role, org }, secret, { ttlSeconds: 3600 }),
+    simulators,
+    token: (sub, role, org) => tokens.sign({ sub, role, org }, { ttlSeconds: 3600 }),
     async call(method, route, options = {}) {
       const headers: Record<string, string> = {};
       if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -67,6 +85,7 @@ export async function startLedgerApp(): Promise<LedgerApp> {
     async close() {
       await app.close();
       await ledger.close();
+      await simulators.close();
       const stale = await runtime.redis!.keys(`${prefix}*`);
       if (stale.length > 0) await runtime.redis!.del(...stale);
       await runtime.close();
@@ -74,6 +93,50 @@ export async function startLedgerApp(): Promise<LedgerApp> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Polls until `read` answers something, for at most `timeoutMs` (the SMS is sent after the answer). */
+async function eventually<T>(read: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface Session {
+  accessToken: string;
+  refreshToken: string | null;
+  role: string;
+  sessionId: string;
+}
+
+/** Logs in as a simulated WeChat user through POST /v1/sessions/wechat. */
+export async function wechatLogin(app: LedgerApp, user: string): Promise<Session> {
+  const { code } = app.simulators.issueCode(user);
+  const answer = await app.call('POST', '/v1/sessions/wechat', { body: { code, device: 'test-phone' } });
+  if (answer.status !== 200) throw new Error(`WeChat log-in answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return answer.body as unknown as Session;
+}
+
+/**
+ * The whole activation a member goes through: log in with WeChat, name themselves, read the code
+ * the SMS simulator received on the roster's phone, confirm it. Returns the member session.
+ */
+export async function activateThroughWeChat(app: LedgerApp, person: { user: string; nationalId: string; name: string; phone: string }): Promise<Session> {
+  const visitor = await wechatLogin(app, person.user);
+  const before = app.simulators.messagesTo(person.phone).length;
+  const started = await app.call('POST', '/v1/activation/start', { token: visitor.accessToken, key: `start-${person.user}`, body: { nationalId: person.nationalId, name: person.name } });
+  if (started.status !== 202) throw new Error(`activation start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  const message = await eventually(() => app.simulators.messagesTo(person.phone)[before], `an SMS to ${person.phone}`);
+  const confirmed = await app.call('POST', '/v1/activation/confirm', {
+    token: visitor.accessToken,
+    body: { challengeId: started.body.challengeId, code: String(message.params.code) },
+  });
+  if (confirmed.status !== 200) throw new Error(`activation confirm answered ${confirmed.status}: ${JSON.stringify(confirmed.body)}`);
+  return confirmed.body as unknown as Session;
 }
 
 /** A syntactically valid national ID number (GB 11643 check digit) for test person `serial`. */

@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -9,116 +8,25 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidTokenError, ROLES, type Role, type TokenClaims, type TokenService } from '../../application/identity';
 import { AppError } from './errors';
 
 /**
- * Bearer tokens: HS256 JWTs signed with the configured secret (JWT_SECRET, or the development
- * secret in `${DATA_DIR}/secrets.json`). Implemented on node:crypto because the whole of it is an
- * HMAC and a few checks, and every check here is one a library could get wrong by default
- * (`alg: none`, a non-constant-time compare, a missing `exp`).
+ * Authentication of every route: a bearer token verified by the identity context's TokenService
+ * (jose: pinned algorithm, key ids, issuer, audience, exp/nbf/iat, a maximum lifetime), then the
+ * route's roles.
  */
 
-export const ROLES = ['member', 'admin', 'auditor'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface JwtClaims {
-  /** The member (or admin, or auditor) the token speaks for. */
-  sub: string;
-  role: Role;
-  /** The organisation (union unit) the subject belongs to or administers. */
-  org: string;
-  /** Expiry and issue time, in seconds since the epoch as RFC 7519 says. */
-  exp: number;
-  iat: number;
-}
-
-export type TokenSubject = Pick<JwtClaims, 'sub' | 'role' | 'org'>;
-
-/** Bounds: a token longer than this is refused unread; ids are short; a token lives at most 30 days. */
-const MAX_TOKEN_CHARS = 4096;
-const MAX_ID_CHARS = 200;
-export const MAX_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
-/** Clocks differ a little between the issuer and this service; beyond this, `iat` in the future is refused. */
-const CLOCK_SKEW_SECONDS = 60;
-
-const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
-function hmac(secret: string, signingInput: string): Buffer {
-  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(signingInput, 'utf8').digest();
-}
-
-function invalid(reason: string): AppError {
-  return AppError.unauthorized('AUTH.INVALID_TOKEN', `invalid bearer token: ${reason}`, { reason });
-}
-
-function checkSubject(subject: TokenSubject): void {
-  for (const field of ['sub', 'org'] as const) {
-    const value = subject[field];
-    if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_CHARS) {
-      throw new TypeError(`${field} must be a string of 1 to ${MAX_ID_CHARS} characters`);
-    }
-  }
-  if (!ROLES.includes(subject.role)) throw new TypeError(`role must be one of ${ROLES.join(', ')}`);
-}
-
-export function signJwt(subject: TokenSubject, secret: string, options: { ttlSeconds: number; nowMs?: number }): string {
-  checkSubject(subject);
-  if (!Number.isSafeInteger(options.ttlSeconds) || options.ttlSeconds < 1 || options.ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
-    throw new TypeError(`ttlSeconds must be an integer from 1 to ${MAX_TOKEN_TTL_SECONDS}`);
-  }
-  const iat = Math.floor((options.nowMs ?? Date.now()) / 1000);
-  const claims: JwtClaims = { sub: subject.sub, role: subject.role, org: subject.org, iat, exp: iat + options.ttlSeconds };
-  const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  return `${signingInput}.${hmac(secret, signingInput).toString('base64url')}`;
-}
-
-function parseJsonPart(part: string, what: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid(`${what} is not JSON`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${what} is not a JSON object`);
-  return value as Record<string, unknown>;
-}
-
-/** Returns the claims of a valid token; throws AppError 401 AUTH.INVALID_TOKEN otherwise. */
-export function verifyJwt(token: string, secret: string, nowMs: number = Date.now()): JwtClaims {
-  if (token.length > MAX_TOKEN_CHARS) throw invalid('too long');
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw invalid('malformed');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-
-  // The algorithm is fixed here, never taken from the token: `none` and RS/HS confusion cannot happen.
-  const header = parseJsonPart(headerPart, 'header');
-  if (header.alg !== 'HS256') throw invalid('algorithm must be HS256');
-
-  const expected = hmac(secret, `${headerPart}.${payloadPart}`);
-  const given = Buffer.from(signaturePart, 'base64url');
-  // timingSafeEqual needs equal lengths; the length of an HS256 signature is public anyway.
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('bad signature');
-
-  const payload = parseJsonPart(payloadPart, 'payload');
-  const { sub, role, org, exp, iat } = payload;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_ID_CHARS) throw invalid('sub missing or too long');
-  if (typeof org !== 'string' || org.length === 0 || org.length > MAX_ID_CHARS) throw invalid('org missing or too long');
-  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw invalid('unknown role');
-  if (typeof exp !== 'number' || !Number.isSafeInteger(exp)) throw invalid('exp missing');
-  if (typeof iat !== 'number' || !Number.isSafeInteger(iat)) throw invalid('iat missing');
-  const nowSeconds = Math.floor(nowMs / 1000);
-  if (exp <= nowSeconds) throw invalid('expired');
-  if (iat > nowSeconds + CLOCK_SKEW_SECONDS) throw invalid('issued in the future');
-  return { sub, role: role as Role, org, exp, iat };
-}
+export { ROLES, type Role };
+/** The verified claims of the caller. */
+export type JwtClaims = TokenClaims;
 
 // ---- Nest wiring ----
 
-/** DI token for the authentication settings (the secret), provided by AppModule. */
+/** DI token for the authentication settings (the token service), provided by AppModule. */
 export const AUTH_SETTINGS = Symbol('AUTH_SETTINGS');
 export interface AuthSettings {
-  jwtSecret: string;
+  tokens: TokenService;
 }
 
 const IS_PUBLIC = 'union-ledger:public';
@@ -157,7 +65,7 @@ export class AuthGuard implements CanActivate {
     @Inject(Reflector) private readonly reflector: Reflector,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
@@ -171,11 +79,12 @@ export class AuthGuard implements CanActivate {
     const match = /^Bearer +(\S+)\s*$/i.exec(header);
     let claims: JwtClaims;
     try {
-      if (!match) throw invalid('the Authorization header must be "Bearer <token>"');
-      claims = verifyJwt(match[1]!, this.settings.jwtSecret);
+      if (!match) throw new InvalidTokenError('the Authorization header must be "Bearer <token>"');
+      claims = await this.settings.tokens.verify(match[1]!);
     } catch (error) {
+      if (!(error instanceof InvalidTokenError)) throw error;
       void reply.header('www-authenticate', 'Bearer realm="union-ledger", error="invalid_token"');
-      throw error;
+      throw AppError.unauthorized('AUTH.INVALID_TOKEN', error.message, { reason: error.reason });
     }
     principals.set(request, claims);
 

@@ -17,6 +17,7 @@ import type { Queryable } from '../../infra/database';
 import type { Runtime } from '../../infra/runtime';
 import { RUNTIME } from '../tokens';
 import { principalOf } from './auth';
+import { UNRECORDED } from './unrecorded';
 import { AppError, renderKnownError } from './errors';
 
 /**
@@ -136,6 +137,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     if (context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     if (!UNSAFE_METHODS.has(request.method)) return next.handle();
+    if (Reflect.getMetadata(UNRECORDED, context.getHandler()) === true) return next.handle();
     const reply = context.switchToHttp().getResponse<FastifyReply>();
 
     const header = request.headers[IDEMPOTENCY_KEY_HEADER];

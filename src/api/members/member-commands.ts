@@ -3,7 +3,7 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import type { ImportReport } from '../../application/import-report';
 import { importMembers, type MemberCommandResult } from '../../application/members';
 import type { UnionLedger } from '../../composition-root';
-import { checkNationalId, type MemberCommand } from '../../domain/members';
+import type { MemberCommand } from '../../domain/members';
 import type { JwtClaims } from '../common/auth';
 import { commandMeta } from '../common/commands';
 import { AppError } from '../common/errors';
@@ -100,31 +100,6 @@ export class AnswerQuizHandler implements ICommandHandler<AnswerQuiz> {
   }
 }
 
-/** Activation by national ID number and name: the member is found by the HMAC of the number. */
-export class ActivateMember extends Command<{ memberId: string; result: MemberCommandResult }> {
-  constructor(
-    readonly user: JwtClaims,
-    readonly idempotencyKey: string,
-    readonly nationalId: string,
-    readonly name: string,
-  ) {
-    super();
-  }
-}
-
-@CommandHandler(ActivateMember)
-export class ActivateMemberHandler implements ICommandHandler<ActivateMember> {
-  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
-
-  async execute({ user, idempotencyKey, nationalId, name }: ActivateMember) {
-    const checked = checkNationalId(nationalId);
-    if (!checked.ok) throw AppError.badRequest('VALIDATION.FAILED', 'the national ID number is not valid', { issues: [{ path: 'nationalId', reason: checked.code }] });
-    const memberId = this.ledger.vault.memberIdFor(this.ledger.vault.idHmac(checked.value));
-    const result = await this.ledger.members.execute(memberId, { type: 'ActivateMember', name }, commandMeta(user, idempotencyKey));
-    return { memberId, result };
-  }
-}
-
 /** An admin's roster upload (CSV), into their own subtree only. */
 export class ImportMembers extends Command<ImportReport> {
   constructor(
@@ -149,7 +124,6 @@ export class ImportMembersHandler implements ICommandHandler<ImportMembers> {
 }
 
 export const MEMBER_COMMAND_HANDLERS = [
-  ActivateMemberHandler,
   CheckInHandler,
   AnswerQuizHandler,
   ReadArticleHandler,

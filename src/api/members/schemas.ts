@@ -5,7 +5,6 @@ import { int, object, optional, str } from '../common/validation';
 export const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const rating = int({ min: 1, max: 5 });
 
-export const activationSchema = object({ nationalId: str({ min: 15, max: 20 }), name: str({ min: 1, max: 50 }) });
 export const quizAnswerSchema = object({ quizId: str({ min: 1, max: 64, pattern: ID }), answer: str({ min: 1, max: 16 }) });
 export const articleSchema = object({ articleId: str({ min: 1, max: 64, pattern: ID }) });
 export const commentSchema = object({ targetId: str({ min: 1, max: 64, pattern: ID }), text: str({ min: 1, max: 500 }) });

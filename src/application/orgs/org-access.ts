@@ -1,9 +1,10 @@
 import { DomainError } from '../../domain/shared';
+import type { Role } from '../identity';
 import type { OrgDirectory } from '../../projections/orgs';
 
 export interface Principal {
   sub: string;
-  role: 'member' | 'admin' | 'auditor';
+  role: Role;
   org: string;
 }
 
@@ -18,7 +19,7 @@ export class OrgAccess {
     const path = await this.directory.pathOf(orgId);
     if (!path) throw new DomainError('ORG.NOT_FOUND', `no organisation ${orgId}`, 404);
     if (principal.role === 'auditor') return;
-    if (principal.role === 'admin' && path.includes(principal.org)) return;
+    if ((principal.role === 'admin' || principal.role === 'finance') && path.includes(principal.org)) return;
     if (principal.role === 'member') {
       const own = await this.directory.pathOf(principal.org);
       if (own?.includes(orgId)) return;

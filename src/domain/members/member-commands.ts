@@ -14,7 +14,9 @@ export interface Context {
 
 export type MemberCommand =
   | { type: 'EnrolMember'; memberId: string; orgId: string; name: string; idHmac: string; piiCipher: string }
-  | { type: 'ActivateMember'; name: string }
+  /** `loginKey`: the WeChat login that proved possession of the member's phone, bound by the activation. */
+  | { type: 'ActivateMember'; name: string; loginKey?: string }
+  | { type: 'RebindLogin'; loginKey: string; adminId: string }
   | { type: 'CheckIn' }
   | { type: 'AnswerQuiz'; quizId: string; answer: string; correctAnswer: string }
   | { type: 'ReadArticle'; articleId: string }
@@ -141,10 +143,23 @@ export function activate(state: MemberState, command: CommandOf<'ActivateMember'
   const { memberId } = state;
   const day = periodsOf(ctx.now).day;
   const reward = grant(state, ctx, 'activation', 'activation', 'once', ctx.rules.rules.activation.points, { day }, 'activation');
+  const login: MemberEvent[] = command.loginKey
+    ? [{ type: 'LoginBound', data: { memberId, loginKey: command.loginKey, previousLoginKey: null, byAdminId: null } }]
+    : [];
   return [
     { type: 'MemberActivated', data: { memberId, orgId: state.orgId, day } },
+    ...login,
     ...(reward ? [reward] : []),
     { type: 'InsuranceGrantRequested', data: { memberId, grantId: `${memberId}:activation-insurance`, ...ACTIVATION_INSURANCE } },
+  ];
+}
+
+/** An admin of the member's union binds a new WeChat login (the member changed phone or account). */
+export function rebindLogin(state: MemberState, command: CommandOf<'RebindLogin'>): MemberEvent[] {
+  requireActive(state);
+  if (state.loginKey === command.loginKey) return [];
+  return [
+    { type: 'LoginBound', data: { memberId: state.memberId, loginKey: command.loginKey, previousLoginKey: state.loginKey, byAdminId: command.adminId } },
   ];
 }
 
@@ -279,6 +294,8 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
       return enrol(state, command);
     case 'ActivateMember':
       return activate(state, command, ctx);
+    case 'RebindLogin':
+      return rebindLogin(state, command);
     case 'CheckIn':
       return checkIn(state, ctx);
     case 'AnswerQuiz':

@@ -27,6 +27,8 @@ export interface PointsGrantedData {
 export type MemberEvent =
   | { type: 'MemberEnrolled'; data: { memberId: string; orgId: string; name: string; idHmac: string; piiCipher: string } }
   | { type: 'MemberActivated'; data: { memberId: string; orgId: string; day: string } }
+  /** The member's WeChat login (an HMAC of the openid): set at activation, changed by an admin of their union. */
+  | { type: 'LoginBound'; data: { memberId: string; loginKey: string; previousLoginKey: string | null; byAdminId: string | null } }
   | { type: 'InsuranceGrantRequested'; data: { memberId: string; grantId: string; product: string; termYears: number } }
   | { type: 'PointsGranted'; data: PointsGrantedData }
   | { type: 'CheckedIn'; data: { memberId: string; day: string; streak: number } }
@@ -76,6 +78,8 @@ interface Hold {
 
 export interface MemberState {
   status: 'none' | 'enrolled' | 'active';
+  /** The bound WeChat login; null before activation through a login (or for members activated before logins existed). */
+  loginKey: string | null;
   memberId: string;
   orgId: string;
   name: string;
@@ -96,6 +100,7 @@ export interface MemberState {
 
 export const initialState: MemberState = {
   status: 'none',
+  loginKey: null,
   memberId: '',
   orgId: '',
   name: '',
@@ -126,6 +131,8 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return { ...state, status: 'enrolled', ...event.data };
     case 'MemberActivated':
       return { ...state, status: 'active' };
+    case 'LoginBound':
+      return { ...state, loginKey: event.data.loginKey };
     case 'InsuranceGrantRequested':
       return state;
     case 'PointsGranted': {

@@ -6,7 +6,7 @@ export class DomainError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly httpStatus: 400 | 403 | 404 | 409 | 422 = 422,
+    readonly httpStatus: 400 | 401 | 403 | 404 | 409 | 422 | 429 = 422,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);

@@ -1,0 +1,135 @@
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { ExternalServiceError, type ActivationStarted, type Role, type SessionTokens } from '../../application/identity';
+import type { UnionLedger } from '../../composition-root';
+import type { JwtClaims } from '../common/auth';
+import { AppError } from '../common/errors';
+import { LEDGER } from '../tokens';
+
+/**
+ * The identity context's commands as @nestjs/cqrs commands: one class and one handler each.
+ * Log-ins answer with a session; a WeChat user bound to an active member gets a member session,
+ * anyone else a visitor session that may only activate.
+ */
+
+export class WeChatLogin extends Command<SessionTokens> {
+  constructor(
+    readonly code: string,
+    readonly device: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(WeChatLogin)
+export class WeChatLoginHandler implements ICommandHandler<WeChatLogin> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ code, device }: WeChatLogin): Promise<SessionTokens> {
+    const { wechat, activation, sessions } = this.ledger.identity;
+    let openid: string;
+    try {
+      ({ openid } = await wechat.code2session(code));
+    } catch (error) {
+      if (!(error instanceof ExternalServiceError)) throw error;
+      if (error.refused) throw AppError.unauthorized('AUTH.WECHAT_CODE_INVALID', error.message);
+      throw new AppError('SERVICE.UNAVAILABLE', 'WeChat did not answer; try again shortly', 503, { service: 'wechat' });
+    }
+    const loginKey = activation.loginKeyOf(openid);
+    const memberId = await activation.memberOf(loginKey);
+    if (memberId !== null) {
+      const { state } = await this.ledger.members.load(memberId);
+      if (state.status === 'active' && state.loginKey === loginKey) return sessions.open({ sub: memberId, role: 'member', org: state.orgId }, device);
+    }
+    return sessions.open({ sub: loginKey, role: 'visitor', org: '-' }, device);
+  }
+}
+
+export class RefreshSession extends Command<SessionTokens> {
+  constructor(readonly refreshToken: string) {
+    super();
+  }
+}
+
+@CommandHandler(RefreshSession)
+export class RefreshSessionHandler implements ICommandHandler<RefreshSession> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  execute({ refreshToken }: RefreshSession): Promise<SessionTokens> {
+    return this.ledger.identity.sessions.refresh(refreshToken, (subject, role) => this.currentOrg(subject, role));
+  }
+
+  /** A member's union now (they may have moved since the session opened); null ends the session. */
+  private async currentOrg(subject: string, role: Role): Promise<string | null> {
+    if (role !== 'member') return null; // Only member sessions are refreshed today; accounts come with admin log-in.
+    const { state } = await this.ledger.members.load(subject);
+    return state.status === 'active' ? state.orgId : null;
+  }
+}
+
+export class EndSessions extends Command<{ endedSessions: number }> {
+  constructor(
+    readonly user: JwtClaims,
+    /** This session only, or every session of the caller. */
+    readonly scope: 'current' | 'all',
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(EndSessions)
+export class EndSessionsHandler implements ICommandHandler<EndSessions> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ user, scope }: EndSessions): Promise<{ endedSessions: number }> {
+    const { sessions } = this.ledger.identity;
+    if (scope === 'all') return { endedSessions: await sessions.revokeSubject(user.sub) };
+    return { endedSessions: user.sid && (await sessions.revokeFamily(user.sid, user.sub)) ? 1 : 0 };
+  }
+}
+
+export class StartActivation extends Command<ActivationStarted> {
+  constructor(
+    readonly visitor: JwtClaims,
+    readonly nationalId: string,
+    readonly name: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(StartActivation)
+export class StartActivationHandler implements ICommandHandler<StartActivation> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  execute({ visitor, nationalId, name }: StartActivation): Promise<ActivationStarted> {
+    return this.ledger.identity.activation.start(visitor.sub, nationalId, name);
+  }
+}
+
+export class ConfirmActivation extends Command<SessionTokens & { memberId: string }> {
+  constructor(
+    readonly visitor: JwtClaims,
+    readonly challengeId: string,
+    readonly code: string,
+    readonly device: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(ConfirmActivation)
+export class ConfirmActivationHandler implements ICommandHandler<ConfirmActivation> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ visitor, challengeId, code, device }: ConfirmActivation) {
+    const { activation, sessions } = this.ledger.identity;
+    // One activation per challenge: the command id makes a raced duplicate answer from the stream.
+    const meta = { commandId: `activation:${challengeId}`, actor: { type: 'visitor', id: visitor.sub } };
+    const { memberId, orgId } = await activation.confirm(visitor.sub, challengeId, code, meta);
+    if (visitor.sid) await sessions.revokeFamily(visitor.sid, visitor.sub); // The visitor session has served its purpose.
+    return { ...(await sessions.open({ sub: memberId, role: 'member', org: orgId }, device)), memberId };
+  }
+}
+
+export const IDENTITY_COMMAND_HANDLERS = [WeChatLoginHandler, RefreshSessionHandler, EndSessionsHandler, StartActivationHandler, ConfirmActivationHandler];

@@ -1,0 +1,2 @@
+/** The identity context over HTTP. */
+export { IdentityModule } from './identity.module';

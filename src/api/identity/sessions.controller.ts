@@ -1,0 +1,57 @@
+import { Body, Controller, Delete, HttpCode, Post, Query, Req } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { CurrentUser, Public, type JwtClaims } from '../common/auth';
+import { AppError } from '../common/errors';
+import { Unrecorded } from '../common/unrecorded';
+import { object, optional, parseBody, str, toJsonSchema } from '../common/validation';
+import { EndSessions, RefreshSession, WeChatLogin } from './identity-commands';
+
+const wechatLoginSchema = object({ code: str({ min: 1, max: 128 }), device: optional(str({ min: 1, max: 100 })) });
+const refreshSchema = object({ refreshToken: str({ min: 1, max: 100 }) });
+
+/** The device a session belongs to: named by the client, else its user agent (for the session list and logout). */
+function deviceOf(request: FastifyRequest, named: string | undefined): string {
+  return (named ?? request.headers['user-agent'] ?? 'unknown').slice(0, 100);
+}
+
+@ApiTags('sessions')
+@Controller('v1/sessions')
+export class SessionsController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('wechat')
+  @HttpCode(200)
+  @Public()
+  @Unrecorded()
+  @ApiBody({ schema: toJsonSchema(wechatLoginSchema) })
+  @ApiOperation({
+    summary: 'Log in from the mini-program with a wx.login() code: a member session when the WeChat account is bound, else a visitor session that may only activate',
+  })
+  async wechat(@Body() body: unknown, @Req() request: FastifyRequest) {
+    const input = parseBody(wechatLoginSchema, body);
+    return this.commands.execute(new WeChatLogin(input.code, deviceOf(request, input.device)));
+  }
+
+  @Post('refresh')
+  @HttpCode(200)
+  @Public()
+  @Unrecorded()
+  @ApiBody({ schema: toJsonSchema(refreshSchema) })
+  @ApiOperation({ summary: 'Spend a refresh token for a new access token and the next refresh token; a spent token ends its session' })
+  async refresh(@Body() body: unknown) {
+    const input = parseBody(refreshSchema, body);
+    return this.commands.execute(new RefreshSession(input.refreshToken));
+  }
+
+  @Delete()
+  @HttpCode(200)
+  @ApiBearerAuth()
+  @Unrecorded()
+  @ApiOperation({ summary: 'Log out: end this session (scope=current, the default) or every session of the caller (scope=all)' })
+  async end(@CurrentUser() user: JwtClaims, @Query('scope') scope = 'current') {
+    if (scope !== 'current' && scope !== 'all') throw AppError.badRequest('VALIDATION.FAILED', "scope must be 'current' or 'all'");
+    return this.commands.execute(new EndSessions(user, scope));
+  }
+}

@@ -1,0 +1,46 @@
+import type { Migration } from '../../infra/migrations';
+
+/**
+ * The identity context's operational tables. They hold secrets and short-lived state (hashed
+ * one-time codes, hashed refresh tokens), not facts of the ledger, so they live beside the event
+ * log rather than in it; what they decide (a member activated and bound to a login) is recorded
+ * as events.
+ */
+export const IDENTITY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 20,
+    name: 'identity: activation challenges and sessions',
+    sql: /* sql */ `
+      -- One row per activation start. code_hash is an HMAC of the code under a server key; a start
+      -- that matched nobody gets a random hash (no code exists) so it is answered like any other.
+      CREATE TABLE ul_activation_challenges (
+        challenge_id uuid PRIMARY KEY,
+        login_key text NOT NULL,
+        member_id text,
+        code_hash bytea NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        confirmed_at timestamptz
+      );
+      CREATE INDEX ul_activation_challenges_login_idx ON ul_activation_challenges (login_key, created_at);
+
+      -- Refresh tokens, stored only as SHA-256 hashes. A session family is one login on one device;
+      -- each refresh spends its token and issues the next of the family. Spending a spent token
+      -- again revokes the whole family (it was stolen, or the client is confused: either way, log in again).
+      CREATE TABLE ul_sessions (
+        token_hash bytea PRIMARY KEY,
+        family_id uuid NOT NULL,
+        subject text NOT NULL,
+        role text NOT NULL,
+        device text NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        spent_at timestamptz,
+        revoked_at timestamptz
+      );
+      CREATE INDEX ul_sessions_family_idx ON ul_sessions (family_id);
+      CREATE INDEX ul_sessions_subject_idx ON ul_sessions (subject);
+    `,
+  },
+];

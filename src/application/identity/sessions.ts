@@ -1,0 +1,138 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DomainError } from '../../domain/shared';
+import type { Database } from '../../infra/database';
+import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from './tokens';
+
+/**
+ * Sessions: a short access token (15 minutes) and a rotating refresh token. A session family is
+ * one login on one device. Refresh tokens are 256 random bits, stored only as SHA-256 hashes;
+ * each refresh spends the token and issues the next one of the family. Presenting a spent token
+ * again revokes the whole family: either it was stolen and the thief or the owner is replaying
+ * it, and both must log in again. Revoking a family or every family of a subject stops refreshes
+ * at once; access tokens already issued run out within 15 minutes.
+ */
+
+export interface SessionTokens {
+  accessToken: string;
+  /** Absent for visitors, who log in again through WeChat instead. */
+  refreshToken: string | null;
+  tokenType: 'Bearer';
+  expiresInSeconds: number;
+  sessionId: string;
+  subject: string;
+  role: Role;
+  org: string;
+}
+
+export interface SessionSubject {
+  sub: string;
+  role: Role;
+  org: string;
+}
+
+export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+/** Refresh tokens are base64url of 32 bytes. */
+const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const MAX_DEVICE_CHARS = 100;
+
+const hashOf = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+function refused(code: string, message: string): DomainError {
+  return new DomainError(code, message, 401);
+}
+
+export class SessionService {
+  constructor(
+    private readonly db: Database,
+    private readonly tokens: TokenService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Opens a session family for a subject on a device; visitors get an access token only. */
+  async open(subject: SessionSubject, device: string): Promise<SessionTokens> {
+    const familyId = randomUUID();
+    if (subject.role === 'visitor') return this.issue(subject, familyId, null);
+    const refreshToken = await this.store(subject, familyId, device.slice(0, MAX_DEVICE_CHARS));
+    return this.issue(subject, familyId, refreshToken);
+  }
+
+  /**
+   * Spends a refresh token and issues the family's next one. `currentOrg` answers the subject's
+   * organisation now (a member may have moved union since the session opened), or null when the
+   * subject no longer exists, which ends the session.
+   */
+  async refresh(refreshToken: string, currentOrg: (subject: string, role: Role) => Promise<string | null>): Promise<SessionTokens> {
+    if (!REFRESH_TOKEN.test(refreshToken)) throw refused('SESSION.REFRESH_INVALID', 'the refresh token is not valid');
+    const now = this.clock();
+    const spent = await this.db.tx('session-refresh', async (tx) => {
+      const row = await tx.oneOrNone<{ family_id: string; subject: string; role: Role; device: string; expires_at: Date; spent_at: Date | null; revoked_at: Date | null }>(
+        'SELECT family_id, subject, role, device, expires_at, spent_at, revoked_at FROM ul_sessions WHERE token_hash = $1 FOR UPDATE',
+        [hashOf(refreshToken)],
+      );
+      if (!row) return { error: refused('SESSION.REFRESH_INVALID', 'the refresh token is not valid') };
+      if (row.revoked_at) return { error: refused('SESSION.REVOKED', 'this session was ended; log in again') };
+      if (row.spent_at) {
+        await tx.none('UPDATE ul_sessions SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [row.family_id, now]);
+        return { error: refused('SESSION.REFRESH_REUSED', 'this refresh token was already used: the session is ended; log in again') };
+      }
+      if (row.expires_at.getTime() <= now.getTime()) return { error: refused('SESSION.REFRESH_EXPIRED', 'the refresh token has expired; log in again') };
+      await tx.none('UPDATE ul_sessions SET spent_at = $2 WHERE token_hash = $1', [hashOf(refreshToken), now]);
+      return { row };
+    });
+    // The revocation above must commit even though the caller is refused, hence the error as a value.
+    if ('error' in spent) throw spent.error;
+    const { row } = spent;
+    const org = await currentOrg(row.subject, row.role);
+    if (org === null) {
+      await this.revokeFamily(row.family_id);
+      throw refused('SESSION.SUBJECT_GONE', 'the account of this session no longer exists');
+    }
+    const subject = { sub: row.subject, role: row.role, org };
+    const next = await this.store(subject, row.family_id, row.device);
+    return this.issue(subject, row.family_id, next);
+  }
+
+  /** Ends one session family (logout on one device); true when it was open. */
+  async revokeFamily(familyId: string, subject?: string): Promise<boolean> {
+    const result = await this.db.result(
+      'UPDATE ul_sessions SET revoked_at = $3 WHERE family_id = $1 AND ($2::text IS NULL OR subject = $2) AND revoked_at IS NULL',
+      [familyId, subject ?? null, this.clock()],
+    );
+    return result.rowCount > 0;
+  }
+
+  /** Ends every session of a subject (all devices); returns how many families were open. */
+  async revokeSubject(subject: string): Promise<number> {
+    const row = await this.db.one<{ families: number }>(
+      `WITH revoked AS (UPDATE ul_sessions SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL RETURNING family_id)
+       SELECT count(DISTINCT family_id)::int AS families FROM revoked`,
+      [subject, this.clock()],
+    );
+    return row.families;
+  }
+
+  private async store(subject: SessionSubject, familyId: string, device: string): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    const now = this.clock();
+    await this.db.none(
+      `INSERT INTO ul_sessions (token_hash, family_id, subject, role, device, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [hashOf(token), familyId, subject.sub, subject.role, device, now, new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1000)],
+    );
+    return token;
+  }
+
+  private async issue(subject: SessionSubject, familyId: string, refreshToken: string | null): Promise<SessionTokens> {
+    const accessToken = await this.tokens.sign({ ...subject, sid: familyId }, { ttlSeconds: ACCESS_TOKEN_TTL_SECONDS, nowMs: this.clock().getTime() });
+    return {
+      accessToken,
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresInSeconds: ACCESS_TOKEN_TTL_SECONDS,
+      sessionId: familyId,
+      subject: subject.sub,
+      role: subject.role,
+      org: subject.org,
+    };
+  }
+}

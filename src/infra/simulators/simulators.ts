@@ -1,0 +1,144 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * Real HTTP simulators of the outside services the identity context talks to: WeChat's
+ * `code2session` and an SMS gateway. The quick start runs them when WECHAT_API_URL / SMS_API_URL
+ * are unset, and the tests run them, so the service always speaks real HTTP to something; a real
+ * provider is a configuration away. They listen on 127.0.0.1 only and keep everything in memory,
+ * bounded.
+ *
+ * WeChat (the parts a mini-program login uses):
+ *   POST /simulator/wechat/codes { "user": "alice" }   → { "code", "openid" }: a one-time login
+ *        code for a simulated WeChat user (the openid is derived from the user name)
+ *   GET  /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code
+ *        → { "openid", "session_key" } or { "errcode": 40029 | 40163 | 40013 | 40125, "errmsg" }
+ * SMS:
+ *   POST /sms/send { "phone", "template", "params" } with `Authorization: Bearer <api key>`
+ *   GET  /simulator/sms/messages?phone=13800138000     → { "messages": [{ phone, template, params, sentAt }] }
+ */
+
+export interface SimulatorSettings {
+  wechatAppId: string;
+  wechatAppSecret: string;
+  smsApiKey: string;
+}
+
+export interface Simulators {
+  url: string;
+  settings: SimulatorSettings;
+  /** SMS messages received, newest last (what a person would read on their phone). */
+  messagesTo(phone: string): Array<{ phone: string; template: string; params: Record<string, unknown>; sentAt: string }>;
+  /** A one-time WeChat login code for a simulated user. */
+  issueCode(user: string): { code: string; openid: string };
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_CODES = 100_000;
+const MAX_MESSAGES = 10_000;
+
+export function simulatedOpenId(user: string): string {
+  return `o${createHash('sha256').update(`simulated-wechat-user:${user}`, 'utf8').digest('base64url').slice(0, 27)}`;
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown> | null> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function startSimulators(settings: Partial<SimulatorSettings> = {}): Promise<Simulators> {
+  const resolved: SimulatorSettings = {
+    wechatAppId: settings.wechatAppId ?? 'wx-simulator',
+    wechatAppSecret: settings.wechatAppSecret ?? randomBytes(16).toString('hex'),
+    smsApiKey: settings.smsApiKey ?? randomBytes(16).toString('hex'),
+  };
+  /** Unused codes → openid; a used code is remembered as used (WeChat answers 40163). */
+  const codes = new Map<string, { openid: string; used: boolean }>();
+  const messages: Array<{ phone: string; template: string; params: Record<string, unknown>; sentAt: string }> = [];
+
+  const issueCode = (user: string): { code: string; openid: string } => {
+    if (codes.size >= MAX_CODES) codes.delete(codes.keys().next().value!);
+    const code = randomBytes(12).toString('base64url');
+    const openid = simulatedOpenId(user);
+    codes.set(code, { openid, used: false });
+    return { code, openid };
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    if (request.method === 'POST' && url.pathname === '/simulator/wechat/codes') {
+      const body = await readJson(request);
+      const user = body?.user;
+      if (typeof user !== 'string' || user.length === 0 || user.length > 100) return send(response, 400, { error: 'user: 1-100 characters' });
+      return send(response, 200, issueCode(user));
+    }
+    if (request.method === 'GET' && url.pathname === '/sns/jscode2session') {
+      const query = url.searchParams;
+      if (query.get('appid') !== resolved.wechatAppId) return send(response, 200, { errcode: 40013, errmsg: 'invalid appid' });
+      if (query.get('secret') !== resolved.wechatAppSecret) return send(response, 200, { errcode: 40125, errmsg: 'invalid appsecret' });
+      const entry = codes.get(query.get('js_code') ?? '');
+      if (!entry) return send(response, 200, { errcode: 40029, errmsg: 'invalid code' });
+      if (entry.used) return send(response, 200, { errcode: 40163, errmsg: 'code been used' });
+      entry.used = true;
+      return send(response, 200, { openid: entry.openid, session_key: randomBytes(16).toString('base64') });
+    }
+    if (request.method === 'POST' && url.pathname === '/sms/send') {
+      if (request.headers.authorization !== `Bearer ${resolved.smsApiKey}`) return send(response, 401, { error: 'bad api key' });
+      const body = await readJson(request);
+      if (!body || typeof body.phone !== 'string' || typeof body.template !== 'string' || typeof body.params !== 'object' || body.params === null) {
+        return send(response, 400, { error: 'phone, template and params are required' });
+      }
+      if (messages.length >= MAX_MESSAGES) messages.shift();
+      messages.push({ phone: body.phone, template: body.template, params: body.params as Record<string, unknown>, sentAt: new Date().toISOString() });
+      return send(response, 200, { messageId: randomBytes(8).toString('hex') });
+    }
+    if (request.method === 'GET' && url.pathname === '/simulator/sms/messages') {
+      const phone = url.searchParams.get('phone') ?? '';
+      return send(response, 200, { messages: messages.filter((message) => message.phone === phone) });
+    }
+    send(response, 404, { error: 'not found' });
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      if (!response.headersSent) send(response, 500, { error: 'simulator failure' });
+      else response.destroy();
+    });
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    settings: resolved,
+    messagesTo: (phone) => messages.filter((message) => message.phone === phone),
+    issueCode,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
