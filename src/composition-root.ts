@@ -15,6 +15,7 @@ import { SmsHttpClient, WeChatHttpClient } from './infra/external-http';
 import { startSimulators } from './infra/simulators/simulators';
 import { QuizBook, RuleBook } from './application/earning';
 import {
+  AccountService,
   ActivationService,
   IDENTITY_MIGRATIONS,
   SessionService,
@@ -149,10 +150,13 @@ export class UnionLedger {
   readonly lag: Record<string, LagTracker>;
   private readonly leaderboardsOrUndefined: Leaderboards | undefined;
   private readonly vaultOrUndefined: PiiVault | undefined;
+  private accountsOrUndefined: AccountService | undefined;
   private projections: SubscriptionHandle[] = [];
+  private readonly clock: (() => Date) | undefined;
 
   constructor(options: UnionLedgerOptions) {
     this.db = options.db;
+    this.clock = options.clock;
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.orgs = new OrgService(this.store);
@@ -189,6 +193,18 @@ export class UnionLedger {
   get vault(): PiiVault {
     if (!this.vaultOrUndefined) throw new Error('invariant violated: the personal-data vault needs PII keys, and this process was started without them');
     return this.vaultOrUndefined;
+  }
+
+  /** Admin, finance and auditor accounts (needs the vault: TOTP secrets are sealed). */
+  get accounts(): AccountService {
+    this.accountsOrUndefined ??= new AccountService({
+      db: this.db,
+      store: this.store,
+      vault: this.vault,
+      orgExists: async (orgId) => (await this.orgs.readOrg(orgId)).registered,
+      ...(this.clock ? { clock: this.clock } : {}),
+    });
+    return this.accountsOrUndefined;
   }
 
   /** Tokens, sessions, activation and the WeChat port (the HTTP service's identity). */

@@ -7,6 +7,7 @@ import { catchUpProjection } from '../projections';
 import { rebuildLeaderboards } from '../projections/earning';
 import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '../projections/ledger';
 import { ProgressBar } from './progress';
+import { registerAdminCommand } from './admin-command';
 import { registerImportCommand } from './import-command';
 import { registerTokenCommand } from './token-command';
 
@@ -140,6 +141,7 @@ export function buildCli(): Command {
 
   registerTokenCommand(program);
   registerImportCommand(program, { withRuntime });
+  registerAdminCommand(program, { withRuntime });
 
   return program;
 }

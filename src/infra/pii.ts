@@ -109,12 +109,20 @@ export class PiiVault {
    * uses a fresh random IV, so sealing the same data twice gives different strings.
    */
   async seal(memberId: string, pii: MemberPii): Promise<string> {
-    const key = await this.dataKey(memberId, true);
+    return this.sealText(memberId, JSON.stringify({ idNumber: normaliseNationalId(pii.idNumber), phone: pii.phone }));
+  }
+
+  /**
+   * Encrypts any secret text under the data key of its owner (a member, or an account for its
+   * TOTP secret); shredding the owner's key makes it unreadable like the rest of their data.
+   */
+  async sealText(ownerId: string, text: string): Promise<string> {
+    const key = await this.dataKey(ownerId, true);
     if (!key) throw new Error('invariant violated: dataKey(create=true) returned no key');
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(memberId, 'utf8'));
-    const plaintext = Buffer.from(JSON.stringify({ idNumber: normaliseNationalId(pii.idNumber), phone: pii.phone }), 'utf8');
+    cipher.setAAD(Buffer.from(ownerId, 'utf8'));
+    const plaintext = Buffer.from(text, 'utf8');
     const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return JSON.stringify({
       v: SEALED_VERSION,
@@ -130,15 +138,21 @@ export class PiiVault {
    * to another member.
    */
   async open(memberId: string, sealed: string): Promise<MemberPii | null> {
+    const text = await this.openText(memberId, sealed);
+    if (text === null) return null;
+    const parsed = JSON.parse(text) as MemberPii;
+    return { idNumber: parsed.idNumber, phone: parsed.phone };
+  }
+
+  /** Decrypts what sealText sealed; null when the owner's key was shredded (or never existed). */
+  async openText(ownerId: string, sealed: string): Promise<string | null> {
     const parts = parseSealed(sealed);
-    const key = await this.dataKey(memberId, false);
+    const key = await this.dataKey(ownerId, false);
     if (!key) return null;
     const decipher = createDecipheriv('aes-256-gcm', key, parts.iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(memberId, 'utf8'));
+    decipher.setAAD(Buffer.from(ownerId, 'utf8'));
     decipher.setAuthTag(parts.tag);
-    const plaintext = Buffer.concat([decipher.update(parts.ct), decipher.final()]);
-    const parsed = JSON.parse(plaintext.toString('utf8')) as MemberPii;
-    return { idNumber: parsed.idNumber, phone: parsed.phone };
+    return Buffer.concat([decipher.update(parts.ct), decipher.final()]).toString('utf8');
   }
 
   /** Deletes the member's data key: every sealed copy of their data becomes unreadable. True if a key existed. */

@@ -175,3 +175,48 @@ describe('sessions', () => {
     expect(dump.text).not.toContain(person.phone);
   });
 });
+
+describe('admin, finance and auditor accounts', () => {
+  it('lets a root admin create accounts over the API (answering the one-time password once), and nobody else', async () => {
+    const root = await app.token('root-admin', 'admin', 'p-1');
+    const created = await app.call('POST', '/v1/admin/accounts', { token: root, body: { username: 'auditor.wang', name: '王审计', orgId: 'p-1', role: 'auditor' } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ account: { username: 'auditor.wang', role: 'auditor', orgId: 'p-1', totp: false }, totpUri: null });
+    expectError(await app.call('POST', '/v1/admin/accounts', { token: root, body: { username: 'auditor.wang', name: '重名', orgId: 'p-1', role: 'auditor' } }), 409, 'ACCOUNT.USERNAME_TAKEN');
+    const unionAdmin = await app.token('union-admin', 'admin', 'u-1');
+    expectError(await app.call('POST', '/v1/admin/accounts', { token: unionAdmin, body: { username: 'x.y.z', name: 'X', orgId: 'u-1', role: 'admin' } }), 403, 'AUTH.FORBIDDEN');
+
+    const login = await app.call('POST', '/v1/sessions/password', { body: { username: 'auditor.wang', password: created.body.password } });
+    expect(login.status).toBe(200);
+    expect(login.body).toMatchObject({ role: 'auditor', org: 'p-1', subject: (created.body.account as { accountId: string }).accountId });
+    const refreshed = await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: login.body.refreshToken } });
+    expect(refreshed.body).toMatchObject({ role: 'auditor', org: 'p-1' });
+    // The creation is an event naming the admin who created the account; the password is nowhere.
+    const [event] = await app.ledger.store.readStream(`account-${(created.body.account as { accountId: string }).accountId}`);
+    expect(event).toMatchObject({ type: 'AccountCreated', metadata: { actor: { type: 'admin', id: 'root-admin' } } });
+    const dump = await app.database.db.one<{ text: string }>("SELECT (SELECT string_agg(t::text, ' ') FROM ul_accounts t) || (SELECT string_agg(e::text, ' ') FROM ul_events e) AS text");
+    expect(dump.text).not.toContain(created.body.password as string);
+  });
+
+  it('answers a wrong password and an unknown user alike, and locks the account after five wrong tries', async () => {
+    const { password } = await app.ledger.accounts.create({ username: 'finance.li', name: '李财务', orgId: 'u-1', role: 'finance', totp: false }, system);
+    expectError(await app.call('POST', '/v1/sessions/password', { body: { username: 'nobody.here', password } }), 401, 'SESSION.CREDENTIALS_INVALID');
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      expectError(await app.call('POST', '/v1/sessions/password', { body: { username: 'finance.li', password: 'wrong-password' } }), 401, 'SESSION.CREDENTIALS_INVALID');
+    }
+    const locked = await app.call('POST', '/v1/sessions/password', { body: { username: 'finance.li', password } });
+    expectError(locked, 429, 'SESSION.ACCOUNT_LOCKED');
+    expect(locked.body.details).toMatchObject({ retryAfterSeconds: expect.any(Number) });
+  });
+
+  it('asks for the TOTP code of an account that enrolled one', async () => {
+    const { password, totpUri } = await app.ledger.accounts.create({ username: 'admin.zhao', name: '赵管理', orgId: 'u-1', role: 'admin', totp: true }, system);
+    expect(totpUri).toMatch(/^otpauth:\/\/totp\//);
+    const { URI } = await import('otpauth');
+    const totp = URI.parse(totpUri!) as import('otpauth').TOTP;
+    expectError(await app.call('POST', '/v1/sessions/password', { body: { username: 'admin.zhao', password } }), 401, 'SESSION.CREDENTIALS_INVALID');
+    expectError(await app.call('POST', '/v1/sessions/password', { body: { username: 'admin.zhao', password, totp: '000000' === totp.generate() ? '111111' : '000000' } }), 401, 'SESSION.CREDENTIALS_INVALID');
+    const login = await app.call('POST', '/v1/sessions/password', { body: { username: 'admin.zhao', password, totp: totp.generate() } });
+    expect(login.body).toMatchObject({ role: 'admin', org: 'u-1' });
+  });
+});

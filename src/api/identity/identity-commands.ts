@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { ExternalServiceError, type ActivationStarted, type Role, type SessionTokens } from '../../application/identity';
+import { ExternalServiceError, type Account, type ActivationStarted, type NewAccount, type Role, type SessionTokens } from '../../application/identity';
 import type { UnionLedger } from '../../composition-root';
 import type { JwtClaims } from '../common/auth';
 import { AppError } from '../common/errors';
@@ -59,11 +59,14 @@ export class RefreshSessionHandler implements ICommandHandler<RefreshSession> {
     return this.ledger.identity.sessions.refresh(refreshToken, (subject, role) => this.currentOrg(subject, role));
   }
 
-  /** A member's union now (they may have moved since the session opened); null ends the session. */
+  /** The subject's organisation now (a member may have moved union since the session opened); null ends the session. */
   private async currentOrg(subject: string, role: Role): Promise<string | null> {
-    if (role !== 'member') return null; // Only member sessions are refreshed today; accounts come with admin log-in.
-    const { state } = await this.ledger.members.load(subject);
-    return state.status === 'active' ? state.orgId : null;
+    if (role === 'member') {
+      const { state } = await this.ledger.members.load(subject);
+      return state.status === 'active' ? state.orgId : null;
+    }
+    const account = await this.ledger.accounts.find(subject);
+    return account && account.role === role ? account.orgId : null;
   }
 }
 
@@ -132,4 +135,50 @@ export class ConfirmActivationHandler implements ICommandHandler<ConfirmActivati
   }
 }
 
-export const IDENTITY_COMMAND_HANDLERS = [WeChatLoginHandler, RefreshSessionHandler, EndSessionsHandler, StartActivationHandler, ConfirmActivationHandler];
+/** An admin's, finance approver's or auditor's log-in with username, password and, when enrolled, a TOTP code. */
+export class PasswordLogin extends Command<SessionTokens> {
+  constructor(
+    readonly username: string,
+    readonly password: string,
+    readonly totp: string | undefined,
+    readonly device: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(PasswordLogin)
+export class PasswordLoginHandler implements ICommandHandler<PasswordLogin> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ username, password, totp, device }: PasswordLogin): Promise<SessionTokens> {
+    const account = await this.ledger.accounts.logIn(username, password, totp);
+    return this.ledger.identity.sessions.open({ sub: account.accountId, role: account.role, org: account.orgId }, device);
+  }
+}
+
+/** A root admin creates an account; the one-time password is in the answer only. */
+export class CreateAccount extends Command<{ account: Account; password: string; totpUri: string | null }> {
+  constructor(
+    readonly admin: JwtClaims,
+    readonly input: NewAccount,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(CreateAccount)
+export class CreateAccountHandler implements ICommandHandler<CreateAccount> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ admin, input }: CreateAccount) {
+    if (!(await this.ledger.orgAccess.isRootAdmin(admin))) {
+      throw AppError.forbidden('AUTH.FORBIDDEN', 'only an admin of a root organisation may create accounts');
+    }
+    return this.ledger.accounts.create(input, { type: admin.role, id: admin.sub });
+  }
+}
+
+export const IDENTITY_COMMAND_HANDLERS = [
+  PasswordLoginHandler,
+  CreateAccountHandler,WeChatLoginHandler, RefreshSessionHandler, EndSessionsHandler, StartActivationHandler, ConfirmActivationHandler];

@@ -6,10 +6,16 @@ import { CurrentUser, Public, type JwtClaims } from '../common/auth';
 import { AppError } from '../common/errors';
 import { Unrecorded } from '../common/unrecorded';
 import { object, optional, parseBody, str, toJsonSchema } from '../common/validation';
-import { EndSessions, RefreshSession, WeChatLogin } from './identity-commands';
+import { EndSessions, PasswordLogin, RefreshSession, WeChatLogin } from './identity-commands';
 
 const wechatLoginSchema = object({ code: str({ min: 1, max: 128 }), device: optional(str({ min: 1, max: 100 })) });
 const refreshSchema = object({ refreshToken: str({ min: 1, max: 100 }) });
+const passwordLoginSchema = object({
+  username: str({ min: 1, max: 64 }),
+  password: str({ min: 1, max: 200 }),
+  totp: optional(str({ min: 6, max: 6, pattern: /^\d{6}$/ })),
+  device: optional(str({ min: 1, max: 100 })),
+});
 
 /** The device a session belongs to: named by the client, else its user agent (for the session list and logout). */
 function deviceOf(request: FastifyRequest, named: string | undefined): string {
@@ -32,6 +38,17 @@ export class SessionsController {
   async wechat(@Body() body: unknown, @Req() request: FastifyRequest) {
     const input = parseBody(wechatLoginSchema, body);
     return this.commands.execute(new WeChatLogin(input.code, deviceOf(request, input.device)));
+  }
+
+  @Post('password')
+  @HttpCode(200)
+  @Public()
+  @Unrecorded()
+  @ApiBody({ schema: toJsonSchema(passwordLoginSchema) })
+  @ApiOperation({ summary: 'Log in as an admin, finance approver or auditor (TOTP code when enrolled); five wrong tries lock the account for 15 minutes' })
+  async password(@Body() body: unknown, @Req() request: FastifyRequest) {
+    const input = parseBody(passwordLoginSchema, body);
+    return this.commands.execute(new PasswordLogin(input.username, input.password, input.totp, deviceOf(request, input.device)));
   }
 
   @Post('refresh')

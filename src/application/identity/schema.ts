@@ -43,4 +43,25 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ul_sessions_subject_idx ON ul_sessions (subject);
     `,
   },
+  {
+    version: 21,
+    name: 'identity: admin, finance and auditor accounts',
+    sql: /* sql */ `
+      -- password_hash: scrypt$N$r$p$salt$hash. totp_sealed: the TOTP secret sealed under the
+      -- account's own data key (ul_member_keys, keyed by account id). Creation is also an event
+      -- (AccountCreated in account-<id>) naming who created the account.
+      CREATE TABLE ul_accounts (
+        account_id uuid PRIMARY KEY,
+        username text NOT NULL UNIQUE,
+        name text NOT NULL,
+        org_id text NOT NULL,
+        role text NOT NULL CHECK (role IN ('admin', 'finance', 'auditor')),
+        password_hash text NOT NULL,
+        totp_sealed text,
+        failed_logins integer NOT NULL DEFAULT 0,
+        locked_until timestamptz,
+        created_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
