@@ -1,7 +1,9 @@
 import { LEDGER_PROJECTION, ledgerProjection } from '../../src/projections/ledger-projection';
 import { catchUpLeaderboards, catchUpProjection, dumpLedgerTables, rebuildLedger, rebuildLeaderboards } from '../../src/projections/rebuild';
 import { checkTrialBalance } from '../../src/projections/trial-balance';
+import { waitForFeedEnd } from '../support/feed';
 import { startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
+import { testTimeout } from '../support/wait-for';
 
 /**
  * The member API over HTTP on real PostgreSQL and Redis: activation, earning, spending,
@@ -44,6 +46,21 @@ async function activate(nationalId: string, name: string): Promise<string> {
   return answer.body.token as string;
 }
 
+/**
+ * Catch-ups read the feed, which a transaction open anywhere in the PostgreSQL cluster holds back
+ * for as long as it stays open. Waiting here first, up to the test's deadline, makes them read to
+ * the end of the log (their own built-in wait is shorter than a test's deadline).
+ */
+async function catchUpLedger(): Promise<void> {
+  await waitForFeedEnd(app.ledger.db);
+  await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+}
+
+async function catchUpLedgerAndLeaderboards(): Promise<void> {
+  await catchUpLedger();
+  await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+}
+
 function expectError(answer: Answer, status: number, code: string): void {
   expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
 }
@@ -51,8 +68,8 @@ function expectError(answer: Answer, status: number, code: string): void {
 beforeAll(async () => {
   app = await startLedgerApp();
   await registerTree();
-  await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
-});
+  await catchUpLedger();
+}, testTimeout());
 afterAll(async () => {
   await app?.close();
 });
@@ -190,7 +207,7 @@ describe('read models', () => {
     const token = await activate(nationalId, '周九');
     await app.call('POST', '/v1/me/check-ins', { token, key: key() });
     await app.call('POST', '/v1/me/spends', { token, key: key(), body: { points: 25, purpose: 'lottery' } });
-    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
+    await catchUpLedger();
 
     const first = await app.call('GET', '/v1/me/statement?limit=2', { token });
     const lines = first.body.lines as Array<Record<string, unknown>>;
@@ -205,13 +222,13 @@ describe('read models', () => {
     ]);
     expect(second.body.nextCursor).toBeNull();
     expectError(await app.call('GET', '/v1/me/statement?limit=1000', { token }), 400, 'VALIDATION.FAILED');
-  });
+  }, testTimeout());
 
   it('ranks members in their union and every ancestor, and keeps other subtrees out of reach', async () => {
-    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
-    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    await catchUpLedgerAndLeaderboards();
     const { nationalId } = await enrol(7, '吴十', 'u-b');
     const token = await activate(nationalId, '吴十');
+    await waitForFeedEnd(app.ledger.db);
     await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
 
     const province = await app.call('GET', '/v1/leaderboards/js?period=all&top=100', { token });
@@ -229,11 +246,10 @@ describe('read models', () => {
     const admin = app.token('admin-nj', 'admin', 'js-nj');
     expect((await app.call('GET', '/v1/leaderboards/u-a?period=all', { token: admin })).status).toBe(200);
     expectError(await app.call('GET', '/v1/leaderboards/zj?period=all', { token: admin }), 403, 'ORG.FORBIDDEN');
-  });
+  }, testTimeout(2));
 
   it('rebuilds every projection from event zero into identical tables and leaderboards, with a zero trial balance', async () => {
-    await catchUpProjection(app.ledger.store, app.ledger.db, ledgerProjection());
-    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    await catchUpLedgerAndLeaderboards();
     const liveTables = await dumpLedgerTables(app.ledger.db);
     const liveBoards = await app.ledger.leaderboards.dump();
     expect(liveTables.ul_journal?.length).toBeGreaterThan(0);
@@ -247,7 +263,7 @@ describe('read models', () => {
 
     const report = await checkTrialBalance(app.ledger.db);
     expect(report).toMatchObject({ ok: true, eventsTotal: '0', journalTotal: '0', negativeAccounts: [], journalMismatches: [], balanceMismatches: [] });
-  });
+  }, testTimeout());
 });
 
 describe('admin', () => {
