@@ -6,12 +6,13 @@ import { Body, Controller, Get, Module, Post, type INestApplication } from '@nes
 import Redis from 'ioredis';
 import { Roles, CurrentUser, type JwtClaims, type Role } from '../../src/api/common/auth';
 import { IdempotencyKey, purgeIdempotencyKeys } from '../../src/api/common/idempotency';
-import { int, object, optional, parseBody } from '../../src/api/common/validation';
+import { int, object, optional, parseBody, str } from '../../src/api/common/validation';
 import { createHttpApp } from '../../src/api/http';
 import { loadConfig } from '../../src/config/config';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { waitFor } from '../support/wait-for';
 
 /**
  * The API infrastructure over HTTP: the real app (guards, interceptor, filter, OpenAPI) on a real
@@ -19,17 +20,33 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
  */
 
 const SECRET = `api-test-secret-${randomBytes(16).toString('hex')}`;
-const BUMP = object({ amount: int({ min: 1, max: 10 }), delayMs: optional(int({ min: 0, max: 2000 })) });
+const BUMP = object({ amount: int({ min: 1, max: 10 }), gate: optional(str({ min: 1, max: 40 })) });
 
 /** How often each handler really ran, so replays can be told apart from re-runs. */
 const runs = { bump: 0, boom: 0, coded: 0 };
+
+/** A bump that names a gate waits in the handler until the test opens that gate. */
+class Gate {
+  open: () => void = () => undefined;
+  readonly opened = new Promise<void>((resolve) => {
+    this.open = resolve;
+  });
+}
+const gates = new Map<string, Gate>();
+function gate(name: string): Gate {
+  const existing = gates.get(name);
+  if (existing) return existing;
+  const created = new Gate();
+  gates.set(name, created);
+  return created;
+}
 
 @Controller('test')
 class TestController {
   @Post('bump')
   async bump(@Body() body: unknown, @CurrentUser() user: JwtClaims, @IdempotencyKey() key: string): Promise<Record<string, unknown>> {
     const input = parseBody(BUMP, body);
-    if (input.delayMs) await new Promise((resolve) => setTimeout(resolve, input.delayMs));
+    if (input.gate) await gate(input.gate).opened;
     runs.bump += 1;
     return { run: runs.bump, amount: input.amount, sub: user.sub, key };
   }
@@ -94,7 +111,9 @@ describe('API infrastructure over HTTP', () => {
     runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
     app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) }, identity: { tokens, outside: unusedOutside } }), runtime, {
       bodyLimitBytes: 64 * 1024,
-      rateLimit: { perSecond: 20, burst: 40, keyPrefix },
+      // A refill of one token a second: the 429 test needs its 60 requests to arrive before the
+      // bucket refills by 20, which gives a busy machine 20 s rather than 1 s to send them.
+      rateLimit: { perSecond: 1, burst: 40, keyPrefix },
       extraModules: [TestModule],
     });
     await app.listen(0, '127.0.0.1');
@@ -189,15 +208,31 @@ describe('API infrastructure over HTTP', () => {
 
   it('runs concurrent requests with the same key exactly once', async () => {
     const before = runs.bump;
-    const answers = await Promise.all(
-      Array.from({ length: 8 }, () => call('POST', '/test/bump', { token: token('m-race'), key: 'k-race', body: { amount: 2, delayMs: 800 } })),
+    const body = { amount: 2, gate: 'race' };
+    const answered: Answer[] = [];
+    const calls = Array.from({ length: 8 }, () =>
+      call('POST', '/test/bump', { token: token('m-race'), key: 'k-race', body }).then((answer) => {
+        answered.push(answer);
+        return answer;
+      }),
     );
+    // The request that takes the key waits in the handler until the gate opens, so the other seven
+    // find the key in progress however slowly a busy machine gets them there (a fixed delay in the
+    // handler could run out first, and a late request would be answered with a replay instead).
+    await waitFor(() => answered.length === 7, {
+      what: 'seven of the eight requests to be answered while the first is held in the handler',
+      timeoutMs: 30_000, // No feed involved: only a slow machine, and within Jest's 60 s.
+      seen: () => answered.map((answer) => answer.status).join(', '),
+    });
+    expect(runs.bump).toBe(before);
+    gate('race').open();
+    const answers = await Promise.all(calls);
     expect(runs.bump).toBe(before + 1);
     const statuses = answers.map((answer) => answer.status).sort();
     expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
     for (const answer of answers.filter((candidate) => candidate.status === 409)) expectErrorShape(answer, 409, 'IDEMPOTENCY.IN_PROGRESS');
     const winner = answers.find((answer) => answer.status === 201)!;
-    const replay = await call('POST', '/test/bump', { token: token('m-race'), key: 'k-race', body: { amount: 2, delayMs: 800 } });
+    const replay = await call('POST', '/test/bump', { token: token('m-race'), key: 'k-race', body });
     expect(replay.headers.get('idempotent-replay')).toBe('true');
     expect(replay.body).toEqual(winner.body);
   });

@@ -2,7 +2,9 @@ import { readModels } from '../../src/composition-root';
 import { dumpTables } from '../../src/projections';
 import { catchUpLeaderboards, rebuildLeaderboards } from '../../src/projections/earning';
 import { checkTrialBalance, LEDGER_PROJECTION } from '../../src/projections/ledger';
+import { waitForFeedEnd } from '../support/feed';
 import { activateThroughWeChat, startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
+import { testTimeout } from '../support/wait-for';
 
 /**
  * The member API over HTTP on real PostgreSQL and Redis: activation, earning, spending,
@@ -46,6 +48,22 @@ async function activate(nationalId: string, name: string): Promise<string> {
   return (await activateThroughWeChat(app, { user: `wx-${serial}`, nationalId, name, phone: phoneOf(serial) })).accessToken;
 }
 
+/**
+ * Catch-ups read the feed, which a transaction open anywhere in the PostgreSQL cluster holds back
+ * for as long as it stays open. Waiting here first, up to the test's deadline, makes them read to
+ * the end of the log (their own built-in wait is shorter than a test's deadline).
+ */
+/** Every PostgreSQL read model, once the feed shows every event committed so far (a transaction elsewhere may hide them a while). */
+async function catchUpLedger(): Promise<void> {
+  await waitForFeedEnd(app.ledger.db);
+  await app.ledger.catchUpReadModels();
+}
+
+async function catchUpLedgerAndLeaderboards(): Promise<void> {
+  await catchUpLedger();
+  await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+}
+
 function expectError(answer: Answer, status: number, code: string): void {
   expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
 }
@@ -53,8 +71,8 @@ function expectError(answer: Answer, status: number, code: string): void {
 beforeAll(async () => {
   app = await startLedgerApp();
   await registerTree();
-  await app.ledger.catchUpReadModels();
-});
+  await catchUpLedger();
+}, testTimeout());
 afterAll(async () => {
   await app?.close();
 });
@@ -168,7 +186,7 @@ describe('read models', () => {
     const token = await activate(nationalId, '周九');
     await app.call('POST', '/v1/me/check-ins', { token, key: key() });
     await app.call('POST', '/v1/me/spends', { token, key: key(), body: { points: 25, purpose: 'lottery' } });
-    await app.ledger.catchUpReadModels();
+    await catchUpLedger();
 
     const first = await app.call('GET', '/v1/me/statement?limit=2', { token });
     const lines = first.body.lines as Array<Record<string, unknown>>;
@@ -183,13 +201,13 @@ describe('read models', () => {
     ]);
     expect(second.body.nextCursor).toBeNull();
     expectError(await app.call('GET', '/v1/me/statement?limit=1000', { token }), 400, 'VALIDATION.FAILED');
-  });
+  }, testTimeout());
 
   it('ranks members in their union and every ancestor, and keeps other subtrees out of reach', async () => {
-    await app.ledger.catchUpReadModels();
-    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    await catchUpLedgerAndLeaderboards();
     const { nationalId } = await enrol(7, '吴十', 'u-b');
     const token = await activate(nationalId, '吴十');
+    await waitForFeedEnd(app.ledger.db);
     await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
 
     const province = await app.call('GET', '/v1/leaderboards/js?period=all&top=100', { token });
@@ -207,11 +225,10 @@ describe('read models', () => {
     const admin = await app.token('admin-nj', 'admin', 'js-nj');
     expect((await app.call('GET', '/v1/leaderboards/u-a?period=all', { token: admin })).status).toBe(200);
     expectError(await app.call('GET', '/v1/leaderboards/zj?period=all', { token: admin }), 403, 'ORG.FORBIDDEN');
-  });
+  }, testTimeout(2));
 
   it('rebuilds every projection from event zero into identical tables and leaderboards, with a zero trial balance', async () => {
-    await app.ledger.catchUpReadModels();
-    await catchUpLeaderboards(app.ledger.store, app.ledger.db, app.ledger.leaderboards);
+    await catchUpLedgerAndLeaderboards();
     const tables = readModels().flatMap((projection) => projection.tables);
     const liveTables = await dumpTables(app.ledger.db, tables);
     const liveBoards = await app.ledger.leaderboards.dump();
@@ -233,7 +250,7 @@ describe('read models', () => {
       journalMismatches: [],
       balanceMismatches: [],
     });
-  });
+  }, testTimeout());
 });
 
 describe('admin', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, EventIdConflictError, EventStoreValidationError } from '../../src/eventstore/errors';
 import { START, type EventStore, type EventToAppend, type RecordedEvent } from '../../src/eventstore/event-store';
 import { LIMITS } from '../../src/eventstore/validation';
+import { DEADLINE_MS, testTimeout, waitFor } from '../support/wait-for';
 
 /**
  * The contract every EventStore adapter passes. Each test uses streams with a prefix of its own,
@@ -190,16 +191,20 @@ export function describeEventStoreContract(adapter: string, makeFixture: () => P
         await store.appendToStream(b, [event('B1')]);
         await store.appendToStream(a, [event('A3')]);
 
-        // A reader may see committed events a moment late (PostgreSQL hides everything after the
-        // cluster's oldest open transaction), so it keeps paging, as a subscriber would, until all arrived.
+        // A reader may see committed events late (PostgreSQL hides everything after the cluster's
+        // oldest open transaction, for as long as it stays open), so it keeps paging, as a
+        // subscriber would, until all arrived.
         const seen: RecordedEvent[] = [];
         let after = START;
-        for (let page = 0; page < 500 && seen.length < 4; page += 1) {
-          const result = await store.readAll({ after, limit: 2, streamPrefixes: [prefix] });
-          seen.push(...result.events);
-          after = result.nextAfter;
-          if (result.isEnd && result.events.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await waitFor(
+          async () => {
+            const result = await store.readAll({ after, limit: 2, streamPrefixes: [prefix] });
+            seen.push(...result.events);
+            after = result.nextAfter;
+            return seen.length >= 4;
+          },
+          { what: 'the four events in the global log', seen: () => seen.map((item) => item.type).join(', ') },
+        );
         expect(seen.map((item) => item.type)).toEqual(['A1', 'A2', 'B1', 'A3']);
 
         const afterEnd = await store.readAll({ after, streamPrefixes: [prefix] });
@@ -211,7 +216,7 @@ export function describeEventStoreContract(adapter: string, makeFixture: () => P
         const afterLast = await store.readAll({ after: byType.nextAfter, streamPrefixes: [prefix] });
         expect(afterLast.events).toEqual([]);
         expect(afterLast.isEnd).toBe(true);
-      });
+      }, testTimeout());
 
       it('refuses a limit that is not a positive integer', async () => {
         await expectCode(store.readAll({ limit: 0 }), EventStoreValidationError, 'EVENTSTORE.LIMIT_INVALID');
@@ -222,38 +227,54 @@ export function describeEventStoreContract(adapter: string, makeFixture: () => P
       it('resumes from the stored checkpoint and is woken by new appends', async () => {
         const stream = `${prefix}-sub`;
         await store.appendToStream(stream, [event('E0'), event('E1')]);
-        let first = await store.readAll({ streamPrefixes: [prefix], limit: 1 });
-        for (let poll = 0; poll < 500 && first.events.length === 0; poll += 1) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          first = await store.readAll({ streamPrefixes: [prefix], limit: 1 });
-        }
+        // E0 shows in the global log once no transaction open in the cluster hides it any more.
+        const first = await waitFor(
+          async () => {
+            const page = await store.readAll({ streamPrefixes: [prefix], limit: 1 });
+            return page.events.length > 0 && page;
+          },
+          { what: 'E0 in the global log' },
+        );
         let checkpoint = first.nextAfter; // E0 was "processed" before the subscription started.
 
         const received: string[] = [];
-        let resolveDone: () => void = () => undefined;
-        const done = new Promise<void>((resolve) => {
-          resolveDone = resolve;
-        });
         const handle = store.subscribe({
           name: `${prefix}-sub`,
           streamPrefixes: [prefix],
-          pollIntervalMs: 60_000, // Only a wake-up (and the fast polls after it) can deliver E2 in time.
+          // Far beyond the test's deadlines: only a wake-up (and the fast polls after it) can
+          // deliver E2 in time, never a scheduled poll.
+          pollIntervalMs: 10 * DEADLINE_MS,
           loadCheckpoint: async () => checkpoint,
           handle: async (events, nextAfter) => {
             received.push(...events.map((item) => item.type));
             checkpoint = nextAfter;
-            if (received.includes('E2')) resolveDone();
           },
         });
         try {
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          // E1 was visible with E0: once it is delivered the subscription has caught up and idles.
+          await waitFor(() => received.includes('E1'), { what: 'the subscription to deliver E1', seen: () => received.join(', ') });
           await store.appendToStream(stream, [event('E2')]);
-          await done;
-          expect(received).toEqual(['E1', 'E2']);
+          // PostgreSQL may hide E2 from every reader for as long as a transaction is open anywhere
+          // in the cluster, longer than the fast polls after E2's wake-up last. Then, once a plain
+          // reader sees E2, the wake-up of one more append must bring it. Either way E2 arrives
+          // through a wake-up.
+          let nudged = false;
+          await waitFor(
+            async () => {
+              if (received.includes('E2')) return true;
+              if (!nudged && (await store.readAll({ streamPrefixes: [stream], eventTypes: ['E2'] })).events.length > 0) {
+                nudged = true;
+                await store.appendToStream(`${prefix}-nudge`, [event('Nudge')]);
+              }
+              return false;
+            },
+            { what: 'the subscription to deliver E2', seen: () => `${received.join(', ')}${nudged ? ' (nudged)' : ''}` },
+          );
+          expect(received.filter((type) => type !== 'Nudge')).toEqual(['E1', 'E2']);
         } finally {
           await handle.stop();
         }
-      });
+      }, testTimeout(3));
     });
   });
 }

@@ -5,12 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { UnionLedger } from '../../src/composition-root';
+import { tokenService, UnionLedger } from '../../src/composition-root';
 import { loadConfig } from '../../src/config/config';
 import { freePort } from '../../src/infra/embedded';
 import { startSimulators } from '../../src/infra/simulators/simulators';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { checkpointReached, lastFeedPosition } from '../support/feed';
 import { testNationalId } from '../support/ledger-app';
+import { testTimeout, waitFor } from '../support/wait-for';
 
 /**
  * The real service as an operator runs it: the compiled entry point in a child process (npm test
@@ -156,15 +158,33 @@ describe('the service process', () => {
         expect(activation.status).toBe(200);
         const { accessToken: token } = (await activation.json()) as { accessToken: string };
 
-        let statement: { lines: Array<{ reason: string; availableAfterPoints: number }> } = { lines: [] };
-        let board: { entries: Array<{ memberId: string; points: number }> } = { entries: [] };
-        for (let poll = 0; poll < 200 && (statement.lines.length === 0 || board.entries.length === 0); poll += 1) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          statement = (await (await fetch(`${service.url}/v1/me/statement`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof statement;
-          const answer = await fetch(`${service.url}/v1/leaderboards/e2e-p?period=all`, { headers: { authorization: `Bearer ${token}` } });
-          if (answer.status === 200) board = (await answer.json()) as typeof board;
-        }
+        // The service's projections show the activation once their checkpoints reach its last
+        // event. They read the feed, which a transaction open anywhere in the PostgreSQL cluster
+        // holds back for as long as it stays open: wait for the checkpoints, up to the deadline.
+        const appended = await lastFeedPosition(database.db);
+        expect(appended).not.toBeNull();
+        const auditor = await tokenService(jwtSecret).sign({ sub: 'e2e-auditor', role: 'auditor', org: 'e2e-p' }, { ttlSeconds: 600 });
+        let progress: { checkpoints?: Record<string, string>; leaderboardCheckpoint?: string } = {};
+        await waitFor(
+          async () => {
+            const answer = await fetch(`${service.url}/v1/admin/projections`, { headers: { authorization: `Bearer ${auditor}` } });
+            progress = (await answer.json()) as typeof progress;
+            return (
+              answer.status === 200 &&
+              (await checkpointReached(database.db, progress.checkpoints?.ledger, appended!)) &&
+              (await checkpointReached(database.db, progress.leaderboardCheckpoint, appended!))
+            );
+          },
+          { what: `the ledger and leaderboard projections to reach position ${appended}`, seen: () => JSON.stringify(progress), intervalMs: 200 },
+        );
+
+        const statement = (await (await fetch(`${service.url}/v1/me/statement`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+          lines: Array<{ reason: string; availableAfterPoints: number }>;
+        };
         expect(statement.lines).toEqual([expect.objectContaining({ reason: 'PointsGranted', availableAfterPoints: 100 })]);
+        const answer = await fetch(`${service.url}/v1/leaderboards/e2e-p?period=all`, { headers: { authorization: `Bearer ${token}` } });
+        expect(answer.status).toBe(200);
+        const board = (await answer.json()) as { entries: Array<{ memberId: string; points: number }> };
         expect(board.entries).toEqual([expect.objectContaining({ memberId, points: 100 })]);
       } finally {
         await ledger.close();
@@ -176,7 +196,8 @@ describe('the service process', () => {
         if (stale.length > 0) await redis.del(...stale);
         await redis.quit();
       }
-    });
+      // Room for the service to start on a busy machine (startService's own deadline) and one feed wait.
+    }, testTimeout() + 60_000);
   });
 
   it('refuses bad configuration and names every wrong variable', async () => {

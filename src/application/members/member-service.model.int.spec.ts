@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
+import { waitForFeedEnd } from '../../../test/support/feed';
+import { testTimeout } from '../../../test/support/wait-for';
 import { comparableModel, comparableState, emptyModel, outcomeOf, step, type MemberModel } from '../../../test/support/member-model';
 import type { RuleSet } from '../../domain/earning';
 import { fold, memberStream, type MemberCommand, type MemberEvent } from '../../domain/members';
@@ -27,6 +29,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ORG = 'js-nj-01';
 const MEMBERS_PER_RUN = 3;
+const RUNS = 25;
 
 /** Counts version conflicts, to show the handler's optimistic-concurrency retries really ran. */
 class ConflictCountingStore extends PostgresEventStore {
@@ -105,20 +108,15 @@ async function streamOf(memberId: string): Promise<MemberEvent[]> {
 }
 
 /**
- * Runs the ledger projection until it has seen the last committed event. The feed only shows
- * events below the oldest running transaction of the whole cluster, so another test's open
- * transaction may hold it back for a moment; we poll as a real subscriber would.
+ * Runs the ledger projection until it has applied the last committed event. The feed only shows
+ * events below the oldest running transaction of the whole cluster, so a transaction open
+ * anywhere in it holds them back for as long as it stays open: first wait (up to the deadline)
+ * until the last event shows, then one catch-up reads to it.
  */
 async function catchUpFully(): Promise<void> {
-  const last = await database.db.one<{ position: string }>(
-    'SELECT global_position::text AS position FROM ul_events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
-  );
-  for (let attempt = 0; attempt < 400; attempt += 1) {
-    await catchUpProjection(store, database.db, ledgerProjection());
-    if ((await loadCheckpoint(database.db, LEDGER_PROJECTION)) === BigInt(last.position)) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`the ledger projection did not reach position ${last.position}`);
+  const last = await waitForFeedEnd(database.db);
+  await catchUpProjection(store, database.db, ledgerProjection());
+  expect(await loadCheckpoint(database.db, LEDGER_PROJECTION)).toBe(last);
 }
 
 /** Every member stream, read through the global feed in a few pages rather than one read per member. */
@@ -294,6 +292,10 @@ function linearise(model: MemberModel, attempts: Attempt[], now: Date, ruleSet: 
 }
 
 describe('the ledger on PostgreSQL against a simple model', () => {
+  // Every run waits once for its events to show in the feed (checkLedger). With transactions held
+  // open elsewhere in the cluster one after another, each such wait lasts until the one open at
+  // the time ends: minutes in all under scripts/busy-machine-test.sh. Each wait fails on its own
+  // deadline; the test's timeout only must not cut legitimate waits short.
   it('agrees with the model and the fold of every stream, keeps the journal balanced, and rebuilds identically', async () => {
     const ruleSet = await rules.currentRules();
 
@@ -353,7 +355,7 @@ describe('the ledger on PostgreSQL against a simple model', () => {
         }
         await checkLedger(models);
       }),
-      { numRuns: 25 },
+      { numRuns: RUNS },
     );
 
     expect(store.conflicts).toBeGreaterThan(0); // Concurrent commands did race and were retried.
@@ -364,7 +366,7 @@ describe('the ledger on PostgreSQL against a simple model', () => {
     await rebuildProjection(store, database.db, ledgerProjection());
     await catchUpFully();
     expect(await dumpTables(database.db, LEDGER_TABLES)).toEqual(live);
-  }, 120_000);
+  }, testTimeout(RUNS + 2));
 });
 
 // ---------------------------------------------------------------- races
@@ -395,7 +397,7 @@ describe('commands racing for one member', () => {
       [memberId],
     );
     expect(statement.map((row) => Number(row.available_after))).toEqual([50, 40, 30, 20, 10, 0]);
-  });
+  }, testTimeout());
 
   it('records exactly one check-in and one grant for 10 concurrent check-ins on one day', async () => {
     const { memberId } = await newActiveMember(services[0]!);
@@ -408,5 +410,5 @@ describe('commands racing for one member', () => {
     expect(events.filter((event) => event.type === 'CheckedIn')).toHaveLength(1);
     expect(events.filter((event) => event.type === 'PointsGranted' && event.data.ruleId === 'checkin')).toHaveLength(1);
     await checkLedger(new Map());
-  });
+  }, testTimeout());
 });

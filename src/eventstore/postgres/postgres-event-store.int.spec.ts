@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describeEventStoreContract, event } from '../../../test/contract/event-store.contract';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
+import { lastFeedPosition, waitForCheckpoint } from '../../../test/support/feed';
+import { testTimeout, waitFor } from '../../../test/support/wait-for';
 import { startProjection } from '../../projections/runner';
-import { START, type RecordedEvent } from '../event-store';
+import { START, type ReadAllResult, type RecordedEvent } from '../event-store';
 import { PostgresEventStore } from './postgres-event-store';
 
 describeEventStoreContract('postgres', async () => {
@@ -19,18 +21,25 @@ describeEventStoreContract('postgres', async () => {
 
 /**
  * Reads the whole feed the way a subscriber does: page by page after the last position, until
- * `expected` events arrived. pg_snapshot_xmin is cluster-wide, so another test's open
- * transaction may hold the tail back for a moment; the reader polls as a real one would.
+ * `expected` events arrived, then once more to catch any extra. pg_snapshot_xmin is cluster-wide,
+ * so a transaction open anywhere in the cluster holds the tail back for as long as it stays
+ * open; the reader keeps polling, as a real one would, up to the deadline.
  */
 async function readWholeFeed(store: PostgresEventStore, pageSize: number, expected: number): Promise<RecordedEvent[]> {
   const all: RecordedEvent[] = [];
   let after = START;
-  for (let page = 0; page < 100_000 && all.length < expected; page += 1) {
-    const result = await store.readAll({ after, limit: pageSize });
-    all.push(...result.events);
-    after = result.nextAfter;
-    if (result.isEnd && all.length < expected) await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(
+    async () => {
+      let page: ReadAllResult;
+      do {
+        page = await store.readAll({ after, limit: pageSize });
+        all.push(...page.events);
+        after = page.nextAfter;
+      } while (!page.isEnd);
+      return all.length >= expected;
+    },
+    { what: `${expected} events in the feed`, seen: () => `${all.length} events` },
+  );
   const rest = await store.readAll({ after });
   return [...all, ...rest.events];
 }
@@ -86,12 +95,15 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
         };
         await drain();
         await slow.none('COMMIT');
-        // pg_snapshot_xmin is cluster-wide: another test's open transaction can hold the feed
-        // back for a moment, so the subscriber keeps polling as a real one would.
-        for (let poll = 0; poll < 200 && processed.length < 2; poll += 1) {
-          await drain();
-          if (processed.length < 2) await new Promise((resolve) => setTimeout(resolve, 25));
-        }
+        // pg_snapshot_xmin is cluster-wide: a transaction open anywhere in the cluster holds the
+        // feed back for as long as it stays open, so the subscriber keeps polling as a real one would.
+        await waitFor(
+          async () => {
+            await drain();
+            return processed.length >= 2;
+          },
+          { what: 'both events to reach the subscriber', seen: () => JSON.stringify(processed) },
+        );
 
         expect(processed.sort()).toEqual(['Fast', 'Slow']);
       } finally {
@@ -99,6 +111,7 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
         fast.done();
       }
     },
+    testTimeout(),
   );
 
   it('keeps a stream in revision order in the feed when a transaction wrote something before appending (the 1, 3, 2 trap)', async () => {
@@ -107,6 +120,7 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
     const early = await database.db.connect();
     const late = await database.db.connect();
     try {
+      const { pid: earlyPid } = await early.one<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       // `early` gets its xid now by writing elsewhere, before it asks for the stream's lock.
       await early.none('BEGIN');
       await early.none("INSERT INTO scratch (note) VALUES ('idempotency row')");
@@ -114,7 +128,15 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
       await late.none('BEGIN');
       await late.any(appendSql('hot', 'R1'));
       const blocked = early.any(appendSql('hot', 'R2')); // Waits for the stream lock.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      blocked.catch(() => undefined); // Awaited below; this only keeps an early failure from going unhandled meanwhile.
+      // The trap needs `early` to be queued on the lock before `late` commits; on a busy machine
+      // its query may take a while to get there, so wait until PostgreSQL says it is waiting.
+      await waitFor(
+        async () =>
+          (await database.db.one<{ waiting: boolean }>("SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) AS waiting FROM pg_stat_activity WHERE pid = $1", [earlyPid]))
+            .waiting,
+        { what: `the second writer (pid ${earlyPid}) to wait for the stream lock` },
+      );
       await late.none('COMMIT');
       await blocked;
       await early.none('COMMIT');
@@ -124,7 +146,7 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
     }
     const feed = await readWholeFeed(store, 1, 3);
     expect(feed.map((item) => `${item.type}@${item.revision}`)).toEqual(['R0@0', 'R1@1', 'R2@2']);
-  });
+  }, testTimeout(2));
 
   it('keeps every stream in order and loses nothing under many concurrent writers, some with earlier writes', async () => {
     await database.db.none('CREATE TABLE scratch (id serial PRIMARY KEY, note text)');
@@ -158,7 +180,7 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
       const revisions = feed.filter((item) => item.streamId === streamId).map((item) => Number(item.revision));
       expect(revisions).toEqual(revisions.map((_revision, index) => index));
     }
-  });
+  }, testTimeout());
 
   it('moves a filtered reader past the rows it looked at, even when none matched', async () => {
     const written = await store.appendToStream('plain', [event('A'), event('B'), event('C')]);
@@ -169,7 +191,7 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
     expect(some.isEnd).toBe(false);
     const rest = await store.readAll({ after: some.nextAfter, eventTypes: ['B', 'C'], limit: 1 });
     expect(rest.events.map((item) => item.type)).toEqual(['C']);
-  });
+  }, testTimeout());
 
   it('refuses to read after a position that does not exist', async () => {
     await store.appendToStream('s', [event()]);
@@ -232,11 +254,12 @@ describe('PostgresEventStore: projections checkpoint in the same transaction as 
       { batchSize: 7, pollIntervalMs: 50, onError: (error) => errors.push(error) },
     );
     try {
-      for (let wait = 0; wait < 200; wait += 1) {
-        const row = await database.db.one<{ position: string } | null>('SELECT (SELECT position FROM ul_checkpoints WHERE name = $1) AS position', ['counter']);
-        if (row?.position === String(total)) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      // The crashes happen only once the events show in the feed, which a transaction open
+      // anywhere in the cluster can put off for as long as it stays open: wait for the end state
+      // (the checkpoint at the last event), not for a time.
+      const last = await lastFeedPosition(database.db);
+      expect(last).toBe(BigInt(total));
+      await waitForCheckpoint(database.db, 'counter', last!, { seen: () => `${crashes} crashes, ${errors.length} errors` });
     } finally {
       await handle.stop();
     }
@@ -246,5 +269,5 @@ describe('PostgresEventStore: projections checkpoint in the same transaction as 
     expect(Number(applied)).toBe(total);
     const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM seen');
     expect(Number(count)).toBe(total);
-  });
+  }, testTimeout());
 });
