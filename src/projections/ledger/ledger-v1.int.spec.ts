@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
+import { waitForFeedEnd } from '../../../test/support/feed';
+import { testTimeout } from '../../../test/support/wait-for';
 import { MIGRATIONS, readModels, UnionLedger } from '../../composition-root';
 import { loadConfig } from '../../config/config';
 import { verifyHashChains } from '../../eventstore/postgres/verify';
@@ -9,6 +11,9 @@ import { migrate } from '../../infra/migrations';
 import { listCheckpoints } from '../runner';
 import { checkTrialBalance } from './trial-balance';
 
+
+// Each test waits for the feed at most a few times (a transaction open elsewhere in the cluster hides new events).
+jest.setTimeout(testTimeout(3));
 /**
  * Events stored before postings had an asset (schema version 1, `{ debit, credit, points }`),
  * exactly as the code before the change wrote them, must still verify and project to exactly the
@@ -119,6 +124,7 @@ describe('events stored before postings named their asset', () => {
   it('still verify: every hash chain intact, the trial balance zero in POINTS', async () => {
     const chains = await verifyHashChains(database.db);
     expect(chains).toMatchObject({ ok: true, eventsChecked: fixture.events.length, broken: [] });
+    await waitForFeedEnd(database.db);
     await ledger.catchUpReadModels();
     const balance = await checkTrialBalance(database.db);
     expect(balance).toMatchObject({ ok: true, badPostings: [], mixedAssetAccounts: [], journalMismatches: [], balanceMismatches: [] });
@@ -126,11 +132,13 @@ describe('events stored before postings named their asset', () => {
   });
 
   it('project into exactly the rows the code before the change built, each journal line now naming POINTS', async () => {
+    await waitForFeedEnd(database.db);
     await ledger.catchUpReadModels();
     expectTheFixturesTables(await dump());
   });
 
   it('fold into the state the command handler decides on, and take new commands that post the new shape', async () => {
+    await waitForFeedEnd(database.db);
     await ledger.catchUpReadModels();
     const before = await database.db.one<{ available: string; held: string }>("SELECT available, held FROM ul_balances WHERE member_id = 'm1'");
     const { state } = await ledger.members.load('m1');
@@ -144,6 +152,7 @@ describe('events stored before postings named their asset', () => {
     const stored = await database.db.one<{ schema_version: number }>("SELECT schema_version FROM ul_events WHERE stream_id = 'member-m1' ORDER BY stream_revision DESC LIMIT 1");
     expect(stored.schema_version).toBe(2);
 
+    await waitForFeedEnd(database.db);
     await ledger.catchUpReadModels();
     expect(await verifyHashChains(database.db)).toMatchObject({ ok: true, broken: [] });
     const balance = await checkTrialBalance(database.db);
@@ -171,6 +180,7 @@ describe('a database from before the change, upgraded', () => {
       expect(report.applied.map((migration) => migration.version)).toEqual(MIGRATIONS.filter((migration) => migration.version > 5).map((migration) => migration.version));
       expect(await listCheckpoints(old.db)).toEqual({ ledger: last.toString(), members: last.toString(), orgs: last.toString() });
 
+      await waitForFeedEnd(old.db);
       await upgraded.catchUpReadModels(); // Nothing to apply: every read model is at the end of the log.
       expectTheFixturesTables(await dump(old.db));
 
@@ -178,6 +188,7 @@ describe('a database from before the change, upgraded', () => {
         commandId: 'm2:after-upgrade',
         actor: { type: 'member', id: 'm2' },
       });
+      await waitForFeedEnd(old.db);
       await upgraded.catchUpReadModels();
       expect(await checkTrialBalance(old.db)).toMatchObject({ ok: true });
     } finally {

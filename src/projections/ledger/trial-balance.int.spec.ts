@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { runCliOn } from '../../../test/support/cli';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
+import { waitForFeedEnd } from '../../../test/support/feed';
+import { testTimeout } from '../../../test/support/wait-for';
 import { createEventStore } from '../../composition-root';
 import { loadConfig } from '../../config/config';
 import { posting, POSTINGS_SCHEMA_VERSION, type Posting } from '../../domain/shared';
@@ -9,6 +11,9 @@ import { catchUpProjection } from '../catch-up';
 import { ledgerProjection } from './ledger-projection';
 import { checkTrialBalance } from './trial-balance';
 
+
+// Each test waits for the feed at most a few times (a transaction open elsewhere in the cluster hides new events).
+jest.setTimeout(testTimeout(3));
 /**
  * The trial balance is per asset: points and fen are never added together, an account holds one
  * asset only, and a malformed posting is reported rather than crashing the check.
@@ -45,6 +50,7 @@ describe('the trial balance per asset', () => {
     await move('budget-2026-mid-autumn', [posting('fund:union-dues', 'budget:js:2026-mid-autumn', 120_000_000, 'CNY_FEN')]);
     await move('budget-2026-mid-autumn', [posting('budget:js:2026-mid-autumn', 'wallet:m1', 20_000, 'CNY_FEN')]);
     await move('member-m1', [posting('issuer:checkin', 'member:m1:available', 5, 'POINTS')]);
+    await waitForFeedEnd(database.db);
     await catchUpProjection(store, database.db, ledgerProjection());
 
     const report = await checkTrialBalance(database.db);
@@ -67,6 +73,7 @@ describe('the trial balance per asset', () => {
   it('refuses an account that holds points and money', async () => {
     await move('budget-x', [posting('fund:x', 'budget:x', 100, 'CNY_FEN')]);
     await move('budget-x', [posting('issuer:x', 'budget:x', 100, 'POINTS')]);
+    await waitForFeedEnd(database.db);
     await catchUpProjection(store, database.db, ledgerProjection());
 
     const report = await checkTrialBalance(database.db);
