@@ -130,6 +130,28 @@ describe('log-in and activation through WeChat and SMS', () => {
   });
 });
 
+describe('a member who changed phone', () => {
+  it('is re-bound by an admin of their union, with an event naming the admin; the old WeChat account loses the member', async () => {
+    const person = await enrol(20, '吴十');
+    const oldSession = await activateThroughWeChat(app, { user: 'wu-shi-old-phone', ...person });
+    const newVisitor = await wechatLogin(app, 'wu-shi-new-phone');
+    expect(newVisitor.role).toBe('visitor');
+
+    const outsider = await app.token('admin-zj', 'admin', 'zj-nowhere');
+    const body = { loginKey: (newVisitor as unknown as { subject: string }).subject };
+    expectError(await app.call('POST', `/v1/admin/members/${person.memberId}/login`, { token: outsider, key: key(), body }), 403, 'ORG.FORBIDDEN');
+    const admin = await app.token('admin-u1', 'admin', 'u-1');
+    const rebound = await app.call('POST', `/v1/admin/members/${person.memberId}/login`, { token: admin, key: key(), body });
+    expect(rebound.status).toBe(200);
+
+    const events = await app.ledger.store.readStream(`member-${person.memberId}`);
+    expect(events.at(-1)).toMatchObject({ type: 'LoginBound', data: { byAdminId: 'admin-u1' }, metadata: { actor: { type: 'admin', id: 'admin-u1' } } });
+    expect(await wechatLogin(app, 'wu-shi-new-phone')).toMatchObject({ role: 'member', subject: person.memberId });
+    expect(await wechatLogin(app, 'wu-shi-old-phone')).toMatchObject({ role: 'visitor' });
+    expectError(await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: oldSession.refreshToken } }), 401, 'SESSION.REVOKED');
+  });
+});
+
 describe('sessions', () => {
   let member: Session;
   beforeAll(async () => {

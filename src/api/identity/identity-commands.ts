@@ -3,7 +3,9 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { ExternalServiceError, type Account, type ActivationStarted, type NewAccount, type Role, type SessionTokens } from '../../application/identity';
 import type { UnionLedger } from '../../composition-root';
 import type { JwtClaims } from '../common/auth';
+import { commandMeta } from '../common/commands';
 import { AppError } from '../common/errors';
+import { subtreeAuthorizer } from '../common/imports';
 import { LEDGER } from '../tokens';
 
 /**
@@ -179,6 +181,36 @@ export class CreateAccountHandler implements ICommandHandler<CreateAccount> {
   }
 }
 
+/** An admin of the member's union binds the member's new WeChat login. */
+export class RebindMemberLogin extends Command<{ memberId: string; loginKey: string }> {
+  constructor(
+    readonly admin: JwtClaims,
+    readonly idempotencyKey: string,
+    readonly memberId: string,
+    readonly loginKey: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(RebindMemberLogin)
+export class RebindMemberLoginHandler implements ICommandHandler<RebindMemberLogin> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ admin, idempotencyKey, memberId, loginKey }: RebindMemberLogin) {
+    const { state } = await this.ledger.members.load(memberId);
+    if (state.status === 'none') throw AppError.notFound('MEMBER.NOT_FOUND', 'no such member');
+    if (!(await subtreeAuthorizer(this.ledger, admin)(state.orgId))) {
+      throw AppError.forbidden('ORG.FORBIDDEN', `the member's union ${state.orgId} is outside your part of the union tree`);
+    }
+    await this.ledger.identity.activation.rebind(memberId, loginKey, commandMeta(admin, idempotencyKey));
+    // Sessions opened through the old login end now; the member logs in again with the new one.
+    await this.ledger.identity.sessions.revokeSubject(memberId);
+    return { memberId, loginKey };
+  }
+}
+
 export const IDENTITY_COMMAND_HANDLERS = [
+  RebindMemberLoginHandler,
   PasswordLoginHandler,
   CreateAccountHandler,WeChatLoginHandler, RefreshSessionHandler, EndSessionsHandler, StartActivationHandler, ConfirmActivationHandler];

@@ -154,6 +154,31 @@ export class ActivationService {
     }
   }
 
+  /**
+   * An admin of the member's union binds a new WeChat login to an active member (they changed
+   * phone or WeChat account): the new login is claimed for the member, the member's stream
+   * records LoginBound naming the admin, and the old login is released. The member shows the
+   * admin the login key of their new WeChat log-in (a visitor session's subject).
+   */
+  async rebind(memberId: string, loginKey: string, meta: CommandMeta): Promise<void> {
+    if (!/^[0-9a-f]{64}$/.test(loginKey)) throw new DomainError('LOGIN.KEY_INVALID', 'a login key is 64 hex digits', 400);
+    const { state } = await this.deps.members.load(memberId);
+    if (state.status !== 'active') throw new DomainError('MEMBER.NOT_ACTIVE', 'only an active member has a login to change', 409);
+    const previous = state.loginKey;
+    await this.logins.handle(loginStream(loginKey), (login) => claimLogin(login, loginKey, memberId, meta.actor.id), { ...meta, commandId: `${meta.commandId}:claim` });
+    try {
+      await this.deps.members.execute(memberId, { type: 'RebindLogin', loginKey, adminId: meta.actor.id }, meta);
+    } catch (error) {
+      if (error instanceof DomainError) {
+        await this.logins.handle(loginStream(loginKey), (login) => releaseLogin(login, memberId, 'activation-refused'), { ...meta, commandId: `${meta.commandId}:release` });
+      }
+      throw error;
+    }
+    if (previous && previous !== loginKey) {
+      await this.logins.handle(loginStream(previous), (login) => releaseLogin(login, memberId, 'rebound'), { ...meta, commandId: `${meta.commandId}:release-previous` });
+    }
+  }
+
   private async sendCode(memberId: string, piiCipher: string, code: string): Promise<void> {
     const pii = await this.deps.vault.open(memberId, piiCipher);
     if (!pii) return; // The member's personal data was shredded: there is no phone to send to.
