@@ -6,6 +6,7 @@ import type { Runtime } from '../infra/runtime';
 import { AUTH_SETTINGS, AuthGuard, type AuthSettings } from './common/auth';
 import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
+import { ScopeGuard } from './common/scope';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
 import { IdentityModule } from './identity';
@@ -47,6 +48,7 @@ export class AppModule {
         { provide: RATE_LIMIT_SETTINGS, useValue: settings.rateLimit },
         // Global guards run in this order: authentication first, so the rate limit keys on the subject.
         { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: ScopeGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],

@@ -35,6 +35,7 @@ beforeAll(async () => {
   app = await startLedgerApp();
   await app.ledger.orgs.registerOrganisation({ orgId: 'p-1', name: 'Province', parentId: null, level: 'province' }, { commandId: 'org:p-1', actor: system });
   await app.ledger.orgs.registerOrganisation({ orgId: 'u-1', name: 'Union', parentId: 'p-1', level: 'grassroots' }, { commandId: 'org:u-1', actor: system });
+  await app.ledger.orgs.registerOrganisation({ orgId: 'p-2', name: 'Another province', parentId: null, level: 'province' }, { commandId: 'org:p-2', actor: system });
 });
 afterAll(async () => {
   await app?.close();
@@ -137,7 +138,7 @@ describe('a member who changed phone', () => {
     const newVisitor = await wechatLogin(app, 'wu-shi-new-phone');
     expect(newVisitor.role).toBe('visitor');
 
-    const outsider = await app.token('admin-zj', 'admin', 'zj-nowhere');
+    const outsider = await app.token('admin-p2', 'admin', 'p-2');
     const body = { loginKey: (newVisitor as unknown as { subject: string }).subject };
     expectError(await app.call('POST', `/v1/admin/members/${person.memberId}/login`, { token: outsider, key: key(), body }), 403, 'ORG.FORBIDDEN');
     const admin = await app.token('admin-u1', 'admin', 'u-1');
@@ -218,6 +219,13 @@ describe('admin, finance and auditor accounts', () => {
     expect(event).toMatchObject({ type: 'AccountCreated', metadata: { actor: { type: 'admin', id: 'root-admin' } } });
     const dump = await app.database.db.one<{ text: string }>("SELECT (SELECT string_agg(t::text, ' ') FROM ul_accounts t) || (SELECT string_agg(e::text, ' ') FROM ul_events e) AS text");
     expect(dump.text).not.toContain(created.body.password as string);
+  });
+
+  it('refuses on every route the token of an admin whose organisation does not exist', async () => {
+    const ghost = await app.token('ghost-admin', 'admin', 'no-such-org');
+    expectError(await app.call('GET', '/v1/admin/projections', { token: ghost }), 403, 'AUTH.ORG_UNKNOWN');
+    expectError(await app.call('GET', '/v1/admin/earning-rules', { token: ghost }), 403, 'AUTH.ORG_UNKNOWN');
+    expect((await app.call('GET', '/v1/admin/projections', { token: await app.token('real-admin', 'admin', 'u-1') })).status).toBe(200);
   });
 
   it('answers a wrong password and an unknown user alike, and locks the account after five wrong tries', async () => {

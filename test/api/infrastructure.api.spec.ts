@@ -109,7 +109,10 @@ describe('API infrastructure over HTTP', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-api-'));
     const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir });
     runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
-    app = await createHttpApp(new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) }, identity: { tokens, outside: unusedOutside } }), runtime, {
+    const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) }, identity: { tokens, outside: unusedOutside } });
+    // Admin tokens speak for an organisation, which must exist (ScopeGuard).
+    await ledger.orgs.registerOrganisation({ orgId: 'union-test', name: 'Test union', parentId: null, level: 'province' }, { commandId: 'org:union-test', actor: { type: 'system', id: 'test' } });
+    app = await createHttpApp(ledger, runtime, {
       bodyLimitBytes: 64 * 1024,
       // A refill of one token a second: the 429 test needs its 60 requests to arrive before the
       // bucket refills by 20, which gives a busy machine 20 s rather than 1 s to send them.

@@ -121,6 +121,29 @@ describe('earning', () => {
     expectError(await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'nope', answer: 'A' } }), 404, 'QUIZ.NOT_FOUND');
   });
 
+  it('scopes quizzes to a subtree: an admin elsewhere cannot reach these members, nor publish outside their own subtree', async () => {
+    // The case: a grassroots admin in another province published a quiz members everywhere answered.
+    const elsewhere = await app.token('admin-zj-u', 'admin', 'zj-u');
+    const theirs = await app.call('POST', '/v1/admin/quizzes', {
+      token: elsewhere,
+      key: key(),
+      body: { quizId: 'q-zj', question: '?', options: ['A', 'B'], correctAnswer: 'A' },
+    });
+    expect(theirs.status).toBe(201);
+    expectError(await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'q-zj', answer: 'A' } }), 404, 'QUIZ.NOT_FOUND');
+    const outside = await app.call('POST', '/v1/admin/quizzes', {
+      token: elsewhere,
+      key: key(),
+      body: { quizId: 'q-grab', question: '?', options: ['A', 'B'], correctAnswer: 'A', orgId: 'js' },
+    });
+    expectError(outside, 403, 'ORG.FORBIDDEN');
+    // A quiz of the member's city reaches its unions.
+    const cityAdmin = await app.token('admin-nj', 'admin', 'js-nj');
+    const city = await app.call('POST', '/v1/admin/quizzes', { token: cityAdmin, key: key(), body: { quizId: 'q-nj', question: '?', options: ['A', 'B'], correctAnswer: 'A' } });
+    expect(city.status).toBe(201);
+    expect((await app.call('POST', '/v1/me/quiz-answers', { token, key: key(), body: { quizId: 'q-nj', answer: 'A' } })).body).toMatchObject({ correct: true });
+  });
+
   it('records an evaluation once per campaign and lists it back', async () => {
     const body = { campaignId: 'eval-2026', overall: 5, items: { item1: 4, item3: 5 }, suggestion: '希望多组织活动' };
     const submitted = await app.call('POST', '/v1/me/evaluations', { token, key: key(), body });

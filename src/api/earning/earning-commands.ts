@@ -51,7 +51,11 @@ export class PublishQuiz extends Command<'applied' | 'unchanged'> {
 export class PublishQuizHandler implements ICommandHandler<PublishQuiz> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
-  execute({ user, idempotencyKey, quiz }: PublishQuiz): Promise<'applied' | 'unchanged'> {
+  async execute({ user, idempotencyKey, quiz }: PublishQuiz): Promise<'applied' | 'unchanged'> {
+    // Quizzes, like every rule and campaign, belong to a subtree the admin administers.
+    if (quiz.orgId === null || !(await this.ledger.orgs.isWithin(quiz.orgId, user.org))) {
+      throw AppError.forbidden('ORG.FORBIDDEN', `organisation ${quiz.orgId ?? '(none)'} is outside your part of the union tree`);
+    }
     const { commandId, actor } = commandMeta(user, idempotencyKey);
     return this.ledger.quizzes.publish(quiz, actor, commandId);
   }

@@ -3,7 +3,7 @@ import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
-import { array, object, parseBody, str, toJsonSchema } from '../common/validation';
+import { array, object, optional, parseBody, str, toJsonSchema } from '../common/validation';
 import { PublishEarningRules, PublishQuiz } from './earning-commands';
 import { GetEarningRules } from './earning-queries';
 
@@ -12,6 +12,8 @@ const quizSchema = object({
   question: str({ min: 1, max: 500 }),
   options: array(str({ min: 1, max: 16 }), { min: 2, max: 10 }),
   correctAnswer: str({ min: 1, max: 16 }),
+  /** The subtree whose members may answer; defaults to the admin's own organisation. */
+  orgId: optional(str({ min: 1, max: 64 })),
 });
 const rulesSchemaDoc = {
   type: 'object',
@@ -52,9 +54,10 @@ export class EarningRulesController {
   @Post('quizzes')
   @Roles('admin')
   @ApiBody({ schema: toJsonSchema(quizSchema) })
-  @ApiOperation({ summary: 'Publish a quiz; members answer it once' })
+  @ApiOperation({ summary: "Publish a quiz for an organisation of the admin's subtree (default: their own); its members answer it once" })
   async publishQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
-    const quiz = parseBody(quizSchema, body);
+    const input = parseBody(quizSchema, body);
+    const quiz = { ...input, orgId: input.orgId ?? user.org };
     const outcome = await this.commands.execute(new PublishQuiz(user, key, quiz));
     return { quizId: quiz.quizId, outcome };
   }

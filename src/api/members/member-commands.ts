@@ -90,7 +90,10 @@ export class AnswerQuizHandler implements ICommandHandler<AnswerQuiz> {
 
   async execute({ user, idempotencyKey, quizId, answer }: AnswerQuiz) {
     const quiz = await this.ledger.quizzes.get(quizId);
-    if (!quiz) throw AppError.notFound('QUIZ.NOT_FOUND', `no quiz ${quizId}`);
+    // A quiz of another subtree is, for this member, no quiz at all.
+    const { state } = await this.ledger.members.load(user.sub);
+    const open = quiz !== null && (quiz.orgId === null || (state.status !== 'none' && (await this.ledger.orgs.isWithin(state.orgId, quiz.orgId))));
+    if (!quiz || !open) throw AppError.notFound('QUIZ.NOT_FOUND', `no quiz ${quizId}`);
     const result = await this.ledger.members.execute(
       user.sub,
       { type: 'AnswerQuiz', quizId, answer, correctAnswer: quiz.correctAnswer },
