@@ -1,11 +1,10 @@
 import { Body, Controller, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ACCOUNT_ROLES, type AccountRole } from '../../application/identity';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { Unrecorded } from '../common/unrecorded';
 import { bool, object, oneOf, optional, parseBody, str, toJsonSchema } from '../common/validation';
-import { CreateAccount } from './identity-commands';
+import { ACCOUNT_ROLES, CreateAccount, type AccountRole } from './identity-commands';
 
 const accountSchema = object({
   username: str({ min: 3, max: 64 }),

@@ -1,12 +1,14 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { ExternalServiceError, type Account, type ActivationStarted, type NewAccount, type Role, type SessionTokens } from '../../application/identity';
+import { ACCOUNT_ROLES, ExternalServiceError, type Account, type AccountRole, type ActivationStarted, type NewAccount, type Role, type SessionTokens } from '../../application/identity';
 import type { UnionLedger } from '../../composition-root';
 import type { JwtClaims } from '../common/auth';
 import { commandMeta } from '../common/commands';
 import { AppError } from '../common/errors';
 import { subtreeAuthorizer } from '../common/imports';
 import { LEDGER } from '../tokens';
+
+export { ACCOUNT_ROLES, type AccountRole };
 
 /**
  * The identity context's commands as @nestjs/cqrs commands: one class and one handler each.
