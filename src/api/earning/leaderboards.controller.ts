@@ -16,6 +16,7 @@ export class LeaderboardsController {
   constructor(private readonly queries: QueryBus) {}
 
   @Get('leaderboards/:orgId')
+  @Roles('member', 'admin', 'finance', 'auditor')
   @ApiOperation({ summary: 'Top N of an organisation (the member’s own unit or an ancestor; admins: their subtree)' })
   async leaderboard(@CurrentUser() user: JwtClaims, @Param('orgId') orgId: string, @Query('period') periodText = 'week', @Query('top') topText = '100') {
     const period = parseBody(periodSchema, periodText) as LeaderboardPeriod;
