@@ -78,3 +78,17 @@ describe('roster uploads', () => {
     expect({ status: member.status, code: member.body.code }).toEqual({ status: 403, code: 'AUTH.FORBIDDEN' });
   });
 });
+
+describe('organisation uploads: unknown parents', () => {
+  it('answers ORG.PARENT_UNKNOWN, not ORG.FORBIDDEN, for a parent that does not exist or is listed later', async () => {
+    const admin = app.token('admin-nj', 'admin', 'nj');
+    const orgs = ['id,name,parent_id,level', 'nj-x1,一号,nowhere,grassroots', 'nj-c1,子,nj-p1,grassroots', 'nj-p1,父,nj,county'].join('\n');
+    const report = await upload('/v1/admin/imports/orgs', orgs, admin, 'orgs-parent-unknown');
+    expect(report.status).toBe(200);
+    expect(report.body.totals).toEqual({ rows: 3, applied: 1, unchanged: 0, rejected: 2 });
+    expect(report.body.rejectedRows).toEqual([
+      expect.objectContaining({ line: 2, code: 'ORG.PARENT_UNKNOWN' }),
+      expect.objectContaining({ line: 3, code: 'ORG.PARENT_UNKNOWN', message: expect.stringContaining('listed later in the file (line 4)') }),
+    ]);
+  });
+});
