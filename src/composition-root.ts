@@ -102,7 +102,7 @@ export class UnionLedger {
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
-    this.orgAccess = new OrgAccess(this.orgDirectory);
+    this.orgAccess = new OrgAccess(this.orgs);
     this.rules = new RuleBook(this.store);
     this.quizzes = new QuizBook(this.store);
     this.members = new MemberService(this.store, this.rules, {

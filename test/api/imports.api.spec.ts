@@ -79,7 +79,7 @@ describe('roster uploads', () => {
   });
 });
 
-describe('organisation uploads: unknown parents', () => {
+describe('organisation uploads: unknown parents and fresh roots', () => {
   it('answers ORG.PARENT_UNKNOWN, not ORG.FORBIDDEN, for a parent that does not exist or is listed later', async () => {
     const admin = app.token('admin-nj', 'admin', 'nj');
     const orgs = ['id,name,parent_id,level', 'nj-x1,一号,nowhere,grassroots', 'nj-c1,子,nj-p1,grassroots', 'nj-p1,父,nj,county'].join('\n');
@@ -90,5 +90,17 @@ describe('organisation uploads: unknown parents', () => {
       expect.objectContaining({ line: 2, code: 'ORG.PARENT_UNKNOWN' }),
       expect.objectContaining({ line: 3, code: 'ORG.PARENT_UNKNOWN', message: expect.stringContaining('listed later in the file (line 4)') }),
     ]);
+  });
+
+  it('lets the admin of a root created a moment ago add a root, whatever the read model has caught up with', async () => {
+    // The test app runs no projections: the organisation directory never sees this root.
+    await app.ledger.orgs.registerOrganisation({ orgId: 'ah', name: '安徽', parentId: null, level: 'province' }, { commandId: 'o-ah', actor: { type: 'system', id: 'test' } });
+    const admin = app.token('admin-ah', 'admin', 'ah');
+    const report = await upload('/v1/admin/imports/orgs', ['id,name,parent_id,level', 'zj,浙江,,province', 'ah-hf,合肥,ah,city'].join('\n'), admin, 'orgs-root');
+    expect(report.status).toBe(200);
+    expect({ totals: report.body.totals, rejected: report.body.rejectedRows }).toEqual({ totals: { rows: 2, applied: 2, unchanged: 0, rejected: 0 }, rejected: [] });
+    // An admin below the root still may not.
+    const below = await upload('/v1/admin/imports/orgs', ['id,name,parent_id,level', 'sh,上海,,province'].join('\n'), app.token('admin-hf', 'admin', 'ah-hf'), 'orgs-root-2');
+    expect(below.body.rejectedRows).toEqual([expect.objectContaining({ line: 2, code: 'ORG.FORBIDDEN' })]);
   });
 });
