@@ -104,3 +104,31 @@ describe('organisation uploads: unknown parents and fresh roots', () => {
     expect(below.body.rejectedRows).toEqual([expect.objectContaining({ line: 2, code: 'ORG.FORBIDDEN' })]);
   });
 });
+
+describe('files that cannot be read', () => {
+  async function uploadBytes(route: string, body: Buffer, key: string) {
+    const response = await fetch(`${app.url}${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.token('admin-nj', 'admin', 'nj')}`, 'idempotency-key': key, 'content-type': 'text/csv' },
+      body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  it.each([
+    ['a wrong header', 'orgs', Buffer.from('id,name,parent\nnj-bad,坏,nj\n'), 'CSV.HEADER_INVALID'],
+    ['an empty file', 'orgs', Buffer.alloc(0), 'CSV.HEADER_INVALID'],
+    ['a file that is not UTF-8', 'members', Buffer.concat([Buffer.from('name,national_id,phone,org_id\n'), Buffer.from([0xd5, 0xc5, 0xc8, 0xfd]), Buffer.from(',1,2,nj-u1\n')]), 'CSV.ENCODING'],
+  ])('answers %s with 422 and its code, not 200 with a fatal field', async (_what, kind, body, code) => {
+    const answer = await uploadBytes(`/v1/admin/imports/${kind}`, body, `bad-file-${kind}-${code}-${body.length}`);
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 422, code });
+    expect(answer.body.details).toEqual(expect.objectContaining({ line: expect.any(Number) }));
+  });
+
+  it('applies nothing from a file that turns out unreadable further down', async () => {
+    const body = Buffer.concat([Buffer.from('id,name,parent_id,level\nnj-ok1,好,nj,county\nnj-ok2,'), Buffer.from([0xba, 0xc3]), Buffer.from(',nj,county\n')]);
+    const answer = await uploadBytes('/v1/admin/imports/orgs', body, 'bad-file-late');
+    expect({ status: answer.status, code: answer.body.code, line: (answer.body.details as { line: number }).line }).toEqual({ status: 422, code: 'CSV.ENCODING', line: 3 });
+    expect((await app.ledger.orgs.readOrg('nj-ok1')).registered).toBe(false);
+  });
+});
