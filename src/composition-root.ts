@@ -67,6 +67,11 @@ export interface UnionLedgerOptions {
   db: Database;
   /** Needed by leaderboards; one-shot commands without Redis leave it out. */
   redis?: Redis | undefined;
+  /**
+   * The fail-fast connection for reads on a request's path (Runtime.redisQueries); without it,
+   * queries use `redis`, which waits through an outage (fine for one-shot commands).
+   */
+  redisQueries?: Redis | undefined;
   /** Needed by whatever reads or seals personal data; commands that touch none leave it out. */
   piiKeys?: PiiKeys | undefined;
   /** Wake-ups for subscriptions; one-shot commands turn them off. */
@@ -109,7 +114,7 @@ export class UnionLedger {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.memberCacheEntries ? { cacheEntries: options.memberCacheEntries } : {}),
     });
-    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix) : undefined;
+    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
   }
 

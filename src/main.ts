@@ -24,7 +24,7 @@ export async function runService(): Promise<void> {
   const secrets = await loadOrCreateSecrets(config, (line) => logger.log(line));
   const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
   const runtime = await openRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
-  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys });
+  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, redisQueries: runtime.redisQueries, piiKeys });
   const app = await createHttpApp(ledger, runtime, {
     logFormat: config.logFormat,
     jwtSecret: secrets.jwtSecret,

@@ -38,7 +38,7 @@ export async function startLedgerApp(): Promise<LedgerApp> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
   const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
-  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) } });
+  const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, redisQueries: runtime.redisQueries, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) } });
   const app: INestApplication = await createHttpApp(ledger, runtime, {
     jwtSecret: secret,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
