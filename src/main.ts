@@ -27,6 +27,7 @@ export async function runService(): Promise<void> {
   const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, redisQueries: runtime.redisQueries, piiKeys });
   const app = await createHttpApp(ledger, runtime, {
     logFormat: config.logFormat,
+    limits: config.http,
     jwtSecret: secrets.jwtSecret,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
   });

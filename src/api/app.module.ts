@@ -4,6 +4,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { UnionLedger } from '../composition-root';
 import type { Runtime } from '../infra/runtime';
 import { AUTH_SETTINGS, AuthGuard, type AuthSettings } from './common/auth';
+import { UploadBodyInterceptor } from './common/http-limits';
 import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
 import { EarningModule } from './earning';
@@ -47,6 +48,9 @@ export class AppModule {
         // Global guards run in this order: authentication first, so the rate limit keys on the subject.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
+        // Global interceptors run in this order: an upload's body is read (after the guards) before
+        // the idempotency interceptor hashes it.
+        { provide: APP_INTERCEPTOR, useClass: UploadBodyInterceptor },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
       exports: [LEDGER, RUNTIME, AUTH_SETTINGS, RATE_LIMIT_SETTINGS],
