@@ -112,6 +112,39 @@ describe('request bodies', () => {
     expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 413, code: 'HTTP.PAYLOAD_TOO_LARGE' });
   });
 
+  it('lets clients that send whole uploads with Connection: close read the 401 (no connection reset)', async () => {
+    const uploadWhole = (bytes: number): Promise<string> =>
+      new Promise((resolve) => {
+        const target = new URL('/v1/admin/imports/members', app.url);
+        const request = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent: false, headers: { 'content-type': 'text/csv', 'content-length': String(bytes) } });
+        // Settled when the connection is gone: the answer read, and no error (a reset) on the way.
+        // (Node's client stops sending the rest of a body once it has read a complete answer.)
+        let status = 'no answer';
+        let failure: string | undefined;
+        request.on('response', (response) => {
+          response.resume();
+          response.on('end', () => (status = String(response.statusCode)));
+        });
+        request.on('error', (error: NodeJS.ErrnoException) => (failure ??= `error ${error.code ?? error.message}`));
+        request.on('close', () => resolve(failure ?? status));
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        let written = 0;
+        const pump = (): void => {
+          while (written < bytes) {
+            written += chunk.length;
+            if (!request.write(chunk)) {
+              request.once('drain', pump);
+              return;
+            }
+          }
+          request.end();
+        };
+        pump();
+      });
+    const answers = await Promise.all(Array.from({ length: 16 }, () => uploadWhole(24 * 1024 * 1024)));
+    expect(answers).toEqual(Array(16).fill('401'));
+  });
+
   it('answers an oversize JSON body with a 413 the client reads (no connection reset)', async () => {
     const token = app.token('m-2', 'member', 'js');
     const response = await fetch(`${app.url}/v1/me/check-ins`, {

@@ -133,8 +133,9 @@ export function applyHttpLimits(instance: FastifyInstance, limits: HttpLimits): 
   });
 
   // A request answered before its body has arrived (refused unread, or refused when too large):
-  // Fastify closes the connection after such an answer, which resets it under a client still
-  // sending, and the client may never read the answer. A body of up to the upload limit is read
+  // closing the connection after such an answer (Fastify does, and Node does when the client
+  // sent Connection: close) resets it under a client still sending, which may then never read
+  // the answer. A body of up to the upload limit is read
   // and thrown away instead (the request timeout still bounds it) and the connection kept; only a
   // larger one, or one of unknown length, is cut.
   instance.addHook('onSend', (request, reply, payload, done) => {
@@ -146,6 +147,10 @@ export function applyHttpLimits(instance: FastifyInstance, limits: HttpLimits): 
     const declared = Number(request.headers['content-length']);
     if (Number.isSafeInteger(declared) && declared <= limits.uploadLimitBytes) {
       reply.removeHeader('connection');
+      // Even when the client asked for Connection: close (most upload tools do): Node would close
+      // the socket as soon as the answer is written, under the client's feet. Kept open, the rest
+      // of the body is read and dropped, and the client closes once it has sent it and read us.
+      reply.raw.shouldKeepAlive = true;
       raw.on('error', () => undefined); // A client that gives up while being drained is no error.
       raw.resume();
     } else {
