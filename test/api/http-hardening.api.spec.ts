@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { signJwt } from '../../src/api/common/auth';
 import { createHttpApp } from '../../src/api/http';
-import { openRuntime, UnionLedger } from '../../src/composition-root';
+import { UnionLedger } from '../../src/composition-root';
 import { loadConfig } from '../../src/config/config';
 import { closeDatabase, connectDatabase } from '../../src/infra/database';
 import { freePort } from '../../src/infra/embedded';
@@ -226,10 +226,10 @@ describe('dependencies that are down', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-outage-'));
-    runtime = await openRuntime(loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir }), { withRedis: false, log: () => undefined });
+    // The test database's own pool, migrated; no Redis of the runtime's own.
+    runtime = { db: database.db, redis: undefined, redisQueries: undefined, postgresDescription: 'test', redisDescription: undefined, migrations: { applied: [], current: 0 }, close: async () => undefined };
   });
   afterAll(async () => {
-    await runtime?.close();
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });
