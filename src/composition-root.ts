@@ -119,6 +119,11 @@ export interface UnionLedgerOptions {
   db: Database;
   /** Needed by leaderboards; one-shot commands without Redis leave it out. */
   redis?: Redis | undefined;
+  /**
+   * The fail-fast connection for reads on a request's path (Runtime.redisQueries); without it,
+   * queries use `redis`, which waits through an outage (fine for one-shot commands).
+   */
+  redisQueries?: Redis | undefined;
   /** Needed by whatever reads or seals personal data; commands that touch none leave it out. */
   piiKeys?: PiiKeys | undefined;
   /** Wake-ups for subscriptions; one-shot commands turn them off. */
@@ -161,7 +166,7 @@ export class UnionLedger {
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
-    this.orgAccess = new OrgAccess(this.orgDirectory);
+    this.orgAccess = new OrgAccess(this.orgs);
     this.rules = new RuleBook(this.store);
     this.quizzes = new QuizBook(this.store);
     this.members = new MemberService(this.store, this.rules, {
@@ -186,7 +191,7 @@ export class UnionLedger {
         wechat: outside.wechat,
       };
     }
-    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix) : undefined;
+    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
   }
 

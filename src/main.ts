@@ -29,6 +29,7 @@ export async function runService(): Promise<void> {
     config,
     db: runtime.db,
     redis: runtime.redis,
+    redisQueries: runtime.redisQueries,
     piiKeys,
     identity: {
       tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),
@@ -38,6 +39,7 @@ export async function runService(): Promise<void> {
   });
   const app = await createHttpApp(ledger, runtime, {
     logFormat: config.logFormat,
+    limits: config.http,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
   });
   // Projections start after the app is built so a failed start leaves nothing running; errors are

@@ -4,6 +4,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { UnionLedger } from '../composition-root';
 import type { Runtime } from '../infra/runtime';
 import { AUTH_SETTINGS, AuthGuard, type AuthSettings } from './common/auth';
+import { UploadBodyInterceptor } from './common/http-limits';
 import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
 import { ScopeGuard } from './common/scope';
@@ -50,6 +51,9 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: ScopeGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
+        // Global interceptors run in this order: an upload's body is read (after the guards) before
+        // the idempotency interceptor hashes it.
+        { provide: APP_INTERCEPTOR, useClass: UploadBodyInterceptor },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
       exports: [LEDGER, RUNTIME, AUTH_SETTINGS, RATE_LIMIT_SETTINGS],

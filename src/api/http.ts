@@ -3,15 +3,21 @@ import { ConsoleLogger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import helmet from '@fastify/helmet';
+import underPressure from '@fastify/under-pressure';
 import type { UnionLedger } from '../composition-root';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/config';
 import type { Runtime } from '../infra/runtime';
 import { AppModule, type ModuleImport } from './app.module';
 import { AllExceptionsFilter } from './common/errors';
+import { applyHttpLimits, fastifyLimitOptions } from './common/http-limits';
 import type { RateLimitSettings } from './common/rate-limit';
 
 export interface HttpAppOptions {
   logFormat?: 'text' | 'json';
-  /** Request bodies larger than this are refused with 413 before they reach a handler. */
+  /** Bodies, timeouts, connections, overload (src/api/common/http-limits.ts); defaults: DEFAULT_HTTP_LIMITS. */
+  limits?: Partial<HttpLimits>;
+  /** JSON bodies larger than this are refused with 413 before they reach a handler (same as limits.bodyLimitBytes). */
   bodyLimitBytes?: number;
   /** Defaults: 20 requests/s, burst 40, keys under `ul:`. */
   rateLimit?: Partial<RateLimitSettings>;
@@ -20,8 +26,20 @@ export interface HttpAppOptions {
 }
 
 const UNSAFE_METHODS = ['post', 'put', 'patch', 'delete'] as const;
-/** Roster uploads: about 60 bytes a member, so some 500,000 rows; larger rosters go through the CLI. */
-export const CSV_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+/** What an overloaded service tells clients to wait before retrying. */
+const OVERLOAD_RETRY_AFTER_SECONDS = 10;
+
+/** What @fastify/under-pressure throws when the service is overloaded; rendered like every coded error (503, Retry-After). */
+class OverloadedError extends Error {
+  readonly code = 'SERVICE.UNAVAILABLE';
+  readonly httpStatus = 503;
+  readonly details = { reason: 'overloaded', retryAfterSeconds: OVERLOAD_RETRY_AFTER_SECONDS };
+
+  constructor() {
+    super('the service is overloaded; retry shortly');
+    this.name = 'OverloadedError';
+  }
+}
 
 /** Declares the Idempotency-Key header on every state-changing operation, as the interceptor requires it. */
 function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
@@ -46,7 +64,8 @@ function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
 
 /** Builds the HTTP application over the composition root's ledger and its runtime; tests use it with listen(0). */
 export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? 1024 * 1024, trustProxy: false });
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) };
+  const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false });
   const settings = {
     auth: { tokens: ledger.identity.tokens },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
@@ -58,12 +77,18 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // Also covers what Fastify raises before routing (malformed JSON, 413, 415) and unknown routes.
   app.useGlobalFilters(new AllExceptionsFilter());
 
-  // Roster uploads arrive as text/csv, kept as bytes for the importer's streaming CSV reader;
-  // they get a larger limit than JSON bodies, and only the import routes accept them.
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: CSV_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
+  // Roster uploads arrive as text/csv, only on the routes marked @CsvUpload(), and are read after
+  // authentication; timeouts, the connection cap and the draining of refused bodies (http-limits.ts).
+  const fastify = app.getHttpAdapter().getInstance();
+  applyHttpLimits(fastify, limits);
+  // Security headers on every answer. The defaults suit a JSON API; the Swagger UI at /docs loads
+  // its scripts from here and uses inline styles, which the default policy allows.
+  await fastify.register(helmet);
+  // Overload: when the event loop lags this far behind, requests are answered 503 at once instead
+  // of queueing until every client times out.
+  if (limits.maxEventLoopDelayMs > 0) {
+    await fastify.register(underPressure, { maxEventLoopDelay: limits.maxEventLoopDelayMs, retryAfter: OVERLOAD_RETRY_AFTER_SECONDS, customError: OverloadedError });
+  }
 
   // The OpenAPI document at /docs-json and its UI at /docs; both public (served outside Nest's guards).
   const config = new DocumentBuilder()

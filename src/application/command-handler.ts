@@ -19,6 +19,16 @@ export interface Aggregate<State, Event extends DomainEvent> {
   evolve(state: State, event: Event): State;
   /** The schema version new events of this type are stored at (default 1). */
   schemaVersion?(event: Event): number;
+  /**
+   * Events that time alone has made due (a member's expired holds), whatever the command: folded
+   * before the command is decided, and recorded whatever the decision. An accepted command appends
+   * them with its own events, in one append under its command id, as before. A refused command
+   * (or any decision that throws) has them appended on their own, under `<command id>:due`, and
+   * then its error is thrown: a fact that is due does not vanish because the command that noticed
+   * it was refused. The separate command id keeps a retry of the refused command from being
+   * answered with them as its result: the retry is decided again, on a state that holds them.
+   */
+  due?(state: State, now: Date): Event[];
 }
 
 export interface DomainEvent {
@@ -105,37 +115,27 @@ export class CommandHandler<State, Event extends DomainEvent> {
         return { events, state: entry.state, revision: entry.revision, replayed: true };
       }
       const now = this.options.clock?.() ?? new Date();
-      const decided = await decision(entry.state, now);
+      const due = this.aggregate.due?.(entry.state, now) ?? [];
+      let decided: Event[];
+      try {
+        decided = [...due, ...(await decision(due.reduce(this.aggregate.evolve, entry.state), now))];
+      } catch (refusal) {
+        if (due.length === 0) throw refusal;
+        try {
+          const stored = await this.append(streamId, entry, due, now, { ...meta, commandId: `${meta.commandId}:due` });
+          if (!stored) continue; // Already stored by a racing attempt: decide again on the stream as it is.
+        } catch (error) {
+          // Someone else appended first: decide again on what they wrote (the refusal may not stand).
+          if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue;
+          throw error;
+        }
+        throw refusal;
+      }
       if (decided.length === 0) return { events: [], state: entry.state, revision: entry.revision, replayed: false };
       try {
-        const result = await this.store.appendToStream(
-          streamId,
-          decided.map((event, index) => ({
-            eventId: deterministicEventId(meta.commandId, index),
-            type: event.type,
-            schemaVersion: this.aggregate.schemaVersion?.(event) ?? 1,
-            data: event.data as JsonObject,
-            metadata: {
-              occurredAt: now.toISOString(),
-              commandId: meta.commandId,
-              actor: meta.actor,
-              ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
-            },
-          })),
-          { expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision },
-        );
-        if (result.idempotentReplay) continue; // Stored by an earlier attempt: catch up and answer from the stream.
-        // Built from what was appended rather than read back: one round trip less per command.
-        const recorded: CommittedEvent[] = decided.map((event, index) => ({
-          eventId: result.events[index]!.eventId,
-          type: event.type,
-          data: event.data as JsonObject,
-          revision: result.events[index]!.revision,
-          globalPosition: result.events[index]!.globalPosition,
-          metadata: { commandId: meta.commandId },
-        }));
-        const updated = this.remember(streamId, entry, recorded);
-        return { events: recorded, state: updated.state, revision: updated.revision, replayed: false };
+        const stored = await this.append(streamId, entry, decided, now, meta);
+        if (!stored) continue; // Stored by an earlier attempt: catch up and answer from the stream.
+        return { events: stored.events, state: stored.entry.state, revision: stored.entry.revision, replayed: false };
       } catch (error) {
         if (error instanceof ConcurrencyError) continue; // Someone else appended: re-read and decide again.
         // The same command raced itself (a client retry in flight, another instance): its events
@@ -148,6 +148,46 @@ export class CommandHandler<State, Event extends DomainEvent> {
       }
     }
     throw new ConcurrencyError(streamId, 'any', `still contended after ${maxAttempts} attempts`);
+  }
+
+  /**
+   * Appends events at the entry's revision with ids from the command id, and remembers them;
+   * undefined when the store answers that these very events were already stored (a replay).
+   */
+  private async append(
+    streamId: string,
+    entry: CacheEntry<State>,
+    events: Event[],
+    now: Date,
+    meta: CommandMeta,
+  ): Promise<{ events: CommittedEvent[]; entry: CacheEntry<State> } | undefined> {
+    const result = await this.store.appendToStream(
+      streamId,
+      events.map((event, index) => ({
+        eventId: deterministicEventId(meta.commandId, index),
+        type: event.type,
+        schemaVersion: this.aggregate.schemaVersion?.(event) ?? 1,
+        data: event.data as JsonObject,
+        metadata: {
+          occurredAt: now.toISOString(),
+          commandId: meta.commandId,
+          actor: meta.actor,
+          ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+        },
+      })),
+      { expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision },
+    );
+    if (result.idempotentReplay) return undefined;
+    // Built from what was appended rather than read back: one round trip less per command.
+    const recorded: CommittedEvent[] = events.map((event, index) => ({
+      eventId: result.events[index]!.eventId,
+      type: event.type,
+      data: event.data as JsonObject,
+      revision: result.events[index]!.revision,
+      globalPosition: result.events[index]!.globalPosition,
+      metadata: { commandId: meta.commandId },
+    }));
+    return { events: recorded, entry: this.remember(streamId, entry, recorded) };
   }
 
   private async catchUp(streamId: string): Promise<CacheEntry<State>> {

@@ -1,5 +1,6 @@
+import { DomainError } from '../domain/shared';
 import type { Actor } from '../eventstore/event-store';
-import type { CsvFileError, CsvLimits } from '../infra/csv';
+import { CsvFileError, readCsvRows, type CsvLimits } from '../infra/csv';
 
 /**
  * The row-by-row report every CSV import produces (organisations, members; later benefit
@@ -82,4 +83,23 @@ export const rejected = (line: number, code: string, message: string): RowResult
 
 export function fractionOf(bytesRead: number, options: ImportOptions): number {
   return options.sizeBytes && options.sizeBytes > 0 ? bytesRead / options.sizeBytes : 0;
+}
+
+/**
+ * Reads a whole file once, applying nothing, and refuses it with a DomainError (422, the file
+ * error's code: CSV.HEADER_INVALID, CSV.ENCODING, CSV.LINE_TOO_LONG, CSV.TOO_MANY_ROWS; details:
+ * the line) when it cannot be read to its end. For uploads, which are in memory anyway: a file
+ * that cannot be read is the client's error and changes nothing, rather than a 200 whose `fatal`
+ * says that the rows before the bad line were applied. The CLI keeps reporting `fatal` instead,
+ * as a 200 MB file is read once, streaming.
+ */
+export async function refuseUnreadableCsv(chunks: readonly Buffer[], columns: readonly string[], limits?: CsvLimits): Promise<void> {
+  try {
+    for await (const _row of readCsvRows(chunks, columns, limits)) {
+      // Only reading: every row's own problems are reported by the import itself.
+    }
+  } catch (error) {
+    if (!(error instanceof CsvFileError)) throw error;
+    throw new DomainError(error.code, `the file cannot be read: ${error.message}`, 422, { line: error.line });
+  }
 }

@@ -42,7 +42,36 @@ export interface AppConfig {
   wechat: { apiUrl: string; appId: string; appSecret: string } | undefined;
   /** The SMS gateway for one-time codes. Unset: the service starts its SMS simulator. */
   sms: { apiUrl: string; apiKey: string } | undefined;
+  /** HTTP limits (src/api/common/http-limits.ts): bodies, timeouts, connections, overload. */
+  http: HttpLimits;
 }
+
+export interface HttpLimits {
+  /** Largest JSON body; larger ones are answered 413. */
+  bodyLimitBytes: number;
+  /** Largest upload (text/csv on the import routes), read only after authentication. */
+  uploadLimitBytes: number;
+  /** The whole request, headers and body, must have arrived within this (408 and the connection closed otherwise). */
+  requestTimeoutMs: number;
+  /** The headers must have arrived within this. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Connections beyond this are closed as they arrive. */
+  maxConnections: number;
+  /** Above this mean event-loop delay requests are answered 503 at once (@fastify/under-pressure); 0 turns it off. */
+  maxEventLoopDelayMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  bodyLimitBytes: 1024 * 1024,
+  uploadLimitBytes: 32 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1_000,
+  maxEventLoopDelayMs: 1_000,
+};
 
 /** Shortest JWT_SECRET accepted: 32 characters, the 256 bits an HS256 key should carry. */
 export const JWT_SECRET_MIN_LENGTH = 32;
@@ -144,6 +173,24 @@ function outsideService(env: Env, urlName: string, credentialNames: string[], pr
   return { url: serviceUrl, credentials };
 }
 
+function httpLimits(env: Env, problems: string[]): HttpLimits {
+  const defaults = DEFAULT_HTTP_LIMITS;
+  const limits: HttpLimits = {
+    bodyLimitBytes: integer(env, 'HTTP_BODY_LIMIT_BYTES', defaults.bodyLimitBytes, 1024, 64 * 1024 * 1024, problems),
+    uploadLimitBytes: integer(env, 'HTTP_UPLOAD_LIMIT_BYTES', defaults.uploadLimitBytes, 1024, 1024 * 1024 * 1024, problems),
+    requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 1_000, 3_600_000, problems),
+    headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', defaults.headersTimeoutMs, 1_000, 3_600_000, problems),
+    keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', defaults.keepAliveTimeoutMs, 1_000, 600_000, problems),
+    maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', defaults.maxConnections, 1, 1_000_000, problems),
+    maxEventLoopDelayMs: integer(env, 'HTTP_MAX_EVENT_LOOP_DELAY_MS', defaults.maxEventLoopDelayMs, 0, 60_000, problems),
+  };
+  // Node refuses a headers timeout longer than the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs && !problems.some((problem) => /^HTTP_(HEADERS|REQUEST)_TIMEOUT_MS/.test(problem))) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not be longer than HTTP_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`);
+  }
+  return limits;
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
   const logFormat = env.LOG_FORMAT ?? 'text';
@@ -169,6 +216,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     jwtPreviousSecrets: previousSecrets(env, problems),
     wechat: undefined,
     sms: undefined,
+    http: httpLimits(env, problems),
   };
   const wechat = outsideService(env, 'WECHAT_API_URL', ['WECHAT_APP_ID', 'WECHAT_APP_SECRET'], problems);
   if (wechat) config.wechat = { apiUrl: wechat.url, appId: wechat.credentials[0]!, appSecret: wechat.credentials[1]! };

@@ -28,3 +28,53 @@ describe('configuration of the event store', () => {
     expect(problemsOf({ EVENT_STORE: 'mysql' })).toEqual(["EVENT_STORE must be postgres or kurrentdb (got 'mysql')"]);
   });
 });
+
+describe('configuration of the HTTP limits', () => {
+  it('has defaults that cut a slow body within 30 s', () => {
+    expect(loadConfig({}).http).toEqual({
+      bodyLimitBytes: 1024 * 1024,
+      uploadLimitBytes: 32 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1_000,
+      maxEventLoopDelayMs: 1_000,
+    });
+  });
+
+  it('takes each from the environment', () => {
+    const http = loadConfig({
+      HTTP_BODY_LIMIT_BYTES: '65536',
+      HTTP_UPLOAD_LIMIT_BYTES: '1048576',
+      HTTP_REQUEST_TIMEOUT_MS: '20000',
+      HTTP_HEADERS_TIMEOUT_MS: '5000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '2000',
+      HTTP_MAX_CONNECTIONS: '50',
+      HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
+    }).http;
+    expect(http).toEqual({ bodyLimitBytes: 65_536, uploadLimitBytes: 1_048_576, requestTimeoutMs: 20_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 2_000, maxConnections: 50, maxEventLoopDelayMs: 0 });
+  });
+
+  it('names every bad value', () => {
+    expect(
+      problemsOf({
+        HTTP_BODY_LIMIT_BYTES: '1kb',
+        HTTP_UPLOAD_LIMIT_BYTES: '0',
+        HTTP_REQUEST_TIMEOUT_MS: '-1',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '10',
+        HTTP_MAX_CONNECTIONS: '0',
+        HTTP_MAX_EVENT_LOOP_DELAY_MS: 'off',
+      }),
+    ).toEqual([
+      "HTTP_BODY_LIMIT_BYTES must be an integer from 1024 to 67108864 (got '1kb')",
+      "HTTP_UPLOAD_LIMIT_BYTES must be an integer from 1024 to 1073741824 (got '0')",
+      "HTTP_REQUEST_TIMEOUT_MS must be an integer from 1000 to 3600000 (got '-1')",
+      "HTTP_KEEP_ALIVE_TIMEOUT_MS must be an integer from 1000 to 600000 (got '10')",
+      "HTTP_MAX_CONNECTIONS must be an integer from 1 to 1000000 (got '0')",
+      "HTTP_MAX_EVENT_LOOP_DELAY_MS must be an integer from 0 to 60000 (got 'off')",
+    ]);
+    expect(problemsOf({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '10000' })).toEqual([
+      'HTTP_HEADERS_TIMEOUT_MS (10000) must not be longer than HTTP_REQUEST_TIMEOUT_MS (5000)',
+    ]);
+  });
+});

@@ -19,6 +19,9 @@ export interface DatabaseOptions {
   idleInTransactionTimeoutMs?: number;
 }
 
+/** How long a query waits for a connection (a new one, or a free one of the pool) before it fails. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 export function connectDatabase(options: DatabaseOptions): Database {
   const idleMs = options.idleInTransactionTimeoutMs ?? 30_000;
   const config: Parameters<typeof pgp>[0] & object = {
@@ -26,6 +29,9 @@ export function connectDatabase(options: DatabaseOptions): Database {
     max: options.poolMax ?? 20,
     application_name: options.applicationName ?? 'union-ledger',
     idleTimeoutMillis: 30_000,
+    // A server that does not answer (a network partition, a hung host) must not hang requests:
+    // getting a connection gives up after this, and the API answers 503 (src/infra/outage.ts).
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   };
   // node-postgres passes `options` to the server at connect time; pg-promise's types omit it.
   Object.assign(config, { options: `-c idle_in_transaction_session_timeout=${idleMs}` });

@@ -12,7 +12,10 @@ import { migrate, type Migration, type MigrationReport } from './migrations';
  */
 export interface Runtime {
   db: Database;
+  /** For projection writes, BullMQ, the rate limit and the health check: waits and retries through an outage. */
   redis: Redis | undefined;
+  /** For reads that answer a request (leaderboards, ranks): fails at once while Redis is down. */
+  redisQueries: Redis | undefined;
   postgresDescription: string;
   redisDescription: string | undefined;
   migrations: MigrationReport;
@@ -35,6 +38,38 @@ export function redactUrl(raw: string): string {
   } catch {
     return '(unparseable URL)';
   }
+}
+
+/** How long a read that answers a request waits for Redis before the request is answered 503. */
+export const REDIS_QUERY_TIMEOUT_MS = 500;
+
+export interface RedisClients {
+  commands: Redis;
+  queries: Redis;
+}
+
+/**
+ * The process's two Redis connections. `commands` keeps BullMQ's settings (maxRetriesPerRequest
+ * null: a command waits in the offline queue and is retried until Redis is back), which is right
+ * for projection writes, which must not be lost. `queries` is for reads on a request's path:
+ * without an offline queue a command fails at once while the connection is down, and
+ * commandTimeout bounds one that gets no answer (a hung server), so the request answers 503
+ * instead of hanging for as long as the outage lasts. Both reconnect by themselves.
+ */
+export function createRedisClients(url: string): RedisClients {
+  const commands = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const queries = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    commandTimeout: REDIS_QUERY_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+  });
+  // Every failed reconnect is an 'error' event; the reads that fail meanwhile are answered 503 and
+  // the health check reports the outage, so these need no log line of their own.
+  queries.on('error', () => undefined);
+  return { commands, queries };
 }
 
 async function resolvePostgres(config: AppConfig, log: (line: string) => void): Promise<{ url: string; description: string; server?: EmbeddedServer }> {
@@ -62,6 +97,7 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
     const migrations = await migrate(db, options.migrations);
 
     let redis: Redis | undefined;
+    let redisQueries: Redis | undefined;
     let redisDescription: string | undefined;
     if (options.withRedis) {
       let redisUrl = config.redisUrl;
@@ -73,19 +109,22 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
         redisUrl = server.url;
         redisDescription = server.description;
       }
-      // BullMQ needs maxRetriesPerRequest null on its connections; the health check uses the same settings.
-      redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-      await redis.connect();
+      const clients = createRedisClients(redisUrl);
+      redis = clients.commands;
+      redisQueries = clients.queries;
+      await Promise.all([redis.connect(), redisQueries.connect()]);
     }
 
     return {
       db,
       redis,
+      redisQueries,
       postgresDescription: postgres.description,
       redisDescription,
       migrations,
       async close() {
         if (redis) await redis.quit().catch(() => redis?.disconnect());
+        if (redisQueries) await redisQueries.quit().catch(() => redisQueries?.disconnect());
         await closeDatabase(db);
         await stopEmbedded();
       },

@@ -43,4 +43,15 @@ export const INFRA_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'idempotent responses as sent',
+    sql: /* sql */ `
+      -- A replay promises the original response byte for byte, and jsonb reorders an object's keys
+      -- (shorter keys first): the response is kept as the exact text that was sent. Rows written
+      -- before this version have only response_body, which a replay still falls back to; they are
+      -- purged within 24 h, after which response_body stays NULL.
+      ALTER TABLE ul_idempotency ADD COLUMN response_text text;
+    `,
+  },
 ];

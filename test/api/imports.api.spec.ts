@@ -78,3 +78,57 @@ describe('roster uploads', () => {
     expect({ status: member.status, code: member.body.code }).toEqual({ status: 403, code: 'AUTH.FORBIDDEN' });
   });
 });
+
+describe('organisation uploads: unknown parents and fresh roots', () => {
+  it('answers ORG.PARENT_UNKNOWN, not ORG.FORBIDDEN, for a parent that does not exist or is listed later', async () => {
+    const admin = await app.token('admin-nj', 'admin', 'nj');
+    const orgs = ['id,name,parent_id,level', 'nj-x1,一号,nowhere,grassroots', 'nj-c1,子,nj-p1,grassroots', 'nj-p1,父,nj,county'].join('\n');
+    const report = await upload('/v1/admin/imports/orgs', orgs, admin, 'orgs-parent-unknown');
+    expect(report.status).toBe(200);
+    expect(report.body.totals).toEqual({ rows: 3, applied: 1, unchanged: 0, rejected: 2 });
+    expect(report.body.rejectedRows).toEqual([
+      expect.objectContaining({ line: 2, code: 'ORG.PARENT_UNKNOWN' }),
+      expect.objectContaining({ line: 3, code: 'ORG.PARENT_UNKNOWN', message: expect.stringContaining('listed later in the file (line 4)') }),
+    ]);
+  });
+
+  it('lets the admin of a root created a moment ago add a root, whatever the read model has caught up with', async () => {
+    // The test app runs no projections: the organisation directory never sees this root.
+    await app.ledger.orgs.registerOrganisation({ orgId: 'ah', name: '安徽', parentId: null, level: 'province' }, { commandId: 'o-ah', actor: { type: 'system', id: 'test' } });
+    const admin = await app.token('admin-ah', 'admin', 'ah');
+    const report = await upload('/v1/admin/imports/orgs', ['id,name,parent_id,level', 'zj,浙江,,province', 'ah-hf,合肥,ah,city'].join('\n'), admin, 'orgs-root');
+    expect(report.status).toBe(200);
+    expect({ totals: report.body.totals, rejected: report.body.rejectedRows }).toEqual({ totals: { rows: 2, applied: 2, unchanged: 0, rejected: 0 }, rejected: [] });
+    // An admin below the root still may not.
+    const below = await upload('/v1/admin/imports/orgs', ['id,name,parent_id,level', 'sh,上海,,province'].join('\n'), await app.token('admin-hf', 'admin', 'ah-hf'), 'orgs-root-2');
+    expect(below.body.rejectedRows).toEqual([expect.objectContaining({ line: 2, code: 'ORG.FORBIDDEN' })]);
+  });
+});
+
+describe('files that cannot be read', () => {
+  async function uploadBytes(route: string, body: Buffer, key: string) {
+    const response = await fetch(`${app.url}${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await app.token('admin-nj', 'admin', 'nj')}`, 'idempotency-key': key, 'content-type': 'text/csv' },
+      body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  it.each([
+    ['a wrong header', 'orgs', Buffer.from('id,name,parent\nnj-bad,坏,nj\n'), 'CSV.HEADER_INVALID'],
+    ['an empty file', 'orgs', Buffer.alloc(0), 'CSV.HEADER_INVALID'],
+    ['a file that is not UTF-8', 'members', Buffer.concat([Buffer.from('name,national_id,phone,org_id\n'), Buffer.from([0xd5, 0xc5, 0xc8, 0xfd]), Buffer.from(',1,2,nj-u1\n')]), 'CSV.ENCODING'],
+  ])('answers %s with 422 and its code, not 200 with a fatal field', async (_what, kind, body, code) => {
+    const answer = await uploadBytes(`/v1/admin/imports/${kind}`, body, `bad-file-${kind}-${code}-${body.length}`);
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 422, code });
+    expect(answer.body.details).toEqual(expect.objectContaining({ line: expect.any(Number) }));
+  });
+
+  it('applies nothing from a file that turns out unreadable further down', async () => {
+    const body = Buffer.concat([Buffer.from('id,name,parent_id,level\nnj-ok1,好,nj,county\nnj-ok2,'), Buffer.from([0xba, 0xc3]), Buffer.from(',nj,county\n')]);
+    const answer = await uploadBytes('/v1/admin/imports/orgs', body, 'bad-file-late');
+    expect({ status: answer.status, code: answer.body.code, line: (answer.body.details as { line: number }).line }).toEqual({ status: 422, code: 'CSV.ENCODING', line: 3 });
+    expect((await app.ledger.orgs.readOrg('nj-ok1')).registered).toBe(false);
+  });
+});

@@ -193,6 +193,28 @@ describe('API infrastructure over HTTP', () => {
     expect(runs.bump).toBe(before + 1);
   });
 
+  it('replays the original response byte for byte, key order included', async () => {
+    const send = async () =>
+      fetch(`${url}/test/bump`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await token('m-bytes')}`, 'idempotency-key': 'k-bytes', 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 4 }),
+      });
+    const first = await send();
+    const firstText = await first.text();
+    const again = await send();
+    expect(again.headers.get('idempotent-replay')).toBe('true');
+    expect({ status: again.status, type: again.headers.get('content-type'), text: await again.text() }).toEqual({
+      status: first.status,
+      type: first.headers.get('content-type'),
+      text: firstText,
+    });
+    // The same for a stored client error.
+    const coded = async () => fetch(`${url}/test/coded`, { method: 'POST', headers: { authorization: `Bearer ${await token('m-bytes')}`, 'idempotency-key': 'k-bytes-2' } });
+    const firstError = await (await coded()).text();
+    expect(await (await coded()).text()).toBe(firstError);
+  });
+
   it('keys are per subject: another member may use the same key', async () => {
     const mine = await call('POST', '/test/bump', { token: token('m-owner-1'), key: 'shared', body: { amount: 1 } });
     const theirs = await call('POST', '/test/bump', { token: token('m-owner-2'), key: 'shared', body: { amount: 1 } });

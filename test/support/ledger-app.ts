@@ -48,6 +48,7 @@ export async function startLedgerApp(): Promise<LedgerApp> {
     config,
     db: runtime.db,
     redis: runtime.redis,
+    redisQueries: runtime.redisQueries,
     piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
     identity: {
       tokens,

@@ -62,7 +62,13 @@ export type ModelOutcome =
       released: string[];
       grants: Array<{ ruleId: RuleId; points: number }>;
     }
-  | { ok: false; code: string };
+  | {
+      ok: false;
+      code: string;
+      /** The model after the refusal: expired holds are released whatever the command's outcome. */
+      model: MemberModel;
+      released: string[];
+    };
 
 const MAX_POINTS = 10_000_000;
 const PERIODS: readonly CapPeriod[] = ['day', 'week', 'year'];
@@ -89,7 +95,7 @@ function allowed(model: MemberModel, rules: RuleSet, ruleId: RuleId, capsOf: Ear
 }
 
 export function step(start: MemberModel, command: MemberCommand, now: Date, rules: RuleSet): ModelOutcome {
-  // Holds whose time has come are released first, but only if the command itself is accepted.
+  // Holds whose time has come are released first, and stay released even if the command is refused.
   let model: MemberModel = start;
   const released: string[] = [];
   if (model.status !== 'none') {
@@ -105,6 +111,7 @@ export function step(start: MemberModel, command: MemberCommand, now: Date, rule
     }
     model = { ...model, holds, available, held };
   }
+  const afterReleases = model;
   const types: string[] = released.map(() => 'HoldVoided');
   const grants: Array<{ ruleId: RuleId; points: number }> = [];
   const periods = periodsOf(now);
@@ -230,7 +237,7 @@ export function step(start: MemberModel, command: MemberCommand, now: Date, rule
         break;
     }
   } catch (error) {
-    if (error instanceof Refused) return { ok: false, code: error.code };
+    if (error instanceof Refused) return { ok: false, code: error.code, model: afterReleases, released };
     throw error;
   }
   return { ok: true, model, types, released, grants };

@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConcurrencyError, EventIdConflictError, EventStoreValidationError } from '../../eventstore/errors';
+import { DependencyUnavailableError, postgresOutage } from '../../infra/outage';
 
 /**
  * Every error the API answers is `{ code, message, details }`: `code` is stable and clients switch
@@ -48,6 +49,14 @@ export class AppError extends Error {
   }
 }
 
+/** The client went away before its request was complete: nothing to answer, and nothing wrong here. */
+export class ClientAbortError extends Error {
+  constructor(readonly receivedBytes: number) {
+    super(`the client closed the connection after ${receivedBytes} bytes of the body`);
+    this.name = 'ClientAbortError';
+  }
+}
+
 /**
  * What domain errors carry so the API can answer them without importing the domain's classes:
  * a stable code (`POINTS.INSUFFICIENT`) and the HTTP status that fits (422, 409, 404 ...).
@@ -62,7 +71,8 @@ export interface CodedError {
 /**
  * Stable codes are UPPER_SNAKE segments joined by dots, with a domain prefix (`POINTS.`,
  * `BUDGET.`, `MEMBER.`). The shape is what tells a domain error from a library's: Node's
- * `ECONNREFUSED` and PostgreSQL's `23505` also have a `code`, and must stay 500s.
+ * `ECONNREFUSED` and PostgreSQL's `23505` also have a `code`, and are never rendered with it
+ * (a PostgreSQL that cannot be reached is 503 SERVICE.UNAVAILABLE, anything else a 500).
  */
 const STABLE_CODE = /^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$/;
 
@@ -123,6 +133,12 @@ export interface RenderedError {
  * filter and the idempotency interceptor, so a replayed error is byte-identical to the first.
  */
 export function renderKnownError(error: unknown): RenderedError | undefined {
+  // A database that is down or out of reach: the client should retry later (Retry-After), and
+  // nothing about its request is wrong. Checked first, as its errors carry codes of their own.
+  const outage = isClientAbort(error) ? undefined : postgresOutage(error);
+  if (outage) {
+    return { status: 503, body: { code: outage.code, message: outage.message, details: outage.details }, deterministic: false };
+  }
   if (error instanceof AppError) {
     return { status: error.status, body: { code: error.code, message: error.message, details: error.details }, deterministic: error.status < 500 };
   }
@@ -153,6 +169,31 @@ export function renderKnownError(error: unknown): RenderedError | undefined {
   return undefined;
 }
 
+/**
+ * The client went away before its request was complete: an upload it abandoned (ClientAbortError),
+ * or a JSON body cut short (Node's 'aborted', ECONNRESET, which Fastify hands on as it is).
+ */
+function isClientAbort(error: unknown): boolean {
+  if (error instanceof ClientAbortError) return true;
+  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown };
+  return code === 'ECONNRESET' && message === 'aborted';
+}
+
+/**
+ * What the static files behind /docs (@fastify/static, through `send`) throw for a path they will
+ * not serve: a path that climbs out of the folder (403), one that is malformed (400) or missing
+ * (404). They carry an http-errors `status`, no stable code; all of them are 404 to the client.
+ */
+function isStaticFileRefusal(error: unknown, request: FastifyRequest | undefined): boolean {
+  if (typeof error !== 'object' || error === null || !request) return false;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const httpStatus = typeof status === 'number' ? status : statusCode;
+  return typeof httpStatus === 'number' && httpStatus >= 400 && httpStatus < 500 && /^\/docs(\/|$)/.test(request.url);
+}
+
+/** One warning per dependency at most this often: an outage must not flood the log. */
+const OUTAGE_WARNING_INTERVAL_MS = 10_000;
+
 export function internalErrorBody(requestId: string | undefined): ErrorBody {
   return {
     code: 'INTERNAL',
@@ -168,13 +209,21 @@ export function internalErrorBody(requestId: string | undefined): ErrorBody {
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
+  private readonly lastOutageWarningMs = new Map<string, number>();
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest | undefined>();
     const requestId = request?.id;
+    if (isClientAbort(error)) {
+      // Nobody is left to answer; a client hanging up is routine, so one info line and no stack.
+      this.logger.log(`request ${requestId ?? '?'} ${request?.method ?? ''} ${request?.url ?? ''} aborted by the client: ${(error as Error).message}`);
+      return;
+    }
+    if (isStaticFileRefusal(error, request)) error = AppError.notFound('HTTP.NOT_FOUND', 'no such file');
     let rendered = renderKnownError(error);
+    if (rendered?.status === 503) this.warnOutage(error, rendered.body);
     if (!rendered) {
       // Internals (SQL, stack, file paths) go to the log with the request id, never to the client.
       const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -186,6 +235,18 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger.warn(`request ${requestId ?? '?'}: error after the response was sent: ${rendered.body.code}`);
       return;
     }
+    const retryAfter = rendered.body.details.retryAfterSeconds;
+    if (rendered.status === 503 && typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     void reply.status(rendered.status).header('content-type', 'application/json; charset=utf-8').send(rendered.body);
+  }
+
+  /** A dependency outage is one warning per dependency every few seconds, with the reason the client is not told. */
+  private warnOutage(error: unknown, body: ErrorBody): void {
+    const dependency = String(body.details.dependency ?? body.details.reason ?? 'service');
+    const nowMs = Date.now();
+    if (nowMs - (this.lastOutageWarningMs.get(dependency) ?? 0) < OUTAGE_WARNING_INTERVAL_MS) return;
+    this.lastOutageWarningMs.set(dependency, nowMs);
+    const reason = error instanceof DependencyUnavailableError ? error.reason : (postgresOutage(error)?.reason ?? body.message);
+    this.logger.warn(`answering 503 SERVICE.UNAVAILABLE (${dependency}): ${reason}`);
   }
 }

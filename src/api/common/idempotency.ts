@@ -107,10 +107,15 @@ interface StoredRow {
   status: 'pending' | 'done';
   response_status: number | null;
   response_body: unknown;
+  response_text: string | null;
   response_omitted: boolean;
 }
 
-type Claim = { kind: 'run' } | { kind: 'replay'; status: number; body: unknown };
+/** A replay answers the stored text as it is, never re-serialised (the bytes of the original response). */
+type Claim = { kind: 'run' } | { kind: 'replay'; status: number; json: string | undefined };
+
+/** What Fastify's default serialiser labels a JSON response with; a replay says the same. */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, OnModuleDestroy {
@@ -154,7 +159,9 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     const claim = await this.claim(actor, key, request.method, request.url, hash);
     if (claim.kind === 'replay') {
       void reply.status(claim.status).header('idempotent-replay', 'true');
-      return of(claim.body);
+      if (claim.json === undefined) return of(undefined);
+      void reply.header('content-type', JSON_CONTENT_TYPE);
+      return of(claim.json);
     }
     keys.set(request, key);
     return next.handle().pipe(
@@ -188,7 +195,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
       if (takenOver) return { kind: 'run' };
 
       const row = await db.oneOrNone<StoredRow>(
-        `SELECT method, path, request_hash, status, response_status, response_body, response_omitted
+        `SELECT method, path, request_hash, status, response_status, response_body, response_text, response_omitted
            FROM ul_idempotency WHERE actor = $1 AND key = $2`,
         [actor, key],
       );
@@ -207,11 +214,14 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
           originalStatus: row.response_status,
         });
       }
-      return { kind: 'replay', status: row.response_status ?? 200, body: row.response_body ?? undefined };
+      // response_body: rows stored before schema version 9 (their key order is jsonb's).
+      const json = row.response_text ?? (row.response_body === null || row.response_body === undefined ? undefined : JSON.stringify(row.response_body));
+      return { kind: 'replay', status: row.response_status ?? 200, json };
     }
     throw new Error(`idempotency key ${key}: could not claim it in ${MAX_CLAIM_ATTEMPTS} attempts`);
   }
 
+  /** Stores the response as the text that is sent: JSON.stringify is what Fastify's default serialiser does. */
   private async complete(actor: string, key: string, status: number, body: unknown): Promise<void> {
     const json = body === undefined ? null : JSON.stringify(body);
     const omitted = json !== null && Buffer.byteLength(json, 'utf8') > MAX_STORED_RESPONSE_BYTES;
@@ -219,7 +229,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     try {
       await this.runtime.db.none(
         `UPDATE ul_idempotency
-            SET status = 'done', response_status = $3, response_body = $4::jsonb, response_omitted = $5, completed_at = now()
+            SET status = 'done', response_status = $3, response_text = $4, response_omitted = $5, completed_at = now()
           WHERE actor = $1 AND key = $2 AND status = 'pending'`,
         [actor, key, status, omitted ? null : json, omitted],
       );

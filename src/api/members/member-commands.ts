@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import type { ImportReport } from '../../application/import-report';
-import { importMembers, type MemberCommandResult } from '../../application/members';
+import { refuseUnreadableCsv, type ImportReport } from '../../application/import-report';
+import { importMembers, MEMBER_COLUMNS, type MemberCommandResult } from '../../application/members';
 import type { UnionLedger } from '../../composition-root';
 import type { MemberCommand } from '../../domain/members';
 import type { JwtClaims } from '../common/auth';
@@ -117,7 +117,8 @@ export class ImportMembers extends Command<ImportReport> {
 export class ImportMembersHandler implements ICommandHandler<ImportMembers> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
-  execute({ user, csv }: ImportMembers): Promise<ImportReport> {
+  async execute({ user, csv }: ImportMembers): Promise<ImportReport> {
+    await refuseUnreadableCsv([csv], MEMBER_COLUMNS, UPLOAD_LIMITS);
     return importMembers(
       [csv],
       { memberService: this.ledger.members, orgService: this.ledger.orgs, vault: this.ledger.vault, rules: this.ledger.rules },

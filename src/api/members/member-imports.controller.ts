@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
+import { CsvUpload } from '../common/http-limits';
 import { csvBody, importSummary } from '../common/imports';
 import { ImportMembers } from './member-commands';
 
@@ -19,7 +20,7 @@ export class MemberImportsController {
   @Post('members')
   @HttpCode(200)
   @Roles('admin')
-  @ApiConsumes('text/csv')
+  @CsvUpload()
   @ApiOperation({ summary: 'Import the real-name roster (CSV: name,national_id,phone,org_id); rows are reported by line' })
   async members(@CurrentUser() user: JwtClaims, @Body() body: unknown) {
     return importSummary(await this.commands.execute(new ImportMembers(user, csvBody(body))));

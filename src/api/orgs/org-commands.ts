@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import type { ImportReport } from '../../application/import-report';
-import { importOrganisations } from '../../application/orgs';
+import { refuseUnreadableCsv, type ImportReport } from '../../application/import-report';
+import { importOrganisations, ORG_COLUMNS } from '../../application/orgs';
 import type { UnionLedger } from '../../composition-root';
 import type { JwtClaims } from '../common/auth';
 import { subtreeAuthorizer, UPLOAD_LIMITS } from '../common/imports';
@@ -21,7 +21,8 @@ export class ImportOrganisations extends Command<ImportReport> {
 export class ImportOrganisationsHandler implements ICommandHandler<ImportOrganisations> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
-  execute({ user, csv }: ImportOrganisations): Promise<ImportReport> {
+  async execute({ user, csv }: ImportOrganisations): Promise<ImportReport> {
+    await refuseUnreadableCsv([csv], ORG_COLUMNS, UPLOAD_LIMITS);
     return importOrganisations([csv], { orgService: this.ledger.orgs }, {
       actor: { type: 'admin', id: user.sub },
       authorize: subtreeAuthorizer(this.ledger, user),

@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
+import { CsvUpload } from '../common/http-limits';
 import { csvBody, importSummary } from '../common/imports';
 import { ImportOrganisations } from './org-commands';
 
@@ -18,7 +19,7 @@ export class OrgImportsController {
   @Post('orgs')
   @HttpCode(200)
   @Roles('admin')
-  @ApiConsumes('text/csv')
+  @CsvUpload()
   @ApiOperation({ summary: 'Import organisations (CSV: id,name,parent_id,level); rows are reported by line' })
   async orgs(@CurrentUser() user: JwtClaims, @Body() body: unknown) {
     return importSummary(await this.commands.execute(new ImportOrganisations(user, csvBody(body))));

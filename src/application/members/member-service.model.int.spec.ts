@@ -266,7 +266,9 @@ function describeOutcome(attempt: Attempt): string {
 
 /**
  * Finds a serial order of one member's concurrent commands that the model agrees with: commands
- * that appended keep their stream order, refused ones and no-ops may sit anywhere.
+ * that appended keep their stream order, refused ones and no-ops may sit anywhere (a refused one
+ * that released expired holds did append them, but the model releases them at the first command
+ * of any order, as all of these share one clock).
  */
 function linearise(model: MemberModel, attempts: Attempt[], now: Date, ruleSet: RuleSet): MemberModel {
   for (const order of permutations(attempts)) {
@@ -276,7 +278,8 @@ function linearise(model: MemberModel, attempts: Attempt[], now: Date, ruleSet: 
     for (const attempt of order) {
       const expected = step(current, attempt.command, now, ruleSet);
       if (attempt.result.status === 'rejected') {
-        if (expected.ok || expected.code !== (attempt.result.reason as DomainError).code) current = null;
+        // A refused command still records the expired holds' releases (Aggregate.due).
+        current = !expected.ok && expected.code === (attempt.result.reason as DomainError).code ? expected.model : null;
       } else {
         const observed = outcomeOf(toMemberEvents(attempt.result.value.events));
         const matches =

@@ -1,5 +1,5 @@
 import type { EventStore } from '../../eventstore/event-store';
-import { decide, evolve, initialState, memberStream, type MemberCommand, type MemberEvent, type MemberState } from '../../domain/members';
+import { decide, due, evolve, initialState, memberStream, type MemberCommand, type MemberEvent, type MemberState } from '../../domain/members';
 import { schemaVersionOf } from '../../domain/shared';
 import type { RuleBook } from '../earning';
 import { CommandHandler, type CommandMeta, type CommandResult } from '../command-handler';
@@ -17,7 +17,11 @@ export class MemberService {
   ) {
     this.handler = new CommandHandler(
       store,
-      { name: 'member', initialState, evolve, schemaVersion: (event) => schemaVersionOf(event.data) },
+      // Expired holds are released before any command and recorded even when the command is refused:
+      // the handler folds and stores `due` itself, so `decide` (which releases them too, for the pure
+      // domain) finds nothing left to release. This keeps one append per accepted command, and no
+      // extra read of the stream before every command to look for due releases.
+      { name: 'member', initialState, evolve, due, schemaVersion: (event) => schemaVersionOf(event.data) },
       { ...(options.clock ? { clock: options.clock } : {}), ...(options.cacheEntries ? { cacheEntries: options.cacheEntries } : {}) },
     );
   }

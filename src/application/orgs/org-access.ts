@@ -1,6 +1,6 @@
 import { DomainError } from '../../domain/shared';
 import type { Role } from '../identity';
-import type { OrgDirectory } from '../../projections/orgs';
+import type { OrgService } from './org-service';
 
 export interface Principal {
   sub: string;
@@ -8,20 +8,58 @@ export interface Principal {
   org: string;
 }
 
+/** Levels of the union tree are four (province to grassroots); this bounds a walk up a corrupt tree. */
+const MAX_TREE_DEPTH = 16;
+const PATH_CACHE_ENTRIES = 100_000;
+
 /**
  * Who may see which part of the union tree: a member sees their own units (their grassroots union
  * and its ancestors), an admin their subtree, an auditor everything.
+ *
+ * Every decision reads the organisation streams (through OrgService, so the event store), never
+ * the orgs read model: an authorisation must not depend on how far a projection has caught up
+ * (a root admin's first upload, right after the root was registered, was refused for a second
+ * or two). An organisation's parent never changes once it is registered, so its path is cached;
+ * an unknown organisation is not, and is asked again next time.
  */
 export class OrgAccess {
-  constructor(private readonly directory: OrgDirectory) {}
+  private readonly paths = new Map<string, readonly string[]>();
+
+  constructor(private readonly orgs: Pick<OrgService, 'readOrg'>) {}
+
+  /** The org's ancestors from the root down, ending with the org; null when it is not registered. */
+  async pathOf(orgId: string): Promise<readonly string[] | null> {
+    const climbed: string[] = [];
+    let above: readonly string[] = [];
+    let current: string | null = orgId;
+    for (let depth = 0; current !== null; depth += 1) {
+      const cached = this.paths.get(current);
+      if (cached) {
+        above = cached;
+        break;
+      }
+      if (depth >= MAX_TREE_DEPTH) throw new Error(`invariant violated: organisation ${orgId} is more than ${MAX_TREE_DEPTH} levels deep`);
+      const state = await this.orgs.readOrg(current);
+      if (!state.registered) return null;
+      climbed.push(current);
+      current = state.parentId;
+    }
+    // Every organisation climbed through gets its path cached: a parent's path is a prefix of its child's.
+    let path = above;
+    for (const id of climbed.reverse()) {
+      path = [...path, id];
+      this.remember(id, path);
+    }
+    return path;
+  }
 
   async assertCanView(principal: Principal, orgId: string): Promise<void> {
-    const path = await this.directory.pathOf(orgId);
+    const path = await this.pathOf(orgId);
     if (!path) throw new DomainError('ORG.NOT_FOUND', `no organisation ${orgId}`, 404);
     if (principal.role === 'auditor') return;
     if ((principal.role === 'admin' || principal.role === 'finance') && path.includes(principal.org)) return;
     if (principal.role === 'member') {
-      const own = await this.directory.pathOf(principal.org);
+      const own = await this.pathOf(principal.org);
       if (own?.includes(orgId)) return;
     }
     throw new DomainError('ORG.FORBIDDEN', `organisation ${orgId} is outside your part of the union tree`, 403);
@@ -30,7 +68,12 @@ export class OrgAccess {
   /** True for an admin of a root organisation (a province), who may change ledger-wide settings. */
   async isRootAdmin(principal: Principal): Promise<boolean> {
     if (principal.role !== 'admin') return false;
-    const path = await this.directory.pathOf(principal.org);
+    const path = await this.pathOf(principal.org);
     return path !== null && path.length === 1;
+  }
+
+  private remember(orgId: string, path: readonly string[]): void {
+    if (this.paths.size >= PATH_CACHE_ENTRIES) this.paths.delete(this.paths.keys().next().value!);
+    this.paths.set(orgId, path);
   }
 }

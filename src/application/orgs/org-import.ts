@@ -104,6 +104,13 @@ async function applyOrgRow(
   const level = parseLevel(levelRaw);
   if (!level) return rejected(row.line, 'ORG.LEVEL_INVALID', `level must be one of province, city, county (or district), grassroots; got '${levelRaw}'`);
   const parentId = parentRaw === '' ? null : parentRaw;
+  // A parent that does not exist (yet) is named as such before any authorisation: the row fails
+  // either way, and "outside your part of the tree" would send the admin looking in the wrong
+  // place. It is refused here rather than left to the decider, so that a parent registered by
+  // someone else in between cannot slip past the authorisation below.
+  if (options.authorize && parentId !== null && !(await orgService.readOrg(parentId)).registered) {
+    return parentUnknown(row.line, parentId, `parent organisation ${parentId} does not exist`, firstLine, rejectedIds);
+  }
   if (options.authorize && !(await options.authorize(parentId))) {
     return rejected(row.line, 'ORG.FORBIDDEN', parentId === null ? 'only an admin of a root organisation may add a root' : `organisation ${parentId} is outside your part of the union tree`);
   }
@@ -115,15 +122,19 @@ async function applyOrgRow(
     return { line: row.line, status: outcome };
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
-    if (error.code === 'ORG.PARENT_UNKNOWN' && parentId !== null) {
-      const parentLine = firstLine.get(parentId);
-      if (parentLine !== undefined && parentLine > row.line) {
-        return rejected(row.line, error.code, `parent organisation ${parentId} is listed later in the file (line ${parentLine}); list parents before their children`);
-      }
-      if (parentLine !== undefined && rejectedIds.has(parentId)) {
-        return rejected(row.line, error.code, `parent organisation ${parentId} (line ${parentLine}) was rejected`);
-      }
-    }
+    if (error.code === 'ORG.PARENT_UNKNOWN' && parentId !== null) return parentUnknown(row.line, parentId, error.message, firstLine, rejectedIds);
     return rejected(row.line, error.code, error.message);
   }
+}
+
+/** ORG.PARENT_UNKNOWN, saying why when the file tells: the parent comes later, or its own row was rejected. */
+function parentUnknown(line: number, parentId: string, message: string, firstLine: ReadonlyMap<string, number>, rejectedIds: ReadonlySet<string>): RowResult {
+  const parentLine = firstLine.get(parentId);
+  if (parentLine !== undefined && parentLine > line) {
+    return rejected(line, 'ORG.PARENT_UNKNOWN', `parent organisation ${parentId} is listed later in the file (line ${parentLine}); list parents before their children`);
+  }
+  if (parentLine !== undefined && rejectedIds.has(parentId)) {
+    return rejected(line, 'ORG.PARENT_UNKNOWN', `parent organisation ${parentId} (line ${parentLine}) was rejected`);
+  }
+  return rejected(line, 'ORG.PARENT_UNKNOWN', message);
 }

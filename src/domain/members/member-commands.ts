@@ -286,6 +286,16 @@ export function releaseExpiredHolds(state: MemberState, now: Date): MemberEvent[
   return events;
 }
 
+/**
+ * What time alone has made due, whatever the command: the release of every hold whose expiry has
+ * passed. `decide` releases them first; the command handler also records them when the command
+ * is then refused (Aggregate.due in src/application/command-handler.ts), so a refused post of an
+ * expired hold cannot leave its points held.
+ */
+export function due(state: MemberState, now: Date): MemberEvent[] {
+  return state.status === 'none' ? [] : releaseExpiredHolds(state, now);
+}
+
 // ---------------------------------------------------------------- decide
 
 function decideCommand(state: MemberState, command: MemberCommand, ctx: Context): MemberEvent[] {
@@ -327,10 +337,11 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
 /**
  * Decides a command: first releases expired holds (so a hold expires exactly once, by whichever
  * command comes first), then the command itself on the resulting state. The invariants are
- * asserted on the outcome: a decider bug must crash, never store a negative balance.
+ * asserted on the outcome: a decider bug must crash, never store a negative balance. When the
+ * command is refused, the releases are not lost: see `due`.
  */
 export function decide(state: MemberState, command: MemberCommand, ctx: Context): MemberEvent[] {
-  const releases = state.status === 'none' ? [] : releaseExpiredHolds(state, ctx.now);
+  const releases = due(state, ctx.now);
   const events = [...releases, ...decideCommand(fold(releases, state), command, ctx)];
   const after = fold(events, state);
   invariant(after.available >= 0 && after.held >= 0, 'member balances are never negative');

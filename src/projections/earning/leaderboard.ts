@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { START, type EventStore, type RecordedEvent, type SubscriptionHandle } from '../../eventstore/event-store';
 import type { PointsGrantedData } from '../../domain/members';
 import type { Database } from '../../infra/database';
+import { redisOutage } from '../../infra/outage';
 import { CATCH_UP_BATCH, MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
 
 /**
@@ -30,10 +31,25 @@ export class Leaderboards {
   private orgPathsLoaded = false;
 
   constructor(
+    /** Writes, checkpoints, rebuilds: a connection that waits and retries through an outage. */
     private readonly redis: Redis,
     /** Every key starts with this, so several ledgers (and test runs) can share one Redis. */
     private readonly prefix: string,
+    /**
+     * Reads on a request's path (top, rankOf): a connection that fails at once while Redis is down
+     * (Runtime.redisQueries), so a request is answered 503 instead of waiting out the outage.
+     */
+    private readonly queries: Redis = redis,
   ) {}
+
+  /** Runs a read on the query connection; an unreachable or silent Redis becomes DependencyUnavailableError (503). */
+  private async query<T>(read: (redis: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await read(this.queries);
+    } catch (error) {
+      throw redisOutage(error) ?? error;
+    }
+  }
 
   get checkpointKey(): string {
     return `${this.prefix}lb:checkpoint`;
@@ -115,7 +131,7 @@ export class Leaderboards {
   }
 
   async top(orgId: string, period: LeaderboardPeriod, periodKey: string, limit: number): Promise<Array<{ memberId: string; points: number; rank: number }>> {
-    const flat = await this.redis.zrevrange(this.key(orgId, period, periodKey), 0, Math.min(limit, LEADERBOARD_TOP_MAX) - 1, 'WITHSCORES');
+    const flat = await this.query((redis) => redis.zrevrange(this.key(orgId, period, periodKey), 0, Math.min(limit, LEADERBOARD_TOP_MAX) - 1, 'WITHSCORES'));
     const entries: Array<{ memberId: string; points: number; rank: number }> = [];
     for (let index = 0; index < flat.length; index += 2) {
       const points = Number(flat[index + 1]);
@@ -129,11 +145,11 @@ export class Leaderboards {
 
   async rankOf(orgId: string, period: LeaderboardPeriod, periodKey: string, memberId: string): Promise<{ points: number; rank: number | null; size: number }> {
     const key = this.key(orgId, period, periodKey);
-    const [scoreResult, sizeResult] = (await this.redis.multi().zscore(key, memberId).zcard(key).exec()) ?? [];
+    const [scoreResult, sizeResult] = (await this.query((redis) => redis.multi().zscore(key, memberId).zcard(key).exec())) ?? [];
     const score = scoreResult?.[1] as string | null;
     const size = Number(sizeResult?.[1] ?? 0);
     if (score === null || score === undefined) return { points: 0, rank: null, size };
-    const higher = await this.redis.zcount(key, `(${score}`, '+inf');
+    const higher = await this.query((redis) => redis.zcount(key, `(${score}`, '+inf'));
     return { points: Number(score), rank: higher + 1, size };
   }
 
