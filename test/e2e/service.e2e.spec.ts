@@ -82,6 +82,7 @@ describe('the service process', () => {
         baseEnv({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL!, PORT: '0', DATA_DIR: dataDir }),
       );
       try {
+        await waitFor(async () => (await fetch(`${service.url}/health`)).status === 200, { what: 'the service to answer /health with 200' });
         const response = await fetch(`${service.url}/health`);
         expect(response.status).toBe(200);
         const body = (await response.json()) as { status: string; checks: Record<string, { ok: boolean }> };
