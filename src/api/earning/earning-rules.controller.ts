@@ -1,18 +1,13 @@
-import { Body, Controller, Get, HttpCode, Put, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Put, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
-import { array, object, parseBody, str, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
 import { PublishEarningRules, PublishQuiz } from './earning-commands';
 import { GetEarningRules } from './earning-queries';
+import { quizSchema } from './schemas';
 
-const quizSchema = object({
-  quizId: str({ min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ }),
-  question: str({ min: 1, max: 500 }),
-  options: array(str({ min: 1, max: 16 }), { min: 2, max: 10 }),
-  correctAnswer: str({ min: 1, max: 16 }),
-});
 const rulesSchemaDoc = {
   type: 'object',
   required: ['expectedVersion', 'rules'],
@@ -36,7 +31,8 @@ export class EarningRulesController {
   @Get('earning-rules')
   @Roles('admin', 'auditor')
   @ApiOperation({ summary: 'The current earning rules and their version' })
-  async currentRules() {
+  async currentRules(@Query() query: unknown) {
+    parseQuery(NoQuery, query);
     return this.queries.execute(new GetEarningRules());
   }
 
@@ -45,15 +41,17 @@ export class EarningRulesController {
   @Roles('admin')
   @ApiBody({ schema: rulesSchemaDoc })
   @ApiOperation({ summary: 'Publish a new version of the earning rules (province-level admins only)' })
-  async publishRules(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async publishRules(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     return this.commands.execute(new PublishEarningRules(user, key, (body ?? {}) as { expectedVersion?: unknown; rules?: unknown; streakBonus?: unknown }));
   }
 
   @Post('quizzes')
   @Roles('admin')
-  @ApiBody({ schema: toJsonSchema(quizSchema) })
+  @ApiBodySchema(quizSchema)
   @ApiOperation({ summary: 'Publish a quiz; members answer it once' })
-  async publishQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async publishQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const quiz = parseBody(quizSchema, body);
     const outcome = await this.commands.execute(new PublishQuiz(user, key, quiz));
     return { quizId: quiz.quizId, outcome };

@@ -1,9 +1,9 @@
-import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AUTH_SETTINGS, CurrentUser, Roles, signJwt, type AuthSettings, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
-import { parseBody, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
 import { ActivateMember } from './member-commands';
 import { presentMemberResult } from './present';
 import { activationSchema } from './schemas';
@@ -23,8 +23,9 @@ export class ActivationController {
   @HttpCode(200)
   @Roles('member')
   @ApiOperation({ summary: 'Activate a member by national ID number and name; returns a member token' })
-  @ApiBody({ schema: toJsonSchema(activationSchema) })
-  async activate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  @ApiBodySchema(activationSchema)
+  async activate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(activationSchema, body);
     const { memberId, result } = await this.commands.execute(new ActivateMember(user, key, input.nationalId, input.name));
     const token = signJwt({ sub: memberId, role: 'member', org: result.state.orgId }, this.auth.jwtSecret, { ttlSeconds: MEMBER_TOKEN_TTL_SECONDS });

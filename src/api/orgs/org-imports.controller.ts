@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { csvBody, importSummary } from '../common/imports';
+import { NoQuery, parseQuery } from '../common/validation';
 import { ImportOrganisations } from './org-commands';
 
 /**
@@ -19,8 +20,10 @@ export class OrgImportsController {
   @HttpCode(200)
   @Roles('admin')
   @ApiConsumes('text/csv')
+  @ApiBody({ description: 'The CSV file (id,name,parent_id,level, UTF-8); checked row by row by the importer', schema: { type: 'string', format: 'binary' } })
   @ApiOperation({ summary: 'Import organisations (CSV: id,name,parent_id,level); rows are reported by line' })
-  async orgs(@CurrentUser() user: JwtClaims, @Body() body: unknown) {
+  async orgs(@CurrentUser() user: JwtClaims, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     return importSummary(await this.commands.execute(new ImportOrganisations(user, csvBody(body))));
   }
 }
