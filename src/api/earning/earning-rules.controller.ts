@@ -1,22 +1,12 @@
 import { Body, Controller, Get, HttpCode, Put, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
 import { ApiBodySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
 import { PublishEarningRules, PublishQuiz } from './earning-commands';
 import { GetEarningRules } from './earning-queries';
-import { quizSchema } from './schemas';
-
-const rulesSchemaDoc = {
-  type: 'object',
-  required: ['expectedVersion', 'rules'],
-  properties: {
-    expectedVersion: { type: 'integer', minimum: 1 },
-    rules: { type: 'object', description: 'points and caps per action: activation, checkin, quiz, article, comment, evaluation, activity' },
-    streakBonus: { type: 'object', nullable: true, properties: { everyDays: { type: 'integer' }, points: { type: 'integer' } } },
-  },
-};
+import { publishRulesSchema, quizSchema } from './schemas';
 
 /** Admins' side of earning: the versioned earning rules and quizzes. */
 @ApiTags('admin')
@@ -39,11 +29,12 @@ export class EarningRulesController {
   @Put('earning-rules')
   @HttpCode(200)
   @Roles('admin')
-  @ApiBody({ schema: rulesSchemaDoc })
+  @ApiBodySchema(publishRulesSchema)
   @ApiOperation({ summary: 'Publish a new version of the earning rules (province-level admins only)' })
   async publishRules(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
-    return this.commands.execute(new PublishEarningRules(user, key, (body ?? {}) as { expectedVersion?: unknown; rules?: unknown; streakBonus?: unknown }));
+    // The body is checked against publishRulesSchema by the handler, once the caller's right to publish is.
+    return this.commands.execute(new PublishEarningRules(user, key, body));
   }
 
   @Post('quizzes')
