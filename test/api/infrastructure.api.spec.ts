@@ -266,9 +266,9 @@ describe('API infrastructure over HTTP', () => {
     const bad = await call('POST', '/test/bump', { token: token('m-valid'), key: 'k-valid', body: { amount: 0, extra: true } });
     expectErrorShape(bad, 400, 'VALIDATION.FAILED');
     expect(bad.body.details).toEqual({
-      fields: [
-        { path: 'extra', reason: 'is not a known field' },
-        { path: 'amount', reason: 'must be from 1 to 10' },
+      issues: [
+        { path: '/extra', reason: 'is not an allowed property (allowed: amount, gate)' },
+        { path: '/amount', reason: 'must be from 1 to 10' },
       ],
     });
     const again = await call('POST', '/test/bump', { token: token('m-valid'), key: 'k-valid', body: { amount: 0, extra: true } });

@@ -5,19 +5,18 @@ import type { Quiz, RuleSet } from '../../domain/earning';
 import type { JwtClaims } from '../common/auth';
 import { commandMeta } from '../common/commands';
 import { AppError } from '../common/errors';
-import { int, parseBody } from '../common/validation';
+import { parseBody } from '../common/validation';
 import { LEDGER } from '../tokens';
+import { publishRulesSchema } from './schemas';
 
 /** The earning context's commands as @nestjs/cqrs commands: one class and one handler each. */
-
-const expectedVersionSchema = int({ min: 1, max: 1_000_000 });
 
 /** The body as sent: the caller's right to publish is checked before anything in it is looked at. */
 export class PublishEarningRules extends Command<RuleSet> {
   constructor(
     readonly user: JwtClaims,
     readonly idempotencyKey: string,
-    readonly body: { expectedVersion?: unknown; rules?: unknown; streakBonus?: unknown },
+    readonly body: unknown,
   ) {
     super();
   }
@@ -31,9 +30,11 @@ export class PublishEarningRulesHandler implements ICommandHandler<PublishEarnin
     if (!(await this.ledger.orgAccess.isRootAdmin(user))) {
       throw AppError.forbidden('AUTH.FORBIDDEN', 'only an admin of a root organisation may change the earning rules');
     }
-    const expectedVersion = parseBody(expectedVersionSchema, body.expectedVersion);
+    // Every action, cap and the streak bonus, with unknown properties refused by path (a typo like
+    // `maxCont` or `streakbonus` would otherwise publish a version that silently lacks them).
+    const { expectedVersion, rules, streakBonus } = parseBody(publishRulesSchema, body);
     const { commandId, actor } = commandMeta(user, idempotencyKey);
-    return this.ledger.rules.publish({ rules: body.rules, streakBonus: body.streakBonus ?? null }, expectedVersion, actor, commandId);
+    return this.ledger.rules.publish({ rules, streakBonus: streakBonus ?? null }, expectedVersion, actor, commandId);
   }
 }
 

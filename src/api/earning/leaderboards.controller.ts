@@ -1,13 +1,10 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { LEADERBOARD_PERIODS, LEADERBOARD_TOP_MAX, type LeaderboardPeriod } from '../../projections/earning';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
-import { AppError } from '../common/errors';
-import { oneOf, parseBody } from '../common/validation';
+import { ApiParamSchema, ApiQuerySchema, parseParams, parseQuery } from '../common/validation';
 import { GetLeaderboard, GetRank } from './earning-queries';
-
-const periodSchema = oneOf(LEADERBOARD_PERIODS);
+import { leaderboardParams, leaderboardQuery, rankQuery } from './schemas';
 
 @ApiTags('members')
 @ApiBearerAuth()
@@ -17,21 +14,21 @@ export class LeaderboardsController {
 
   @Get('leaderboards/:orgId')
   @Roles('member', 'admin', 'finance', 'auditor')
+  @ApiParamSchema(leaderboardParams)
+  @ApiQuerySchema(leaderboardQuery)
   @ApiOperation({ summary: 'Top N of an organisation (the member’s own unit or an ancestor; admins: their subtree)' })
-  async leaderboard(@CurrentUser() user: JwtClaims, @Param('orgId') orgId: string, @Query('period') periodText = 'week', @Query('top') topText = '100') {
-    const period = parseBody(periodSchema, periodText) as LeaderboardPeriod;
-    const top = Number(topText);
-    if (!Number.isInteger(top) || top < 1 || top > LEADERBOARD_TOP_MAX) {
-      throw AppError.badRequest('VALIDATION.FAILED', `top must be an integer from 1 to ${LEADERBOARD_TOP_MAX}`);
-    }
+  async leaderboard(@CurrentUser() user: JwtClaims, @Param() params: unknown, @Query() query: unknown) {
+    const { orgId } = parseParams(leaderboardParams, params);
+    const { period = 'week', top = 100 } = parseQuery(leaderboardQuery, query);
     return this.queries.execute(new GetLeaderboard(user, orgId, period, top));
   }
 
   @Get('me/rank')
   @Roles('member')
+  @ApiQuerySchema(rankQuery)
   @ApiOperation({ summary: 'The member’s rank in one of their organisations' })
-  async rank(@CurrentUser() user: JwtClaims, @Query('orgId') orgIdText?: string, @Query('period') periodText = 'week') {
-    const period = parseBody(periodSchema, periodText) as LeaderboardPeriod;
-    return this.queries.execute(new GetRank(user, orgIdText ?? user.org, period));
+  async rank(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    const { orgId = user.org, period = 'week' } = parseQuery(rankQuery, query);
+    return this.queries.execute(new GetRank(user, orgId, period));
   }
 }

@@ -1,18 +1,11 @@
-import { Body, Controller, Post } from '@nestjs/common';
+import { Body, Controller, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { Unrecorded } from '../common/unrecorded';
-import { bool, object, oneOf, optional, parseBody, str, toJsonSchema } from '../common/validation';
-import { ACCOUNT_ROLES, CreateAccount, type AccountRole } from './identity-commands';
-
-const accountSchema = object({
-  username: str({ min: 3, max: 64 }),
-  name: str({ min: 1, max: 50 }),
-  orgId: str({ min: 1, max: 64 }),
-  role: oneOf(ACCOUNT_ROLES),
-  totp: optional(bool()),
-});
+import { ApiBodySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
+import { accountSchema } from './schemas';
+import { CreateAccount, type AccountRole } from './identity-commands';
 
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -23,9 +16,10 @@ export class AccountsController {
   @Post()
   @Roles('admin')
   @Unrecorded()
-  @ApiBody({ schema: toJsonSchema(accountSchema) })
+  @ApiBodySchema(accountSchema)
   @ApiOperation({ summary: 'Create an admin, finance approver or auditor account (root admins only); the answer holds its one-time password, shown once' })
-  async create(@CurrentUser() admin: JwtClaims, @Body() body: unknown) {
+  async create(@CurrentUser() admin: JwtClaims, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(accountSchema, body);
     return this.commands.execute(new CreateAccount(admin, { ...input, role: input.role as AccountRole, totp: input.totp ?? false }));
   }

@@ -1,18 +1,12 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Query, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { Unrecorded } from '../common/unrecorded';
-import { object, optional, parseBody, str, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
+import { activationConfirmSchema, activationStartSchema } from './schemas';
 import { ConfirmActivation, StartActivation } from './identity-commands';
-
-const startSchema = object({ nationalId: str({ min: 15, max: 20 }), name: str({ min: 1, max: 50 }) });
-const confirmSchema = object({
-  challengeId: str({ min: 36, max: 36, pattern: /^[0-9a-f-]{36}$/ }),
-  code: str({ min: 6, max: 6, pattern: /^\d{6}$/ }),
-  device: optional(str({ min: 1, max: 100 })),
-});
 
 /**
  * Activation that proves possession: a visitor (a WeChat user not yet bound) names a person on the
@@ -28,10 +22,11 @@ export class ActivationController {
   @Post('start')
   @HttpCode(202)
   @Roles('visitor')
-  @ApiBody({ schema: toJsonSchema(startSchema) })
+  @ApiBodySchema(activationStartSchema)
   @ApiOperation({ summary: 'Send a 6-digit code to the phone on the roster (if the person is there); the answer is the same either way' })
-  async start(@CurrentUser() visitor: JwtClaims, @Body() body: unknown) {
-    const input = parseBody(startSchema, body);
+  async start(@CurrentUser() visitor: JwtClaims, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    const input = parseBody(activationStartSchema, body);
     return this.commands.execute(new StartActivation(visitor, input.nationalId, input.name));
   }
 
@@ -39,10 +34,11 @@ export class ActivationController {
   @HttpCode(200)
   @Roles('visitor')
   @Unrecorded()
-  @ApiBody({ schema: toJsonSchema(confirmSchema) })
+  @ApiBodySchema(activationConfirmSchema)
   @ApiOperation({ summary: 'Confirm the code: binds the WeChat account, activates the member (reward, insurance) and answers a member session' })
-  async confirm(@CurrentUser() visitor: JwtClaims, @Body() body: unknown, @Req() request: FastifyRequest) {
-    const input = parseBody(confirmSchema, body);
+  async confirm(@CurrentUser() visitor: JwtClaims, @Body() body: unknown, @Query() query: unknown, @Req() request: FastifyRequest) {
+    parseQuery(NoQuery, query);
+    const input = parseBody(activationConfirmSchema, body);
     const device = (input.device ?? request.headers['user-agent'] ?? 'unknown').slice(0, 100);
     return this.commands.execute(new ConfirmActivation(visitor, input.challengeId, input.code, device));
   }

@@ -1,12 +1,11 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
-import { object, parseBody, str, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, ApiParamSchema, NoQuery, parseBody, parseParams, parseQuery } from '../common/validation';
+import { memberParams, rebindSchema } from './schemas';
 import { RebindMemberLogin } from './identity-commands';
-
-const rebindSchema = object({ loginKey: str({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/ }) });
 
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -17,11 +16,14 @@ export class MemberLoginsController {
   @Post(':memberId/login')
   @HttpCode(200)
   @Roles('admin')
-  @ApiBody({ schema: toJsonSchema(rebindSchema) })
+  @ApiParamSchema(memberParams)
+  @ApiBodySchema(rebindSchema)
   @ApiOperation({
     summary: "Bind a member's new WeChat login (they changed phone): the login key is the subject of the member's new visitor session; ends their old sessions",
   })
-  async rebind(@CurrentUser() admin: JwtClaims, @IdempotencyKey() key: string, @Param('memberId') memberId: string, @Body() body: unknown) {
+  async rebind(@CurrentUser() admin: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    const { memberId } = parseParams(memberParams, params);
     const input = parseBody(rebindSchema, body);
     return this.commands.execute(new RebindMemberLogin(admin, key, memberId, input.loginKey));
   }

@@ -1,21 +1,12 @@
 import { Body, Controller, Delete, HttpCode, Post, Query, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { CurrentUser, Public, type JwtClaims } from '../common/auth';
-import { AppError } from '../common/errors';
 import { Unrecorded } from '../common/unrecorded';
-import { object, optional, parseBody, str, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, ApiQuerySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
+import { endSessionsQuery, passwordLoginSchema, refreshSchema, wechatLoginSchema } from './schemas';
 import { EndSessions, PasswordLogin, RefreshSession, WeChatLogin } from './identity-commands';
-
-const wechatLoginSchema = object({ code: str({ min: 1, max: 128 }), device: optional(str({ min: 1, max: 100 })) });
-const refreshSchema = object({ refreshToken: str({ min: 1, max: 100 }) });
-const passwordLoginSchema = object({
-  username: str({ min: 1, max: 64 }),
-  password: str({ min: 1, max: 200 }),
-  totp: optional(str({ min: 6, max: 6, pattern: /^\d{6}$/ })),
-  device: optional(str({ min: 1, max: 100 })),
-});
 
 /** The device a session belongs to: named by the client, else its user agent (for the session list and logout). */
 function deviceOf(request: FastifyRequest, named: string | undefined): string {
@@ -31,11 +22,12 @@ export class SessionsController {
   @HttpCode(200)
   @Public()
   @Unrecorded()
-  @ApiBody({ schema: toJsonSchema(wechatLoginSchema) })
+  @ApiBodySchema(wechatLoginSchema)
   @ApiOperation({
     summary: 'Log in from the mini-program with a wx.login() code: a member session when the WeChat account is bound, else a visitor session that may only activate',
   })
-  async wechat(@Body() body: unknown, @Req() request: FastifyRequest) {
+  async wechat(@Body() body: unknown, @Query() query: unknown, @Req() request: FastifyRequest) {
+    parseQuery(NoQuery, query);
     const input = parseBody(wechatLoginSchema, body);
     return this.commands.execute(new WeChatLogin(input.code, deviceOf(request, input.device)));
   }
@@ -44,9 +36,10 @@ export class SessionsController {
   @HttpCode(200)
   @Public()
   @Unrecorded()
-  @ApiBody({ schema: toJsonSchema(passwordLoginSchema) })
+  @ApiBodySchema(passwordLoginSchema)
   @ApiOperation({ summary: 'Log in as an admin, finance approver or auditor (TOTP code when enrolled); five wrong tries lock the account for 15 minutes' })
-  async password(@Body() body: unknown, @Req() request: FastifyRequest) {
+  async password(@Body() body: unknown, @Query() query: unknown, @Req() request: FastifyRequest) {
+    parseQuery(NoQuery, query);
     const input = parseBody(passwordLoginSchema, body);
     return this.commands.execute(new PasswordLogin(input.username, input.password, input.totp, deviceOf(request, input.device)));
   }
@@ -55,9 +48,10 @@ export class SessionsController {
   @HttpCode(200)
   @Public()
   @Unrecorded()
-  @ApiBody({ schema: toJsonSchema(refreshSchema) })
+  @ApiBodySchema(refreshSchema)
   @ApiOperation({ summary: 'Spend a refresh token for a new access token and the next refresh token; a spent token ends its session' })
-  async refresh(@Body() body: unknown) {
+  async refresh(@Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(refreshSchema, body);
     return this.commands.execute(new RefreshSession(input.refreshToken));
   }
@@ -66,9 +60,10 @@ export class SessionsController {
   @HttpCode(200)
   @ApiBearerAuth()
   @Unrecorded()
+  @ApiQuerySchema(endSessionsQuery)
   @ApiOperation({ summary: 'Log out: end this session (scope=current, the default) or every session of the caller (scope=all)' })
-  async end(@CurrentUser() user: JwtClaims, @Query('scope') scope = 'current') {
-    if (scope !== 'current' && scope !== 'all') throw AppError.badRequest('VALIDATION.FAILED', "scope must be 'current' or 'all'");
+  async end(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    const { scope = 'current' } = parseQuery(endSessionsQuery, query);
     return this.commands.execute(new EndSessions(user, scope));
   }
 }

@@ -1,9 +1,9 @@
-import { Body, Controller, Post } from '@nestjs/common';
+import { Body, Controller, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
-import { parseBody, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, NoQuery, parseBody, parseNoBody, parseQuery } from '../common/validation';
 import { AnswerQuiz, CheckIn, ParticipateActivity, PostComment, ReadArticle, SubmitEvaluation } from './member-commands';
 import { presentMemberResult } from './present';
 import { activitySchema, articleSchema, commentSchema, evaluationSchema, quizAnswerSchema } from './schemas';
@@ -18,16 +18,19 @@ export class EarningActionsController {
   @Post('check-ins')
   @Roles('member')
   @ApiOperation({ summary: 'Daily check-in (once per natural day in Asia/Shanghai)' })
-  async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string) {
+  async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    parseNoBody(body);
     const result = await this.commands.execute(new CheckIn(user, key, { type: 'CheckIn' }));
     return { ...presentMemberResult(user.sub, result), day: result.state.lastCheckInDay, streak: result.state.streak };
   }
 
   @Post('quiz-answers')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(quizAnswerSchema) })
+  @ApiBodySchema(quizAnswerSchema)
   @ApiOperation({ summary: 'Answer a quiz (one attempt per quiz; points only if correct)' })
-  async answerQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async answerQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(quizAnswerSchema, body);
     const { result, correctAnswer } = await this.commands.execute(new AnswerQuiz(user, key, input.quizId, input.answer));
     const presented = presentMemberResult(user.sub, result);
@@ -37,18 +40,20 @@ export class EarningActionsController {
 
   @Post('article-reads')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(articleSchema) })
+  @ApiBodySchema(articleSchema)
   @ApiOperation({ summary: 'Record reading an article (points once per article)' })
-  async readArticle(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async readArticle(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(articleSchema, body);
     return presentMemberResult(user.sub, await this.commands.execute(new ReadArticle(user, key, { type: 'ReadArticle', articleId: input.articleId })));
   }
 
   @Post('comments')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(commentSchema) })
+  @ApiBodySchema(commentSchema)
   @ApiOperation({ summary: 'Record a comment (its text is not kept by the ledger)' })
-  async comment(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async comment(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(commentSchema, body);
     // The comment is identified by the request's key: its text is not kept by the ledger.
     const command = new PostComment(user, key, { type: 'PostComment', commentId: key, targetId: input.targetId });
@@ -57,9 +62,10 @@ export class EarningActionsController {
 
   @Post('evaluations')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(evaluationSchema) })
+  @ApiBodySchema(evaluationSchema)
   @ApiOperation({ summary: 'Online evaluation (网上评议) of the member’s union: once per campaign' })
-  async evaluate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async evaluate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(evaluationSchema, body);
     const items: Record<string, number> = {};
     for (const [item, value] of Object.entries(input.items ?? {})) if (typeof value === 'number') items[item] = value;
@@ -75,9 +81,10 @@ export class EarningActionsController {
 
   @Post('activities')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(activitySchema) })
+  @ApiBodySchema(activitySchema)
   @ApiOperation({ summary: 'Record participation in an activity (once per activity)' })
-  async participate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async participate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(activitySchema, body);
     return presentMemberResult(user.sub, await this.commands.execute(new ParticipateActivity(user, key, { type: 'ParticipateActivity', activityId: input.activityId })));
   }

@@ -1,8 +1,9 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { AppError } from '../common/errors';
+import { NoQuery, parseQuery } from '../common/validation';
 import { GetEvaluations, GetMemberState } from './member-queries';
 
 @ApiTags('members')
@@ -14,7 +15,8 @@ export class MemberQueriesController {
   @Get('balance')
   @Roles('member')
   @ApiOperation({ summary: 'Available, held and lifetime-earned points, as of the latest event' })
-  async balance(@CurrentUser() user: JwtClaims) {
+  async balance(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const { state, revision } = await this.queries.execute(new GetMemberState(user.sub));
     if (state.status === 'none') throw AppError.notFound('MEMBER.NOT_FOUND', 'no such member');
     return {
@@ -32,7 +34,8 @@ export class MemberQueriesController {
   @Get('evaluations')
   @Roles('member')
   @ApiOperation({ summary: 'The member’s past evaluations, newest first' })
-  async evaluations(@CurrentUser() user: JwtClaims) {
+  async evaluations(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     return { evaluations: await this.queries.execute(new GetEvaluations(user.sub)) };
   }
 }

@@ -1,12 +1,12 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
-import { parseBody, toJsonSchema } from '../common/validation';
+import { ApiBodySchema, ApiParamSchema, NoQuery, parseBody, parseNoBody, parseParams, parseQuery } from '../common/validation';
 import { HoldPoints, SettleHold, SpendPoints } from './member-commands';
 import { presentMemberResult } from './present';
-import { holdSchema, spendSchema } from './schemas';
+import { holdParams, holdSchema, spendSchema } from './schemas';
 
 /** Two-phase and direct spending of points; a balance never goes below zero. */
 @ApiTags('members')
@@ -17,9 +17,10 @@ export class SpendingController {
 
   @Post('holds')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(holdSchema) })
+  @ApiBodySchema(holdSchema)
   @ApiOperation({ summary: 'Hold points (two-phase spending); post or void the hold later' })
-  async hold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async hold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(holdSchema, body);
     const expiresAtMs = Date.now() + input.expiresInSeconds * 1000;
     const result = await this.commands.execute(new HoldPoints(user, key, { type: 'HoldPoints', holdId: key, points: input.points, purpose: input.purpose, expiresAtMs }));
@@ -27,26 +28,35 @@ export class SpendingController {
   }
 
   @Post('holds/:holdId/post')
+  @ApiParamSchema(holdParams)
   @HttpCode(200)
   @Roles('member')
   @ApiOperation({ summary: 'Post a hold: the held points are spent' })
-  async postHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param('holdId') holdId: string) {
+  async postHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
+    const { holdId } = parseParams(holdParams, params);
+    parseQuery(NoQuery, query);
+    parseNoBody(body);
     return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, { type: 'PostHold', holdId })));
   }
 
   @Post('holds/:holdId/void')
+  @ApiParamSchema(holdParams)
   @HttpCode(200)
   @Roles('member')
   @ApiOperation({ summary: 'Void a hold: the held points return to the available balance' })
-  async voidHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param('holdId') holdId: string) {
+  async voidHold(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
+    const { holdId } = parseParams(holdParams, params);
+    parseQuery(NoQuery, query);
+    parseNoBody(body);
     return presentMemberResult(user.sub, await this.commands.execute(new SettleHold(user, key, { type: 'VoidHold', holdId })));
   }
 
   @Post('spends')
   @Roles('member')
-  @ApiBody({ schema: toJsonSchema(spendSchema) })
+  @ApiBodySchema(spendSchema)
   @ApiOperation({ summary: 'Spend points directly' })
-  async spend(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown) {
+  async spend(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     const input = parseBody(spendSchema, body);
     return presentMemberResult(user.sub, await this.commands.execute(new SpendPoints(user, key, { type: 'SpendPoints', spendId: key, points: input.points, purpose: input.purpose })));
   }

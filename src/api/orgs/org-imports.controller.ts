@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { CsvUpload } from '../common/http-limits';
 import { csvBody, importSummary } from '../common/imports';
+import { NoQuery, parseQuery } from '../common/validation';
 import { ImportOrganisations } from './org-commands';
 
 /**
@@ -20,8 +21,10 @@ export class OrgImportsController {
   @HttpCode(200)
   @Roles('admin')
   @CsvUpload()
+  @ApiBody({ description: 'The CSV file (id,name,parent_id,level, UTF-8); checked row by row by the importer', schema: { type: 'string', format: 'binary' } })
   @ApiOperation({ summary: 'Import organisations (CSV: id,name,parent_id,level); rows are reported by line' })
-  async orgs(@CurrentUser() user: JwtClaims, @Body() body: unknown) {
+  async orgs(@CurrentUser() user: JwtClaims, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
     return importSummary(await this.commands.execute(new ImportOrganisations(user, csvBody(body))));
   }
 }

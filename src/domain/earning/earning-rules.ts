@@ -40,7 +40,10 @@ export interface RuleSet extends RuleSetBody {
 }
 
 export const MAX_POINTS_PER_GRANT = 100_000;
-const MAX_CAP = 10_000_000;
+/** The largest cap (maxCount or maxPoints) a rule may set. */
+export const MAX_CAP = 10_000_000;
+/** A streak bonus comes every 2 to 366 days. */
+export const STREAK_EVERY_DAYS = { min: 2, max: 366 } as const;
 
 export const DEFAULT_RULES: RuleSetBody = {
   rules: {
@@ -87,7 +90,7 @@ export function validateRuleSetBody(body: unknown): RuleSetBody {
   }
   const bonus = candidate.streakBonus;
   if (bonus !== null && bonus !== undefined) {
-    checkInteger(bonus.everyDays, 'streakBonus.everyDays', 2, 366, problems);
+    checkInteger(bonus.everyDays, 'streakBonus.everyDays', STREAK_EVERY_DAYS.min, STREAK_EVERY_DAYS.max, problems);
     checkInteger(bonus.points, 'streakBonus.points', 0, MAX_POINTS_PER_GRANT, problems);
   }
   if (problems.length > 0) throw new DomainError('RULES.INVALID', 'the rule set is invalid', 400, { problems });
