@@ -11,7 +11,7 @@ import { closeDatabase, connectDatabase } from '../../src/infra/database';
 import { freePort } from '../../src/infra/embedded';
 import { createRedisClients, type Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { startLedgerApp, type LedgerApp } from '../support/ledger-app';
+import { startLedgerApp, TEST_HTTP_LIMITS, type LedgerApp } from '../support/ledger-app';
 
 /**
  * HTTP hardening (issue 7): bodies read only after authentication on upload routes, text/csv only
@@ -246,7 +246,7 @@ describe('dependencies that are down', () => {
   });
 
   async function serve(ledger: UnionLedger, appRuntime: Runtime): Promise<{ url: string; app: INestApplication }> {
-    const nest = await createHttpApp(ledger, appRuntime, {});
+    const nest = await createHttpApp(ledger, appRuntime, { limits: TEST_HTTP_LIMITS });
     await nest.listen(0, '127.0.0.1');
     return { url: (await nest.getUrl()).replace('[::1]', '127.0.0.1'), app: nest };
   }

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/config';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { TEST_HTTP_LIMITS } from '../support/ledger-app';
 import { waitFor } from '../support/wait-for';
 
 /**
@@ -113,6 +114,7 @@ describe('API infrastructure over HTTP', () => {
     // Admin tokens speak for an organisation, which must exist (ScopeGuard).
     await ledger.orgs.registerOrganisation({ orgId: 'union-test', name: 'Test union', parentId: null, level: 'province' }, { commandId: 'org:union-test', actor: { type: 'system', id: 'test' } });
     app = await createHttpApp(ledger, runtime, {
+      limits: TEST_HTTP_LIMITS,
       bodyLimitBytes: 64 * 1024,
       // A refill of one token a second: the 429 test needs its 60 requests to arrive before the
       // bucket refills by 20, which gives a busy machine 20 s rather than 1 s to send them.
@@ -352,7 +354,7 @@ describe('rate limiting when Redis is unavailable', () => {
     // A client that never connects stands for a Redis that is down.
     const down = new Redis({ lazyConnect: true, enableOfflineQueue: false });
     const ledger = new UnionLedger({ config, db: runtime.db, redis: down, piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) }, identity: { tokens, outside: unusedOutside } });
-    const app = await createHttpApp(ledger, { ...runtime, redis: down }, { rateLimit: { burst: 1, perSecond: 1 }, extraModules: [TestModule] });
+    const app = await createHttpApp(ledger, { ...runtime, redis: down }, { limits: TEST_HTTP_LIMITS, rateLimit: { burst: 1, perSecond: 1 }, extraModules: [TestModule] });
     try {
       await app.listen(0, '127.0.0.1');
       const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');

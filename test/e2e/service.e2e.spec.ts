@@ -27,7 +27,8 @@ interface Service {
 }
 
 function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  // Without the event-loop overload guard: see TEST_HTTP_LIMITS (test/support/ledger-app.ts).
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, HTTP_MAX_EVENT_LOOP_DELAY_MS: '0', ...extra };
   return env;
 }
 

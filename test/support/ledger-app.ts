@@ -8,7 +8,7 @@ import { createHttpApp } from '../../src/api/http';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
 import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
-import { loadConfig } from '../../src/config/config';
+import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -59,6 +59,7 @@ export async function startLedgerApp(): Promise<LedgerApp> {
     },
   });
   const app: INestApplication = await createHttpApp(ledger, runtime, {
+    limits: TEST_HTTP_LIMITS,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
   });
   await app.listen(0, '127.0.0.1');
@@ -147,3 +148,11 @@ export function testNationalId(serial: number): string {
   const sum = [...first17].reduce((total, digit, index) => total + Number(digit) * weights[index]!, 0);
   return first17 + '10X98765432'[sum % 11]!;
 }
+
+/**
+ * HTTP limits for services under test: the defaults, but without the event-loop overload guard,
+ * which answers 503 when the event loop lags more than a second. On a shared, loaded machine a
+ * test process's event loop can lag that long without anything being wrong with the service, and
+ * tests must not depend on a quiet machine. The guard itself is @fastify/under-pressure's.
+ */
+export const TEST_HTTP_LIMITS = { ...DEFAULT_HTTP_LIMITS, maxEventLoopDelayMs: 0 };
