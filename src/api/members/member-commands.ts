@@ -90,14 +90,17 @@ export class AnswerQuizHandler implements ICommandHandler<AnswerQuiz> {
 
   async execute({ user, idempotencyKey, quizId, answer }: AnswerQuiz) {
     const quiz = await this.ledger.quizzes.get(quizId);
-    // A quiz of another subtree is, for this member, no quiz at all.
-    const { state } = await this.ledger.members.load(user.sub);
-    const open = quiz !== null && (quiz.orgId === null || (state.status !== 'none' && (await this.ledger.orgs.isWithin(state.orgId, quiz.orgId))));
-    if (!quiz || !open) throw AppError.notFound('QUIZ.NOT_FOUND', `no quiz ${quizId}`);
+    const notFound = (): AppError => AppError.notFound('QUIZ.NOT_FOUND', `no quiz ${quizId}`);
+    if (!quiz) throw notFound();
     const result = await this.ledger.members.execute(
       user.sub,
       { type: 'AnswerQuiz', quizId, answer, correctAnswer: quiz.correctAnswer },
       commandMeta(user, idempotencyKey),
+      // A quiz of another subtree is, for this member, no quiz at all. Checked on the state the
+      // command is decided on, so the scope costs no second read of the member's stream.
+      async (state) => {
+        if (quiz.orgId !== null && (state.status === 'none' || !(await this.ledger.orgs.isWithin(state.orgId, quiz.orgId)))) throw notFound();
+      },
     );
     return { result, correctAnswer: quiz.correctAnswer };
   }

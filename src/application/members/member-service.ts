@@ -31,7 +31,24 @@ export class MemberService {
     return this.handler.load(memberStream(memberId));
   }
 
-  async execute(memberId: string, command: MemberCommand, meta: CommandMeta): Promise<MemberCommandResult> {
-    return this.handler.handle(memberStream(memberId), async (state, now) => decide(state, command, { now, rules: await this.rules.currentRules() }), meta);
+  /**
+   * `precondition` runs on the state the command is decided on, before the decider, and may
+   * refuse by throwing: checks that need the member's state but are not the member's own rules
+   * (a quiz's subtree) cost no second read of the stream.
+   */
+  async execute(
+    memberId: string,
+    command: MemberCommand,
+    meta: CommandMeta,
+    precondition?: (state: MemberState) => void | Promise<void>,
+  ): Promise<MemberCommandResult> {
+    return this.handler.handle(
+      memberStream(memberId),
+      async (state, now) => {
+        await precondition?.(state);
+        return decide(state, command, { now, rules: await this.rules.currentRules() });
+      },
+      meta,
+    );
   }
 }
