@@ -147,7 +147,15 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     }
     const key = header;
     const actor = principalOf(request)?.sub ?? 'anonymous';
-    const hash = requestHash(request.method, request.url, request.body);
+    let hash: Buffer;
+    try {
+      hash = requestHash(request.method, request.url, request.body);
+    } catch (error) {
+      // canonicalJson refuses a number with no JSON form (1e400 parses to Infinity) and recurses
+      // once per level (a body nested 50,000 deep overflows the stack): the client's error, not a 500.
+      if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+      throw AppError.badRequest('HTTP.BAD_REQUEST', 'the body has a number out of range or is nested too deeply');
+    }
 
     const claim = await this.claim(actor, key, request.method, request.url, hash);
     if (claim.kind === 'replay') {
