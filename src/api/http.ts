@@ -9,6 +9,7 @@ import type { UnionLedger } from '../composition-root';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/config';
 import type { Runtime } from '../infra/runtime';
 import { AppModule, type ModuleImport } from './app.module';
+import { UNRECORDED_EXTENSION } from './common/unrecorded';
 import { AllExceptionsFilter } from './common/errors';
 import { applyHttpLimits, fastifyLimitOptions } from './common/http-limits';
 import type { RateLimitSettings } from './common/rate-limit';
@@ -47,13 +48,16 @@ function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
     for (const method of UNSAFE_METHODS) {
       const operation = item[method];
       if (!operation) continue;
+      const unrecorded = (operation as unknown as Record<string, unknown>)[UNRECORDED_EXTENSION] === true;
       operation.parameters = [
         ...(operation.parameters ?? []),
         {
           name: 'Idempotency-Key',
           in: 'header',
-          required: true,
-          description: 'Same key and body: the original response again (Idempotent-Replay: true). Same key, other body: 409.',
+          required: !unrecorded,
+          description: unrecorded
+            ? 'Optional and never recorded: this route answers tokens, which no table may keep. A retry runs again.'
+            : 'Same key and body: the original response again (Idempotent-Replay: true). Same key, other body: 409.',
           schema: { type: 'string', pattern: '^[A-Za-z0-9_\\-:.]{1,200}$' },
         },
       ];

@@ -186,6 +186,18 @@ describe('content types', () => {
   });
 });
 
+describe('bodies JSON parses but the idempotency hash cannot take', () => {
+  it('answers 400, not 500, to a number beyond double range and to nesting 50,000 deep', async () => {
+    const send = (body: string) =>
+      fetch(`${app.url}/v1/me/holds`, { method: 'POST', headers: { authorization: `Bearer ${member}`, 'idempotency-key': key(), 'content-type': 'application/json' }, body });
+    for (const body of ['{"points":1e400,"purpose":"p","expiresInSeconds":60}', `{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}`]) {
+      const response = await send(body);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: 'HTTP.BAD_REQUEST', details: {} });
+    }
+  });
+});
+
 describe('the OpenAPI document', () => {
   type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[] };
   interface Operation {

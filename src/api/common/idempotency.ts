@@ -142,7 +142,14 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     if (context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     if (!UNSAFE_METHODS.has(request.method)) return next.handle();
-    if (Reflect.getMetadata(UNRECORDED, context.getHandler()) === true) return next.handle();
+    if (Reflect.getMetadata(UNRECORDED, context.getHandler()) === true) {
+      // Not recorded and not required; but a key that is sent must still be well-formed.
+      const given = request.headers[IDEMPOTENCY_KEY_HEADER];
+      if (given !== undefined && (typeof given !== 'string' || !KEY_PATTERN.test(given))) {
+        throw AppError.badRequest('IDEMPOTENCY.KEY_INVALID', 'the Idempotency-Key must be 1 to 200 of A-Z a-z 0-9 _ - : .');
+      }
+      return next.handle();
+    }
     const reply = context.switchToHttp().getResponse<FastifyReply>();
 
     const header = request.headers[IDEMPOTENCY_KEY_HEADER];
@@ -154,7 +161,15 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     }
     const key = header;
     const actor = principalOf(request)?.sub ?? 'anonymous';
-    const hash = requestHash(request.method, request.url, request.body);
+    let hash: Buffer;
+    try {
+      hash = requestHash(request.method, request.url, request.body);
+    } catch (error) {
+      // canonicalJson refuses a number with no JSON form (1e400 parses to Infinity) and recurses
+      // once per level (a body nested 50,000 deep overflows the stack): the client's error, not a 500.
+      if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+      throw AppError.badRequest('HTTP.BAD_REQUEST', 'the body has a number out of range or is nested too deeply');
+    }
 
     const claim = await this.claim(actor, key, request.method, request.url, hash);
     if (claim.kind === 'replay') {

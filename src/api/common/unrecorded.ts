@@ -1,4 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 
 export const UNRECORDED = 'union-ledger:unrecorded';
 
@@ -8,4 +9,7 @@ export const UNRECORDED = 'union-ledger:unrecorded';
  * retry of such a request simply runs again (a refresh token spent twice ends its session, so a
  * client that lost the answer logs in again).
  */
-export const Unrecorded = (): MethodDecorator => SetMetadata(UNRECORDED, true);
+export const Unrecorded = (): MethodDecorator => applyDecorators(SetMetadata(UNRECORDED, true), ApiExtension(UNRECORDED_EXTENSION, true));
+
+/** Marks the operation in the OpenAPI document, whose Idempotency-Key is then optional. */
+export const UNRECORDED_EXTENSION = 'x-unrecorded';

@@ -199,9 +199,9 @@ export function parseBody<T extends TSchema>(schema: T, body: unknown): Static<T
   return check(schema, body, 'the request body');
 }
 
-/** For routes that take no body: nothing, an empty body or `{}`; anything else is refused. */
+/** For routes that take no body: nothing, an empty body or `{}`; anything else (`null` too) is refused. */
 export function parseNoBody(body: unknown): void {
-  if (body === undefined || body === null || ((typeof body === 'string' || body instanceof Uint8Array) && body.length === 0)) return;
+  if (body === undefined || ((typeof body === 'string' || body instanceof Uint8Array) && body.length === 0)) return;
   parseBody(NoBody, body);
 }
 
@@ -275,9 +275,14 @@ function collect(errors: Iterable<ValueError>, issues: Issue[], required: Set<st
 
 /** Paths quote the client's property names, which may be long: an answer stays small. */
 const MAX_PATH_CHARS = 200;
+/** What jsonb cannot store (the idempotency table keeps the answer) nor a terminal show safely. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+/** The path as quoted in an answer: at most MAX_PATH_CHARS, control characters and lone surrogates as \uXXXX. */
 function boundedPath(path: string): string {
-  return path.length <= MAX_PATH_CHARS ? path : `${path.slice(0, MAX_PATH_CHARS)}...`;
+  const bounded = path.length <= MAX_PATH_CHARS ? path : `${path.slice(0, MAX_PATH_CHARS)}...`;
+  return bounded.replace(UNPRINTABLE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Errors that say the value has the wrong type altogether, as opposed to a wrong detail inside it. */

@@ -127,9 +127,11 @@ describe('parseBody', () => {
     expect(error.details.truncated).toBe(true);
   });
 
-  it('keeps the paths it quotes short, however long the unknown property', () => {
+  it('keeps the paths it quotes short and printable, however odd the unknown property', () => {
     const [issue] = issuesOf({ memberId: 'm-1', points: 1, channel: 'app', ['k'.repeat(100_000)]: 1 });
     expect(issue!.path.length).toBeLessThanOrEqual(210);
+    // jsonb, where the idempotency table keeps the answer, stores neither NUL nor a lone surrogate.
+    expect(issuesOf({ memberId: 'm-1', points: 1, channel: 'app', 'a\u0000b\ud800': 1, '😀': 2 }).map((found) => found.path)).toEqual(['/a\\u0000b\\ud800', '/😀']);
   });
 
   it('answers 415 for a body that is not JSON (text/plain arrives as a string, text/csv as bytes)', () => {
@@ -160,7 +162,8 @@ describe('parseBody', () => {
 
 describe('parseNoBody', () => {
   it('takes no body, an empty one or {}, and refuses anything else', () => {
-    for (const nothing of [undefined, null, '', Buffer.alloc(0), {}]) expect(() => parseNoBody(nothing)).not.toThrow();
+    for (const nothing of [undefined, '', Buffer.alloc(0), {}]) expect(() => parseNoBody(nothing)).not.toThrow();
+    expect(failure(() => parseNoBody(null)).details.issues).toEqual([{ path: '', reason: 'must be an object (got null)' }]);
     expect(failure(() => parseNoBody({ streak: 1 })).details.issues).toEqual([{ path: '/streak', reason: 'is not an allowed property (none are allowed here)' }]);
     expect(failure(() => parseNoBody([])).status).toBe(400);
     expect(failure(() => parseNoBody('x')).status).toBe(415);

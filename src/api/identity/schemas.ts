@@ -16,7 +16,7 @@ export const passwordLoginSchema = object({
 export const endSessionsQuery = object({ scope: optional(oneOf(['current', 'all'] as const)) });
 export const activationStartSchema = object({ nationalId: str({ min: 15, max: 20, pattern: /^[0-9Xx ]+$/ }), name: str({ min: 1, max: 50 }) });
 export const activationConfirmSchema = object({
-  challengeId: str({ min: 36, max: 36, pattern: /^[0-9a-f-]{36}$/ }),
+  challengeId: str({ min: 36, max: 36, pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/ }),
   code: str({ min: 6, max: 6, pattern: /^\d{6}$/ }),
   device,
 });

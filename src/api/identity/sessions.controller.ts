@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { CurrentUser, Public, type JwtClaims } from '../common/auth';
 import { Unrecorded } from '../common/unrecorded';
-import { ApiBodySchema, ApiQuerySchema, NoQuery, parseBody, parseQuery } from '../common/validation';
+import { ApiBodySchema, ApiQuerySchema, NoQuery, parseBody, parseNoBody, parseQuery } from '../common/validation';
 import { endSessionsQuery, passwordLoginSchema, refreshSchema, wechatLoginSchema } from './schemas';
 import { EndSessions, PasswordLogin, RefreshSession, WeChatLogin } from './identity-commands';
 
@@ -62,7 +62,8 @@ export class SessionsController {
   @Unrecorded()
   @ApiQuerySchema(endSessionsQuery)
   @ApiOperation({ summary: 'Log out: end this session (scope=current, the default) or every session of the caller (scope=all)' })
-  async end(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+  async end(@CurrentUser() user: JwtClaims, @Query() query: unknown, @Body() body: unknown) {
+    parseNoBody(body);
     const { scope = 'current' } = parseQuery(endSessionsQuery, query);
     return this.commands.execute(new EndSessions(user, scope));
   }
