@@ -184,11 +184,6 @@ function checkerOf<T extends TSchema>(schema: T): TypeCheck<T> {
   return checker as TypeCheck<T>;
 }
 
-/** Compiles a schema now rather than on its first request (a bad schema then fails at start). */
-export function compileSchema(schema: TSchema): void {
-  checkerOf(schema);
-}
-
 /** Checks a JSON request body; throws AppError 400 VALIDATION.FAILED listing the problems by path. */
 export function parseBody<T extends TSchema>(schema: T, body: unknown): Static<T> {
   // text/plain arrives as a string and text/csv as bytes: neither is a JSON body, and looking
@@ -247,7 +242,7 @@ function check<T extends TSchema>(schema: T, value: unknown, what: string): Stat
 }
 
 /** The problems of a value that failed its check, at most MAX_REPORTED_ISSUES. */
-export function issuesOf(checker: TypeCheck<TSchema>, value: unknown): { issues: Issue[]; truncated: boolean } {
+function issuesOf(checker: TypeCheck<TSchema>, value: unknown): { issues: Issue[]; truncated: boolean } {
   const issues: Issue[] = [];
   const truncated = collect(checker.Errors(value), issues, new Set());
   if (issues.length === 0) issues.push({ path: '', reason: 'is not valid' }); // Cannot happen: Check and Errors agree.
