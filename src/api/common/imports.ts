@@ -13,7 +13,6 @@ import { AppError } from './errors';
 const MAX_LISTED_ROWS = 1000;
 /** Rows per upload; the operators' CLI imports larger files with a progress bar and a report file. */
 const MAX_UPLOAD_ROWS = 200_000;
-const MAX_TREE_DEPTH = 16;
 
 export const UPLOAD_LIMITS: CsvLimits = { maxRecordBytes: 64 * 1024, maxRows: MAX_UPLOAD_ROWS };
 
@@ -36,28 +35,9 @@ export function importSummary(report: ImportReport) {
 
 /**
  * Whether an admin may act at a place of the tree: an organisation row's parent (null: a new
- * root, for root admins only) or a member row's union. The walk up the tree reads the
- * organisation streams, so organisations created earlier in the same upload count at once.
+ * root, for root admins only) or a member row's union. OrgAccess reads the organisation streams,
+ * so organisations created earlier in the same upload count at once.
  */
 export function subtreeAuthorizer(ledger: UnionLedger, user: Principal): (orgId: string | null) => Promise<boolean> {
-  const verdicts = new Map<string, Promise<boolean>>();
-  const within = async (orgId: string): Promise<boolean> => {
-    let current: string | null = orgId;
-    for (let depth = 0; depth < MAX_TREE_DEPTH && current !== null; depth += 1) {
-      if (current === user.org) return true;
-      const state = await ledger.orgs.readOrg(current);
-      if (!state.registered) return false;
-      current = state.parentId;
-    }
-    return false;
-  };
-  return async (orgId) => {
-    if (orgId === null) return ledger.orgAccess.isRootAdmin(user);
-    let verdict = verdicts.get(orgId);
-    if (!verdict) {
-      verdict = within(orgId);
-      verdicts.set(orgId, verdict);
-    }
-    return verdict;
-  };
+  return async (orgId) => (orgId === null ? ledger.orgAccess.isRootAdmin(user) : ledger.orgAccess.isWithin(orgId, user.org));
 }

@@ -54,7 +54,7 @@ export class PublishQuizHandler implements ICommandHandler<PublishQuiz> {
 
   async execute({ user, idempotencyKey, quiz }: PublishQuiz): Promise<'applied' | 'unchanged'> {
     // Quizzes, like every rule and campaign, belong to a subtree the admin administers.
-    if (quiz.orgId === null || !(await this.ledger.orgs.isWithin(quiz.orgId, user.org))) {
+    if (quiz.orgId === null || !(await this.ledger.orgAccess.isWithin(quiz.orgId, user.org))) {
       throw AppError.forbidden('ORG.FORBIDDEN', `organisation ${quiz.orgId ?? '(none)'} is outside your part of the union tree`);
     }
     const { commandId, actor } = commandMeta(user, idempotencyKey);

@@ -99,7 +99,7 @@ export class AnswerQuizHandler implements ICommandHandler<AnswerQuiz> {
       // A quiz of another subtree is, for this member, no quiz at all. Checked on the state the
       // command is decided on, so the scope costs no second read of the member's stream.
       async (state) => {
-        if (quiz.orgId !== null && (state.status === 'none' || !(await this.ledger.orgs.isWithin(state.orgId, quiz.orgId)))) throw notFound();
+        if (quiz.orgId !== null && (state.status === 'none' || !(await this.ledger.orgAccess.isWithin(state.orgId, quiz.orgId)))) throw notFound();
       },
     );
     return { result, correctAnswer: quiz.correctAnswer };

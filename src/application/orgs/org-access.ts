@@ -53,6 +53,11 @@ export class OrgAccess {
     return path;
   }
 
+  /** True when `orgId` is `ancestorId` or lies below it. */
+  async isWithin(orgId: string, ancestorId: string): Promise<boolean> {
+    return (await this.pathOf(orgId))?.includes(ancestorId) ?? false;
+  }
+
   async assertCanView(principal: Principal, orgId: string): Promise<void> {
     const path = await this.pathOf(orgId);
     if (!path) throw new DomainError('ORG.NOT_FOUND', `no organisation ${orgId}`, 404);
