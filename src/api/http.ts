@@ -69,7 +69,10 @@ function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
 /** Builds the HTTP application over the composition root's ledger and its runtime; tests use it with listen(0). */
 export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) };
-  const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false });
+  // A hold is named by the Idempotency-Key that created it (up to 200 characters) and is posted
+  // or voided at /v1/me/holds/:holdId/...: Fastify's default of 100 characters per path
+  // parameter would leave such a hold unreachable.
+  const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false, maxParamLength: 256 });
   const settings = {
     auth: { tokens: ledger.identity.tokens },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },

@@ -183,6 +183,16 @@ describe('spending', () => {
     expect((await app.call('GET', '/v1/me/balance', { token })).body).toMatchObject({ availablePoints: 10, heldPoints: 0 });
   });
 
+  it('posts a hold named by the longest Idempotency-Key (200 characters)', async () => {
+    const { nationalId } = await enrol(12, '郑十二', 'u-b');
+    const token = await activate(nationalId, '郑十二');
+    const holdKey = `h${'x'.repeat(199)}`;
+    const held = await app.call('POST', '/v1/me/holds', { token, key: holdKey, body: { points: 1, purpose: 'mall', expiresInSeconds: 600 } });
+    expect(held.status).toBe(201);
+    const posted = await app.call('POST', `/v1/me/holds/${holdKey}/post`, { token, key: key() });
+    expect({ status: posted.status, code: posted.body.code }).toEqual({ status: 200, code: undefined });
+  });
+
   it('holds, then posts or voids exactly once', async () => {
     const { nationalId } = await enrol(5, '孙八', 'u-b');
     const token = await activate(nationalId, '孙八');
