@@ -71,12 +71,15 @@ export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceRepo
       ORDER BY global_position, line LIMIT $1`,
     [REPORT_LIMIT, ASSETS],
   );
-  const fromEvents = await db.any<{ asset: string; postings: string; total: string; accounts: string }>(
-    `${EVENT_LINES} SELECT asset, count(*) / 2 AS postings, sum(amount)::text AS total, count(DISTINCT account) AS accounts
-       FROM lines GROUP BY asset`,
+  // Per asset and for the whole ledger in one scan of the events' postings (the () grouping set is the whole).
+  const grouped = await db.any<{ whole: boolean; asset: string; postings: string; total: string; accounts: string }>(
+    `${EVENT_LINES} SELECT GROUPING(asset) = 1 AS whole, asset, count(*) / 2 AS postings, sum(amount)::text AS total,
+            count(DISTINCT account) AS accounts
+       FROM lines GROUP BY GROUPING SETS ((asset), ())`,
   );
+  const fromEvents = grouped.filter((row) => !row.whole);
+  const totals = grouped.find((row) => row.whole)!;
   const fromJournal = await db.any<{ asset: string; total: string }>('SELECT asset, sum(amount)::text AS total FROM ul_journal GROUP BY asset');
-  const totals = await db.one<{ postings: string; accounts: string }>(`${EVENT_LINES} SELECT count(*) / 2 AS postings, count(DISTINCT account) AS accounts FROM lines`);
   const mixedAssetAccounts = await db.any<{ account: string; assets: string }>(
     `${EVENT_LINES} SELECT account, string_agg(DISTINCT asset, ',' ORDER BY asset) AS assets FROM lines
       GROUP BY account HAVING count(DISTINCT asset) > 1 ORDER BY account LIMIT $1`,
