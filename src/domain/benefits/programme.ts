@@ -86,6 +86,8 @@ export interface ProgrammeState {
   budgets: ReadonlyMap<string, BudgetNode>;
   /** Voucher expiries already returned: a returned expiry is never returned again. */
   returnedExpiries: ReadonlySet<string>;
+  /** Proposals carried out here: an approved proposal takes effect once, however often it is executed. */
+  proposals: ReadonlySet<string>;
 }
 
 export const initialProgrammeState: ProgrammeState = {
@@ -96,6 +98,7 @@ export const initialProgrammeState: ProgrammeState = {
   rootOrgId: '',
   budgets: new Map(),
   returnedExpiries: new Set(),
+  proposals: new Set(),
 };
 
 const emptyNode = (orgId: string, parentOrgId: string | null): BudgetNode => ({
@@ -118,6 +121,10 @@ function withNode(state: ProgrammeState, orgId: string, change: (node: BudgetNod
   return { ...state, budgets };
 }
 
+function withProposal(state: ProgrammeState, proposalId: string | null): ProgrammeState {
+  return proposalId === null ? state : { ...state, proposals: new Set(state.proposals).add(proposalId) };
+}
+
 export function evolveProgramme(state: ProgrammeState, event: ProgrammeEvent): ProgrammeState {
   switch (event.type) {
     case 'ProgrammeOpened': {
@@ -126,16 +133,16 @@ export function evolveProgramme(state: ProgrammeState, event: ProgrammeEvent): P
     }
     case 'BudgetFunded': {
       const { orgId, amountFen } = event.data;
-      return withNode(state, orgId, (node) => ({ ...node, balance: node.balance + amountFen, funded: node.funded + amountFen }));
+      return withNode(withProposal(state, event.data.proposalId), orgId, (node) => ({ ...node, balance: node.balance + amountFen, funded: node.funded + amountFen }));
     }
     case 'BudgetAllocated': {
       const { fromOrgId, toOrgId, amountFen } = event.data;
-      const taken = withNode(state, fromOrgId, (node) => ({ ...node, balance: node.balance - amountFen, allocatedOut: node.allocatedOut + amountFen }));
+      const taken = withNode(withProposal(state, event.data.proposalId), fromOrgId, (node) => ({ ...node, balance: node.balance - amountFen, allocatedOut: node.allocatedOut + amountFen }));
       return withNode(taken, toOrgId, (node) => ({ ...node, balance: node.balance + amountFen, received: node.received + amountFen }), fromOrgId);
     }
     case 'BudgetReturned': {
       const { fromOrgId, toOrgId, amountFen } = event.data;
-      const taken = withNode(state, fromOrgId, (node) => ({ ...node, balance: node.balance - amountFen, returnedUp: node.returnedUp + amountFen }));
+      const taken = withNode(withProposal(state, event.data.proposalId), fromOrgId, (node) => ({ ...node, balance: node.balance - amountFen, returnedUp: node.returnedUp + amountFen }));
       return withNode(taken, toOrgId, (node) => ({ ...node, balance: node.balance + amountFen, returnedIn: node.returnedIn + amountFen }));
     }
     case 'DisbursementReserved': {
@@ -226,6 +233,7 @@ export function fundBudget(
   state: ProgrammeState,
   command: { amountFen: number; source: FundSource; reference: string; proposalId: string },
 ): ProgrammeEvent[] {
+  if (state.proposals.has(command.proposalId)) return [];
   requireOpen(state);
   checkAmountFen(command.amountFen);
   const orgId = state.rootOrgId;
@@ -251,6 +259,7 @@ export function allocateBudget(
   state: ProgrammeState,
   command: { fromOrgId: string; toOrgId: string; toParentOrgId: string | null; amountFen: number; proposalId: string },
 ): ProgrammeEvent[] {
+  if (state.proposals.has(command.proposalId)) return [];
   requireOpen(state);
   checkAmountFen(command.amountFen);
   const { fromOrgId, toOrgId, amountFen, proposalId } = command;
@@ -277,6 +286,7 @@ export function allocateBudget(
 
 /** Unused money back to the union it came from. */
 export function returnBudget(state: ProgrammeState, command: { fromOrgId: string; amountFen: number; proposalId: string | null }): ProgrammeEvent[] {
+  if (command.proposalId !== null && state.proposals.has(command.proposalId)) return [];
   requireOpen(state);
   checkAmountFen(command.amountFen);
   const node = requireBudget(state, command.fromOrgId, command.amountFen);
