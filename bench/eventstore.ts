@@ -7,15 +7,18 @@
  *   2. one-event appends, each to a new stream ('no_stream'), at 1/4/16 writers;
  *   3. one-event appends to a few hot streams ('any'), at 1/4/16 writers;
  *   4. ten-event appends to new streams at 16 writers;
- *      each of 2-4 next to plain autocommit single-row INSERTs of the same payload into a plain
+ *   5. multi-stream appends (appendToStreams): per call one event to the writer's own budget
+ *      stream at an exact revision plus one event to each of --multi-streams (500) new wallet
+ *      streams with 'any', a disbursement chunk, at --multi-writers (4) writers;
+ *      each of 2-5 next to plain autocommit single-row INSERTs of the same payload into a plain
  *      table at the same concurrency on the same pool, run before and after the subject
  *      (baseline, subject, baseline) so that drift affects both sides;
- *   5. the global read: readAll paging through the whole log for each page size, next to a
+ *   6. the global read: readAll paging through the whole log for each page size, next to a
  *      plain primary-key range SELECT of the same rows and columns.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { START, type EventToAppend } from '../src/eventstore/event-store';
+import { START, type EventToAppend, type ExpectedRevision, type StreamAppend } from '../src/eventstore/event-store';
 import { PostgresEventStore } from '../src/eventstore/postgres/postgres-event-store';
 import type { Database } from '../src/infra/database';
 import { parseBenchArgs, type BenchArgs } from './lib/args';
@@ -111,6 +114,22 @@ function appendCases(args: BenchArgs, store: PostgresEventStore, db: Database): 
     await store.appendToStream(streamId, events, { expectedRevision: 'no_stream' });
     return events.length;
   };
+  // Each writer pays out of a budget stream of its own (an exact expected revision, as a
+  // disbursement does); concurrent chunks of one programme would queue on its lock instead.
+  const budgets = new Map<number, { streamId: string; revision: ExpectedRevision }>();
+  const multi: Operation = async (worker) => {
+    const budget = budgets.get(worker) ?? { streamId: `budget-${RUN_TAG}-${worker}`, revision: 'no_stream' as ExpectedRevision };
+    const appends: StreamAppend[] = [
+      { streamId: budget.streamId, events: [makeEvent(budget.streamId)], expectedRevision: budget.revision },
+      ...Array.from({ length: args.multiStreams }, () => {
+        const streamId = nextStreamId('wallet');
+        return { streamId, events: [makeEvent(streamId)] };
+      }),
+    ];
+    const results = await store.appendToStreams(appends);
+    budgets.set(worker, { streamId: budget.streamId, revision: results[0]!.nextExpectedRevision });
+    return appends.length;
+  };
   const baselineDistinct: Operation = async () => {
     await baselineInsert(db, nextStreamId('member'));
     return 1;
@@ -142,6 +161,14 @@ function appendCases(args: BenchArgs, store: PostgresEventStore, db: Database): 
       writers: args.batchWriters,
       eventsPerAppend: args.batchSize,
       subject: batch,
+      baseline: baselineDistinct,
+    },
+    {
+      label: `multi-stream append: 1 + ${args.multiStreams} streams × 1 event per call`,
+      db,
+      writers: args.multiWriters,
+      eventsPerAppend: 1 + args.multiStreams,
+      subject: multi,
       baseline: baselineDistinct,
     },
   ];
@@ -401,7 +428,7 @@ async function describeServer(db: Database): Promise<string> {
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
   const server = await resolvePostgres();
-  const poolMax = Math.max(...args.writers, args.batchWriters, args.fillWriters) + 2;
+  const poolMax = Math.max(...args.writers, args.batchWriters, args.multiWriters, args.fillWriters) + 2;
   let bench: BenchDatabase | undefined;
   let store: PostgresEventStore | undefined;
   const started = process.hrtime.bigint();
@@ -422,7 +449,7 @@ async function main(): Promise<void> {
 
     const gate = new QuietGate(args.quietWait, args.quietThreshold);
     const cases = appendCases(args, store, db);
-    const warmCase = cases[cases.length - 1]!;
+    const warmCase = cases.find((spec) => spec.label === `${args.batchSize}-event, new stream each`) ?? cases[0]!;
     if (args.warmup > 0) {
       // The first appends run against an empty, never-analyzed ul_events: the plans each pool
       // connection caches then are what a freshly deployed database gets until autovacuum analyzes.
@@ -452,7 +479,9 @@ async function main(): Promise<void> {
         outcomes.push(outcome);
         const ratio = outcome.subject.opsPerS / outcome.baseline.opsPerS;
         const eventsRatio =
-          spec.eventsPerAppend > 1 ? `, events/s ${fmtRatio(outcome.subject.unitsPerS / outcome.baseline.unitsPerS)} INSERT rows/s` : '';
+          spec.eventsPerAppend > 1
+            ? `, ${fmtInt(outcome.subject.unitsPerS)} events/s = ${fmtRatio(outcome.subject.unitsPerS / outcome.baseline.unitsPerS)} INSERT rows/s`
+            : '';
         log(
           `  ${spec.label}, ${spec.writers} writers: ${fmtInt(outcome.subject.opsPerS)} appends/s = ` +
             `${fmtRatio(ratio)} plain INSERT (${fmtInt(outcome.baseline.opsPerS)} rows/s)${eventsRatio}`,
@@ -460,7 +489,10 @@ async function main(): Promise<void> {
       }
       const after = await ulEventsScans(db);
       log();
-      log('## Appends (subject = PostgresEventStore.appendToStream; INSERT = plain autocommit single-row INSERT, mean of the runs before and after)');
+      log(
+        '## Appends (subject = PostgresEventStore.appendToStream, appendToStreams for the multi-stream row; ' +
+          'INSERT = plain autocommit single-row INSERT, mean of the runs before and after)',
+      );
       log(appendTable(outcomes));
       log(
         'CPU columns are event store / INSERT. µs/op: CPU time of this Node process and of this run\'s PostgreSQL ' +

@@ -9,6 +9,8 @@ export interface BenchArgs {
   hotStreams: number;
   batchSize: number;
   batchWriters: number;
+  multiStreams: number;
+  multiWriters: number;
   readEvents: number;
   pageSizes: number[];
   fillBatch: number;
@@ -27,6 +29,8 @@ const USAGE = `Usage: node dist/bench/eventstore.js [options]
   --hot-streams=N    streams shared by the writers in the hot-stream case         [4]
   --batch=N          events per append in the batch case                          [10]
   --batch-writers=N  writers in the batch case                                    [16]
+  --multi-streams=N  wallet streams per call in the multi-stream case (+1 budget) [500]
+  --multi-writers=N  writers in the multi-stream case                             [4]
   --read-events=N    events in the log: filled before the append cases, then read [1000000]
   --page-sizes=A,B   readAll limits to time                                       [1000,5000]
   --fill-batch=N     events per append while filling the log (max 1000)           [1000]
@@ -62,6 +66,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'hot-streams': { type: 'string', default: '4' },
       batch: { type: 'string', default: '10' },
       'batch-writers': { type: 'string', default: '16' },
+      'multi-streams': { type: 'string', default: '500' },
+      'multi-writers': { type: 'string', default: '4' },
       'read-events': { type: 'string', default: '1000000' },
       'page-sizes': { type: 'string', default: '1000,5000' },
       'fill-batch': { type: 'string', default: '1000' },
@@ -85,6 +91,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     hotStreams: positiveInt(values['hot-streams'], 'hot-streams'),
     batchSize: positiveInt(values.batch, 'batch'),
     batchWriters: positiveInt(values['batch-writers'], 'batch-writers'),
+    multiStreams: positiveInt(values['multi-streams'], 'multi-streams'),
+    multiWriters: positiveInt(values['multi-writers'], 'multi-writers'),
     readEvents: positiveInt(values['read-events'], 'read-events'),
     pageSizes: positiveNumbers(values['page-sizes'], 'page-sizes').map((value) => Math.floor(value)),
     fillBatch: Math.min(1000, positiveInt(values['fill-batch'], 'fill-batch')),

@@ -62,6 +62,14 @@ export interface AppendOptions {
   expectedRevision?: ExpectedRevision;
 }
 
+/** One stream's part of a multi-stream append (EventStore.appendToStreams). */
+export interface StreamAppend {
+  streamId: string;
+  events: EventToAppend[];
+  /** As for appendToStream; 'any' when omitted. */
+  expectedRevision?: ExpectedRevision;
+}
+
 export interface AppendResult {
   /** Revision of the last event now in the stream; pass it as the next expectedRevision. */
   nextExpectedRevision: bigint;
@@ -132,6 +140,15 @@ export interface SubscribeOptions extends Omit<ReadAllOptions, 'after' | 'limit'
 export interface EventStore {
   readonly adapterName: string;
   appendToStream(streamId: string, events: EventToAppend[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Appends to several streams at once, all or nothing; results in the order given. A stream may
+   * appear once per call. When any stream is not at its expected revision nothing is written and
+   * the ConcurrencyError names that stream. Idempotent like appendToStream, over the whole call:
+   * every event already stored with the same content returns the original results (each with
+   * idempotentReplay: true); only some of them stored, or other content, is an EventIdConflictError.
+   * Limits: LIMITS.streamsPerMultiAppend, eventsPerMultiAppend, multiAppendMaxBytes (validation.ts).
+   */
+  appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
   /** Runs a checkpointed catch-up subscription over the global log, woken by new appends. */

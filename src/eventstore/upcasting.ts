@@ -7,6 +7,7 @@ import type {
   ReadAllResult,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
   SubscribeOptions,
   SubscriptionHandle,
 } from './event-store';
@@ -21,7 +22,7 @@ export type Upcaster = (event: RecordedEvent) => RecordedEvent;
 
 /**
  * The event store with upcasters applied on every read path (readStream, readAll, subscribe).
- * Appends pass through unchanged. The composition root wraps whichever adapter it chose in this,
+ * Appends (single and multi-stream) pass through unchanged. The composition root wraps whichever adapter it chose in this,
  * so command handlers, projections and queries all read the current shapes.
  */
 export class UpcastingEventStore implements EventStore {
@@ -38,6 +39,10 @@ export class UpcastingEventStore implements EventStore {
 
   appendToStream(streamId: string, events: EventToAppend[], options?: AppendOptions): Promise<AppendResult> {
     return this.inner.appendToStream(streamId, events, options);
+  }
+
+  appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    return this.inner.appendToStreams(appends);
   }
 
   async readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { contentDigest } from './canonical';
 import { EventStoreValidationError } from './errors';
-import { READ_LIMIT_MAX, type EventMetadata, type EventToAppend, type ExpectedRevision, type JsonObject, type ReadStreamOptions } from './event-store';
+import {
+  READ_LIMIT_MAX,
+  type EventMetadata,
+  type EventToAppend,
+  type ExpectedRevision,
+  type JsonObject,
+  type ReadStreamOptions,
+  type StreamAppend,
+} from './event-store';
 
 /** Limits every adapter enforces before touching storage (documented in docs/EVENT-STORE.md). */
 export const LIMITS = {
@@ -13,6 +21,13 @@ export const LIMITS = {
   appendMaxBytes: 4 * 1024 * 1024,
   jsonMaxDepth: 32,
   schemaVersionMax: 32_767,
+  // A multi-stream append (appendToStreams) is one transaction holding every stream's lock until it
+  // commits; these bound how long that is and how much one call sends. Each stream's part also
+  // keeps the limits of a single append above. A disbursement chunk (budget + batch + 500 wallets)
+  // fits with room to spare.
+  streamsPerMultiAppend: 1000,
+  eventsPerMultiAppend: 10_000,
+  multiAppendMaxBytes: 16 * 1024 * 1024,
 } as const;
 
 const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$/;
@@ -186,6 +201,88 @@ export function prepareAppend(
     });
   }
   return { streamId: checkedStreamId, events: prepared, expected };
+}
+
+/** One stream's part of a checked multi-stream append; `index` is its place in the caller's list. */
+export interface PreparedStreamAppend {
+  index: number;
+  streamId: string;
+  events: PreparedEvent[];
+  expected: ExpectedRevision;
+  /** True when the caller supplied at least one event id (only those can be stored already). */
+  callerIds: boolean;
+}
+
+/**
+ * Validates a whole multi-stream append before any I/O: the counts first (cheap, and they bound
+ * the work below), then every stream's part as a single append, then what only a whole call can
+ * get wrong (a stream twice, an event id in two streams, the total size). Throws
+ * EventStoreValidationError, so bad input writes nothing. Parts come back in the caller's order.
+ */
+export function prepareMultiAppend(appends: unknown): PreparedStreamAppend[] {
+  if (!Array.isArray(appends) || appends.length === 0) {
+    invalid('EVENTSTORE.EMPTY_APPEND', 'a multi-stream append needs at least one stream');
+  }
+  if (appends.length > LIMITS.streamsPerMultiAppend) {
+    invalid('EVENTSTORE.TOO_MANY_STREAMS', `a multi-stream append takes at most ${LIMITS.streamsPerMultiAppend} streams`, {
+      count: appends.length,
+      limit: LIMITS.streamsPerMultiAppend,
+    });
+  }
+  let eventCount = 0;
+  appends.forEach((append: unknown, index) => {
+    if (!isPlainObject(append)) invalid('EVENTSTORE.APPEND_INVALID', `appends[${index}] must be an object`);
+    if (Array.isArray(append.events)) eventCount += append.events.length;
+  });
+  if (eventCount > LIMITS.eventsPerMultiAppend) {
+    invalid('EVENTSTORE.TOO_MANY_EVENTS', `a multi-stream append takes at most ${LIMITS.eventsPerMultiAppend} events in all`, {
+      count: eventCount,
+      limit: LIMITS.eventsPerMultiAppend,
+    });
+  }
+  const prepared = (appends as StreamAppend[]).map((append, index): PreparedStreamAppend => {
+    try {
+      const part = prepareAppend(append.streamId, append.events, append.expectedRevision);
+      return { index, ...part, callerIds: append.events.some((event) => event?.eventId !== undefined) };
+    } catch (error) {
+      // Same code as the single append, with the part it was found in.
+      if (error instanceof EventStoreValidationError) {
+        throw new EventStoreValidationError(error.code, `appends[${index}]: ${error.message}`, { ...error.details, appendIndex: index });
+      }
+      throw error;
+    }
+  });
+  const streams = new Map<string, number>();
+  const eventIds = new Map<string, number>();
+  let totalBytes = 0;
+  for (const part of prepared) {
+    const earlier = streams.get(part.streamId);
+    if (earlier !== undefined) {
+      invalid('EVENTSTORE.STREAM_DUPLICATE', `appends[${part.index}]: stream ${part.streamId} is already appends[${earlier}]; a stream may appear once per call`, {
+        streamId: part.streamId,
+        appendIndexes: [earlier, part.index],
+      });
+    }
+    streams.set(part.streamId, part.index);
+    for (const event of part.events) {
+      const other = eventIds.get(event.eventId);
+      if (other !== undefined) {
+        invalid('EVENTSTORE.EVENT_ID_DUPLICATE', `appends[${part.index}]: event id ${event.eventId} also appears in appends[${other}]`, {
+          eventId: event.eventId,
+          appendIndexes: [other, part.index],
+        });
+      }
+      eventIds.set(event.eventId, part.index);
+      totalBytes += event.dataJson.length + event.metadataJson.length;
+    }
+  }
+  if (totalBytes > LIMITS.multiAppendMaxBytes) {
+    invalid('EVENTSTORE.APPEND_TOO_LARGE', `a multi-stream append carries at most ${LIMITS.multiAppendMaxBytes} bytes of JSON`, {
+      bytes: totalBytes,
+      limit: LIMITS.multiAppendMaxBytes,
+    });
+  }
+  return prepared;
 }
 
 export function clampLimit(limit: number | undefined, fallback: number, max: number): number {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, EventIdConflictError, EventStoreValidationError } from '../../src/eventstore/errors';
-import { START, type EventStore, type EventToAppend, type RecordedEvent } from '../../src/eventstore/event-store';
+import { START, type EventStore, type EventToAppend, type RecordedEvent, type StreamAppend } from '../../src/eventstore/event-store';
 import { LIMITS } from '../../src/eventstore/validation';
 import { DEADLINE_MS, testTimeout, waitFor } from '../support/wait-for';
 
@@ -180,6 +180,185 @@ export function describeEventStoreContract(adapter: string, makeFixture: () => P
           const stored = await store.readStream(stream.slice(0, LIMITS.streamIdMaxLength)).catch(() => []);
           expect(stored).toEqual([]);
         }
+      });
+    });
+
+    describe('multi-stream append', () => {
+      /** A disbursement chunk: a budget and a batch stream at exact revisions, and wallets with 'any'. */
+      async function chunkFixture(wallets: number): Promise<{ budget: string; batch: string; walletIds: string[] }> {
+        const budget = `${prefix}-budget`;
+        const batch = `${prefix}-batch`;
+        await store.appendToStream(budget, [event('BudgetOpened'), event('BudgetFunded')], { expectedRevision: 'no_stream' });
+        await store.appendToStream(batch, [event('BatchOpened')], { expectedRevision: 'no_stream' });
+        return { budget, batch, walletIds: Array.from({ length: wallets }, (_unused, index) => `${prefix}-wallet-${index}`) };
+      }
+
+      function chunk(ids: { budget: string; batch: string; walletIds: string[] }, budgetAt: bigint, batchAt: bigint): StreamAppend[] {
+        return [
+          { streamId: ids.budget, events: [event('BudgetDebited')], expectedRevision: budgetAt },
+          ...ids.walletIds.map((streamId) => ({ streamId, events: [event('WalletCredited')] })),
+          { streamId: ids.batch, events: [event('ChunkPaid'), event('ChunkClosed')], expectedRevision: batchAt },
+        ];
+      }
+
+      it('appends to every stream at once and answers in the order given', async () => {
+        const ids = await chunkFixture(5);
+        // Given in an order that is not the streams' sorted order.
+        const appends = chunk(ids, 1n, 0n).reverse();
+        const results = await store.appendToStreams(appends);
+        expect(results).toHaveLength(appends.length);
+        for (const [index, append] of appends.entries()) {
+          const result = results[index]!;
+          expect(result.idempotentReplay).toBe(false);
+          expect(result.events.map((item) => item.eventId)).toEqual(append.events.map((item) => item.eventId));
+          const stored = await store.readStream(append.streamId);
+          expect(stored.slice(-append.events.length).map((item) => item.eventId)).toEqual(append.events.map((item) => item.eventId));
+          expect(result.nextExpectedRevision).toBe(stored[stored.length - 1]!.revision);
+          expect(result.events.map((item) => item.revision)).toEqual(stored.slice(-append.events.length).map((item) => item.revision));
+          expect(result.lastPosition).toBe(result.events[result.events.length - 1]!.globalPosition);
+        }
+        expect((await store.readStream(ids.budget)).map((item) => item.type)).toEqual(['BudgetOpened', 'BudgetFunded', 'BudgetDebited']);
+        expect(results[0]!.events.map((item) => item.revision)).toEqual([1n, 2n]); // the batch, given first
+        expect(results[results.length - 1]!.nextExpectedRevision).toBe(2n); // the budget, given last
+      });
+
+      it.each([
+        ['the budget (first)', 'budget'],
+        ['the batch (last)', 'batch'],
+      ] as const)('writes nothing when one stream among many is not at its expected revision, and names it: %s', async (_label, stale) => {
+        const ids = await chunkFixture(40);
+        const appends = chunk(ids, stale === 'budget' ? 0n : 1n, stale === 'batch' ? 5n : 0n);
+        const error = (await store.appendToStreams(appends).catch((caught: unknown) => caught)) as ConcurrencyError;
+        expect(error).toBeInstanceOf(ConcurrencyError);
+        expect(error.code).toBe('EVENTSTORE.WRONG_EXPECTED_REVISION');
+        expect(error.streamId).toBe(stale === 'budget' ? ids.budget : ids.batch);
+        expect(error.actual).toBe(stale === 'budget' ? '1' : '0');
+        for (const streamId of ids.walletIds) expect(await store.readStream(streamId)).toEqual([]);
+        expect(await store.readStream(ids.budget)).toHaveLength(2);
+        expect(await store.readStream(ids.batch)).toHaveLength(1);
+      });
+
+      it("checks 'no_stream' and 'stream_exists' per stream too", async () => {
+        const existing = `${prefix}-existing`;
+        await store.appendToStream(existing, [event()]);
+        const fresh = `${prefix}-fresh`;
+        const refused = store.appendToStreams([
+          { streamId: fresh, events: [event()], expectedRevision: 'no_stream' },
+          { streamId: existing, events: [event()], expectedRevision: 'no_stream' },
+        ]);
+        await expect(refused).rejects.toMatchObject({ code: 'EVENTSTORE.WRONG_EXPECTED_REVISION', streamId: existing, actual: '0' });
+        await expect(
+          store.appendToStreams([
+            { streamId: existing, events: [event()], expectedRevision: 'stream_exists' },
+            { streamId: fresh, events: [event()], expectedRevision: 'stream_exists' },
+          ]),
+        ).rejects.toMatchObject({ code: 'EVENTSTORE.WRONG_EXPECTED_REVISION', streamId: fresh, actual: 'no_stream' });
+        expect(await store.readStream(fresh)).toEqual([]);
+        const results = await store.appendToStreams([
+          { streamId: existing, events: [event()], expectedRevision: 'stream_exists' },
+          { streamId: fresh, events: [event()], expectedRevision: 'no_stream' },
+        ]);
+        expect(results.map((result) => result.nextExpectedRevision)).toEqual([1n, 0n]);
+      });
+
+      it('returns the original results for the same call again and writes nothing', async () => {
+        const ids = await chunkFixture(10);
+        const appends = chunk(ids, 1n, 0n);
+        const first = await store.appendToStreams(appends);
+        // A retry carries the same expected revisions as the original attempt.
+        const again = await store.appendToStreams(appends);
+        expect(again.map((result) => result.idempotentReplay)).toEqual(appends.map(() => true));
+        expect(again.map((result) => result.events)).toEqual(first.map((result) => result.events));
+        expect(again.map((result) => result.nextExpectedRevision)).toEqual(first.map((result) => result.nextExpectedRevision));
+        // With 'any' everywhere nothing fails on a revision: the stored ids decide alone.
+        const anyOnly = appends.map(({ streamId, events }) => ({ streamId, events }));
+        const third = await store.appendToStreams(anyOnly);
+        expect(third.every((result) => result.idempotentReplay)).toBe(true);
+        expect(await store.readStream(ids.budget)).toHaveLength(3);
+        expect(await store.readStream(ids.batch)).toHaveLength(3);
+        for (const streamId of ids.walletIds) expect(await store.readStream(streamId)).toHaveLength(1);
+      });
+
+      it('refuses a call of which only part was stored before, or with the same ids and other content', async () => {
+        const ids = await chunkFixture(4);
+        const appends = chunk(ids, 1n, 0n);
+        // One wallet's credit was appended on its own earlier, with the same event id.
+        const early = appends[2]!;
+        await store.appendToStream(early.streamId, early.events);
+        await expectCode(store.appendToStreams(appends), EventIdConflictError, 'EVENTSTORE.EVENT_ID_CONFLICT');
+        expect(await store.readStream(ids.budget)).toHaveLength(2);
+        expect(await store.readStream(appends[1]!.streamId)).toEqual([]);
+
+        const whole = chunk(ids, 1n, 0n);
+        await store.appendToStreams(whole);
+        const changed = whole.map((append, index) =>
+          index === 3 ? { ...append, events: [{ ...append.events[0]!, data: { points: 999 } }] } : append,
+        );
+        await expectCode(store.appendToStreams(changed), EventIdConflictError, 'EVENTSTORE.EVENT_ID_CONFLICT');
+        expect(await store.readStream(whole[3]!.streamId)).toHaveLength(1);
+      });
+
+      describe('bad input is refused before anything is written', () => {
+        const one = (streamId: string): StreamAppend => ({ streamId, events: [event()] });
+        const cases: Array<[string, () => StreamAppend[], string]> = [
+          ['no streams', () => [], 'EVENTSTORE.EMPTY_APPEND'],
+          ['a stream with no events', () => [one(`${prefix}-ok`), { streamId: `${prefix}-empty`, events: [] }], 'EVENTSTORE.EMPTY_APPEND'],
+          ['the same stream twice', () => [one(`${prefix}-ok`), one(`${prefix}-twice`), one(`${prefix}-twice`)], 'EVENTSTORE.STREAM_DUPLICATE'],
+          [
+            'the same event id in two streams',
+            () => {
+              const shared = event();
+              return [{ streamId: `${prefix}-ok`, events: [shared] }, { streamId: `${prefix}-other`, events: [shared] }];
+            },
+            'EVENTSTORE.EVENT_ID_DUPLICATE',
+          ],
+          [
+            `more than ${LIMITS.streamsPerMultiAppend} streams`,
+            () => Array.from({ length: LIMITS.streamsPerMultiAppend + 1 }, (_unused, index) => one(`${prefix}-s${index}`)),
+            'EVENTSTORE.TOO_MANY_STREAMS',
+          ],
+          [
+            `more than ${LIMITS.eventsPerMultiAppend} events`,
+            () => {
+              const perStream = LIMITS.eventsPerAppend;
+              const streams = Math.floor(LIMITS.eventsPerMultiAppend / perStream) + 1;
+              return Array.from({ length: streams }, (_unused, index) => ({
+                streamId: `${prefix}-s${index}`,
+                events: Array.from({ length: perStream }, () => event()),
+              }));
+            },
+            'EVENTSTORE.TOO_MANY_EVENTS',
+          ],
+          [
+            `more than ${LIMITS.multiAppendMaxBytes} bytes of JSON`,
+            () => {
+              const blob = 'x'.repeat(LIMITS.dataMaxBytes - 100);
+              const perStream = Math.floor(LIMITS.appendMaxBytes / LIMITS.dataMaxBytes) - 1;
+              const streams = Math.ceil(LIMITS.multiAppendMaxBytes / (perStream * blob.length)) + 1;
+              return Array.from({ length: streams }, (_unused, index) => ({
+                streamId: `${prefix}-s${index}`,
+                events: Array.from({ length: perStream }, () => event('Big', { blob })),
+              }));
+            },
+            'EVENTSTORE.APPEND_TOO_LARGE',
+          ],
+          ['a bad stream id in one part', () => [one(`${prefix}-ok`), one(`${prefix} bad`)], 'EVENTSTORE.STREAM_ID_INVALID'],
+          ['a bad expected revision in one part', () => [one(`${prefix}-ok`), { ...one(`${prefix}-x`), expectedRevision: -1n }], 'EVENTSTORE.EXPECTED_REVISION_INVALID'],
+        ];
+        it.each(cases)('refuses %s', async (_label, makeAppends, code) => {
+          const appends = makeAppends();
+          await expectCode(store.appendToStreams(appends), EventStoreValidationError, code);
+          expect(await store.readStream(`${prefix}-ok`)).toEqual([]);
+          expect(await store.readStream(`${prefix}-s0`)).toEqual([]);
+        });
+
+        it('says which part was wrong', async () => {
+          const error = (await store.appendToStreams([one(`${prefix}-ok`), one(`${prefix}-ok2`), one('')]).catch((caught: unknown) => caught)) as EventStoreValidationError;
+          expect(error).toBeInstanceOf(EventStoreValidationError);
+          expect(error.code).toBe('EVENTSTORE.STREAM_ID_INVALID');
+          expect(error.details.appendIndex).toBe(2);
+          expect(error.message).toMatch(/^appends\[2\]/);
+        });
       });
     });
 

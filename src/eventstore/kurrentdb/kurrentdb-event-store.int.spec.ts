@@ -97,6 +97,34 @@ if (!kurrentDbUrl) {
       expect(read?.metadata).toEqual(written.metadata);
     });
 
+    it('reads back what a multi-stream append wrote (metadata packed into one string) exactly as a single append stores it', async () => {
+      const written = { ...event('Versioned'), schemaVersion: 2 };
+      written.metadata = { ...written.metadata, $packed: 'mine', nested: { n: 1 } };
+      const results = await store.appendToStreams([
+        { streamId: `${prefix}-multi-a`, events: [written] },
+        { streamId: `${prefix}-multi-b`, events: [event('Other'), event('Other')], expectedRevision: 'no_stream' },
+      ]);
+      const [read] = await store.readStream(`${prefix}-multi-a`);
+      expect(read?.schemaVersion).toBe(2);
+      expect(read?.metadata).toEqual(written.metadata);
+      expect(read?.globalPosition).toBe(results[0]!.events[0]!.globalPosition);
+      const feed = await store.readAll({ streamPrefixes: [prefix] });
+      expect(feed.events.map((item) => item.eventId).sort()).toEqual([...results[0]!.events, ...results[1]!.events].map((item) => item.eventId).sort());
+    });
+
+    it("recognises a retried multi-stream append with 'any' after other events were appended to its streams", async () => {
+      const appends = [
+        { streamId: `${prefix}-w1`, events: [event()] },
+        { streamId: `${prefix}-w2`, events: [event(), event()] },
+      ];
+      const first = await store.appendToStreams(appends);
+      await store.appendToStream(`${prefix}-w1`, [event(), event()]);
+      const again = await store.appendToStreams(appends);
+      expect(again.map((result) => result.idempotentReplay)).toEqual([true, true]);
+      expect(again.map((result) => result.events)).toEqual(first.map((result) => result.events));
+      expect(await store.readStream(`${prefix}-w1`)).toHaveLength(3);
+    });
+
     it('wakes a subscription for an append made through another client (another process)', async () => {
       const other = new KurrentDbEventStore(url);
       const received: string[] = [];

@@ -1,5 +1,7 @@
 import {
   ANY,
+  AppendConsistencyViolationError,
+  AppendRecordSizeExceededError,
   BACKWARDS,
   END,
   ErrorType,
@@ -17,6 +19,7 @@ import {
   jsonEvent,
   streamNameFilter,
   type AllStreamSubscription,
+  type AppendStreamRequest,
   type AppendStreamState,
   type EventData,
   type Filter,
@@ -40,11 +43,12 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StreamAppend,
   type SubscribeOptions,
   type SubscriptionHandle,
 } from '../event-store';
 import { runSubscription, Waker } from '../subscription';
-import { clampLimit, prepareAppend, validateReadStream, type PreparedEvent } from '../validation';
+import { clampLimit, prepareAppend, prepareMultiAppend, validateReadStream, type PreparedEvent, type PreparedStreamAppend } from '../validation';
 
 /*
  * What KurrentDB guarantees, and what this adapter adds on top:
@@ -60,11 +64,23 @@ import { clampLimit, prepareAppend, validateReadStream, type PreparedEvent } fro
  *   TCP API share one commit position between several events (with different prepare positions).
  * - Subscriptions: a live subscribeToAll ends on any error and the client does not resubscribe, so
  *   the adapter resubscribes with back-off; it is only a wake-up signal, never the source of events.
+ * - Multi-stream appends (appendToStreams) use the client's multiStreamAppend (KurrentDB 25.1+):
+ *   atomic over all streams, with an expected state per stream, answered with each stream's last
+ *   revision and ONE log position for the whole call, no per-event positions. The adapter reads
+ *   every stream's new events back (as a single append does) to report per-event positions. Its
+ *   metadata must be a flat object of strings, so each event's packed metadata travels as one JSON
+ *   string under PACKED_METADATA_KEY. Idempotency is the adapter's, as for single appends.
  */
 
 /** Metadata keys the adapter reserves; a caller's own keys starting with '$' are stored with one more '$'. */
 export const SCHEMA_VERSION_KEY = '$schemaVersion';
 export const DIGEST_KEY = '$digest';
+/**
+ * multiStreamAppend only takes metadata whose values are strings, so an event it writes carries
+ * packMetadata's object as one JSON string under this key; unpackMetadata opens it. A caller's
+ * '$packed' is stored as '$$packed' like every other '$' key, so it cannot be mistaken for it.
+ */
+export const PACKED_METADATA_KEY = '$packed';
 
 /**
  * With 'any' or 'stream_exists' the original write of a retried batch can be anywhere in the
@@ -75,6 +91,10 @@ export const DIGEST_KEY = '$digest';
 export const IDEMPOTENCY_LOOKBACK_EVENTS = 100;
 /** Appends with 'any' pin the revision they checked; after this many lost races they fall back to ANY. */
 const PINNED_APPEND_ATTEMPTS = 5;
+/** Streams a multi-stream append inspects or reads back at the same time (one read each). */
+const MULTI_APPEND_READ_CONCURRENCY = 16;
+/** gRPC status UNIMPLEMENTED: the server has no multi-stream append (before KurrentDB 25.1). */
+const GRPC_UNIMPLEMENTED = 12;
 /** Upper bound on events fetched for one readAll page when a legacy transaction straddles the window. */
 const READ_AHEAD_MAX_EVENTS = READ_LIMIT_MAX * 4;
 /** Back-off of the live wake-up subscription after it fails or ends. */
@@ -124,6 +144,17 @@ export interface UnpackedMetadata {
 
 /** Reverses packMetadata; events written by other tools (no reserved keys) read as schema version 1. */
 export function unpackMetadata(stored: unknown): UnpackedMetadata {
+  // Written by a multi-stream append: everything is in the packed string. Other keys beside it
+  // can only be the server's own (the caller's '$' keys are escaped), so they are left out.
+  const packed = isRecordObject(stored) ? stored[PACKED_METADATA_KEY] : undefined;
+  if (typeof packed === 'string') {
+    try {
+      const inner: unknown = JSON.parse(packed);
+      if (isRecordObject(inner) && typeof inner[PACKED_METADATA_KEY] !== 'string') return unpackMetadata(inner);
+    } catch {
+      // Not ours after all: read it like any other metadata below.
+    }
+  }
   let schemaVersion = 1;
   let digestHex: string | undefined;
   const entries: Array<[string, unknown]> = [];
@@ -142,6 +173,15 @@ export function unpackMetadata(stored: unknown): UnpackedMetadata {
     }
   }
   return { metadata: Object.fromEntries(entries) as EventMetadata, schemaVersion, digestHex };
+}
+
+/** The metadata a multi-stream append stores: packMetadata's object as one JSON string (see PACKED_METADATA_KEY). */
+export function packMetadataForMultiAppend(metadata: EventMetadata, schemaVersion: number, digestHex: string): Record<string, string> {
+  return { [PACKED_METADATA_KEY]: JSON.stringify(packMetadata(metadata, schemaVersion, digestHex)) };
+}
+
+function isRecordObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
 /**
@@ -266,6 +306,30 @@ export function judgeIdempotency(
   };
 }
 
+export type MultiIdempotencyVerdict =
+  | { kind: 'none' }
+  | { kind: 'replay'; results: AppendResult[] }
+  | { kind: 'conflict'; message: string; details: Record<string, unknown> };
+
+/**
+ * Judges a multi-stream append from each stream's verdict (judgeIdempotency, in the caller's
+ * order): nothing stored anywhere -> a new append; every stream stored whole -> a replay of the
+ * whole call; a conflict in any stream, or some streams stored and others not -> a conflict.
+ */
+export function judgeMultiIdempotency(streamIds: string[], verdicts: IdempotencyVerdict[]): MultiIdempotencyVerdict {
+  const conflict = verdicts.find((verdict) => verdict.kind === 'conflict');
+  if (conflict?.kind === 'conflict') return conflict;
+  const replays = verdicts.flatMap((verdict) => (verdict.kind === 'replay' ? [verdict.result] : []));
+  if (replays.length === 0) return { kind: 'none' };
+  if (replays.length === verdicts.length) return { kind: 'replay', results: replays };
+  const missing = verdicts.findIndex((verdict) => verdict.kind === 'none');
+  return {
+    kind: 'conflict',
+    message: `only part of this multi-stream append was stored before: stream ${streamIds[missing]} was not`,
+    details: { streamId: streamIds[missing], appendIndex: missing },
+  };
+}
+
 /** True for KurrentDB's own events, which the port's global log never shows. */
 export function isSystemEvent(streamId: string, type: string): boolean {
   return type.startsWith('$') || streamId.startsWith('$');
@@ -376,6 +440,25 @@ export interface KurrentDbEventStoreOptions {
 }
 
 type AppendAttempt = { kind: 'written'; nextExpectedRevision: bigint } | { kind: 'wrong_expected'; actual: string | undefined };
+type MultiAppendAttempt =
+  | { kind: 'written'; revisions: Map<string, bigint> }
+  /** streamId: the stream the server named (undefined if it named none). */
+  | { kind: 'wrong_expected'; streamId: string | undefined; actual: string | undefined };
+
+/** Runs `work` over `items` with at most `limit` at a time; results in the items' order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await work(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
+  return results;
+}
 
 /**
  * The KurrentDB adapter. Validation and limits are the shared prepareAppend, so bad input fails
@@ -438,6 +521,96 @@ export class KurrentDbEventStore implements EventStore {
     }
   }
 
+  /**
+   * Atomic over all streams through multiStreamAppend. With caller ids every stream is inspected
+   * first (one read each; KurrentDB has no id index) and 'any' / 'stream_exists' streams are pinned
+   * to the revision seen, exactly as a single append does, so no append slips in between the check
+   * and the write; a pin that loses a race means "check again", not an error for the caller.
+   */
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    const parts = prepareMultiAppend(appends);
+    const streamIds = parts.map((part) => part.streamId);
+    const batches = parts.map((part) => part.events.map((event) => ({ eventId: event.eventId, digestHex: event.digest.toString('hex') })));
+    const eventData = parts.map((part) => part.events.map(toMultiAppendEventData));
+    const callerIds = parts.some((part) => part.callerIds);
+    const inspectAll = async (): Promise<Array<{ verdict: IdempotencyVerdict; lastRevision: bigint | 'no_stream' | undefined }>> =>
+      mapLimited(parts, MULTI_APPEND_READ_CONCURRENCY, (part, index) => this.inspect(part.streamId, batches[index]!, part.expected));
+
+    for (let attemptNumber = 1; ; attemptNumber += 1) {
+      let pins: Array<AppendStreamState | undefined> = parts.map(() => undefined);
+      if (callerIds) {
+        const inspections = await inspectAll();
+        const verdict = judgeMultiIdempotency(streamIds, inspections.map((inspection) => inspection.verdict));
+        if (verdict.kind === 'replay') return verdict.results;
+        if (verdict.kind === 'conflict') throw new EventIdConflictError(verdict.message, verdict.details);
+        if (attemptNumber <= PINNED_APPEND_ATTEMPTS) pins = parts.map((part, index) => pinnedState(part.expected, inspections[index]!.lastRevision));
+      }
+      const attempt = await this.tryMultiAppend(
+        parts.map((part, index) => ({ streamName: part.streamId, events: eventData[index]!, expectedState: pins[index] ?? toStreamState(part.expected) })),
+      );
+      if (attempt.kind === 'written') {
+        const results = await mapLimited(parts, MULTI_APPEND_READ_CONCURRENCY, (part, index) => {
+          const revision = attempt.revisions.get(part.streamId);
+          if (revision === undefined) throw new Error(`KurrentDB's multi-stream append answered no revision for stream ${part.streamId}`);
+          return this.readBack(part.streamId, batches[index]!, revision);
+        });
+        this.waker.notify();
+        return results;
+      }
+      const failedIndex = attempt.streamId === undefined ? -1 : streamIds.indexOf(attempt.streamId);
+      if (failedIndex >= 0 && pins[failedIndex] !== undefined) continue;
+      if (callerIds) {
+        // A caller's own expectation failed; a concurrent retry of this very call may have won.
+        const verdict = judgeMultiIdempotency(streamIds, (await inspectAll()).map((inspection) => inspection.verdict));
+        if (verdict.kind === 'replay') return verdict.results;
+        if (verdict.kind === 'conflict') throw new EventIdConflictError(verdict.message, verdict.details);
+      }
+      const failed = failedIndex >= 0 ? parts[failedIndex]! : await this.staleStream(parts);
+      throw new ConcurrencyError(failed.streamId, String(failed.expected), (failedIndex >= 0 ? attempt.actual : undefined) ?? (await this.currentRevisionText(failed.streamId)));
+    }
+  }
+
+  /** One multiStreamAppend; a wrong expected revision is an outcome here, not an exception. */
+  private async tryMultiAppend(requests: AppendStreamRequest[]): Promise<MultiAppendAttempt> {
+    try {
+      const result = await this.client.multiStreamAppend(requests);
+      return { kind: 'written', revisions: new Map(result.responses.map((response) => [response.streamName, response.revision])) };
+    } catch (error) {
+      if (isWrongExpectedVersion(error)) {
+        const named = (error as { streamName?: unknown }).streamName;
+        return { kind: 'wrong_expected', streamId: typeof named === 'string' && named !== '' ? named : undefined, actual: actualRevisionText(error.actualState) };
+      }
+      if (error instanceof AppendConsistencyViolationError) {
+        const violation = error.violations[0];
+        return { kind: 'wrong_expected', streamId: violation?.streamName, actual: violation ? actualRevisionText(violation.actualState) : undefined };
+      }
+      if (error instanceof MaxAppendSizeExceededError || error instanceof TransactionMaxSizeExceededError || error instanceof AppendRecordSizeExceededError) {
+        throw new EventStoreValidationError('EVENTSTORE.APPEND_TOO_LARGE', `KurrentDB refused the multi-stream append as too large: ${error.message}`, {
+          streams: requests.length,
+        });
+      }
+      if ((error as { code?: unknown } | null)?.code === GRPC_UNIMPLEMENTED) {
+        throw new Error(`this KurrentDB server has no multi-stream append (it needs KurrentDB 25.1 or later): ${(error as Error).message}`);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The stream of a refused multi-stream append when the server did not name it: the first (in
+   * the caller's order) whose expectation does not hold now. Only a fallback; the server names it.
+   */
+  private async staleStream(parts: PreparedStreamAppend[]): Promise<PreparedStreamAppend> {
+    for (const part of parts) {
+      if (part.expected === 'any') continue;
+      const actual = await this.currentRevisionText(part.streamId);
+      const holds =
+        part.expected === 'no_stream' ? actual === 'no_stream' : part.expected === 'stream_exists' ? actual !== 'no_stream' : actual === part.expected.toString();
+      if (!holds) return part;
+    }
+    return parts.find((part) => part.expected !== 'any') ?? parts[0]!;
+  }
+
   /** Appends once; a wrong expected revision is an outcome here, not an exception. */
   private async tryAppend(streamId: string, eventData: EventData[], streamState: AppendStreamState): Promise<AppendAttempt> {
     try {
@@ -470,6 +643,17 @@ export class KurrentDbEventStore implements EventStore {
     batch: Array<{ eventId: string; digestHex: string }>,
     nextExpectedRevision: bigint,
   ): Promise<AppendResult> {
+    const result = await this.readBack(streamId, batch, nextExpectedRevision);
+    this.waker.notify();
+    return result;
+  }
+
+  /** confirmAppend without the wake-up, which a multi-stream append sends once for all its streams. */
+  private async readBack(
+    streamId: string,
+    batch: Array<{ eventId: string; digestHex: string }>,
+    nextExpectedRevision: bigint,
+  ): Promise<AppendResult> {
     const fromRevision = nextExpectedRevision - BigInt(batch.length) + 1n;
     const stored = (await this.readStored(streamId, { direction: 'forwards', fromRevision, maxCount: batch.length })) ?? [];
     const identities = stored.flatMap(storedIdentity);
@@ -478,7 +662,6 @@ export class KurrentDbEventStore implements EventStore {
     if (verdict.kind !== 'replay' || verdict.result.events.length !== batch.length || verdict.result.events[0]?.revision !== fromRevision) {
       throw new Error(`stream ${streamId}: the events at revisions ${fromRevision}..${nextExpectedRevision} are not the ones just appended`);
     }
-    this.waker.notify();
     return { ...verdict.result, idempotentReplay: false };
   }
 
@@ -650,6 +833,16 @@ function toEventData(event: PreparedEvent): EventData {
     type: event.type,
     data: event.data,
     metadata: packMetadata(event.metadata, event.schemaVersion, event.digest.toString('hex')),
+  });
+}
+
+/** As toEventData, with the metadata packed into one string (see PACKED_METADATA_KEY). */
+function toMultiAppendEventData(event: PreparedEvent): EventData {
+  return jsonEvent({
+    id: event.eventId,
+    type: event.type,
+    data: event.data,
+    metadata: packMetadataForMultiAppend(event.metadata, event.schemaVersion, event.digest.toString('hex')),
   });
 }
 

@@ -3,19 +3,23 @@ import { START as START_POSITION, type EventMetadata } from '../event-store';
 import {
   DIGEST_KEY,
   IDEMPOTENCY_LOOKBACK_EVENTS,
+  PACKED_METADATA_KEY,
   SCHEMA_VERSION_KEY,
   actualRevisionText,
   exactTypesRegex,
   isSystemEvent,
   judgeIdempotency,
+  judgeMultiIdempotency,
   matchesFilters,
   packMetadata,
+  packMetadataForMultiAppend,
   pageFromScan,
   readPositionAfter,
   replayWindow,
   serverFilterFor,
   toStreamState,
   unpackMetadata,
+  type IdempotencyVerdict,
   type ScannedEvent,
   type StoredIdentity,
 } from './kurrentdb-event-store';
@@ -68,6 +72,23 @@ describe('metadata packing', () => {
     expect(stored[SCHEMA_VERSION_KEY]).toBe(2);
     expect(stored[`$${SCHEMA_VERSION_KEY}`]).toBe('mine');
     expect(unpackMetadata(JSON.parse(JSON.stringify(stored)))).toEqual({ metadata: tricky, schemaVersion: 2, digestHex: DIGEST_B });
+  });
+
+  it('packs metadata into one string for a multi-stream append, which takes string values only, and reads it back', () => {
+    const tricky = { ...metadata, $packed: 'mine', count: 3, flag: true } as EventMetadata;
+    const stored = packMetadataForMultiAppend(tricky, 4, DIGEST_A);
+    expect(Object.keys(stored)).toEqual([PACKED_METADATA_KEY]);
+    expect(Object.values(stored).every((value) => typeof value === 'string')).toBe(true);
+    expect(unpackMetadata(JSON.parse(JSON.stringify(stored)))).toEqual({ metadata: tricky, schemaVersion: 4, digestHex: DIGEST_A });
+    // Keys the server may add beside the packed string are not the caller's.
+    const withServerKeys = { ...stored, '$schema.format': 'Json', '$schema.name': 'PointsEarned' };
+    expect(unpackMetadata(withServerKeys)).toEqual({ metadata: tricky, schemaVersion: 4, digestHex: DIGEST_A });
+  });
+
+  it("reads a caller's own '$packed' key (stored as '$$packed') as plain metadata, and a packed value that is not JSON as data", () => {
+    const stored = packMetadata({ ...metadata, $packed: '{"occurredAt":"x"}' } as EventMetadata, 1, DIGEST_A);
+    expect(unpackMetadata(JSON.parse(JSON.stringify(stored))).metadata).toEqual({ ...metadata, $packed: '{"occurredAt":"x"}' });
+    expect(unpackMetadata({ [PACKED_METADATA_KEY]: 'not json', occurredAt: 'y' }).metadata).toEqual({ [PACKED_METADATA_KEY]: 'not json', occurredAt: 'y' });
   });
 
   it("keeps a '__proto__' key as plain data", () => {
@@ -214,6 +235,34 @@ describe('idempotency', () => {
     expect(judgeIdempotency('s', batch, [stored('a', 0n)])).toMatchObject({ kind: 'conflict' });
     expect(judgeIdempotency('s', batch, [stored('b', 0n), stored('a', 1n)])).toMatchObject({ kind: 'conflict' });
     expect(judgeIdempotency('s', batch, [stored('a', 0n), stored('x', 1n), stored('b', 2n)])).toMatchObject({ kind: 'conflict' });
+  });
+});
+
+describe('idempotency of a multi-stream append', () => {
+  const replay = (revision: bigint): IdempotencyVerdict => ({
+    kind: 'replay',
+    result: { nextExpectedRevision: revision, lastPosition: 10n, events: [], idempotentReplay: true },
+  });
+
+  it('is a new append when no stream has any of its ids', () => {
+    expect(judgeMultiIdempotency(['a', 'b'], [{ kind: 'none' }, { kind: 'none' }])).toEqual({ kind: 'none' });
+  });
+
+  it('replays the whole call, in the order given, when every stream has its batch', () => {
+    const verdict = judgeMultiIdempotency(['a', 'b'], [replay(1n), replay(7n)]);
+    expect(verdict.kind === 'replay' && verdict.results.map((result) => result.nextExpectedRevision)).toEqual([1n, 7n]);
+  });
+
+  it('refuses a call of which some streams were stored and others not, naming one that was not', () => {
+    expect(judgeMultiIdempotency(['a', 'b', 'c'], [replay(1n), { kind: 'none' }, replay(2n)])).toMatchObject({
+      kind: 'conflict',
+      details: { streamId: 'b', appendIndex: 1 },
+    });
+  });
+
+  it("passes a stream's own conflict on", () => {
+    const conflict: IdempotencyVerdict = { kind: 'conflict', message: 'stream b: changed', details: { streamId: 'b' } };
+    expect(judgeMultiIdempotency(['a', 'b'], [replay(1n), conflict])).toEqual(conflict);
   });
 });
 

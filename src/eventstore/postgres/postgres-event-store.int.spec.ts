@@ -4,8 +4,11 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { lastFeedPosition, waitForCheckpoint } from '../../../test/support/feed';
 import { testTimeout, waitFor } from '../../../test/support/wait-for';
 import { startProjection } from '../../projections/runner';
-import { START, type ReadAllResult, type RecordedEvent } from '../event-store';
+import { ConcurrencyError } from '../errors';
+import { START, type ReadAllResult, type RecordedEvent, type StreamAppend } from '../event-store';
+import { prepareAppend } from '../validation';
 import { PostgresEventStore } from './postgres-event-store';
+import { verifyHashChains } from './verify';
 
 describeEventStoreContract('postgres', async () => {
   const database = await createTestDatabase();
@@ -49,6 +52,15 @@ function appendSql(streamId: string, type: string): { text: string; values: unkn
   const digest = 'ab'.repeat(32);
   const payload = JSON.stringify([
     { id: randomUUID(), type, v: 1, data: { type }, meta: { occurredAt: new Date().toISOString() }, digest },
+  ]);
+  return { text: "SELECT * FROM ul_append($1, 'any', NULL, $2::jsonb)", values: [streamId, payload] };
+}
+
+/** appendSql with the event's real content digest, for tests that verify the hash chains afterwards. */
+function verifiableAppendSql(streamId: string, type: string): { text: string; values: unknown[] } {
+  const [prepared] = prepareAppend(streamId, [event(type, { type })], 'any').events;
+  const payload = JSON.stringify([
+    { id: prepared!.eventId, type, v: 1, data: prepared!.data, meta: prepared!.metadata, digest: prepared!.digest.toString('hex') },
   ]);
   return { text: "SELECT * FROM ul_append($1, 'any', NULL, $2::jsonb)", values: [streamId, payload] };
 }
@@ -212,6 +224,217 @@ describe('PostgresEventStore: the global feed under concurrent transactions', ()
     const next = await store.appendToStream('t', [event()]);
     expect(next.lastPosition).toBe(2n);
   });
+});
+
+describe('PostgresEventStore: multi-stream appends', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase({ poolMax: 24 });
+    store = new PostgresEventStore(database.db);
+  });
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it('runs ul_append stream by stream in stream-id order, whatever the order given, in one statement', async () => {
+    const streams = ['s-e', 's-b', 's-d', 's-a', 's-c'];
+    const results = await store.appendToStreams(streams.map((streamId) => ({ streamId, events: [event(streamId), event(streamId)] })));
+    // Each call locks its stream before it inserts, so the order of the positions is the order
+    // in which the calls ran, and so the order in which the locks were taken.
+    const byPosition = streams
+      .map((streamId, index) => ({ streamId, first: results[index]!.events[0]!.globalPosition }))
+      .sort((a, b) => Number(a.first - b.first))
+      .map((item) => item.streamId);
+    expect(byPosition).toEqual([...streams].sort());
+    const { xids } = await database.db.one<{ xids: string }>('SELECT count(DISTINCT xmin::text) AS xids FROM ul_events');
+    expect(Number(xids)).toBe(1); // one transaction
+  });
+
+  it('plans the statement as a nested loop driven by the unnest, so the calls run in array order', async () => {
+    await database.db.none('ANALYZE ul_events');
+    const rows = await database.db.any<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (COSTS OFF) SELECT a.ord, r.out_event_id, r.out_revision, r.out_position
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS a(stream_id, kind, revision, ord)
+         CROSS JOIN LATERAL ul_append(a.stream_id, a.kind, a.revision, $4::jsonb -> (a.ord::integer - 1)) AS r`,
+      [['a', 'b'], ['any', 'any'], [null, null], '[[],[]]'],
+    );
+    const plan = rows.map((row) => row['QUERY PLAN'].trim());
+    expect(plan[0]).toBe('Nested Loop');
+    expect(plan[1]).toMatch(/^-> {2}Function Scan on a$/);
+    expect(plan[2]).toMatch(/^-> {2}Function Scan on ul_append r$/);
+    expect(plan).toHaveLength(3);
+  });
+
+  it('burns no global position and leaves no row behind when a later stream refuses', async () => {
+    await store.appendToStream('z-last', [event()], { expectedRevision: 'no_stream' });
+    // 'a-first' and 'm-middle' are written (in the statement) before 'z-last' refuses.
+    await expect(
+      store.appendToStreams([
+        { streamId: 'z-last', events: [event()], expectedRevision: 'no_stream' },
+        { streamId: 'a-first', events: [event()] },
+        { streamId: 'm-middle', events: [event()] },
+      ]),
+    ).rejects.toMatchObject({ code: 'EVENTSTORE.WRONG_EXPECTED_REVISION', streamId: 'z-last', expected: 'no_stream', actual: '0' });
+    expect(await store.readStream('a-first')).toEqual([]);
+    const next = await store.appendToStream('t', [event()]);
+    // Positions of the refused transaction's inserts are sequence values, which a rollback does not return.
+    expect(next.lastPosition).toBeGreaterThan(1n);
+    const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_events');
+    expect(Number(count)).toBe(2);
+  });
+
+  it('credits 500 wallets, a budget and a batch in one call', async () => {
+    await store.appendToStream('budget-1', [event('BudgetOpened')], { expectedRevision: 'no_stream' });
+    const appends: StreamAppend[] = [
+      { streamId: 'budget-1', events: [event('BudgetDebited')], expectedRevision: 0n },
+      { streamId: 'batch-1', events: [event('ChunkPaid')], expectedRevision: 'no_stream' },
+      ...Array.from({ length: 500 }, (_unused, index) => ({ streamId: `wallet-${index}`, events: [event('WalletCredited')] })),
+    ];
+    const results = await store.appendToStreams(appends);
+    expect(results).toHaveLength(502);
+    expect(results.map((result) => result.nextExpectedRevision)).toEqual([1n, 0n, ...appends.slice(2).map(() => 0n)]);
+    const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_events');
+    expect(Number(count)).toBe(503);
+    expect((await verifyHashChains(database.db)).ok).toBe(true);
+  });
+
+  it('keeps a stream in revision order when a multi-stream append got its xid on an earlier stream and then waited for a later one (the 1, 3, 2 trap)', async () => {
+    await store.appendToStream('b-hot', [event('R0')]);
+    const late = await database.db.connect();
+    try {
+      // `late` holds b-hot's lock but has no xid yet (an advisory lock assigns none).
+      await late.none('BEGIN');
+      await late.one("SELECT pg_advisory_xact_lock(hashtextextended('b-hot', 0))");
+      // The multi-append writes a-first (and so takes its xid), then waits for b-hot's lock.
+      const multi = store.appendToStreams([
+        { streamId: 'b-hot', events: [event('R2')] },
+        { streamId: 'a-first', events: [event('A0')] },
+      ]);
+      multi.catch(() => undefined); // Awaited below; this only keeps an early failure from going unhandled meanwhile.
+      await waitFor(
+        async () =>
+          (
+            await database.db.one<{ waiting: boolean }>(
+              "SELECT count(*) > 0 AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+          ).waiting,
+        { what: 'the multi-stream append to wait for the lock of b-hot' },
+      );
+      // `late` now takes a larger xid than the waiting multi-append's, appends revision 1 and commits.
+      await late.any(appendSql('b-hot', 'R1'));
+      await late.none('COMMIT');
+      await multi;
+    } finally {
+      late.done();
+    }
+    const feed = await readWholeFeed(store, 1, 4);
+    expect(feed.filter((item) => item.streamId === 'b-hot').map((item) => `${item.type}@${item.revision}`)).toEqual(['R0@0', 'R1@1', 'R2@2']);
+  }, testTimeout(2));
+
+  it(
+    'never deadlocks, loses or reorders an event under concurrent overlapping multi-stream and single appends, and keeps the hash chains',
+    async () => {
+      await database.db.none('CREATE TABLE scratch (id serial PRIMARY KEY, note text)');
+      const streams = Array.from({ length: 12 }, (_unused, index) => `hot-${index.toString().padStart(2, '0')}`);
+      const rounds = 20;
+      let written = 0;
+      let refused = 0;
+      const shuffled = <T>(items: T[]): T[] =>
+        items
+          .map((item) => ({ item, key: Math.random() }))
+          .sort((a, b) => a.key - b.key)
+          .map(({ item }) => item);
+
+      // 8 multi-stream writers over random overlapping subsets, each given in a random order; one
+      // stream of each call carries an exact expected revision read just before, which a
+      // concurrent writer often invalidates (then the whole call must write nothing).
+      const multiWriter = async (writer: number): Promise<void> => {
+        for (let round = 0; round < rounds; round += 1) {
+          const picked = shuffled(streams).slice(0, 3 + ((writer + round) % 6));
+          const [checked] = picked;
+          const last = (await store.readStream(checked!, { direction: 'backwards', maxCount: 1 }))[0];
+          const appends = picked.map((streamId, index) => ({
+            streamId,
+            events: Array.from({ length: 1 + (index % 2) }, () => event(`M${writer}`)),
+            ...(streamId === checked ? { expectedRevision: last ? last.revision : ('no_stream' as const) } : {}),
+          }));
+          try {
+            await store.appendToStreams(appends);
+            written += appends.reduce((sum, append) => sum + append.events.length, 0);
+          } catch (error) {
+            if (!(error instanceof ConcurrencyError) || error.streamId !== checked) throw error;
+            refused += 1;
+          }
+        }
+      };
+      // 4 single writers; every third append comes from a transaction that wrote something first,
+      // so its xid predates the stream lock it then waits for (the 1, 3, 2 trap).
+      const singleWriter = async (writer: number): Promise<void> => {
+        for (let round = 0; round < rounds; round += 1) {
+          const streamId = streams[(writer * 7 + round * 5) % streams.length]!;
+          if (round % 3 === 0) {
+            await database.db.tx(async (tx) => {
+              await tx.none("INSERT INTO scratch (note) VALUES ('before append')");
+              await tx.any(verifiableAppendSql(streamId, `S${writer}`));
+            });
+          } else {
+            await store.appendToStream(streamId, [event(`S${writer}`)]);
+          }
+          written += 1;
+        }
+      };
+
+      // A subscriber reading in small pages while the writers run, checkpointing after each page.
+      const seen: RecordedEvent[] = [];
+      let checkpoint = START;
+      let writing = true;
+      const reader = (async () => {
+        while (writing) {
+          const page = await store.readAll({ after: checkpoint, limit: 7 });
+          seen.push(...page.events);
+          checkpoint = page.nextAfter;
+          if (page.isEnd) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })();
+      try {
+        await Promise.all([
+          ...Array.from({ length: 8 }, (_unused, writer) => multiWriter(writer)),
+          ...Array.from({ length: 4 }, (_unused, writer) => singleWriter(writer)),
+        ]);
+      } finally {
+        writing = false;
+        await reader;
+      }
+      await waitFor(
+        async () => {
+          let page: ReadAllResult;
+          do {
+            page = await store.readAll({ after: checkpoint, limit: 7 });
+            seen.push(...page.events);
+            checkpoint = page.nextAfter;
+          } while (!page.isEnd);
+          return seen.length >= written;
+        },
+        { what: `${written} events to reach the checkpointed reader`, seen: () => `${seen.length} events` },
+      );
+
+      expect(refused).toBeGreaterThan(0); // the stale-revision path was exercised
+      const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_events');
+      expect(Number(count)).toBe(written);
+      expect(seen).toHaveLength(written);
+      expect(new Set(seen.map((item) => item.eventId)).size).toBe(written);
+      for (const streamId of streams) {
+        const revisions = seen.filter((item) => item.streamId === streamId).map((item) => Number(item.revision));
+        expect(revisions).toEqual(revisions.map((_revision, index) => index));
+      }
+      const report = await verifyHashChains(database.db);
+      expect(report).toMatchObject({ ok: true, eventsChecked: written, streamsChecked: streams.length });
+    },
+    testTimeout(2),
+  );
 });
 
 describe('PostgresEventStore: projections checkpoint in the same transaction as their rows', () => {

@@ -15,11 +15,12 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StreamAppend,
   type SubscribeOptions,
   type SubscriptionHandle,
 } from '../event-store';
 import { runSubscription, Waker } from '../subscription';
-import { clampLimit, prepareAppend, validateReadStream, type PreparedEvent } from '../validation';
+import { clampLimit, prepareAppend, prepareMultiAppend, validateReadStream, type PreparedEvent, type PreparedStreamAppend } from '../validation';
 
 export const NOTIFY_CHANNEL = 'ul_events';
 /** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
@@ -79,6 +80,67 @@ function expectedParts(expected: ExpectedRevision): [kind: string, revision: str
   return typeof expected === 'bigint' ? ['exact', expected.toString()] : [expected, null];
 }
 
+/** ul_append's p_events: the events as one JSON array, built from the JSON validation produced. */
+function eventsPayload(events: PreparedEvent[]): string {
+  return `[${events
+    .map(
+      (event) =>
+        `{"id":${JSON.stringify(event.eventId)},"type":${JSON.stringify(event.type)},"v":${event.schemaVersion},` +
+        `"data":${event.dataJson},"meta":${event.metadataJson},"digest":"${event.digest.toString('hex')}"}`,
+    )
+    .join(',')}]`;
+}
+
+/**
+ * A multi-stream append: ul_append once per stream, in one statement and so in one implicit
+ * transaction. The streams come sorted by id, and the lateral calls run in that order (the join
+ * can only be a nested loop driven by the unnest, which yields its rows in array order; EXPLAIN
+ * and the "evaluates in stream order" test show it), so every multi-append takes its stream
+ * locks in the same order and two of them over overlapping streams cannot deadlock. $4 holds
+ * each stream's events, in the same order, as one JSON array (no text[] escaping of JSON).
+ */
+const MULTI_APPEND_SQL = `SELECT a.ord, r.out_event_id, r.out_revision, r.out_position
+  FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS a(stream_id, kind, revision, ord)
+  CROSS JOIN LATERAL ul_append(a.stream_id, a.kind, a.revision, $4::jsonb -> (a.ord::integer - 1)) AS r`;
+
+/** Orders stream ids by UTF-16 code units: the same order in every process, whatever the locale. */
+function byStreamId(a: { streamId: string }, b: { streamId: string }): number {
+  if (a.streamId === b.streamId) return 0;
+  return a.streamId < b.streamId ? -1 : 1;
+}
+
+interface StoredIdRow {
+  event_id: string;
+  stream_revision: string;
+  global_position: string;
+  content_digest: Buffer;
+}
+
+/**
+ * The original result of `events` when every one is stored with the same content (the digest
+ * covers the stream id) at consecutive revisions in the same order; undefined otherwise.
+ */
+function storedResult(events: PreparedEvent[], byId: Map<string, StoredIdRow>): AppendResult | undefined {
+  const matches = events.map((event) => byId.get(event.eventId));
+  const first = matches[0];
+  const whole =
+    first !== undefined &&
+    matches.every(
+      (row, index) =>
+        row !== undefined &&
+        row.content_digest.equals(events[index]!.digest) &&
+        BigInt(row.stream_revision) === BigInt(first.stream_revision) + BigInt(index),
+    );
+  if (!whole) return undefined;
+  const last = matches[matches.length - 1]!;
+  return {
+    nextExpectedRevision: BigInt(last.stream_revision),
+    lastPosition: BigInt(last.global_position),
+    events: matches.map((row) => ({ eventId: row!.event_id, revision: BigInt(row!.stream_revision), globalPosition: BigInt(row!.global_position) })),
+    idempotentReplay: true,
+  };
+}
+
 function escapeLike(prefix: string): string {
   return prefix.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
@@ -121,13 +183,7 @@ export class PostgresEventStore implements EventStore {
   async appendToStream(streamId: string, events: EventToAppend[], options: AppendOptions = {}): Promise<AppendResult> {
     const prepared = prepareAppend(streamId, events, options.expectedRevision);
     const [kind, revision] = expectedParts(prepared.expected);
-    const payload = `[${prepared.events
-      .map(
-        (event) =>
-          `{"id":${JSON.stringify(event.eventId)},"type":${JSON.stringify(event.type)},"v":${event.schemaVersion},` +
-          `"data":${event.dataJson},"meta":${event.metadataJson},"digest":"${event.digest.toString('hex')}"}`,
-      )
-      .join(',')}]`;
+    const payload = eventsPayload(prepared.events);
     let rows: Array<{ out_event_id: string; out_revision: string; out_position: string }>;
     try {
       rows = await this.db.any({
@@ -162,41 +218,134 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * The original result when every event id is stored with the same content (the digest covers
-   * the stream id) at consecutive revisions in the same order; undefined when none is stored (the
-   * original error stands); EventIdConflictError for anything in between.
+   * The original result when every event id is stored with the same content at consecutive
+   * revisions in the same order; undefined when none is stored (the original error stands);
+   * EventIdConflictError for anything in between.
    */
   private async replayOrConflict(streamId: string, events: PreparedEvent[]): Promise<AppendResult | undefined> {
-    const stored = await this.db.any<{ event_id: string; stream_revision: string; global_position: string; content_digest: Buffer }>(
-      'SELECT event_id, stream_revision, global_position, content_digest FROM ul_events WHERE event_id = ANY($1::uuid[])',
-      [events.map((event) => event.eventId)],
-    );
-    if (stored.length === 0) return undefined;
-    const byId = new Map(stored.map((row) => [row.event_id, row]));
-    const matches = events.map((event) => byId.get(event.eventId));
-    const first = matches[0];
-    const replay =
-      first !== undefined &&
-      matches.every(
-        (row, index) =>
-          row !== undefined &&
-          row.content_digest.equals(events[index]!.digest) &&
-          BigInt(row.stream_revision) === BigInt(first.stream_revision) + BigInt(index),
-      );
+    const stored = await this.storedIds(events.map((event) => event.eventId));
+    if (stored.size === 0) return undefined;
+    const replay = storedResult(events, stored);
     if (!replay) {
       throw new EventIdConflictError(`stream ${streamId}: event ids already stored with different content or in another batch`, {
         streamId,
-        storedIds: stored.length,
+        storedIds: stored.size,
         appendedIds: events.length,
       });
     }
-    const last = matches[matches.length - 1]!;
-    return {
-      nextExpectedRevision: BigInt(last.stream_revision),
-      lastPosition: BigInt(last.global_position),
-      events: matches.map((row) => ({ eventId: row!.event_id, revision: BigInt(row!.stream_revision), globalPosition: BigInt(row!.global_position) })),
-      idempotentReplay: true,
-    };
+    return replay;
+  }
+
+  private async storedIds(eventIds: string[]): Promise<Map<string, StoredIdRow>> {
+    const stored = await this.db.any<StoredIdRow>(
+      'SELECT event_id, stream_revision, global_position, content_digest FROM ul_events WHERE event_id = ANY($1::uuid[])',
+      [eventIds],
+    );
+    return new Map(stored.map((row) => [row.event_id, row]));
+  }
+
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    const parts = prepareMultiAppend(appends);
+    // Every multi-append takes its stream locks in stream-id order (see MULTI_APPEND_SQL).
+    const ordered = [...parts].sort(byStreamId);
+    const expected = ordered.map((part) => expectedParts(part.expected));
+    let rows: Array<{ ord: string; out_event_id: string; out_revision: string; out_position: string }>;
+    try {
+      rows = await this.db.any({
+        name: 'ul-append-many',
+        text: MULTI_APPEND_SQL,
+        values: [
+          ordered.map((part) => part.streamId),
+          expected.map(([kind]) => kind),
+          expected.map(([, revision]) => revision),
+          `[${ordered.map((part) => eventsPayload(part.events)).join(',')}]`,
+        ],
+      });
+    } catch (error) {
+      const translated = this.translateMultiAppendError(error, ordered);
+      // As for a single append: a repeated call fails on a revision or on a unique event id, and
+      // only then are the ids looked up, for the whole call at once.
+      const callerIds = parts.some((part) => part.callerIds);
+      if (callerIds && (translated instanceof ConcurrencyError || translated instanceof EventIdConflictError)) {
+        const replay = await this.replayOrConflictMany(parts);
+        if (replay) return replay;
+      }
+      throw translated;
+    }
+    const byOrd = new Map<number, typeof rows>();
+    for (const row of rows) {
+      const ord = Number(row.ord);
+      const group = byOrd.get(ord);
+      if (group) group.push(row);
+      else byOrd.set(ord, [row]);
+    }
+    const results: AppendResult[] = new Array<AppendResult>(parts.length);
+    ordered.forEach((part, position) => {
+      const group = (byOrd.get(position + 1) ?? []).sort((a, b) => Number(BigInt(a.out_revision) - BigInt(b.out_revision)));
+      const last = group[group.length - 1];
+      if (!last || group.length !== part.events.length) {
+        throw new Error(`invariant violated: ul_append returned ${group.length} rows for the ${part.events.length} events of ${part.streamId}`);
+      }
+      results[part.index] = {
+        nextExpectedRevision: BigInt(last.out_revision),
+        lastPosition: BigInt(last.out_position),
+        events: group.map((row) => ({ eventId: row.out_event_id, revision: BigInt(row.out_revision), globalPosition: BigInt(row.out_position) })),
+        idempotentReplay: false,
+      };
+    });
+    // One wake-up for the whole call.
+    this.announceAppend();
+    return results;
+  }
+
+  /**
+   * The multi-stream form of replayOrConflict, over the whole call: every event of every stream
+   * stored as that stream's original append -> the original results, in the caller's order; none
+   * stored -> undefined (the original error stands); anything else -> EventIdConflictError naming
+   * the first stream (in the caller's order) that is not stored whole.
+   */
+  private async replayOrConflictMany(parts: PreparedStreamAppend[]): Promise<AppendResult[] | undefined> {
+    const eventIds = parts.flatMap((part) => part.events.map((event) => event.eventId));
+    const stored = await this.storedIds(eventIds);
+    if (stored.size === 0) return undefined;
+    return parts.map((part) => {
+      const replay = storedResult(part.events, stored);
+      if (!replay) {
+        throw new EventIdConflictError(
+          `stream ${part.streamId}: event ids of this call already stored with different content, in another batch, or only part of the call stored`,
+          { streamId: part.streamId, appendIndex: part.index, storedIds: stored.size, appendedIds: eventIds.length },
+        );
+      }
+      return replay;
+    });
+  }
+
+  /** translateAppendError for a multi-stream append: finds the stream each error is about. */
+  private translateMultiAppendError(error: unknown, parts: PreparedStreamAppend[]): unknown {
+    const pgError = error as PgError & { hint?: string };
+    const partOf = (streamId: string | undefined): PreparedStreamAppend | undefined => parts.find((part) => part.streamId === streamId);
+    if (pgError.code === 'UL409') {
+      // ul_append names the stream in HINT (migration 10).
+      const part = partOf(pgError.hint);
+      if (!part) return new Error(`invariant violated: ul_append raised a wrong expected revision without naming a stream of this call (${pgError.hint ?? 'no hint'})`);
+      return new ConcurrencyError(part.streamId, String(part.expected), pgError.detail ?? 'unknown');
+    }
+    if (pgError.code === '23505' && pgError.constraint === 'ul_events_event_id_key') {
+      // "Key (event_id)=(<uuid>) already exists."
+      const eventId = /=\(([0-9a-f-]{36})\)/i.exec(pgError.detail ?? '')?.[1]?.toLowerCase();
+      const part = parts.find((candidate) => candidate.events.some((event) => event.eventId === eventId));
+      return new EventIdConflictError(`stream ${part?.streamId ?? '?'}: event id ${eventId ?? '?'} is already stored`, {
+        streamId: part?.streamId,
+        eventId,
+      });
+    }
+    if (pgError.code === '23505' && pgError.constraint === 'ul_events_stream_revision_key') {
+      // Only reachable if two writers bypass the advisory lock. "Key (stream_id, stream_revision)=(<id>, <n>) already exists."
+      const streamId = /=\((.*), \d+\)/.exec(pgError.detail ?? '')?.[1];
+      const part = partOf(streamId);
+      return new ConcurrencyError(part?.streamId ?? streamId ?? '?', part ? String(part.expected) : '?', 'changed concurrently');
+    }
+    return error;
   }
 
   private translateAppendError(error: unknown, streamId: string, expected: ExpectedRevision): unknown {

@@ -125,4 +125,81 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'event store: ul_append names the stream of a wrong expected revision',
+    // Migration 1's function unchanged but for the RAISE: it now names the stream (HINT), so that
+    // a multi-stream append (PostgresEventStore.appendToStreams), which calls ul_append for many
+    // streams in one statement, can say which one was not at its expected revision.
+    sql: /* sql */ `
+      CREATE OR REPLACE FUNCTION ul_append(p_stream_id text, p_expected_kind text, p_expected_revision bigint, p_events jsonb)
+      RETURNS TABLE (out_event_id uuid, out_revision bigint, out_position bigint)
+      LANGUAGE plpgsql
+      -- PL/pgSQL caches a generic plan per connection after a few calls. Planned while ul_events
+      -- is small, that plan scans the table, and keeps scanning it on every append once the table
+      -- has grown (measured: 4 ms instead of 1 ms per append after 100k events, 55 ms at 200k).
+      -- Every statement here has an index to use, so sequential scans are ruled out for the
+      -- function; this costs nothing per call, unlike re-planning every statement.
+      SET enable_seqscan = off
+      AS $$
+      DECLARE
+        v_last_revision bigint;
+        v_last_hash bytea;
+        v_last_xid xid8;
+        v_sort_xid xid8;
+        v_recorded_at timestamptz;
+        v_recorded_ms bigint;
+        v_event jsonb;
+        v_digest bytea;
+        v_hash bytea;
+      BEGIN
+        -- The stream lock comes before this function's first write. An advisory lock assigns no
+        -- xid, so in the usual case the xid is assigned after the lock and the feed keeps the
+        -- stream's order. A caller whose transaction already wrote is covered by v_sort_xid below.
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));
+
+        SELECT e.stream_revision, e.hash, e.transaction_id
+          INTO v_last_revision, v_last_hash, v_last_xid
+          FROM ul_events e
+         WHERE e.stream_id = p_stream_id
+         ORDER BY e.stream_revision DESC
+         LIMIT 1;
+
+        -- The check raises before any insert, so a refused append burns no position.
+        IF (p_expected_kind = 'no_stream' AND v_last_revision IS NOT NULL)
+           OR (p_expected_kind = 'stream_exists' AND v_last_revision IS NULL)
+           OR (p_expected_kind = 'exact' AND v_last_revision IS DISTINCT FROM p_expected_revision) THEN
+          -- HINT carries the stream id: a multi-stream append calls this once per stream in one
+          -- statement, and the error has to say which stream it was (RAISE has no field of its own for it).
+          RAISE EXCEPTION 'wrong expected revision of stream %', p_stream_id
+            USING ERRCODE = 'UL409', DETAIL = coalesce(v_last_revision::text, 'no_stream'), HINT = p_stream_id;
+        END IF;
+
+        -- The sort key never falls below the stream's previous one, so the feed, ordered by
+        -- (transaction_id, global_position), shows a stream's events in revision order even when
+        -- this transaction got its xid before it took the lock. It is still >= this transaction's
+        -- own xid, so a reader that stops below pg_snapshot_xmin cannot see past an in-flight writer.
+        v_sort_xid := greatest(pg_current_xact_id(), v_last_xid);
+        v_recorded_at := date_trunc('milliseconds', clock_timestamp());
+        v_recorded_ms := (extract(epoch FROM v_recorded_at) * 1000)::bigint;
+        v_last_hash := coalesce(v_last_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+        v_last_revision := coalesce(v_last_revision, -1);
+
+        FOR i IN 0 .. jsonb_array_length(p_events) - 1 LOOP
+          v_event := p_events -> i;
+          v_last_revision := v_last_revision + 1;
+          v_digest := decode(v_event->>'digest', 'hex');
+          v_hash := sha256(v_last_hash || int8send(v_last_revision) || int8send(v_recorded_ms) || v_digest);
+          INSERT INTO ul_events (transaction_id, stream_id, stream_revision, event_id, event_type, schema_version,
+                                 data, metadata, recorded_at, content_digest, hash)
+          VALUES (v_sort_xid, p_stream_id, v_last_revision, (v_event->>'id')::uuid, v_event->>'type',
+                  (v_event->>'v')::integer, v_event->'data', v_event->'meta', v_recorded_at, v_digest, v_hash)
+          RETURNING event_id, stream_revision, global_position
+            INTO out_event_id, out_revision, out_position;
+          RETURN NEXT;
+          v_last_hash := v_hash;
+        END LOOP;
+      END $$;
+    `,
+  },
 ];
