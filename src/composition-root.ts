@@ -24,6 +24,7 @@ import {
   type SmsPort,
   type WeChatPort,
 } from './application/identity';
+import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
@@ -46,6 +47,7 @@ export const MIGRATIONS = collectMigrations(
   MEMBERS_MIGRATIONS,
   LEDGER_MIGRATIONS,
   IDENTITY_MIGRATIONS,
+  BENEFITS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
@@ -132,6 +134,10 @@ export interface UnionLedgerOptions {
   clock?: () => Date;
   /** Member states kept by the command handler (default 100,000). */
   memberCacheEntries?: number;
+  /** The benefits context's settings (approval threshold, authorisation and code lifetimes). */
+  benefits?: Partial<BenefitsSettings> | undefined;
+  /** A background task of a context failed (it is retried); for the service's log. */
+  onBackgroundError?(task: string, error: unknown): void;
   /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
   identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'>; onSmsFailure?(error: unknown): void } | undefined;
 }
@@ -149,6 +155,8 @@ export class UnionLedger {
   readonly quizzes: QuizBook;
   // members
   readonly members: MemberService;
+  // benefits
+  readonly benefits: Benefits;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -172,6 +180,17 @@ export class UnionLedger {
     this.members = new MemberService(this.store, this.rules, {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.memberCacheEntries ? { cacheEntries: options.memberCacheEntries } : {}),
+    });
+    this.benefits = new Benefits({
+      store: this.store,
+      db: options.db,
+      vault: () => this.vault,
+      orgs: this.orgs,
+      orgAccess: this.orgAccess,
+      ...(options.benefits ? { settings: options.benefits } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.memberCacheEntries ? { walletCacheEntries: options.memberCacheEntries } : {}),
+      ...(options.onBackgroundError ? { onBackgroundError: options.onBackgroundError } : {}),
     });
     if (options.identity) {
       const { tokens, outside } = options.identity;
@@ -206,7 +225,7 @@ export class UnionLedger {
       db: this.db,
       store: this.store,
       vault: this.vault,
-      orgExists: async (orgId) => (await this.orgs.readOrg(orgId)).registered,
+      scopeExists: async (role, orgId) => (role === 'merchant' ? this.benefits.merchantAdmitted(orgId) : (await this.orgs.readOrg(orgId)).registered),
       ...(this.clock ? { clock: this.clock } : {}),
     });
     return this.accountsOrUndefined;
@@ -261,6 +280,7 @@ export class UnionLedger {
   }
 
   async close(): Promise<void> {
+    await this.benefits.stopSweeps();
     await Promise.all(this.projections.map((handle) => handle.stop()));
     this.projections = [];
     await this.leaderboardsOrUndefined?.close();

@@ -31,6 +31,8 @@ export async function runService(): Promise<void> {
     redis: runtime.redis,
     redisQueries: runtime.redisQueries,
     piiKeys,
+    benefits: config.benefits,
+    onBackgroundError: (task, error) => logger.error(`${task} failed and will be retried: ${(error as Error).message}`),
     identity: {
       tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),
       outside,
@@ -51,6 +53,8 @@ export async function runService(): Promise<void> {
     lastLoggedMs.set(projection, nowMs);
     logger.error(`projection ${projection} failed a batch and will retry: ${(error as Error).message}`);
   });
+  // Expiries, settlements of past days, proposals and batches left by a crash: a bounded sweep on a timer.
+  if (config.benefits.sweepIntervalMs > 0) ledger.benefits.startSweeps(config.benefits.sweepIntervalMs);
   await app.listen(config.port, config.host);
   const address = await app.getUrl();
   logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);

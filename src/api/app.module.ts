@@ -8,6 +8,7 @@ import { UploadBodyInterceptor } from './common/http-limits';
 import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
 import { ScopeGuard } from './common/scope';
+import { BenefitsModule } from './benefits';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
 import { IdentityModule } from './identity';
@@ -26,7 +27,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule];
 
 export interface AppSettings {
   auth: AuthSettings;

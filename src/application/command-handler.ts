@@ -1,5 +1,5 @@
 import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
-import type { Actor, EventStore, JsonObject, RecordedEvent } from '../eventstore/event-store';
+import type { Actor, EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventstore/event-store';
 import { deterministicEventId } from './event-ids';
 
 /**
@@ -88,6 +88,33 @@ const READ_PAGE = 1000;
 /** A stream is read in pages; this bounds the loop at a billion events. */
 const MAX_READ_PAGES = 1_000_000;
 
+/**
+ * A command's events as the store takes them: ids derived from the command id (so a retried
+ * command appends the same ids), and the metadata every command's events carry. Exported for
+ * commands that append to several streams in one commit (EventStore.appendToStreams); `first`
+ * offsets the ids when one command writes to several streams.
+ */
+export function eventsToAppend<Event extends DomainEvent>(
+  events: readonly Event[],
+  meta: CommandMeta,
+  now: Date,
+  schemaVersion?: (event: Event) => number,
+  first = 0,
+): EventToAppend[] {
+  return events.map((event, index) => ({
+    eventId: deterministicEventId(meta.commandId, first + index),
+    type: event.type,
+    schemaVersion: schemaVersion?.(event) ?? 1,
+    data: event.data as JsonObject,
+    metadata: {
+      occurredAt: now.toISOString(),
+      commandId: meta.commandId,
+      actor: meta.actor,
+      ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+    },
+  }));
+}
+
 export class CommandHandler<State, Event extends DomainEvent> {
   private readonly cache = new Map<string, CacheEntry<State>>();
 
@@ -161,22 +188,9 @@ export class CommandHandler<State, Event extends DomainEvent> {
     now: Date,
     meta: CommandMeta,
   ): Promise<{ events: CommittedEvent[]; entry: CacheEntry<State> } | undefined> {
-    const result = await this.store.appendToStream(
-      streamId,
-      events.map((event, index) => ({
-        eventId: deterministicEventId(meta.commandId, index),
-        type: event.type,
-        schemaVersion: this.aggregate.schemaVersion?.(event) ?? 1,
-        data: event.data as JsonObject,
-        metadata: {
-          occurredAt: now.toISOString(),
-          commandId: meta.commandId,
-          actor: meta.actor,
-          ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
-        },
-      })),
-      { expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision },
-    );
+    const result = await this.store.appendToStream(streamId, eventsToAppend(events, meta, now, this.aggregate.schemaVersion), {
+      expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision,
+    });
     if (result.idempotentReplay) return undefined;
     // Built from what was appended rather than read back: one round trip less per command.
     const recorded: CommittedEvent[] = events.map((event, index) => ({

@@ -41,7 +41,7 @@ function trialBalanceText(balance: TrialBalanceReport): string {
       .map((asset) => `  ${asset.asset}: events total ${asset.eventsTotal}, journal total ${asset.journalTotal}`),
     ...balance.badPostings.map((item) => `  bad posting in event ${item.eventId}: ${item.detail}`),
     ...balance.mixedAssetAccounts.map((item) => `  account ${item.account} holds several assets: ${item.assets}`),
-    ...balance.negativeAccounts.map((item) => `  negative account ${item.account} (${item.asset}): ${item.balance}`),
+    ...balance.negativeAccounts.map((item) => `  negative account ${item.account} (${item.asset}): ${item.balance} at position ${item.position}`),
     ...balance.journalMismatches.map((item) => `  account ${item.account} (${item.asset}): events ${item.fromEvents}, journal ${item.inJournal}`),
     ...balance.balanceMismatches.map((item) => `  member ${item.memberId}: ${item.detail}`),
   ];

@@ -44,6 +44,21 @@ export interface AppConfig {
   sms: { apiUrl: string; apiKey: string } | undefined;
   /** HTTP limits (src/api/common/http-limits.ts): bodies, timeouts, connections, overload. */
   http: HttpLimits;
+  /** The benefits context (src/application/benefits): maker-checker threshold, lifetimes, sweeps. */
+  benefits: BenefitsConfig;
+}
+
+export interface BenefitsConfig {
+  /** BENEFITS_APPROVAL_THRESHOLD_YUAN (default 10000): budget returns above it need a second person's approval. */
+  approvalThresholdFen: number;
+  /** BENEFITS_AUTHORISATION_TTL_SECONDS (default 900): an uncaptured authorisation is voided after it. */
+  authorisationTtlMs: number;
+  /** BENEFITS_PAYMENT_CODE_TTL_SECONDS (default 60). */
+  paymentCodeTtlMs: number;
+  /** BENEFITS_PROPOSAL_TTL_DAYS (default 7): a proposal nobody decides expires. */
+  proposalTtlMs: number;
+  /** BENEFITS_SWEEP_INTERVAL_SECONDS (default 30; 0 turns the sweeps off): expiries, settlements, resumed batches. */
+  sweepIntervalMs: number;
 }
 
 export interface HttpLimits {
@@ -217,6 +232,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     wechat: undefined,
     sms: undefined,
     http: httpLimits(env, problems),
+    benefits: {
+      approvalThresholdFen: integer(env, 'BENEFITS_APPROVAL_THRESHOLD_YUAN', 10_000, 0, 100_000_000, problems) * 100,
+      authorisationTtlMs: integer(env, 'BENEFITS_AUTHORISATION_TTL_SECONDS', 900, 10, 7 * 24 * 3600, problems) * 1000,
+      paymentCodeTtlMs: integer(env, 'BENEFITS_PAYMENT_CODE_TTL_SECONDS', 60, 10, 600, problems) * 1000,
+      proposalTtlMs: integer(env, 'BENEFITS_PROPOSAL_TTL_DAYS', 7, 1, 90, problems) * 24 * 3600 * 1000,
+      sweepIntervalMs: integer(env, 'BENEFITS_SWEEP_INTERVAL_SECONDS', 30, 0, 86_400, problems) * 1000,
+    },
   };
   const wechat = outsideService(env, 'WECHAT_API_URL', ['WECHAT_APP_ID', 'WECHAT_APP_SECRET'], problems);
   if (wechat) config.wechat = { apiUrl: wechat.url, appId: wechat.credentials[0]!, appSecret: wechat.credentials[1]! };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Role } from '../../src/api/common/auth';
 import { createHttpApp } from '../../src/api/http';
+import type { BenefitsSettings } from '../../src/application/benefits';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
 import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
@@ -35,7 +36,13 @@ export interface Answer {
   body: Record<string, unknown>;
 }
 
-export async function startLedgerApp(): Promise<LedgerApp> {
+export interface LedgerAppOptions {
+  /** The ledger's clock (a test moves it to expire holds, codes and authorisations, or to close a business day). */
+  clock?: () => Date;
+  benefits?: Partial<BenefitsSettings>;
+}
+
+export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
   const secret = `test-secret-${randomBytes(16).toString('hex')}`;
   const prefix = `ul-test-${randomBytes(4).toString('hex')}:`;
   const database = await createTestDatabase();
@@ -50,6 +57,8 @@ export async function startLedgerApp(): Promise<LedgerApp> {
     redis: runtime.redis,
     redisQueries: runtime.redisQueries,
     piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.benefits ? { benefits: options.benefits } : {}),
     identity: {
       tokens,
       outside: {

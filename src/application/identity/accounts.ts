@@ -7,7 +7,7 @@ import type { PiiVault } from '../../infra/pii';
 import type { Role } from './tokens';
 
 /**
- * Accounts of union admins, finance approvers and auditors: a username, a password (scrypt) and
+ * Accounts of union admins, finance approvers, auditors and merchant terminals: a username, a password (scrypt) and
  * optionally a TOTP second factor, scoped to an organisation. Credentials live in ul_accounts
  * (secrets are not ledger facts: the password only as a scrypt hash, the TOTP secret sealed under
  * the account's own data key); the creation itself is an event (`AccountCreated` in
@@ -15,7 +15,7 @@ import type { Role } from './tokens';
  * minutes; a wrong username and a wrong password are the same answer.
  */
 
-export const ACCOUNT_ROLES = ['admin', 'finance', 'auditor'] as const satisfies readonly Role[];
+export const ACCOUNT_ROLES = ['admin', 'finance', 'auditor', 'merchant'] as const satisfies readonly Role[];
 export type AccountRole = (typeof ACCOUNT_ROLES)[number];
 
 export interface Account {
@@ -96,8 +96,11 @@ export class AccountService {
       db: Database;
       store: EventStore;
       vault: PiiVault;
-      /** Whether the organisation exists (read from its stream, so it never lags). */
-      orgExists(orgId: string): Promise<boolean>;
+      /**
+       * Whether the account's scope exists (read from its stream, so it never lags): the union of
+       * an admin, finance approver or auditor; the admitted merchant of a merchant terminal.
+       */
+      scopeExists(role: AccountRole, orgId: string): Promise<boolean>;
       clock?: () => Date;
     },
   ) {}
@@ -113,7 +116,11 @@ export class AccountService {
     const name = input.name.trim();
     if (name.length === 0 || [...name].length > 50) throw new DomainError('ACCOUNT.NAME_INVALID', 'name: 1-50 characters', 400);
     if (!(ACCOUNT_ROLES as readonly string[]).includes(input.role)) throw new DomainError('ACCOUNT.ROLE_INVALID', `role: ${ACCOUNT_ROLES.join(', ')}`, 400);
-    if (!(await this.deps.orgExists(input.orgId))) throw new DomainError('ORG.NOT_FOUND', `no organisation ${input.orgId}`, 404);
+    if (!(await this.deps.scopeExists(input.role, input.orgId))) {
+      throw input.role === 'merchant'
+        ? new DomainError('MERCHANT.NOT_FOUND', `no admitted merchant ${input.orgId}`, 404)
+        : new DomainError('ORG.NOT_FOUND', `no organisation ${input.orgId}`, 404);
+    }
 
     const accountId = randomUUID();
     const password = randomBytes(12).toString('base64url');

@@ -64,4 +64,13 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 22,
+    name: 'identity: merchant terminal accounts',
+    sql: /* sql */ `
+      -- A merchant's till terminal logs in like an admin; its org_id is the merchant's id.
+      ALTER TABLE ul_accounts DROP CONSTRAINT ul_accounts_role_check;
+      ALTER TABLE ul_accounts ADD CONSTRAINT ul_accounts_role_check CHECK (role IN ('admin', 'finance', 'auditor', 'merchant'));
+    `,
+  },
 ];

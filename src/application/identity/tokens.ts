@@ -9,11 +9,12 @@ import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, typ
  * service issues, however validly it is signed.
  */
 
-export const ROLES = ['member', 'visitor', 'admin', 'finance', 'auditor'] as const;
+export const ROLES = ['member', 'visitor', 'admin', 'finance', 'auditor', 'merchant'] as const;
 /**
  * member: a member acting for themselves; visitor: a WeChat user not yet bound to a member (may
  * only activate); admin: a union admin of their subtree; finance: a finance approver of their
- * subtree; auditor: reads the whole ledger, writes nothing.
+ * subtree; auditor: reads the whole ledger, writes nothing; merchant: a merchant's till terminal
+ * (its `org` is the merchant's id), which takes members' payments.
  */
 export type Role = (typeof ROLES)[number];
 

@@ -5,7 +5,8 @@ import { ASSETS } from '../../domain/shared';
  * Double-entry checks for auditors, computed from the stored events themselves and compared with
  * the journal and balance projections, per asset (points and fen are never added together):
  * every posting moves a positive whole amount of a known asset, the lines of each asset sum to
- * zero (the trial balance), every account holds one asset only, no member account is negative,
+ * zero (the trial balance), every account holds one asset only, no member, budget, wallet or
+ * voucher account is negative at any position,
  * and the projections agree with the events account by account.
  *
  * Events stored at schema version 1 (before assets) hold `{ debit, credit, points }`: read as
@@ -30,7 +31,8 @@ export interface TrialBalanceReport {
   badPostings: Array<{ eventId: string; detail: string }>;
   /** Accounts that received postings of more than one asset. */
   mixedAssetAccounts: Array<{ account: string; assets: string }>;
-  negativeAccounts: Array<{ account: string; asset: string; balance: string }>;
+  /** Accounts that went below zero (member:, budget:, wallet:, voucher:), with the first position where they did. */
+  negativeAccounts: Array<{ account: string; asset: string; balance: string; position: string }>;
   journalMismatches: Array<{ account: string; asset: string; fromEvents: string; inJournal: string }>;
   balanceMismatches: Array<{ memberId: string; detail: string }>;
 }
@@ -56,9 +58,16 @@ const POSTINGS = `
 const EVENT_LINES = `
   WITH ${POSTINGS},
   lines AS (
-    SELECT event_id, asset, posting->>'debit' AS account, -amount AS amount FROM postings WHERE amount IS NOT NULL
+    SELECT event_id, global_position, asset, posting->>'debit' AS account, -amount AS amount FROM postings WHERE amount IS NOT NULL
     UNION ALL
-    SELECT event_id, asset, posting->>'credit', amount FROM postings WHERE amount IS NOT NULL)`;
+    SELECT event_id, global_position, asset, posting->>'credit', amount FROM postings WHERE amount IS NOT NULL)`;
+
+/**
+ * Accounts that must never be negative, at any position of the log: a member's points, a union's
+ * budget (so no allocation, disbursement or voucher issue ever took more than the union held at
+ * that moment), a member's wallet and vouchers. Checked on the running balance event by event.
+ */
+const NON_NEGATIVE = ['member:%', 'budget:%', 'wallet:%', 'voucher:%'];
 
 export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceReport> {
   const badPostings = await db.any<{ event_id: string; posting: unknown }>(
@@ -85,10 +94,15 @@ export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceRepo
       GROUP BY account HAVING count(DISTINCT asset) > 1 ORDER BY account LIMIT $1`,
     [REPORT_LIMIT],
   );
-  const negativeAccounts = await db.any<{ account: string; asset: string; balance: string }>(
-    `${EVENT_LINES} SELECT account, asset, sum(amount)::text AS balance FROM lines
-      WHERE account LIKE 'member:%' GROUP BY account, asset HAVING sum(amount) < 0 ORDER BY account LIMIT $1`,
-    [REPORT_LIMIT],
+  const negativeAccounts = await db.any<{ account: string; asset: string; balance: string; position: string }>(
+    `${EVENT_LINES},
+      per_event AS (SELECT account, asset, global_position, sum(amount) AS amount FROM lines
+                     WHERE account LIKE ANY($2) GROUP BY account, asset, global_position),
+      running AS (SELECT account, asset, global_position,
+                         sum(amount) OVER (PARTITION BY account, asset ORDER BY global_position) AS balance FROM per_event)
+     SELECT DISTINCT ON (account, asset) account, asset, balance::text AS balance, global_position::text AS position
+       FROM running WHERE balance < 0 ORDER BY account, asset, global_position LIMIT $1`,
+    [REPORT_LIMIT, NON_NEGATIVE],
   );
   const journalMismatches = await db.any<{ account: string; asset: string; from_events: string | null; in_journal: string | null }>(
     `${EVENT_LINES},

@@ -1,4 +1,4 @@
-import type { Database } from '../../infra/database';
+import type { Database, Queryable } from '../../infra/database';
 
 /**
  * The organisation tree as the orgs projection stores it (ul_orgs). Paths are cached: an
@@ -22,4 +22,13 @@ export class OrgDirectory {
     this.paths.set(orgId, row.path);
     return row.path;
   }
+}
+
+/** Organisations of one subtree listed at most: a province has a few thousand unions. */
+export const SUBTREE_MAX = 100_000;
+
+/** The organisation and every organisation below it (ul_orgs.path), for scoping lists to an admin's subtree. */
+export async function subtreeOrgIds(db: Queryable, orgId: string): Promise<string[]> {
+  const rows = await db.any<{ org_id: string }>('SELECT org_id FROM ul_orgs WHERE path @> ARRAY[$1]::text[] ORDER BY org_id LIMIT $2', [orgId, SUBTREE_MAX]);
+  return rows.map((row) => row.org_id);
 }

@@ -1,0 +1,2 @@
+/** The benefits context over HTTP. */
+export { BenefitsModule } from './benefits.module';
