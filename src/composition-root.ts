@@ -28,6 +28,7 @@ import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './applicat
 import { MemberService } from './application/members';
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
+import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
@@ -47,12 +48,13 @@ export const MIGRATIONS = collectMigrations(
   MEMBERS_MIGRATIONS,
   LEDGER_MIGRATIONS,
   IDENTITY_MIGRATIONS,
+  BENEFITS_PROJECTION_MIGRATIONS,
   BENEFITS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
