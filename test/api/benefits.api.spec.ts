@@ -200,9 +200,9 @@ describe('budgets down the union tree, with maker-checker', () => {
   });
 });
 
-describe('wallets, merchants and payments', () => {
-  let merchantToken: string;
+let merchantToken: string;
 
+describe('wallets, merchants and payments', () => {
   it('disburses to every active member of a unit, idempotently, with per-member results', async () => {
     const drafted = expectOk(
       await app.call('POST', '/v1/admin/batches', {
@@ -288,6 +288,14 @@ describe('wallets, merchants and payments', () => {
     const authorised = expectOk(await app.call('POST', '/v1/merchant/payments', { token: merchantToken, key: key(), body: { paymentCode: code.paymentCode, amount: '30.00' } }), 201);
     const voided = expectOk(await app.call('POST', `/v1/merchant/payments/${String(authorised.paymentId)}/void`, { token: merchantToken, key: key() }));
     expect(voided.status).toBe('voided');
+
+    const lapsing = expectOk(await app.call('POST', '/v1/me/payment-codes', { token: tokens.m3, key: key() }), 201);
+    const held = expectOk(await app.call('POST', '/v1/merchant/payments', { token: merchantToken, key: key(), body: { paymentCode: lapsing.paymentCode, amount: '20.00' } }), 201);
+    expect(expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.m3 }))).toMatchObject({ available: '180.00', held: '20.00' });
+    nowMs += 16 * 60 * 1000; // past the 15-minute authorisation
+    expect(expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.m3 }))).toMatchObject({ available: '200.00', held: '0.00' });
+    expectError(await app.call('POST', `/v1/merchant/payments/${String(held.paymentId)}/capture`, { token: merchantToken, key: key(), body: { amount: '20.00' } }), 409, 'PAYMENT.NOT_AUTHORISED');
+    expect(expectOk(await app.call('GET', `/v1/merchant/payments/${String(held.paymentId)}`, { token: merchantToken })).status).toBe('expired');
     expectError(await app.call('POST', '/v1/merchant/payments', { token: merchantToken, key: key(), body: { paymentCode: '280000000000000000', amount: '1.00' } }), 422, 'PAYMENT_CODE.INVALID');
     expectError(await app.call('POST', '/v1/merchant/payments', { token: merchantToken, key: key(), body: { paymentCode: code.paymentCode, amount: '1.00' } }), 422, 'PAYMENT_CODE.INVALID');
     expect(expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.m3 }))).toMatchObject({ available: '200.00', held: '0.00' });
@@ -332,6 +340,45 @@ describe('races for the last of a budget', () => {
     expect([doneA.paidCount, doneB.paidCount].sort()).toEqual([0, 1]);
     expect(await budgetOf('u-2')).toMatchObject({ disbursed: '200.00', remaining: '100.00' });
     expect(expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.m4 }))).toMatchObject({ available: '200.00' });
+  });
+
+  it('spends vouchers before the wallet, and returns what expired to the budget that issued it exactly once', async () => {
+    const campaign = async (batchId: string, faceValue: string, validForMs: number) => {
+      const drafted = expectOk(
+        await app.call('POST', '/v1/admin/batches', {
+          token: tokens.adminCity,
+          key: key(),
+          body: {
+            batchId,
+            kind: 'vouchers',
+            programmeId: 'mid-autumn-2026',
+            orgId: 'u-2',
+            voucher: { category: 'supermarket', faceValue, validFrom: new Date(nowMs - 1000).toISOString(), validUntil: new Date(nowMs + validForMs).toISOString() },
+          },
+        }),
+        201,
+      );
+      await approved(drafted.proposal as Record<string, unknown>);
+      expect(await batchDone(batchId)).toMatchObject({ status: 'completed', paidCount: 1 });
+    };
+    await campaign('vouchers-long', '30.00', 7 * DAY_MS);
+    await campaign('vouchers-short', '20.00', 3600_000);
+    expect(await budgetOf('u-2')).toMatchObject({ vouchersIssued: '50.00', remaining: '50.00' });
+
+    const code = expectOk(await app.call('POST', '/v1/me/payment-codes', { token: tokens.m4, key: key() }), 201);
+    const authorised = expectOk(await app.call('POST', '/v1/merchant/payments', { token: merchantToken, key: key(), body: { paymentCode: code.paymentCode, amount: '40.00' } }), 201);
+    // The voucher that expires first goes first: 20.00 short, 20.00 of the long one, nothing from the wallet.
+    expect(authorised).toMatchObject({ fromWallet: '0.00', fromVouchers: [{ amount: '20.00' }, { amount: '20.00' }] });
+    expectOk(await app.call('POST', `/v1/merchant/payments/${String(authorised.paymentId)}/void`, { token: merchantToken, key: key() }));
+
+    nowMs += 2 * 3600_000; // the short voucher lapses unspent
+    for (let round = 0; round < 3; round += 1) {
+      await app.ledger.benefits.sweep();
+      await catchUp();
+    }
+    expect(await budgetOf('u-2')).toMatchObject({ vouchersReturned: '20.00', remaining: '70.00' });
+    const wallet = expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.m4 }));
+    expect(wallet).toMatchObject({ available: '200.00', voucherAvailable: '30.00' });
   });
 
   it('keeps the ledger balanced: trial balance zero per asset, nothing negative at any position', async () => {

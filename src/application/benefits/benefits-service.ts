@@ -12,6 +12,8 @@ import {
   cancelBatch,
   closeProgramme,
   draftBatch,
+  dueWallet,
+  evolveWallet,
   fundBudget,
   listItems,
   makeProposal,
@@ -295,7 +297,8 @@ export class Benefits {
     const result = await this.handlers.proposals.handle(
       proposalStream(proposalId),
       (state, now) => makeProposal(state, { proposalId, ...proposal, proposedBy: actorOf(caller), ttlMs: this.settings.proposalTtlMs }, now),
-      metaOf(caller, key),
+      // Its own command id: the same request may also write another stream (a batch, a merchant), and event ids derive from the command id.
+      { ...metaOf(caller, key), commandId: `${metaOf(caller, key).commandId}:proposal` },
     );
     return viewOf(result.state);
   }
@@ -614,8 +617,14 @@ export class Benefits {
 
   // ------------------------------------------------------------ wallets and payments
 
+  /**
+   * The wallet as of now: what time has made due (expired authorisations and vouchers) is shown
+   * as it will be recorded by the next command or sweep, so a member never sees money held by an
+   * authorisation that has already lapsed.
+   */
   async wallet(memberId: string): Promise<WalletState> {
-    return (await this.handlers.wallets.load(walletStream(memberId))).state;
+    const { state } = await this.handlers.wallets.load(walletStream(memberId));
+    return dueWallet(state, this.clock()).reduce(evolveWallet, state);
   }
 
   /** Binds (or replaces) the wallet's bank card: checked, kept as an HMAC and a sealed copy, shown masked. */
