@@ -1,5 +1,6 @@
 import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
-import type { Actor, EventStore, EventToAppend, JsonObject, RecordedEvent } from '../eventstore/event-store';
+import type { Actor, AppendResult, EventStore, EventToAppend, JsonObject, RecordedEvent, StreamAppend } from '../eventstore/event-store';
+import { schemaVersionOf } from '../domain/shared';
 import { deterministicEventId } from './event-ids';
 
 /**
@@ -65,6 +66,15 @@ export interface CommandResult<State> {
 /** Decides on the current state at `now`: the events to append (none: nothing to do), or throws a DomainError. */
 export type Decision<State, Event> = (state: State, now: Date) => Event[] | Promise<Event[]>;
 
+/**
+ * Facts a decision also records on other streams, in the same commit as the aggregate's own
+ * events: for example a capture on a member's wallet is also a line on the merchant's stream.
+ * They are appended at any revision (they must not need a check of their own: the aggregate's
+ * decision is the one that counts), and they get their ids from the command id too, after the
+ * aggregate's, so a retried command writes them once.
+ */
+export type Alongside<Event> = (events: readonly Event[]) => Array<{ streamId: string; events: DomainEvent[] }>;
+
 export interface CommandHandlerOptions {
   /** Streams whose state is kept between commands (least recently written evicted first). */
   cacheEntries?: number;
@@ -115,6 +125,8 @@ export function eventsToAppend<Event extends DomainEvent>(
   }));
 }
 
+const schemaVersionOfData = (event: DomainEvent): number => schemaVersionOf(event.data);
+
 export class CommandHandler<State, Event extends DomainEvent> {
   private readonly cache = new Map<string, CacheEntry<State>>();
 
@@ -130,7 +142,7 @@ export class CommandHandler<State, Event extends DomainEvent> {
     return { state: entry.state, revision: entry.revision };
   }
 
-  async handle(streamId: string, decision: Decision<State, Event>, meta: CommandMeta): Promise<CommandResult<State>> {
+  async handle(streamId: string, decision: Decision<State, Event>, meta: CommandMeta, alongside?: Alongside<Event>): Promise<CommandResult<State>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     let idConflict: EventIdConflictError | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
@@ -160,7 +172,7 @@ export class CommandHandler<State, Event extends DomainEvent> {
       }
       if (decided.length === 0) return { events: [], state: entry.state, revision: entry.revision, replayed: false };
       try {
-        const stored = await this.append(streamId, entry, decided, now, meta);
+        const stored = await this.append(streamId, entry, decided, now, meta, alongside);
         if (!stored) continue; // Stored by an earlier attempt: catch up and answer from the stream.
         return { events: stored.events, state: stored.entry.state, revision: stored.entry.revision, replayed: false };
       } catch (error) {
@@ -187,10 +199,26 @@ export class CommandHandler<State, Event extends DomainEvent> {
     events: Event[],
     now: Date,
     meta: CommandMeta,
+    alongside?: Alongside<Event>,
   ): Promise<{ events: CommittedEvent[]; entry: CacheEntry<State> } | undefined> {
-    const result = await this.store.appendToStream(streamId, eventsToAppend(events, meta, now, this.aggregate.schemaVersion), {
+    const own: StreamAppend = {
+      streamId,
+      events: eventsToAppend(events, meta, now, this.aggregate.schemaVersion),
       expectedRevision: entry.revision < 0n ? 'no_stream' : entry.revision,
-    });
+    };
+    const others = (alongside?.(events) ?? []).filter((other) => other.events.length > 0);
+    let result: AppendResult;
+    if (others.length === 0) {
+      result = await this.store.appendToStream(streamId, own.events, { expectedRevision: own.expectedRevision! });
+    } else {
+      let first = events.length;
+      const appends: StreamAppend[] = [own];
+      for (const other of others) {
+        appends.push({ streamId: other.streamId, events: eventsToAppend(other.events, meta, now, schemaVersionOfData, first), expectedRevision: 'any' });
+        first += other.events.length;
+      }
+      result = (await this.store.appendToStreams(appends))[0]!;
+    }
     if (result.idempotentReplay) return undefined;
     // Built from what was appended rather than read back: one round trip less per command.
     const recorded: CommittedEvent[] = events.map((event, index) => ({

@@ -109,7 +109,7 @@ export function presentMerchant(state: MerchantState) {
     signingOrgId: state.signingOrgId,
     status: state.status,
     bankCard: state.card?.cardMasked ?? null,
-    lastSettledDay: state.settlements[state.settlements.length - 1]?.day ?? null,
+    lastSettledDay: state.lastSettledDay,
     carried: yuan(state.carriedFen),
   };
 }

@@ -18,6 +18,7 @@ import {
   listItems,
   makeProposal,
   maskBankCard,
+  merchantLine,
   merchantStream,
   normaliseBankCard,
   openProgramme,
@@ -46,6 +47,7 @@ import {
   type ProposalOutcome,
   type ProposalState,
   type VoucherTerms,
+  type WalletEvent,
   type WalletState,
 } from '../../domain/benefits';
 import { DomainError, periodsOf, previousDay } from '../../domain/shared';
@@ -62,13 +64,12 @@ import {
   merchantsWithUnsettledLines,
   pendingVoucherExpiries,
   proposalsInbox,
-  settlementFigures,
   settlementsOf,
   walletStatement,
 } from '../../projections/benefits';
 import { subtreeOrgIds } from '../../projections/orgs';
 import { activeMembersInSubtree, membersByIds } from '../../projections/members';
-import type { CommandMeta, CommandResult } from '../command-handler';
+import type { Alongside, CommandMeta, CommandResult } from '../command-handler';
 import { deterministicEventId } from '../event-ids';
 import type { Role } from '../identity';
 import type { OrgAccess, OrgService } from '../orgs';
@@ -591,9 +592,9 @@ export class Benefits {
   }
 
   /**
-   * Closes a merchant's business day into a settlement: the captures and refunds of days up to
-   * `day` that no earlier settlement covered, as the merchant ledger has them, plus what earlier
-   * settlements carried. Decided again on a conflict, with the figures read again.
+   * Closes a merchant's business day into a settlement: the lines of days up to `day` that no
+   * earlier settlement took, as the merchant's own stream has them (see domain/benefits/merchant.ts),
+   * plus what earlier settlements carried.
    */
   async settle(caller: Caller | null, merchantId: string, day: string, key: string) {
     if (caller) {
@@ -603,14 +604,7 @@ export class Benefits {
     const meta = caller ? metaOf(caller, key) : SYSTEM_META(`settlement:${merchantId}:${day}`);
     const settlementId = deterministicEventId(`settlement:${merchantId}:${day}`, 0);
     const payoutId = deterministicEventId(`payout:${merchantId}:${day}`, 0);
-    const result = await this.handlers.merchants.handle(
-      merchantStream(merchantId),
-      async (state, now) => {
-        const figures = await settlementFigures(this.deps.db, merchantId, day, state.settlements);
-        return settleDay(state, { settlementId, payoutId, day, ...figures, throughPosition: BigInt(figures.throughPosition) }, periodsOf(now).day);
-      },
-      meta,
-    );
+    const result = await this.handlers.merchants.handle(merchantStream(merchantId), (state, now) => settleDay(state, { settlementId, payoutId, day }, periodsOf(now).day), meta);
     const settled = result.events.find((event) => event.type === 'MerchantDaySettled');
     return { merchant: result.state, settlement: settled?.data ?? null, payout: result.events.find((event) => event.type === 'PayoutRequested')?.data ?? null };
   }
@@ -679,14 +673,21 @@ export class Benefits {
     const paymentId = deterministicEventId(`payment:${merchantId}:${key}`, 0);
     const now = this.clock();
     const hash = /^\d{18}$/.test(command.paymentCode) ? this.codeHash(command.paymentCode) : null;
-    const row = hash
-      ? await this.deps.db.oneOrNone<{ member_id: string }>(
-          `UPDATE ul_payment_codes SET used_at = $2, payment_id = $3, merchant_id = $4
-            WHERE code_hash = $1 AND ((used_at IS NULL AND expires_at > $2) OR payment_id = $3)
-            RETURNING member_id`,
-          [hash, now, paymentId, merchantId],
-        )
-      : null;
+    let row: { member_id: string } | null = null;
+    try {
+      row = hash
+        ? await this.deps.db.oneOrNone<{ member_id: string }>(
+            `UPDATE ul_payment_codes SET used_at = $2, payment_id = $3, merchant_id = $4
+              WHERE code_hash = $1 AND ((used_at IS NULL AND expires_at > $2) OR payment_id = $3)
+              RETURNING member_id`,
+            [hash, now, paymentId, merchantId],
+          )
+        : null;
+    } catch (error) {
+      // The payment id (from this terminal's key) already paid with another code: one key, one payment.
+      if ((error as { code?: string }).code === '23505') throw new DomainError('PAYMENT.EXISTS', 'this request key already made a payment with another code', 409, { paymentId });
+      throw error;
+    }
     if (!row) throw new DomainError('PAYMENT_CODE.INVALID', 'the payment code is unknown, used or expired: ask the member to refresh it', 422);
     const result = await this.handlers.wallets.handle(
       walletStream(row.member_id),
@@ -718,7 +719,12 @@ export class Benefits {
   async capture(caller: Caller, paymentId: string, amountFen: number, key: string) {
     const merchantId = this.requireMerchantCaller(caller);
     const memberId = await this.payer(merchantId, paymentId);
-    const result = await this.handlers.wallets.handle(walletStream(memberId), (state, now) => capturePayment(state, { paymentId, merchantId, amountFen }, now), metaOf(caller, key));
+    const result = await this.handlers.wallets.handle(
+      walletStream(memberId),
+      (state, now) => capturePayment(state, { paymentId, merchantId, amountFen }, now),
+      metaOf(caller, key),
+      this.merchantLines(merchantId),
+    );
     return this.paymentResult(result, paymentId);
   }
 
@@ -737,6 +743,7 @@ export class Benefits {
       walletStream(memberId),
       (state, now) => refundPayment(state, { paymentId, merchantId, refundId, amountFen }, now),
       metaOf(caller, key),
+      this.merchantLines(merchantId),
     );
     return { ...this.paymentResult(result, paymentId), refundId };
   }
@@ -748,6 +755,30 @@ export class Benefits {
     const payment = state.payments.get(paymentId);
     if (!payment) throw new DomainError('PAYMENT.NOT_FOUND', 'no such payment', 404, { paymentId });
     return payment;
+  }
+
+  /** The merchant's lines for a wallet decision's captures and refunds, appended in the same commit. */
+  private merchantLines(merchantId: string): Alongside<WalletEvent> {
+    return (events) => [
+      {
+        streamId: merchantStream(merchantId),
+        events: events.flatMap((event) =>
+          event.type === 'PaymentCaptured' || event.type === 'PaymentRefunded'
+            ? [
+                merchantLine({
+                  merchantId,
+                  kind: event.type === 'PaymentCaptured' ? 'capture' : 'refund',
+                  paymentId: event.data.paymentId,
+                  refundId: event.type === 'PaymentRefunded' ? event.data.refundId : null,
+                  memberId: event.data.memberId,
+                  amountFen: event.data.amountFen,
+                  day: event.data.day,
+                }),
+              ]
+            : [],
+        ),
+      },
+    ];
   }
 
   private paymentResult(result: CommandResult<WalletState>, paymentId: string) {

@@ -90,17 +90,17 @@ export {
 } from './wallet';
 export {
   CATEGORY,
-  REMEMBERED_SETTLEMENTS,
   admitMerchant,
   applyMerchant,
   evolveMerchant,
   initialMerchantState,
+  merchantLine,
   merchantStream,
   reinstateMerchant,
   requireAcceptsPayments,
   settleDay,
   suspendMerchant,
   type MerchantEvent,
+  type MerchantLine,
   type MerchantState,
-  type SettlementFigures,
 } from './merchant';

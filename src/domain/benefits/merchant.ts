@@ -9,6 +9,13 @@ import { benefitAccounts as acct } from './accounts';
  * closes into a settlement, captures minus refunds, and a positive settlement requests a payout
  * to the merchant's bank account (paid by the payouts worker). A negative one (refunds of
  * earlier days) is carried into the next.
+ *
+ * The merchant's own stream holds a line for every capture and refund, recorded in the same
+ * commit as the wallet event that moved the money (CommandHandler's `alongside`). A settlement is
+ * then a fold of the merchant's stream: exactly the lines recorded before it, each in one
+ * settlement only. (Summing a read model instead could not be exact: the global feed is ordered
+ * by transaction, so a line with a lower position can become visible after a settlement that
+ * looked past it.)
  */
 
 export const CATEGORY = /^[a-z][a-z0-9-]{1,31}$/;
@@ -21,14 +28,16 @@ export type MerchantEvent =
   | { type: 'MerchantAdmitted'; data: { merchantId: string; proposalId: string } }
   | { type: 'MerchantSuspended'; data: { merchantId: string; reason: string; proposalId: string } }
   | { type: 'MerchantReinstated'; data: { merchantId: string; by: string } }
+  /** A capture or refund at this merchant (the money moved in the member's wallet, in the same commit). */
+  | { type: 'MerchantLineRecorded'; data: MerchantLine }
   | {
       type: 'MerchantDaySettled';
       data: {
         merchantId: string;
         settlementId: string;
         day: string;
-        /** Captures and refunds of business days up to `day`, recorded up to this global position, that no earlier settlement covered. */
-        throughPosition: string;
+        /** The merchant stream's revision before this event: every line recorded up to it with a business day up to `day`, not settled before, is in. */
+        throughRevision: number;
         captureFen: number;
         refundFen: number;
         /** Carried from earlier settlements whose refunds exceeded their captures (zero or negative). */
@@ -44,10 +53,25 @@ export type MerchantEvent =
       data: { payoutId: string; merchantId: string; settlementId: string; amountFen: number; cardHmac: string; cardSealed: string; cardMasked: string };
     };
 
+export interface MerchantLine {
+  merchantId: string;
+  kind: 'capture' | 'refund';
+  paymentId: string;
+  refundId: string | null;
+  memberId: string;
+  amountFen: number;
+  /** The business day (Asia/Shanghai) the line belongs to. */
+  day: string;
+}
+
 export const merchantStream = (merchantId: string): string => `merchant-${merchantId}`;
 
-/** How many settlements the state remembers for deciding which lines are covered (a year's days). */
-export const REMEMBERED_SETTLEMENTS = 400;
+/** Captures and refunds of one business day not settled yet. */
+interface OpenDay {
+  captureFen: number;
+  refundFen: number;
+  lines: number;
+}
 
 export interface MerchantState {
   status: 'none' | 'applied' | 'admitted' | 'suspended';
@@ -56,8 +80,11 @@ export interface MerchantState {
   category: string;
   signingOrgId: string;
   card: { cardHmac: string; cardSealed: string; cardMasked: string } | null;
-  /** Settled days and the positions they cover, oldest first: a line is covered when its day and position are within one. */
-  settlements: ReadonlyArray<{ day: string; throughPosition: string }>;
+  /** Revision of the last event folded (-1: none). */
+  revision: number;
+  /** Lines not settled yet, by business day. */
+  openDays: ReadonlyMap<string, OpenDay>;
+  lastSettledDay: string | null;
   carriedFen: number;
 }
 
@@ -68,11 +95,14 @@ export const initialMerchantState: MerchantState = {
   category: '',
   signingOrgId: '',
   card: null,
-  settlements: [],
+  revision: -1,
+  openDays: new Map(),
+  lastSettledDay: null,
   carriedFen: 0,
 };
 
-export function evolveMerchant(state: MerchantState, event: MerchantEvent): MerchantState {
+export function evolveMerchant(previous: MerchantState, event: MerchantEvent): MerchantState {
+  const state = { ...previous, revision: previous.revision + 1 };
   switch (event.type) {
     case 'MerchantApplied': {
       const { merchantId, name, category, signingOrgId, cardHmac, cardSealed, cardMasked } = event.data;
@@ -83,10 +113,16 @@ export function evolveMerchant(state: MerchantState, event: MerchantEvent): Merc
       return { ...state, status: 'admitted' };
     case 'MerchantSuspended':
       return { ...state, status: 'suspended' };
+    case 'MerchantLineRecorded': {
+      const { day, kind, amountFen } = event.data;
+      const open = state.openDays.get(day) ?? { captureFen: 0, refundFen: 0, lines: 0 };
+      const next = kind === 'capture' ? { ...open, captureFen: open.captureFen + amountFen } : { ...open, refundFen: open.refundFen + amountFen };
+      return { ...state, openDays: new Map(state.openDays).set(day, { ...next, lines: open.lines + 1 }) };
+    }
     case 'MerchantDaySettled': {
-      const { day, throughPosition, netFen } = event.data;
-      const settlements = [...state.settlements, { day, throughPosition }].slice(-REMEMBERED_SETTLEMENTS);
-      return { ...state, settlements, carriedFen: netFen > 0 ? 0 : netFen };
+      const { day, netFen } = event.data;
+      const openDays = new Map([...state.openDays].filter(([openDay]) => openDay > day));
+      return { ...state, openDays, lastSettledDay: day, carriedFen: netFen > 0 ? 0 : netFen };
     }
     case 'PayoutRequested':
       return state;
@@ -135,43 +171,47 @@ export function requireAcceptsPayments(state: MerchantState): void {
   if (state.status !== 'admitted') throw new DomainError('MERCHANT.NOT_ADMITTED', 'the merchant has not been admitted', 403, { merchantId: state.merchantId });
 }
 
-/** The captures and refunds of a settlement, summed by the caller over the lines no earlier settlement covered. */
-export interface SettlementFigures {
-  settlementId: string;
-  payoutId: string;
-  day: string;
-  throughPosition: bigint;
-  captureFen: number;
-  refundFen: number;
-  lines: number;
+/** Records a capture or refund on the merchant's stream (appended beside the wallet event that moved the money). */
+export function merchantLine(line: MerchantLine): MerchantEvent {
+  return { type: 'MerchantLineRecorded', data: line };
 }
 
-/** Closes `day` (which must be over, Asia/Shanghai) into a settlement; each day once, in order. */
-export function settleDay(state: MerchantState, figures: SettlementFigures, today: string): MerchantEvent[] {
+/**
+ * Closes `day` (which must be over, Asia/Shanghai) into a settlement: every line not settled yet
+ * whose business day is `day` or earlier (a late line of a settled day goes into the next
+ * settlement), plus what earlier settlements carried. Each day once, in order.
+ */
+export function settleDay(state: MerchantState, ids: { settlementId: string; payoutId: string; day: string }, today: string): MerchantEvent[] {
   requireMerchant(state);
   if (state.status === 'applied') throw new DomainError('MERCHANT.NOT_ADMITTED', 'the merchant has not been admitted', 409, { merchantId: state.merchantId });
-  if (!(figures.day < today)) throw new DomainError('SETTLEMENT.DAY_NOT_OVER', `the business day ${figures.day} is not over`, 409, { day: figures.day });
-  const last = state.settlements[state.settlements.length - 1];
-  if (last && figures.day <= last.day) {
-    throw new DomainError('SETTLEMENT.DAY_SETTLED', `the merchant's days up to ${last.day} are settled`, 409, { day: figures.day, lastSettledDay: last.day });
+  const { day } = ids;
+  if (!(day < today)) throw new DomainError('SETTLEMENT.DAY_NOT_OVER', `the business day ${day} is not over`, 409, { day });
+  if (state.lastSettledDay !== null && day <= state.lastSettledDay) {
+    throw new DomainError('SETTLEMENT.DAY_SETTLED', `the merchant's days up to ${state.lastSettledDay} are settled`, 409, { day, lastSettledDay: state.lastSettledDay });
   }
-  if (last && figures.throughPosition < BigInt(last.throughPosition)) {
-    throw new DomainError('SETTLEMENT.BEHIND', 'the merchant ledger has not caught up with the last settlement; try again', 409, {});
+  let captureFen = 0;
+  let refundFen = 0;
+  let lines = 0;
+  for (const [openDay, open] of state.openDays) {
+    if (openDay > day) continue;
+    captureFen += open.captureFen;
+    refundFen += open.refundFen;
+    lines += open.lines;
   }
-  const netFen = figures.captureFen - figures.refundFen + state.carriedFen;
+  const netFen = captureFen - refundFen + state.carriedFen;
   const events: MerchantEvent[] = [
     {
       type: 'MerchantDaySettled',
       data: {
         merchantId: state.merchantId,
-        settlementId: figures.settlementId,
-        day: figures.day,
-        throughPosition: figures.throughPosition.toString(),
-        captureFen: figures.captureFen,
-        refundFen: figures.refundFen,
+        settlementId: ids.settlementId,
+        day,
+        throughRevision: state.revision,
+        captureFen,
+        refundFen,
         carriedFen: state.carriedFen,
         netFen,
-        lines: figures.lines,
+        lines,
         postings: netFen > 0 ? [posting(acct.merchantReceivable(state.merchantId), acct.merchantPayable(state.merchantId), netFen, 'CNY_FEN')] : [],
       },
     },
@@ -179,7 +219,7 @@ export function settleDay(state: MerchantState, figures: SettlementFigures, toda
   if (netFen > 0) {
     events.push({
       type: 'PayoutRequested',
-      data: { payoutId: figures.payoutId, merchantId: state.merchantId, settlementId: figures.settlementId, amountFen: netFen, ...state.card! },
+      data: { payoutId: ids.payoutId, merchantId: state.merchantId, settlementId: ids.settlementId, amountFen: netFen, ...state.card! },
     });
   }
   return events;

@@ -32,6 +32,7 @@ import {
   issueVouchers,
   listItems,
   makeProposal,
+  merchantLine,
   merchantStream,
   openProgramme,
   payChunk,
@@ -69,9 +70,9 @@ import {
 import { schemaVersionOf } from '../../domain/shared';
 import type { EventStore, JsonObject, RecordedEvent } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
-import { catchUpProjection, dumpTables, loadCheckpoint, rebuildProjection } from '..';
+import { catchUpProjection, dumpTables, rebuildProjection } from '..';
 import { checkTrialBalance } from '../ledger/trial-balance';
-import { BENEFITS_PROJECTION, BENEFITS_TABLES, benefitsProjection } from './benefits-projection';
+import { BENEFITS_TABLES, benefitsProjection } from './benefits-projection';
 import {
   activeMembersOfUnit,
   batchById,
@@ -89,7 +90,6 @@ import {
   programmeOf,
   proposalById,
   proposalsInbox,
-  settlementFigures,
   settlementsOf,
   voucherExpiriesToReturn,
   vouchersOf,
@@ -118,6 +118,8 @@ class Stream<S, E extends { type: string; data: object }> {
     readonly streamId: string,
     private readonly evolve: Evolve<S, E>,
     public state: S,
+    /** What else the application records beside these events (a wallet's captures and refunds on the merchant's stream). */
+    private readonly after?: (events: readonly E[], at: Date) => Promise<void>,
   ) {}
 
   async append(events: readonly E[], at: Date): Promise<bigint> {
@@ -134,6 +136,7 @@ class Stream<S, E extends { type: string; data: object }> {
     );
     this.state = events.reduce(this.evolve, this.state);
     this.lastPosition = result.lastPosition;
+    await this.after?.(events, at);
     return result.lastPosition;
   }
 }
@@ -166,7 +169,18 @@ class World {
 
   wallet(memberId: string): Stream<WalletState, WalletEvent> {
     let stream = this.wallets.get(memberId);
-    if (!stream) this.wallets.set(memberId, (stream = new Stream(store, walletStream(memberId), evolveWallet, initialWalletState)));
+    if (!stream) {
+      stream = new Stream(store, walletStream(memberId), evolveWallet, initialWalletState, async (events, now) => {
+        for (const event of events) {
+          if (event.type !== 'PaymentCaptured' && event.type !== 'PaymentRefunded') continue;
+          const { merchantId, paymentId, amountFen, day } = event.data;
+          const refundId = event.type === 'PaymentRefunded' ? event.data.refundId : null;
+          const merchant = this.merchant(merchantId);
+          await merchant.append([merchantLine({ merchantId, kind: refundId ? 'refund' : 'capture', paymentId, refundId, memberId, amountFen, day })], now);
+        }
+      });
+      this.wallets.set(memberId, stream);
+    }
     return stream;
   }
 
@@ -245,11 +259,10 @@ class World {
     await wallet.append(capturePayment(wallet.state, { paymentId, merchantId, amountFen }, now), now);
   }
 
-  /** Settles a merchant's day from the read model's figures, as the settlement sweep will. */
+  /** Settles a merchant's day from the merchant stream's own lines, as the application does. */
   async settle(merchantId: string, day: string, today: string, now: Date): Promise<void> {
     const merchant = this.merchant(merchantId);
-    const figures = await settlementFigures(database.db, merchantId, day, merchant.state.settlements);
-    await merchant.append(settleDay(merchant.state, { ...figures, settlementId: `s-${merchantId}-${day}`, payoutId: `po-${merchantId}-${day}`, day }, today), now);
+    await merchant.append(settleDay(merchant.state, { settlementId: `s-${merchantId}-${day}`, payoutId: `po-${merchantId}-${day}`, day }, today), now);
   }
 }
 
@@ -291,7 +304,6 @@ describe('the benefits read models over a programme year', () => {
     ...Array.from({ length: 1_197 }, (_, index) => ({ memberId: `w${String(index + 4).padStart(4, '0')}`, amountFen: 100 })),
   ];
   const terms: VoucherTerms = { category: 'grocery', faceFen: 5_000, validFromMs: T0.getTime(), validUntilMs: T0.getTime() + 30 * DAY_MS };
-  let settledThrough = '';
 
   beforeAll(async () => {
     scenario = new World('p2026');
@@ -574,16 +586,15 @@ describe('the benefits read models over a programme year', () => {
     expect((await budgetTree(database.db, 'p2026', ['nj']))[0]).toMatchObject({ balanceFen: 55_300, vouchersIssuedFen: 15_000 });
   });
 
-  it('settles merchant days: figures exclude the lines an earlier settlement covers, and lines get their settlement', async () => {
+  it('settles merchant days from the merchant stream: each line in one settlement, a late line of a settled day in the next', async () => {
     const w = world();
     // Day 2026-09-02 closes on the 3rd.
     let now = new Date('2026-09-03T02:00:00.000Z');
     expect(await merchantsWithUnsettledLines(database.db, '2026-09-02', 10)).toEqual(['shop1']);
     expect(await merchantsWithUnsettledLines(database.db, '2026-09-01', 10)).toEqual([]);
-    const figures1 = await settlementFigures(database.db, 'shop1', '2026-09-02', []);
-    expect(figures1).toEqual({ captureFen: 9_000, refundFen: 0, lines: 2, throughPosition: await loadCheckpoint(database.db, BENEFITS_PROJECTION) });
     await w.settle('shop1', '2026-09-02', '2026-09-03', now);
-    settledThrough = figures1.throughPosition.toString();
+    const first = w.merchant('shop1').state;
+    expect(first).toMatchObject({ lastSettledDay: '2026-09-02', carriedFen: 0, openDays: new Map() });
 
     // A capture of the 2nd recorded after that settlement (a terminal's late capture), a refund and a capture on the 3rd.
     await w.pay('m3', 'pay-5', 'shop1', 1_000, new Date('2026-09-02T15:00:00.000Z'));
@@ -604,20 +615,8 @@ describe('the benefits read models over a programme year', () => {
     expect((await merchantLines(database.db, 'shop1', { day: '2026-09-02', limit: 2 })).items.map((line) => line.paymentId)).toEqual(['pay-5', 'pay-2']);
     expect(await merchantsWithUnsettledLines(database.db, '2026-09-02', 10)).toEqual(['shop1']);
 
-    // The 3rd: what settlement 1 did not cover, whatever its day; without it, everything.
+    // The 3rd: everything settlement 1 did not take, the late line of the 2nd included.
     now = new Date('2026-09-04T02:00:00.000Z');
-    const covered = w.merchant('shop1').state.settlements;
-    expect(covered).toEqual([{ day: '2026-09-02', throughPosition: settledThrough }]);
-    const figures2 = await settlementFigures(database.db, 'shop1', '2026-09-03', covered);
-    expect(figures2).toEqual({ captureFen: 2_000, refundFen: 500, lines: 3, throughPosition: await loadCheckpoint(database.db, BENEFITS_PROJECTION) });
-    expect(await settlementFigures(database.db, 'shop1', '2026-09-03', [])).toMatchObject({ captureFen: 11_000, refundFen: 500, lines: 5 });
-    expect(await settlementFigures(database.db, 'shop1', '2026-09-02', covered)).toMatchObject({ captureFen: 1_000, refundFen: 0, lines: 1 });
-    // Lines past the covering settlement's position count even for a day it settled; a second, later settlement covers more.
-    expect(await settlementFigures(database.db, 'shop1', '2026-09-03', [...covered, { day: '2026-09-03', throughPosition: lines.items[1]!.position }])).toMatchObject({
-      captureFen: 1_000,
-      refundFen: 0,
-      lines: 1,
-    });
     await w.settle('shop1', '2026-09-03', '2026-09-04', now);
     await catchUp();
 
@@ -640,7 +639,7 @@ describe('the benefits read models over a programme year', () => {
         carriedFen: 0,
         netFen: 1_500,
         lines: 3,
-        throughPosition: figures2.throughPosition.toString(),
+        throughRevision: w.merchant('shop1').state.revision - 2,
         payoutId: 'po-shop1-2026-09-03',
         payoutAmountFen: 1_500,
         settledAt: now.toISOString(),
@@ -648,7 +647,7 @@ describe('the benefits read models over a programme year', () => {
     ]);
     expect(settlements.nextCursor).toBe('2026-09-03');
     expect(await settlementsOf(database.db, 'shop1', { beforeDay: settlements.nextCursor, limit: 1 })).toEqual({
-      items: [expect.objectContaining({ settlementId: 's-shop1-2026-09-02', captureFen: 9_000, netFen: 9_000, lines: 2, throughPosition: settledThrough, payoutId: 'po-shop1-2026-09-02' })],
+      items: [expect.objectContaining({ settlementId: 's-shop1-2026-09-02', captureFen: 9_000, netFen: 9_000, lines: 2, throughRevision: first.revision - 2, payoutId: 'po-shop1-2026-09-02' })],
       nextCursor: null,
     });
   });

@@ -103,6 +103,7 @@ const EVENT_TYPES = {
   MerchantAdmitted: true,
   MerchantSuspended: true,
   MerchantReinstated: true,
+  MerchantLineRecorded: true,
   MerchantDaySettled: true,
   PayoutRequested: true,
 } as const satisfies Record<BenefitEvent['type'], true>;
@@ -231,6 +232,8 @@ class BatchWriter {
         case 'MerchantReinstated':
           keys.merchants.add(event.data.merchantId);
           break;
+        case 'MerchantLineRecorded':
+          break;
         case 'MerchantDaySettled':
         case 'PayoutRequested':
           keys.settlements.add(event.data.settlementId);
@@ -295,9 +298,10 @@ class BatchWriter {
       case 'MerchantAdmitted':
       case 'MerchantSuspended':
       case 'MerchantReinstated':
+      case 'MerchantLineRecorded':
       case 'MerchantDaySettled':
       case 'PayoutRequested':
-        return this.merchant(event, at);
+        return this.merchant(event, at, position, recorded.revision);
       default: {
         const unknown: never = event;
         throw new Error(`unknown benefits event ${(unknown as { type: string }).type}`);
@@ -663,7 +667,7 @@ class BatchWriter {
         break;
       }
       case 'PaymentCaptured': {
-        const { paymentId, merchantId, amountFen, walletFen, vouchers: parts, releasedWalletFen, releasedVouchers, day } = event.data;
+        const { paymentId, amountFen, walletFen, vouchers: parts, releasedWalletFen, releasedVouchers } = event.data;
         this.changeVouchers(parts, (voucher, amount) => {
           voucher.held_fen -= amount;
         });
@@ -678,18 +682,6 @@ class BatchWriter {
         payment = this.payments.require(paymentId, 'payment');
         payment.status = 'captured';
         payment.captured_fen = amountFen;
-        this.lines.push({
-          merchant_id: merchantId,
-          global_position: position.toString(),
-          kind: 'capture',
-          payment_id: paymentId,
-          refund_id: null,
-          member_id: memberId,
-          amount_fen: amountFen,
-          day,
-          settlement_id: null,
-          occurred_at: at,
-        });
         reference = paymentId;
         break;
       }
@@ -709,7 +701,7 @@ class BatchWriter {
         break;
       }
       case 'PaymentRefunded': {
-        const { paymentId, merchantId, refundId, amountFen, walletFen, vouchers: parts, day } = event.data;
+        const { paymentId, refundId, amountFen, walletFen, vouchers: parts } = event.data;
         wallet.available_fen += walletFen;
         wallet.voucher_available_fen += sumParts(parts);
         this.changeVouchers(parts, (voucher, amount) => {
@@ -717,18 +709,6 @@ class BatchWriter {
         });
         payment = this.payments.require(paymentId, 'payment');
         payment.refunded_fen += amountFen;
-        this.lines.push({
-          merchant_id: merchantId,
-          global_position: position.toString(),
-          kind: 'refund',
-          payment_id: paymentId,
-          refund_id: refundId,
-          member_id: memberId,
-          amount_fen: amountFen,
-          day,
-          settlement_id: null,
-          occurred_at: at,
-        });
         reference = refundId;
         break;
       }
@@ -779,8 +759,25 @@ class BatchWriter {
 
   // ---------------------------------------------------------------- merchants and settlements
 
-  private async merchant(event: MerchantEvent, at: string): Promise<void> {
+  private async merchant(event: MerchantEvent, at: string, position: bigint, revision: bigint): Promise<void> {
     switch (event.type) {
+      case 'MerchantLineRecorded': {
+        const { merchantId, kind, paymentId, refundId, memberId, amountFen, day } = event.data;
+        this.lines.push({
+          merchant_id: merchantId,
+          merchant_revision: revision.toString(),
+          global_position: position.toString(),
+          kind,
+          payment_id: paymentId,
+          refund_id: refundId,
+          member_id: memberId,
+          amount_fen: amountFen,
+          day,
+          settlement_id: null,
+          occurred_at: at,
+        });
+        return;
+      }
       case 'MerchantApplied': {
         const { merchantId, name, category, signingOrgId, cardMasked } = event.data;
         this.merchants.put({
@@ -805,7 +802,7 @@ class BatchWriter {
         return;
       }
       case 'MerchantDaySettled': {
-        const { merchantId, settlementId, day, throughPosition, captureFen, refundFen, carriedFen, netFen, lines } = event.data;
+        const { merchantId, settlementId, day, throughRevision, captureFen, refundFen, carriedFen, netFen, lines } = event.data;
         this.settlements.put({
           settlement_id: settlementId,
           merchant_id: merchantId,
@@ -815,18 +812,18 @@ class BatchWriter {
           carried_fen: carriedFen,
           net_fen: netFen,
           lines,
-          through_position: throughPosition,
+          through_revision: throughRevision,
           payout_id: null,
           payout_amount_fen: null,
           settled_at: at,
         });
-        // The lines this settlement covers: days up to its day, recorded up to its position, not
-        // covered by an earlier one.
+        // The lines this settlement covers, exactly as the merchant's stream decided it: days up to
+        // its day, recorded in the merchant's stream before it, not covered by an earlier one.
         await this.flushLines();
         await this.tx.none(
           `UPDATE ul_merchant_lines SET settlement_id = $2
-            WHERE merchant_id = $1 AND settlement_id IS NULL AND day <= $3 AND global_position <= $4::bigint`,
-          [merchantId, settlementId, day, throughPosition],
+            WHERE merchant_id = $1 AND settlement_id IS NULL AND day <= $3 AND merchant_revision <= $4::bigint`,
+          [merchantId, settlementId, day, throughRevision],
         );
         return;
       }

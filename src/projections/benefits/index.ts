@@ -7,7 +7,6 @@ export { BENEFITS_PROJECTION, BENEFITS_TABLES, benefitsProjection } from './bene
 export {
   BATCH_RESULTS_PAGE_MAX,
   BUDGET_TREE_MAX,
-  COVERED_BY_MAX,
   MEMBERS_PAGE_MAX,
   MERCHANTS_PAGE_MAX,
   MERCHANT_PAGE_MAX,
@@ -31,7 +30,6 @@ export {
   programmeOf,
   proposalById,
   proposalsInbox,
-  settlementFigures,
   settlementsOf,
   voucherExpiriesToReturn,
   vouchersOf,

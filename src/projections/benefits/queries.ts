@@ -1,6 +1,5 @@
 import type { Queryable } from '../../infra/database';
 import type { VoucherExpiry } from '../../domain/benefits';
-import { BENEFITS_PROJECTION } from './benefits-projection';
 
 /**
  * The benefits context's queries over its read models. Every list is bounded by an explicit
@@ -524,55 +523,6 @@ export async function merchantById(db: Queryable, merchantId: string): Promise<M
 }
 
 /** Settlements a merchant's state remembers (REMEMBERED_SETTLEMENTS), with room to spare. */
-export const COVERED_BY_MAX = 1_000;
-
-/**
- * What a settlement of `day` adds up: the merchant's lines of business days up to `day` that no
- * settlement in `coveredBy` covers (a line is covered by s when its day <= s.day and its position
- * <= s.throughPosition), and that are recorded up to `throughPosition`, the projection's
- * checkpoint. The checkpoint and the lines are read by one statement, so in one snapshot: the
- * figures are exactly the lines up to that position. Coverage is decided from `coveredBy` (the
- * merchant stream's own record), never from settlement_id, which lags the merchant stream.
- */
-export async function settlementFigures(
-  db: Queryable,
-  merchantId: string,
-  day: string,
-  coveredBy: ReadonlyArray<{ day: string; throughPosition: string }>,
-): Promise<{ captureFen: number; refundFen: number; lines: number; throughPosition: bigint }> {
-  if (coveredBy.length > COVERED_BY_MAX) throw new Error(`invariant violated: ${coveredBy.length} settlements to check coverage against (at most ${COVERED_BY_MAX})`);
-  // A line not covered is at least not covered by the latest settlement: that is a cheap index
-  // condition (a day after it, or a position after it); the exact check against all follows.
-  const latest = coveredBy.reduce<{ day: string; throughPosition: string } | null>(
-    (best, settlement) => (best === null || settlement.day > best.day || (settlement.day === best.day && BigInt(settlement.throughPosition) > BigInt(best.throughPosition)) ? settlement : best),
-    null,
-  );
-  const row = await db.one<{ through_position: string; capture_fen: string; refund_fen: string; lines: number }>(
-    `WITH checkpoint AS (SELECT coalesce((SELECT position FROM ul_checkpoints WHERE name = $1), -1) AS position),
-          open_lines AS (
-            SELECT l.kind, l.amount_fen FROM ul_merchant_lines l
-             WHERE l.merchant_id = $2 AND l.day <= $3 AND l.global_position <= (SELECT position FROM checkpoint)
-               ${latest ? 'AND (l.day > $6 OR l.global_position > $7::bigint)' : ''}
-               AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::bigint[]) AS s(day, through)
-                                WHERE l.day <= s.day AND l.global_position <= s.through))
-     SELECT (SELECT position FROM checkpoint)::text AS through_position,
-            coalesce(sum(amount_fen) FILTER (WHERE kind = 'capture'), 0)::text AS capture_fen,
-            coalesce(sum(amount_fen) FILTER (WHERE kind = 'refund'), 0)::text AS refund_fen,
-            count(*)::integer AS lines
-       FROM open_lines`,
-    [
-      BENEFITS_PROJECTION,
-      merchantId,
-      day,
-      coveredBy.map((settlement) => settlement.day),
-      coveredBy.map((settlement) => settlement.throughPosition),
-      latest?.day ?? null,
-      latest?.throughPosition ?? null,
-    ],
-  );
-  return { captureFen: fen(row.capture_fen), refundFen: fen(row.refund_fen), lines: row.lines, throughPosition: BigInt(row.through_position) };
-}
-
 export interface MerchantLineView {
   position: string;
   kind: 'capture' | 'refund';
@@ -627,7 +577,8 @@ export interface SettlementView {
   carriedFen: number;
   netFen: number;
   lines: number;
-  throughPosition: string;
+  /** The merchant stream's revision the settlement covers lines up to. */
+  throughRevision: number;
   payoutId: string | null;
   payoutAmountFen: number | null;
   settledAt: string;
@@ -652,7 +603,7 @@ export async function settlementsOf(db: Queryable, merchantId: string, options: 
       carriedFen: fen(row.carried_fen!),
       netFen: fen(row.net_fen!),
       lines: row.lines as number,
-      throughPosition: row.through_position as string,
+      throughRevision: Number(row.through_revision),
       payoutId: row.payout_id as string | null,
       payoutAmountFen: fenOrNull(row.payout_amount_fen ?? null),
       settledAt: row.settled_at.toISOString(),

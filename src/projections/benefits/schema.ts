@@ -199,6 +199,8 @@ export const BENEFITS_PROJECTION_MIGRATIONS: readonly Migration[] = [
       -- What a merchant's settlements add up: one line per capture and per refund.
       CREATE TABLE ul_merchant_lines (
         merchant_id text NOT NULL,
+        -- The line's revision in the merchant's stream: a settlement covers its lines up to a revision.
+        merchant_revision bigint NOT NULL,
         global_position bigint NOT NULL,
         kind text NOT NULL CHECK (kind IN ('capture', 'refund')),
         payment_id text NOT NULL,
@@ -224,7 +226,7 @@ export const BENEFITS_PROJECTION_MIGRATIONS: readonly Migration[] = [
         carried_fen bigint NOT NULL,
         net_fen bigint NOT NULL,
         lines integer NOT NULL,
-        through_position bigint NOT NULL,
+        through_revision bigint NOT NULL,
         payout_id text,
         payout_amount_fen bigint,
         settled_at timestamptz NOT NULL

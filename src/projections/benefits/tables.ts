@@ -151,7 +151,7 @@ export interface SettlementRow {
   carried_fen: number;
   net_fen: number;
   lines: number;
-  through_position: string;
+  through_revision: number;
   payout_id: string | null;
   payout_amount_fen: number | null;
   settled_at: string | Date;
@@ -184,6 +184,8 @@ export interface StatementRow {
 
 export interface LineRow {
   merchant_id: string;
+  /** The line's revision in the merchant's stream: settlements cover lines up to a revision. */
+  merchant_revision: string;
   global_position: string;
   kind: 'capture' | 'refund';
   payment_id: string;
@@ -371,7 +373,7 @@ export const settlements: TableSpec<SettlementRow> = {
     'carried_fen',
     'net_fen',
     'lines',
-    'through_position',
+    'through_revision',
     'payout_id',
     'payout_amount_fen',
     'settled_at',
