@@ -310,7 +310,7 @@ describe('wallets, merchants and payments', () => {
   });
 
   it('closes the business day into a settlement that requests a payout of captures minus refunds', async () => {
-    expectError(await app.call('POST', '/v1/admin/merchants/dennis-jz/settlements', { token: tokens.adminUnit, key: key(), body: { day: '2026-09-20' } }), 409, 'SETTLEMENT.DAY_NOT_OVER');
+    expectError(await app.call('POST', '/v1/admin/merchants/dennis-jz/settlements', { token: tokens.adminUnit, key: key(), body: { day: '2026-09-21' } }), 409, 'SETTLEMENT.DAY_IN_FUTURE');
     nowMs += DAY_MS;
     await catchUp();
     const settled = expectOk(await app.call('POST', '/v1/admin/merchants/dennis-jz/settlements', { token: tokens.adminUnit, key: key(), body: { day: '2026-09-20' } }), 201);

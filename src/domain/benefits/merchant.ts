@@ -177,7 +177,7 @@ export function merchantLine(line: MerchantLine): MerchantEvent {
 }
 
 /**
- * Closes `day` (which must be over, Asia/Shanghai) into a settlement: every line not settled yet
+ * Closes `day` (today or earlier, Asia/Shanghai) into a settlement: every line not settled yet
  * whose business day is `day` or earlier (a late line of a settled day goes into the next
  * settlement), plus what earlier settlements carried. Each day once, in order.
  */
@@ -185,7 +185,8 @@ export function settleDay(state: MerchantState, ids: { settlementId: string; pay
   requireMerchant(state);
   if (state.status === 'applied') throw new DomainError('MERCHANT.NOT_ADMITTED', 'the merchant has not been admitted', 409, { merchantId: state.merchantId });
   const { day } = ids;
-  if (!(day < today)) throw new DomainError('SETTLEMENT.DAY_NOT_OVER', `the business day ${day} is not over`, 409, { day });
+  // Today may be closed early (the end of a shift): whatever is recorded later that day goes into the next settlement.
+  if (day > today) throw new DomainError('SETTLEMENT.DAY_IN_FUTURE', `the business day ${day} has not begun`, 409, { day, today });
   if (state.lastSettledDay !== null && day <= state.lastSettledDay) {
     throw new DomainError('SETTLEMENT.DAY_SETTLED', `the merchant's days up to ${state.lastSettledDay} are settled`, 409, { day, lastSettledDay: state.lastSettledDay });
   }
