@@ -61,8 +61,8 @@ export const batchResultsQuery = object({
 export const rejectionSchema = object({ reason: str({ min: 1, max: 500 }) });
 export const proposalsQuery = object({
   status: optional(oneOf(['pending', 'approved', 'rejected', 'expired'] as const)),
-  before: optional(str({ min: 1, max: 64 })),
-  limit: optional(int({ min: 1, max: 200 })),
+  before: optional(str({ min: 1, max: 19, pattern: /^[0-9]+$/, description: 'nextCursor of the previous page' })),
+  limit: optional(int({ min: 1, max: 100 })),
 });
 
 export const merchantSchema = object({
@@ -74,8 +74,11 @@ export const merchantSchema = object({
 });
 export const suspensionSchema = object({ reason: str({ min: 1, max: 500 }) });
 export const settlementSchema = object({ day: str({ min: 10, max: 10, pattern: DAY, description: 'the business day (Asia/Shanghai) to close' }) });
-export const pageQuery = object({ before: optional(str({ min: 1, max: 24, pattern: /^[0-9]+$/ })), limit: optional(int({ min: 1, max: 200 })) });
-export const merchantsQuery = object({ after: optional(id('cursor')), limit: optional(int({ min: 1, max: 200 })) });
+/** Pages of statements and merchant lines: `before` is the nextCursor of the previous page (a global position). */
+export const pageQuery = object({ before: optional(str({ min: 1, max: 19, pattern: /^[0-9]+$/ })), limit: optional(int({ min: 1, max: 100 })) });
+/** Pages of settlements: `before` is the nextCursor of the previous page (a business day). */
+export const settlementsQuery = object({ before: optional(str({ min: 10, max: 10, pattern: DAY })), limit: optional(int({ min: 1, max: 100 })) });
+export const merchantsQuery = object({ after: optional(id('cursor')), limit: optional(int({ min: 1, max: 100 })) });
 
 export const cardSchema = object({ cardNumber: str({ min: 16, max: 23, pattern: /^[0-9 -]+$/ }) });
 export const authoriseSchema = object({ paymentCode: str({ min: 18, max: 18, pattern: /^[0-9]+$/ }), amount: yuan('yuan') });
