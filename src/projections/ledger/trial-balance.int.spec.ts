@@ -99,4 +99,24 @@ describe('the trial balance per asset', () => {
       { debit: 'a', credit: 'b', points: 3 },
     ]);
   });
+
+  it('reports a budget that gave more than it held at that moment, even when later funding covers it', async () => {
+    await move('programme-p', [posting('fund-source:donation', 'budget:p:root', 1_000, 'CNY_FEN')]);
+    await move('programme-p', [posting('budget:p:root', 'budget:p:child', 1_500, 'CNY_FEN')]); // more than the root held
+    await move('programme-p', [posting('fund-source:donation', 'budget:p:root', 1_000, 'CNY_FEN')]); // the end balance is fine
+    await move('wallet-m', [posting('wallet:m:available', 'merchant:s:receivable', 1, 'CNY_FEN')]);
+    await waitForFeedEnd(database.db);
+    await catchUpProjection(store, database.db, ledgerProjection());
+    const positions = await database.db.map<string>('SELECT global_position FROM ul_events ORDER BY global_position', [], (row: { global_position: string }) => row.global_position);
+
+    const report = await checkTrialBalance(database.db);
+    expect(report.ok).toBe(false);
+    expect(report.negativeAccounts).toEqual([
+      { account: 'budget:p:root', asset: 'CNY_FEN', balance: '-500', position: positions[1] },
+      { account: 'wallet:m:available', asset: 'CNY_FEN', balance: '-1', position: positions[3] },
+    ]);
+    const { code, stdout } = await runCliOn(database, 'verify');
+    expect(code).toBe(1);
+    expect(stdout).toContain(`negative account budget:p:root (CNY_FEN): -500 at position ${positions[1]}`);
+  });
 });
