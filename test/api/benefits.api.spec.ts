@@ -215,6 +215,9 @@ describe('wallets, merchants and payments', () => {
     expect(drafted.batch).toMatchObject({ status: 'sealed', memberCount: 3, total: '600.00' });
     await approved(drafted.proposal as Record<string, unknown>);
     expect(await batchDone('moon-cakes')).toMatchObject({ status: 'completed', paidCount: 3, paid: '600.00' });
+    // Running the batch again (a second process, a restart) and approving again pay nobody twice.
+    await Promise.all([app.ledger.benefits.runner.run('moon-cakes'), app.ledger.benefits.sweep()]);
+    expectError(await app.call('POST', `/v1/admin/proposals/${String((drafted.proposal as Record<string, unknown>).proposalId)}/approval`, { token: tokens.financeRoot, key: key() }), 409, 'PROPOSAL.NOT_PENDING');
     const wallet = expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.m1 }));
     expect(wallet).toMatchObject({ available: '200.00', held: '0.00' });
     expect(await budgetOf('u-1')).toMatchObject({ disbursed: '600.00', remaining: '0.00' });
@@ -222,6 +225,28 @@ describe('wallets, merchants and payments', () => {
     await catchUp();
     const results = expectOk(await app.call('GET', '/v1/admin/batches/moon-cakes/results', { token: tokens.adminUnit }));
     expect((results.results as Array<Record<string, unknown>>).map((row) => row.result)).toEqual(['paid', 'paid', 'paid']);
+  });
+
+  it('shares a total among a unit’s members without creating or losing a fen', async () => {
+    const drafted = expectOk(
+      await app.call('POST', '/v1/admin/batches', {
+        token: tokens.adminUnit,
+        key: key(),
+        body: { batchId: 'shared-100', kind: 'money', programmeId: 'mid-autumn-2026', orgId: 'u-1', total: '100.00' },
+      }),
+      201,
+    );
+    expect(drafted.batch).toMatchObject({ memberCount: 3, total: '100.00' });
+    await catchUp();
+    const results = expectOk(await app.call('GET', '/v1/admin/batches/shared-100/results', { token: tokens.adminUnit }));
+    expect((results.results as Array<Record<string, unknown>>).map((row) => row.amount)).toEqual(['33.34', '33.33', '33.33']);
+    const rejected = await app.call('POST', `/v1/admin/proposals/${String((drafted.proposal as Record<string, unknown>).proposalId)}/rejection`, {
+      token: tokens.financeUnit,
+      key: key(),
+      body: { reason: 'only a test of the split' },
+    });
+    expectOk(rejected);
+    expect(expectOk(await app.call('GET', '/v1/admin/batches/shared-100', { token: tokens.adminUnit })).status).toBe('cancelled');
   });
 
   it('binds a bank card, shown masked, never stored in plaintext', async () => {

@@ -82,6 +82,7 @@ export interface BatchInput {
   programmeId: string;
   orgId: string;
   amount?: string | undefined;
+  total?: string | undefined;
   members?: Array<{ memberId: string; amount: string }> | undefined;
   voucher?: { category: string; faceValue: string; validFrom: string; validUntil: string } | undefined;
   /** A CSV file of member_id,amount (the upload route). */
@@ -112,6 +113,7 @@ export class DraftBatchHandler extends BenefitsHandler<DraftBatch> implements IC
         programmeId: input.programmeId,
         orgId: input.orgId,
         amountFen: input.amount === undefined ? null : yuanToFen(input.amount),
+        totalFen: input.total === undefined ? null : yuanToFen(input.total),
         items,
         voucher,
       },

@@ -49,6 +49,7 @@ export const batchSchema = object({
   programmeId: id('the programme paying'),
   orgId: orgId('the union whose budget pays; members must be in its subtree'),
   amount: optional(yuan('yuan per member (money batches without a member list)')),
+  total: optional(yuan('yuan shared equally by every active member of the union: each gets the floor of the exact share, the fen left over go one each to the first members (ordered by id)')),
   members: optional(array(object({ memberId: str({ min: 1, max: 64, pattern: MEMBER_ID }), amount: yuan('yuan') }), { min: 1, max: 5_000 })),
   voucher: optional(voucherTermsSchema),
 });

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import {
   BATCH_CHUNK,
   BENEFIT_ID,
+  MAX_BATCH_MEMBERS,
   admitMerchant,
   allocateBudget,
   applyMerchant,
@@ -50,7 +51,7 @@ import {
   type WalletEvent,
   type WalletState,
 } from '../../domain/benefits';
-import { DomainError, periodsOf, previousDay } from '../../domain/shared';
+import { DomainError, periodsOf, previousDay, splitFen } from '../../domain/shared';
 import type { EventStore } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
 import type { PiiVault } from '../../infra/pii';
@@ -420,7 +421,17 @@ export class Benefits {
    */
   async draftBatch(
     caller: Caller,
-    command: { batchId: string; kind: BatchKind; programmeId: string; orgId: string; amountFen: number | null; items: BatchItem[] | null; voucher: VoucherTerms | null },
+    command: {
+      batchId: string;
+      kind: BatchKind;
+      programmeId: string;
+      orgId: string;
+      amountFen: number | null;
+      /** A total shared equally by every active member of the union (splitFen: largest remainder, no fen lost). */
+      totalFen?: number | null;
+      items: BatchItem[] | null;
+      voucher: VoucherTerms | null;
+    },
     key: string,
   ) {
     checkId(command.batchId, 'batch');
@@ -454,9 +465,23 @@ export class Benefits {
     if (command.items) {
       await this.checkListedMembers(command.orgId, command.items);
       for (let start = 0; start < command.items.length; start += LIST_PAGE) await list(command.items.slice(start, start + LIST_PAGE));
+    } else if (command.kind === 'money' && command.totalFen) {
+      // Every member is listed before the split, so the shares are known whole before the first page is recorded.
+      const ids: string[] = [];
+      for (let after = ''; ids.length <= MAX_BATCH_MEMBERS; ) {
+        const page = await activeMembersInSubtree(this.deps.db, command.orgId, { after, limit: LIST_PAGE });
+        ids.push(...page);
+        if (page.length < LIST_PAGE) break;
+        after = page[page.length - 1]!;
+      }
+      if (ids.length === 0) throw new DomainError('BATCH.EMPTY', 'the union has no active member', 422, { orgId: command.orgId });
+      const shares = splitFen(command.totalFen, ids.map(() => 1));
+      if (shares.some((share) => share < 1)) throw new DomainError('BATCH.TOTAL_TOO_SMALL', 'the total gives some members less than 0.01', 422, { members: ids.length });
+      const items = ids.map((memberId, index) => ({ memberId, amountFen: shares[index]! }));
+      for (let start = 0; start < items.length; start += LIST_PAGE) await list(items.slice(start, start + LIST_PAGE));
     } else {
       const amountFen = command.kind === 'vouchers' ? command.voucher!.faceFen : command.amountFen;
-      if (amountFen === null) throw new DomainError('BATCH.AMOUNT_REQUIRED', 'a batch for every member of a union gives the amount each receives', 400);
+      if (amountFen === null) throw new DomainError('BATCH.AMOUNT_REQUIRED', 'a batch for every member of a union gives the amount each receives, or a total they share', 400);
       let after = '';
       for (;;) {
         const ids = await activeMembersInSubtree(this.deps.db, command.orgId, { after, limit: LIST_PAGE });
