@@ -307,6 +307,15 @@ describe('closeProgramme', () => {
     expect(balances.get('union-funds:root')).toBe(91_000);
   });
 
+  it("leaves every budget's figures adding up: what came in is what went out, the root's remainder included", () => {
+    const state = programme.given(history(spent, close('2027-01-05 10:00'))).state();
+    for (const node of state.budgets.values()) {
+      expect(node.balance).toBe(0);
+      expect(node.funded + node.received + node.returnedIn + node.vouchersReturned).toBe(node.allocatedOut + node.returnedUp + node.disbursed + node.vouchersIssued);
+    }
+    expect(state.budgets.get(ROOT)).toMatchObject({ returnedIn: 41_000, returnedUp: 91_000 });
+  });
+
   it('closes an empty programme without postings, and refuses a second close as PROGRAMME.CLOSED', () => {
     programme
       .given([opened])
