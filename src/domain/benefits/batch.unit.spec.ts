@@ -1,12 +1,14 @@
 import { commandSpec } from '../../../test/support/given-when-then';
 import {
   BATCH_CHUNK,
+  MAX_BATCH_MEMBERS,
   MAX_VOUCHER_VALIDITY_MS,
   approveBatch,
   cancelBatch,
   draftBatch,
   evolveBatch,
   initialBatchState,
+  isListed,
   listItems,
   nextChunkToPay,
   payChunk,
@@ -69,11 +71,24 @@ describe('listItems', () => {
     const { events, state } = batch.given(history(drafted, list(items(0, BATCH_CHUNK)))).when(list(items(BATCH_CHUNK, 2))).result();
     expect(events).toEqual([{ type: 'BatchItemsListed', data: { batchId: B, chunk: 1, items: items(BATCH_CHUNK, 2) } }]);
     expect(state).toMatchObject({ memberCount: BATCH_CHUNK + 2, totalFen: (BATCH_CHUNK + 2) * 1_000 });
+    expect([isListed(state, 'm0'), isListed(state, `m${BATCH_CHUNK + 1}`), isListed(state, `m${BATCH_CHUNK + 2}`)]).toEqual([true, true, false]);
   });
 
   it('refuses a member listed twice, in one chunk or across chunks, as BATCH.DUPLICATE_MEMBER', () => {
     batch.given(drafted).when(list([{ memberId: 'm1', amountFen: 1 }, { memberId: 'm1', amountFen: 2 }])).thenFails('BATCH.DUPLICATE_MEMBER', { memberId: 'm1' });
     batch.given(history(drafted, list(items(0, BATCH_CHUNK)))).when(list(items(BATCH_CHUNK - 1, 2))).thenFails('BATCH.DUPLICATE_MEMBER', { memberId: `m${BATCH_CHUNK - 1}` });
+  });
+
+  it(`refuses members beyond ${MAX_BATCH_MEMBERS} as BATCH.TOO_LARGE`, () => {
+    // The full list's events as listItems writes them. Folding them used to take some 20 seconds (each
+    // chunk copied the set of every member before it); the fold is now linear in the members.
+    const full: BatchEvent[] = Array.from({ length: MAX_BATCH_MEMBERS / BATCH_CHUNK }, (_, chunk) => ({
+      type: 'BatchItemsListed',
+      data: { batchId: B, chunk, items: items(chunk * BATCH_CHUNK, BATCH_CHUNK) },
+    }));
+    batch.given([...drafted, ...full]).when(list(items(MAX_BATCH_MEMBERS, 1))).thenFails('BATCH.TOO_LARGE', { maxMembers: MAX_BATCH_MEMBERS });
+    // A last full chunk reaches the limit exactly.
+    batch.given([...drafted, ...full.slice(0, -1)]).when(list(items(MAX_BATCH_MEMBERS - BATCH_CHUNK, BATCH_CHUNK))).then([full[full.length - 1]!]);
   });
 
   it('refuses an invalid amount, and a batch no longer drafting as BATCH.NOT_DRAFTING', () => {
