@@ -31,7 +31,7 @@ export function addPostings(balances: Map<string, number>, postings: readonly Po
   }
 }
 
-/** A capture or refund line of a merchant at a position of the global log (1-based, as the store counts). */
+/** A capture or refund line of a merchant's ledger, at its position in the global log (1-based, as the store counts). */
 export interface MerchantLine {
   position: bigint;
   day: string;
@@ -39,15 +39,12 @@ export interface MerchantLine {
   amountFen: number;
 }
 
-export function merchantLines(log: readonly PostedEvent[], merchantId: string): MerchantLine[] {
-  const lines: MerchantLine[] = [];
-  log.forEach((entry, index) => {
-    const event = entry as WalletEvent;
-    if ((event.type === 'PaymentCaptured' || event.type === 'PaymentRefunded') && event.data.merchantId === merchantId) {
-      lines.push({ position: BigInt(index + 1), day: event.data.day, kind: event.type === 'PaymentCaptured' ? 'capture' : 'refund', amountFen: event.data.amountFen });
-    }
-  });
-  return lines;
+/** The merchant line an event at `position` makes, if it is a capture or a refund. */
+export function merchantLineOf(event: PostedEvent, position: bigint): (MerchantLine & { merchantId: string }) | null {
+  const wallet = event as WalletEvent;
+  if (wallet.type !== 'PaymentCaptured' && wallet.type !== 'PaymentRefunded') return null;
+  const kind = wallet.type === 'PaymentCaptured' ? 'capture' : 'refund';
+  return { merchantId: wallet.data.merchantId, position, day: wallet.data.day, kind, amountFen: wallet.data.amountFen };
 }
 
 /** A line is covered when an earlier settlement's day and position both reach it. */
@@ -55,22 +52,20 @@ export function isCovered(line: MerchantLine, merchant: MerchantState): boolean 
   return merchant.settlements.some((settlement) => line.day <= settlement.day && line.position <= BigInt(settlement.throughPosition));
 }
 
-/** The figures of settling `day` now: the merchant's lines up to `day` and the log's end that no earlier settlement covered. */
+/** The figures of settling `day` from the merchant ledger read up to `throughPosition`: its lines up to `day` that no earlier settlement covered. */
 export function settlementFigures(
-  log: readonly PostedEvent[],
+  lines: readonly MerchantLine[],
   merchant: MerchantState,
   ids: { settlementId: string; payoutId: string },
   day: string,
+  throughPosition: bigint,
 ): SettlementFigures {
-  const throughPosition = BigInt(log.length);
-  const lines = merchantLines(log, merchant.merchantId).filter((line) => line.day <= day && line.position <= throughPosition && !isCovered(line, merchant));
-  const total = (kind: MerchantLine['kind']): number => lines.filter((line) => line.kind === kind).reduce((sum, line) => sum + line.amountFen, 0);
-  return { ...ids, day, throughPosition, captureFen: total('capture'), refundFen: total('refund'), lines: lines.length };
+  const settled = lines.filter((line) => line.day <= day && line.position <= throughPosition && !isCovered(line, merchant));
+  const total = (kind: MerchantLine['kind']): number => settled.filter((line) => line.kind === kind).reduce((sum, line) => sum + line.amountFen, 0);
+  return { ...ids, day, throughPosition, captureFen: total('capture'), refundFen: total('refund'), lines: settled.length };
 }
 
 /** Captures minus refunds of the lines no settlement covers yet. */
-export function unsettledFen(log: readonly PostedEvent[], merchant: MerchantState): number {
-  return merchantLines(log, merchant.merchantId)
-    .filter((line) => !isCovered(line, merchant))
-    .reduce((sum, line) => sum + (line.kind === 'capture' ? line.amountFen : -line.amountFen), 0);
+export function unsettledFen(lines: readonly MerchantLine[], merchant: MerchantState): number {
+  return lines.filter((line) => !isCovered(line, merchant)).reduce((sum, line) => sum + (line.kind === 'capture' ? line.amountFen : -line.amountFen), 0);
 }
