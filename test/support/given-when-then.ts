@@ -70,3 +70,17 @@ export function deciderSpec<State, Command, Event, Ctx>(
     },
   };
 }
+
+/**
+ * The same given/when/then for contexts written as one function per command (benefits): the
+ * command is a function of the state, so a spec names the decider function it exercises.
+ *
+ *   const programme = commandSpec(initialProgrammeState, evolveProgramme);
+ *   programme.given([opened]).when((state) => fundBudget(state, funding)).then([funded]);
+ */
+export function commandSpec<State, Event>(
+  initialState: State,
+  evolve: (state: State, event: Event) => State,
+): { given(events: Event[]): Given<State, (state: State) => Event[], Event, void> } {
+  return deciderSpec<State, (state: State) => Event[], Event, void>({ initialState, evolve, decide: (state, command) => command(state) });
+}

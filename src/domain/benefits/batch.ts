@@ -64,7 +64,12 @@ export interface BatchState {
   voucher: VoucherTerms | null;
   /** Listed chunks, in order; chunk i holds items [i * BATCH_CHUNK, ...). */
   chunks: ReadonlyArray<readonly BatchItem[]>;
-  members: ReadonlySet<string>;
+  /**
+   * The members of each listed chunk, one set per chunk: listing a chunk adds a set of its own
+   * instead of copying every member listed before it (a copy per chunk made folding a batch of
+   * 200,000 members take some 20 seconds, and the stream is folded for every command).
+   */
+  memberSets: ReadonlyArray<ReadonlySet<string>>;
   memberCount: number;
   totalFen: number;
   proposalId: string | null;
@@ -82,7 +87,7 @@ export const initialBatchState: BatchState = {
   orgId: '',
   voucher: null,
   chunks: [],
-  members: new Set(),
+  memberSets: [],
   memberCount: 0,
   totalFen: 0,
   proposalId: null,
@@ -98,13 +103,19 @@ export function evolveBatch(state: BatchState, event: BatchEvent): BatchState {
       return { ...state, status: 'drafting', batchId, kind, programmeId, orgId, voucher };
     }
     case 'BatchItemsListed': {
-      const members = new Set(state.members);
+      const members = new Set<string>();
       let total = state.totalFen;
       for (const item of event.data.items) {
         members.add(item.memberId);
         total += item.amountFen;
       }
-      return { ...state, chunks: [...state.chunks, event.data.items], members, memberCount: members.size, totalFen: total };
+      return {
+        ...state,
+        chunks: [...state.chunks, event.data.items],
+        memberSets: [...state.memberSets, members],
+        memberCount: state.memberCount + members.size,
+        totalFen: total,
+      };
     }
     case 'BatchSealed':
       return { ...state, status: 'sealed' };
@@ -149,6 +160,11 @@ export function draftBatch(
   return [{ type: 'BatchDrafted', data: { ...command } }];
 }
 
+/** Whether a member is listed in the batch already. */
+export function isListed(state: BatchState, memberId: string): boolean {
+  return state.memberSets.some((members) => members.has(memberId));
+}
+
 /** Adds up to one chunk of members to a draft. A member listed twice in a batch is refused. */
 export function listItems(state: BatchState, items: readonly BatchItem[]): BatchEvent[] {
   if (state.status !== 'drafting') throw new DomainError('BATCH.NOT_DRAFTING', `the batch is ${state.status}`, 409, { batchId: state.batchId });
@@ -160,7 +176,7 @@ export function listItems(state: BatchState, items: readonly BatchItem[]): Batch
   for (const item of items) {
     checkAmountFen(item.amountFen);
     if (state.kind === 'vouchers') invariant(item.amountFen === state.voucher!.faceFen, 'every voucher of a campaign has its face value');
-    if (state.members.has(item.memberId) || seen.has(item.memberId)) {
+    if (seen.has(item.memberId) || isListed(state, item.memberId)) {
       throw new DomainError('BATCH.DUPLICATE_MEMBER', `member ${item.memberId} is listed twice`, 422, { memberId: item.memberId });
     }
     seen.add(item.memberId);

@@ -56,6 +56,7 @@ export {
   draftBatch,
   evolveBatch,
   initialBatchState,
+  isListed,
   listItems,
   nextChunkToPay,
   payChunk,

@@ -70,7 +70,9 @@ export interface BudgetNode {
   funded: number;
   received: number;
   allocatedOut: number;
+  /** Back to the parent; for the root, its remainder to the root union's own funds at the close. */
   returnedUp: number;
+  /** Back from child unions, the remainders they return at the close included. */
   returnedIn: number;
   disbursed: number;
   vouchersIssued: number;
@@ -169,10 +171,20 @@ export function evolveProgramme(state: ProgrammeState, event: ProgrammeEvent): P
       return next;
     }
     case 'ProgrammeClosed': {
+      // Every union's remainder goes up to the root (the root's returnedIn), and the root's whole
+      // remainder up to the root union's own funds (the root's returnedUp), as the postings say:
+      // each budget's figures still add up to its balance of zero.
+      let fromUnions = 0;
+      for (const node of state.budgets.values()) if (node.orgId !== state.rootOrgId) fromUnions += node.balance;
       const budgets = new Map<string, BudgetNode>();
       for (const [orgId, node] of state.budgets) {
-        const returned = orgId === state.rootOrgId ? 0 : node.balance;
-        budgets.set(orgId, { ...node, balance: 0, returnedUp: node.returnedUp + returned });
+        const isRoot = orgId === state.rootOrgId;
+        budgets.set(orgId, {
+          ...node,
+          balance: 0,
+          returnedIn: node.returnedIn + (isRoot ? fromUnions : 0),
+          returnedUp: node.returnedUp + node.balance + (isRoot ? fromUnions : 0),
+        });
       }
       return { ...state, status: 'closed', budgets };
     }
