@@ -7,7 +7,7 @@ import { ApiBodySchema, ApiParamSchema, ApiQuerySchema, NoQuery, parseBody, pars
 import { AuthorisePayment, CapturePayment, RefundPayment, VoidPayment } from './benefits-commands';
 import { GetMerchantLedger, GetPayment } from './benefits-queries';
 import { presentPayment, presentRow } from './present';
-import { amountSchema, authoriseSchema, pageQuery, paymentParams } from './schemas';
+import { amountSchema, authoriseSchema, paymentParams, settlementsQuery } from './schemas';
 
 /**
  * A merchant's till terminal: authorise an amount against a member's payment code (vouchers
@@ -79,10 +79,10 @@ export class TerminalController {
 
   @Get('settlements')
   @Roles('merchant')
-  @ApiQuerySchema(pageQuery)
+  @ApiQuerySchema(settlementsQuery)
   @ApiOperation({ summary: 'This merchant’s settlements, newest first' })
   async settlements(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
-    const page = await this.queries.execute(new GetMerchantLedger(user, { merchantId: user.org, part: 'settlements', ...parseQuery(pageQuery, query) }));
+    const page = await this.queries.execute(new GetMerchantLedger(user, { merchantId: user.org, part: 'settlements', ...parseQuery(settlementsQuery, query) }));
     return { settlements: page.items.map((row) => presentRow(row as unknown as Record<string, unknown>)), nextCursor: page.nextCursor };
   }
 }
