@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { tokenService } from '../../src/composition-root';
 import type { Role } from '../../src/api/common/auth';
+import type { Caller } from '../../src/application/benefits';
 import { activateThroughWeChat, startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
+import { testTimeout, waitFor } from '../support/wait-for';
 
 /**
  * The authorisation matrix, generated from the route table: every route of the OpenAPI document
@@ -10,22 +12,30 @@ import { activateThroughWeChat, startLedgerApp, testNationalId, type Answer, typ
  * route, and the route table must match them exactly: a new route without a line fails the test.
  */
 
-const ROLES: Role[] = ['member', 'visitor', 'admin', 'finance', 'auditor'];
+const ROLES: Role[] = ['member', 'visitor', 'admin', 'finance', 'auditor', 'merchant'];
 
 type Who = Role[] | 'public';
 
 interface Expectation {
   who: Who;
-  /** A request by an admin (or member) of another subtree that must be refused with 403 ORG.FORBIDDEN. */
-  outside?: { as: Role; body?: unknown; path?: string };
+  /**
+   * A request by a caller of the right role but of another subtree (another merchant, for a
+   * merchant terminal) that must be refused: 403 ORG.FORBIDDEN, or `refusal` where the route
+   * hides that the record exists (the benefits context answers 404 for a programme, batch,
+   * proposal, merchant or payment outside the caller's scope). `csv` sends that text as text/csv.
+   */
+  outside?: { as: Role; body?: unknown; path?: string; csv?: string; refusal?: { status: number; code: string } };
 }
+
+/** The benefits context hides records outside the caller's scope: not found, not forbidden. */
+const hidden = (code: string) => ({ status: 404, code });
 
 const EXPECTED: Record<string, Expectation> = {
   'GET /health': { who: 'public' },
   'POST /v1/sessions/wechat': { who: 'public' },
   'POST /v1/sessions/refresh': { who: 'public' },
   'POST /v1/sessions/password': { who: 'public' },
-  'DELETE /v1/sessions': { who: ['member', 'visitor', 'admin', 'finance', 'auditor'] },
+  'DELETE /v1/sessions': { who: ['member', 'visitor', 'admin', 'finance', 'auditor', 'merchant'] },
   'POST /v1/activation/start': { who: ['visitor'] },
   'POST /v1/activation/confirm': { who: ['visitor'] },
   'POST /v1/me/check-ins': { who: ['member'] },
@@ -51,6 +61,56 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/admin/imports/members': { who: ['admin'] },
   'POST /v1/admin/accounts': { who: ['admin'] },
   'POST /v1/admin/members/{memberId}/login': { who: ['admin'], outside: { as: 'admin', body: { loginKey: 'a'.repeat(64) } } },
+  // Benefits: programmes, budgets, batches and the proposals inbox (fixtures: programme prog-1 rooted at p-1, batch batch-1 of u-1).
+  'POST /v1/admin/programmes': { who: ['admin'], outside: { as: 'admin', body: { programmeId: 'prog-out', name: 'out', year: 2026, rootOrgId: 'u-1' } } },
+  'GET /v1/admin/programmes/{programmeId}': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('PROGRAMME.NOT_FOUND') } },
+  'POST /v1/admin/programmes/{programmeId}/fundings': {
+    who: ['admin'],
+    outside: { as: 'admin', body: { amount: '1.00', source: 'union_funds', reference: 'out' }, refusal: hidden('PROGRAMME.NOT_FOUND') },
+  },
+  'POST /v1/admin/programmes/{programmeId}/allocations': {
+    who: ['admin'],
+    outside: { as: 'admin', body: { fromOrgId: 'p-1', toOrgId: 'u-1', amount: '1.00' }, refusal: hidden('PROGRAMME.NOT_FOUND') },
+  },
+  'POST /v1/admin/programmes/{programmeId}/returns': { who: ['admin'], outside: { as: 'admin', body: { fromOrgId: 'u-1', amount: '1.00' }, refusal: hidden('PROGRAMME.NOT_FOUND') } },
+  'POST /v1/admin/programmes/{programmeId}/close': { who: ['admin'], outside: { as: 'admin', refusal: hidden('PROGRAMME.NOT_FOUND') } },
+  'POST /v1/admin/batches': {
+    who: ['admin'],
+    outside: { as: 'admin', body: { batchId: 'batch-out', kind: 'money', programmeId: 'prog-1', orgId: 'u-1', amount: '1.00' }, refusal: hidden('PROGRAMME.NOT_FOUND') },
+  },
+  'POST /v1/admin/batches/csv': {
+    who: ['admin'],
+    outside: { as: 'admin', path: '/v1/admin/batches/csv?batchId=batch-out&programmeId=prog-1&orgId=u-1', csv: 'member_id,amount\nm-x,1.00\n', refusal: hidden('PROGRAMME.NOT_FOUND') },
+  },
+  'GET /v1/admin/batches/{batchId}': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('BATCH.NOT_FOUND') } },
+  'GET /v1/admin/batches/{batchId}/results': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('BATCH.NOT_FOUND') } },
+  'GET /v1/admin/proposals': { who: ['admin', 'finance', 'auditor'] }, // Scoped by filtering: see the test of the benefits inboxes below.
+  'GET /v1/admin/proposals/{proposalId}': { who: ['admin', 'finance', 'auditor'], outside: { as: 'finance', refusal: hidden('PROPOSAL.NOT_FOUND') } },
+  'POST /v1/admin/proposals/{proposalId}/approval': { who: ['finance'], outside: { as: 'finance', refusal: hidden('PROPOSAL.NOT_FOUND') } },
+  'POST /v1/admin/proposals/{proposalId}/rejection': { who: ['finance'], outside: { as: 'finance', body: { reason: 'out' }, refusal: hidden('PROPOSAL.NOT_FOUND') } },
+  // Benefits: merchants (fixture: shop-1 signed by u-1, admitted).
+  'POST /v1/admin/merchants': {
+    who: ['admin'],
+    outside: { as: 'admin', body: { merchantId: 'shop-out', name: 'out', category: 'supermarket', signingOrgId: 'u-1', bankCard: '6222021234567890128' } },
+  },
+  'GET /v1/admin/merchants': { who: ['admin', 'finance', 'auditor'] }, // Scoped by filtering, like the proposals inbox.
+  'GET /v1/admin/merchants/{merchantId}': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('MERCHANT.NOT_FOUND') } },
+  'POST /v1/admin/merchants/{merchantId}/suspension': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MERCHANT.NOT_FOUND') } },
+  'POST /v1/admin/merchants/{merchantId}/reinstatement': { who: ['admin'], outside: { as: 'admin', refusal: hidden('MERCHANT.NOT_FOUND') } },
+  'POST /v1/admin/merchants/{merchantId}/settlements': { who: ['admin'], outside: { as: 'admin', body: { day: '2026-01-01' }, refusal: hidden('MERCHANT.NOT_FOUND') } },
+  'GET /v1/admin/merchants/{merchantId}/settlements': { who: ['admin', 'finance', 'auditor'], outside: { as: 'finance', refusal: hidden('MERCHANT.NOT_FOUND') } },
+  'GET /v1/admin/merchants/{merchantId}/ledger': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('MERCHANT.NOT_FOUND') } },
+  // Benefits: the member's wallet (always their own) and the merchant's terminal (its own payments; outside: another merchant).
+  'GET /v1/me/wallet': { who: ['member'] },
+  'GET /v1/me/wallet/statement': { who: ['member'] },
+  'PUT /v1/me/wallet/card': { who: ['member'] },
+  'POST /v1/me/payment-codes': { who: ['member'] },
+  'POST /v1/merchant/payments': { who: ['merchant'] },
+  'GET /v1/merchant/payments/{paymentId}': { who: ['merchant'], outside: { as: 'merchant', refusal: hidden('PAYMENT.NOT_FOUND') } },
+  'POST /v1/merchant/payments/{paymentId}/capture': { who: ['merchant'], outside: { as: 'merchant', body: { amount: '1.00' }, refusal: hidden('PAYMENT.NOT_FOUND') } },
+  'POST /v1/merchant/payments/{paymentId}/void': { who: ['merchant'], outside: { as: 'merchant', refusal: hidden('PAYMENT.NOT_FOUND') } },
+  'POST /v1/merchant/payments/{paymentId}/refunds': { who: ['merchant'], outside: { as: 'merchant', body: { amount: '1.00' }, refusal: hidden('PAYMENT.NOT_FOUND') } },
+  'GET /v1/merchant/settlements': { who: ['merchant'] },
 };
 
 let app: LedgerApp;
@@ -59,20 +119,77 @@ let memberToken: string;
 const system = { type: 'system', id: 'matrix' };
 let counter = 0;
 const key = (): string => `mx-${(counter += 1)}`;
+/** Records of the benefits context inside the subtree (or of the inside merchant), so that path parameters name real things. */
+const fixture = { proposalId: '', paymentId: '' };
 
-/** A token of each role inside the subtree under test (root p-1 with union u-1). */
+/** A token of each role inside the subtree under test (root p-1 with union u-1; the merchant shop-1 signed by u-1). */
 async function insideToken(role: Role): Promise<string> {
   if (role === 'member') return memberToken;
-  const org = role === 'visitor' ? '-' : 'p-1';
+  const org = role === 'visitor' ? '-' : role === 'merchant' ? 'shop-1' : 'p-1';
   return app.token(role === 'visitor' ? 'f'.repeat(64) : `${role}-inside`, role, org);
 }
 
 function concrete(path: string): string {
-  return path.replace('{orgId}', 'u-1').replace('{holdId}', 'hold-x').replace('{memberId}', memberId);
+  return path
+    .replace('{orgId}', 'u-1')
+    .replace('{holdId}', 'hold-x')
+    .replace('{memberId}', memberId)
+    .replace('{programmeId}', 'prog-1')
+    .replace('{batchId}', 'batch-1')
+    .replace('{proposalId}', fixture.proposalId)
+    .replace('{merchantId}', 'shop-1')
+    .replace('{paymentId}', fixture.paymentId);
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {
   return app.call(method, path, { ...(token ? { token } : {}), key: key(), ...(method === 'GET' || method === 'DELETE' ? {} : { body: body ?? {} }) });
+}
+
+async function sendCsv(path: string, token: string, csv: string): Promise<Answer> {
+  const response = await fetch(`${app.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'idempotency-key': key(), 'content-type': 'text/csv' }, body: csv });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+}
+
+/**
+ * The benefits records the matrix names, made through the application layer: programme prog-1
+ * rooted at p-1 with money allocated to u-1, batch batch-1 paid to the member, merchants shop-1
+ * (signed by u-1) and shop-2 (signed by u-2) admitted, a payment the member made at shop-1, and a
+ * pending funding proposal.
+ */
+async function benefitsFixtures(): Promise<void> {
+  const benefits = app.ledger.benefits;
+  const admin: Caller = { sub: 'fixture-admin', role: 'admin', org: 'p-1' };
+  const finance: Caller = { sub: 'fixture-finance', role: 'finance', org: 'p-1' };
+  const approve = async (proposal: { proposalId: string }) => {
+    const decided = await benefits.approve(finance, proposal.proposalId, key());
+    expect(decided.outcome).toEqual({ status: 'done' });
+  };
+  await benefits.openProgramme(admin, { programmeId: 'prog-1', name: 'matrix', year: 2026, rootOrgId: 'p-1' }, key());
+  await approve(await benefits.proposeFunding(admin, 'prog-1', { amountFen: 100_000, source: 'union_funds', reference: 'matrix' }, key()));
+  await approve(await benefits.proposeAllocation(admin, 'prog-1', { fromOrgId: 'p-1', toOrgId: 'u-1', amountFen: 50_000 }, key()));
+  const { proposal } = await benefits.draftBatch(
+    admin,
+    { batchId: 'batch-1', kind: 'money', programmeId: 'prog-1', orgId: 'u-1', amountFen: 10_000, items: null, voucher: null },
+    key(),
+  );
+  await approve(proposal);
+  await waitFor(async () => (await benefits.readBatch(admin, 'batch-1')).status === 'completed', { what: 'batch-1 to be paid' });
+  for (const [merchantId, signingOrgId, root] of [
+    ['shop-1', 'u-1', 'p-1'],
+    ['shop-2', 'u-2', 'p-2'],
+  ] as const) {
+    const applied = await benefits.applyMerchant(
+      { sub: 'fixture-admin', role: 'admin', org: root },
+      { merchantId, name: merchantId, category: 'supermarket', signingOrgId, bankCard: '6222021234567890128' },
+      key(),
+    );
+    const decided = await benefits.approve({ sub: 'fixture-finance', role: 'finance', org: root }, applied.proposal.proposalId, key());
+    expect(decided.outcome).toEqual({ status: 'done' });
+  }
+  const { code } = await benefits.issuePaymentCode({ sub: memberId, role: 'member', org: 'u-1' });
+  const { payment } = await benefits.authorise({ sub: 'fixture-terminal', role: 'merchant', org: 'shop-1' }, { paymentCode: code, amountFen: 1_000 }, key());
+  fixture.paymentId = payment.paymentId;
+  fixture.proposalId = (await benefits.proposeFunding(admin, 'prog-1', { amountFen: 100, source: 'donation', reference: 'pending' }, key())).proposalId;
 }
 
 beforeAll(async () => {
@@ -92,7 +209,9 @@ beforeAll(async () => {
   await app.ledger.members.execute(memberId, { type: 'EnrolMember', memberId, orgId: 'u-1', name: '矩阵', idHmac, piiCipher }, { commandId: 'enrol', actor: system });
   memberToken = (await activateThroughWeChat(app, { user: 'matrix', nationalId, name: '矩阵', phone: '13700000077' })).accessToken;
   await app.ledger.catchUpReadModels();
-});
+  await benefitsFixtures();
+  await app.ledger.catchUpReadModels();
+}, testTimeout());
 afterAll(async () => {
   await app?.close();
 });
@@ -145,17 +264,45 @@ describe('the authorisation matrix', () => {
     }
   });
 
-  it('refuses callers of another subtree with 403 ORG.FORBIDDEN', async () => {
+  it('refuses callers of another subtree with 403 ORG.FORBIDDEN, or as not found where the route hides what exists', async () => {
     const outsider: Record<string, string> = {
       admin: await app.token('admin-outside', 'admin', 'p-2'),
+      finance: await app.token('finance-outside', 'finance', 'p-2'),
       member: memberToken, // A member of u-1 asking about u-2.
+      merchant: await app.token('merchant-outside', 'merchant', 'shop-2'), // Another merchant's terminal.
     };
     const scoped = Object.entries(EXPECTED).filter(([, expectation]) => expectation.outside);
     expect(scoped.length).toBeGreaterThanOrEqual(4);
     for (const [route, { outside }] of scoped) {
       const [method, path] = route.split(' ') as [string, string];
-      const answer = await send(method, outside!.path ?? concrete(path), outsider[outside!.as], outside!.body);
-      expect({ route, status: answer.status, code: answer.body.code }).toEqual({ route, status: 403, code: 'ORG.FORBIDDEN' });
+      const token = outsider[outside!.as]!;
+      const target = outside!.path ?? concrete(path);
+      const answer = outside!.csv === undefined ? await send(method, target, token, outside!.body) : await sendCsv(target, token, outside!.csv);
+      const refusal = outside!.refusal ?? { status: 403, code: 'ORG.FORBIDDEN' };
+      expect({ route, status: answer.status, code: answer.body.code }).toEqual({ route, ...refusal });
+      if (method === 'GET' && outside!.refusal) {
+        // A "not found" means something only if the record is there for a caller inside.
+        const inside = await send(method, target, await insideToken(outside!.as));
+        expect({ route, status: inside.status }).toEqual({ route, status: 200 });
+      }
     }
+  });
+
+  it('lists only records of its own subtree in the benefits inboxes', async () => {
+    const inside = await insideToken('admin');
+    const outside = await app.token('admin-outside', 'admin', 'p-2');
+    const rows = async (token: string, path: string, list: string) => {
+      const answer = await send('GET', path, token);
+      expect({ path, status: answer.status }).toEqual({ path, status: 200 });
+      return answer.body[list] as Array<Record<string, unknown>>;
+    };
+    const insideProposals = await rows(inside, '/v1/admin/proposals?limit=100', 'proposals');
+    expect(insideProposals.map((row) => row.proposalId)).toContain(fixture.proposalId);
+    expect(new Set(insideProposals.map((row) => row.orgId))).toEqual(new Set(['p-1', 'u-1']));
+    // The other province sees its own merchant's admission only.
+    const outsideProposals = await rows(outside, '/v1/admin/proposals?limit=100', 'proposals');
+    expect(outsideProposals.map((row) => [row.kind, row.orgId])).toEqual([['merchant.admit', 'u-2']]);
+    expect((await rows(inside, '/v1/admin/merchants', 'merchants')).map((row) => row.merchantId)).toEqual(['shop-1']);
+    expect((await rows(outside, '/v1/admin/merchants', 'merchants')).map((row) => row.merchantId)).toEqual(['shop-2']);
   });
 });

@@ -413,3 +413,49 @@ describe('races for the last of a budget', () => {
     expect(report.assets.map((asset) => asset.asset)).toContain('CNY_FEN');
   });
 });
+
+describe('pages of the lists', () => {
+  /** Follows a list with pages of one row: every nextCursor is taken back, and no row comes twice. */
+  async function walk(route: string, token: string, list: string, cursorParameter: string): Promise<number> {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 50; page += 1) {
+      const separator = route.includes('?') ? '&' : '?';
+      const body = expectOk(await app.call('GET', `${route}${separator}limit=1${cursor === null ? '' : `&${cursorParameter}=${encodeURIComponent(cursor)}`}`, { token }));
+      seen.push(...(body[list] as unknown[]).map((row) => JSON.stringify(row)));
+      cursor = body.nextCursor as string | null;
+      if (cursor === null) break;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    return seen.length;
+  }
+
+  it('takes back the nextCursor each list answers, and refuses with 400 (never 500) a page larger than its read model serves or a cursor of another kind', async () => {
+    await catchUp();
+    expect(await walk('/v1/admin/proposals', tokens.adminRoot!, 'proposals', 'before')).toBeGreaterThan(2);
+    expect(await walk('/v1/admin/merchants', tokens.adminRoot!, 'merchants', 'after')).toBe(1);
+    expect(await walk('/v1/admin/merchants/dennis-jz/ledger', tokens.adminUnit!, 'lines', 'before')).toBeGreaterThan(2);
+    expect(await walk('/v1/me/wallet/statement', tokens.m1!, 'entries', 'before')).toBeGreaterThan(2);
+    // Settlements page by day (their cursor is the last one's day).
+    expect(await walk('/v1/admin/merchants/dennis-jz/settlements', tokens.adminUnit!, 'settlements', 'before')).toBe(1);
+    expect((expectOk(await app.call('GET', '/v1/admin/merchants/dennis-jz/settlements?before=2026-09-21', { token: tokens.adminUnit })).settlements as unknown[]).length).toBe(1);
+    expect((expectOk(await app.call('GET', '/v1/merchant/settlements?before=2026-09-20', { token: merchantToken })).settlements as unknown[]).length).toBe(0);
+
+    for (const [route, token] of [
+      ['/v1/admin/proposals?limit=101', tokens.adminRoot],
+      ['/v1/admin/proposals?before=abc', tokens.adminRoot],
+      ['/v1/admin/proposals?before=99999999999999999999', tokens.adminRoot],
+      ['/v1/admin/merchants?limit=101', tokens.adminRoot],
+      ['/v1/admin/merchants/dennis-jz/ledger?limit=101', tokens.adminUnit],
+      ['/v1/admin/merchants/dennis-jz/settlements?limit=101', tokens.adminUnit],
+      ['/v1/admin/merchants/dennis-jz/settlements?before=20260920', tokens.adminUnit],
+      ['/v1/me/wallet/statement?limit=101', tokens.m1],
+      ['/v1/me/wallet/statement?before=9999999999999999999', tokens.m1],
+      ['/v1/admin/batches/moon-cakes/results?limit=1001', tokens.adminUnit],
+    ] as const) {
+      const answer = await app.call('GET', route, { token });
+      expect({ route, status: answer.status, code: answer.body.code }).toEqual({ route, status: 400, code: 'VALIDATION.FAILED' });
+    }
+    expectError(await app.call('POST', '/v1/admin/merchants/dennis-jz/settlements', { token: tokens.adminUnit, key: key(), body: { day: '2026-09-99' } }), 400, 'VALIDATION.FAILED');
+  });
+});

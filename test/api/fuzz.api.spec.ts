@@ -180,7 +180,7 @@ async function probeRoles(operation: Operation): Promise<void> {
   };
   const anonymous = await send(probe);
   if (anonymous.status !== 401) return; // Public: no role needed.
-  for (const role of ['member', 'visitor', 'admin', 'finance', 'auditor'] as const) {
+  for (const role of ['member', 'visitor', 'admin', 'finance', 'auditor', 'merchant'] as const) {
     const answer = await send({ ...probe, auth: { role } });
     const code = (JSON.parse(answer.text) as { code?: string }).code;
     if (answer.status === 403 && code === 'AUTH.FORBIDDEN') operation.forbidden.push(role);
@@ -206,6 +206,9 @@ const STRING_CANDIDATES = [
   '123456',
   'f'.repeat(64),
   'admin.one',
+  // The benefits routes' values: a business day and an instant.
+  '2026-01-01',
+  '2026-01-01T00:00:00Z',
 ];
 
 function matches(schema: JsonSchema, value: string): boolean {
@@ -705,13 +708,21 @@ beforeAll(async () => {
   const memberId = app.ledger.vault.memberIdFor(idHmac);
   const piiCipher = await app.ledger.vault.seal(memberId, { idNumber: nationalId, phone: '13800138000' });
   await app.ledger.members.execute(memberId, { type: 'EnrolMember', memberId, orgId: 'u-a', name: '模糊', idHmac, piiCipher }, { commandId: `enrol:${idHmac}`, actor: system });
-  // Fixtures the routes act on: an active member with points and a hold, a quiz, the rules.
+  // Fixtures the routes act on: an active member with points and a hold, a quiz, the rules, an admitted merchant.
   await activateThroughWeChat(app, { user: 'fuzz', nationalId, name: '模糊', phone: '13800138000' });
   tokens.member = await app.token(memberId, 'member', 'u-a');
   tokens.visitor = await app.token('f'.repeat(64), 'visitor', '-');
   tokens.admin = await app.token('admin-js', 'admin', 'js');
   tokens.finance = await app.token('finance-js', 'finance', 'js');
   tokens.auditor = await app.token('auditor-1', 'auditor', 'js');
+  // A merchant's terminal: its org is an admitted merchant, signed by u-a.
+  const applied = await app.ledger.benefits.applyMerchant(
+    { sub: 'admin-js', role: 'admin', org: 'js' },
+    { merchantId: 'fuzz-shop', name: '模糊商户', category: 'supermarket', signingOrgId: 'u-a', bankCard: '6222021234567890128' },
+    'setup-merchant',
+  );
+  await app.ledger.benefits.approve({ sub: 'finance-js', role: 'finance', org: 'js' }, applied.proposal.proposalId, 'setup-admission');
+  tokens.merchant = await app.token('terminal-1', 'merchant', 'fuzz-shop');
   const setup = async (method: string, route: string, token: string, body?: unknown) => {
     const answer = await app.call(method, route, { token, key: `setup-${(keyCounter += 1)}`, body });
     expect(answer.status).toBeLessThan(300);

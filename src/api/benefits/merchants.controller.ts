@@ -7,7 +7,7 @@ import { ApiBodySchema, ApiParamSchema, ApiQuerySchema, NoQuery, parseBody, pars
 import { ApplyMerchant, ProposeSuspension, ReinstateMerchant, SettleMerchantDay } from './benefits-commands';
 import { GetMerchant, GetMerchantLedger, ListMerchants } from './benefits-queries';
 import { presentMerchant, presentProposal, presentRow, presentSettlement } from './present';
-import { merchantParams, merchantSchema, merchantsQuery, pageQuery, settlementSchema, settlementsQuery, suspensionSchema } from './schemas';
+import { merchantLinesQuery, merchantParams, merchantSchema, merchantsQuery, settlementSchema, settlementsQuery, suspensionSchema } from './schemas';
 
 /**
  * Merchants of the benefit economy for union admins: applications (admitted through a proposal),
@@ -97,10 +97,10 @@ export class MerchantsController {
   @Get(':merchantId/ledger')
   @Roles('admin', 'finance', 'auditor')
   @ApiParamSchema(merchantParams)
-  @ApiQuerySchema(pageQuery)
+  @ApiQuerySchema(merchantLinesQuery)
   @ApiOperation({ summary: 'A merchant’s captures and refunds, newest first, with the settlement each went into' })
   async ledger(@CurrentUser() user: JwtClaims, @Param() params: unknown, @Query() query: unknown) {
-    const page = await this.queries.execute(new GetMerchantLedger(user, { ...parseParams(merchantParams, params), part: 'lines', ...parseQuery(pageQuery, query) }));
+    const page = await this.queries.execute(new GetMerchantLedger(user, { ...parseParams(merchantParams, params), part: 'lines', ...parseQuery(merchantLinesQuery, query) }));
     return { lines: page.items.map((row) => presentRow(row as unknown as Record<string, unknown>)), nextCursor: page.nextCursor };
   }
 }

@@ -1,3 +1,4 @@
+import { BATCH_RESULTS_PAGE_MAX, MERCHANTS_PAGE_MAX, MERCHANT_PAGE_MAX, PROPOSALS_PAGE_MAX, WALLET_STATEMENT_PAGE_MAX } from '../../projections/benefits';
 import { array, int, object, oneOf, optional, str } from '../common/validation';
 
 /** Request bodies, queries and path parameters of the benefits routes (TypeBox, see common/validation.ts). */
@@ -8,9 +9,16 @@ const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Yuan as text, at most two decimals: "200.00", "0.5", "1200000". */
 export const YUAN = /^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$/;
-const DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+/** A business day, YYYY-MM-DD; month and day in range, so that a day like 2026-10-99 is not settled (it sorts between real days). */
+const DAY = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/;
 const CATEGORY = /^[a-z][a-z0-9-]*$/;
 const MEMBER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+/**
+ * A page cursor that is a position in the log (the `nextCursor` of the page before). At most 18
+ * digits, so that it always fits the bigint the query casts it to: 19 digits could overflow it and
+ * answer 500 instead of 400 (as statementQuery does in api/ledger).
+ */
+const position = (description: string) => str({ min: 1, max: 18, pattern: /^[0-9]+$/, description });
 
 const id = (description: string) => str({ min: 1, max: 64, pattern: BENEFIT_ID, description });
 const orgId = (description: string) => str({ min: 1, max: 64, pattern: ORG_ID, description });
@@ -54,16 +62,18 @@ export const batchSchema = object({
   voucher: optional(voucherTermsSchema),
 });
 export const batchCsvQuery = object({ batchId: id('your id for the batch'), programmeId: id('the programme paying'), orgId: orgId('the union whose budget pays') });
+// Page sizes are the read models' own limits: a larger one would reach the query and fail its check with a 500.
 export const batchResultsQuery = object({
   result: optional(oneOf(['pending', 'paid', 'unpaid'] as const)),
   afterSeq: optional(int({ min: -1, max: 1_000_000 })),
-  limit: optional(int({ min: 1, max: 1000 })),
+  limit: optional(int({ min: 1, max: BATCH_RESULTS_PAGE_MAX })),
 });
 export const rejectionSchema = object({ reason: str({ min: 1, max: 500 }) });
 export const proposalsQuery = object({
   status: optional(oneOf(['pending', 'approved', 'rejected', 'expired'] as const)),
-  before: optional(str({ min: 1, max: 19, pattern: /^[0-9]+$/, description: 'nextCursor of the previous page' })),
-  limit: optional(int({ min: 1, max: 100 })),
+  // A position (the inbox pages by the proposals' positions in the log): any other text failed the bigint cast with a 500.
+  before: optional(position('the nextCursor of the previous page')),
+  limit: optional(int({ min: 1, max: PROPOSALS_PAGE_MAX })),
 });
 
 export const merchantSchema = object({
@@ -75,11 +85,19 @@ export const merchantSchema = object({
 });
 export const suspensionSchema = object({ reason: str({ min: 1, max: 500 }) });
 export const settlementSchema = object({ day: str({ min: 10, max: 10, pattern: DAY, description: 'the business day (Asia/Shanghai) to close' }) });
-/** Pages of statements and merchant lines: `before` is the nextCursor of the previous page (a global position). */
-export const pageQuery = object({ before: optional(str({ min: 1, max: 19, pattern: /^[0-9]+$/ })), limit: optional(int({ min: 1, max: 100 })) });
-/** Pages of settlements: `before` is the nextCursor of the previous page (a business day). */
-export const settlementsQuery = object({ before: optional(str({ min: 10, max: 10, pattern: DAY })), limit: optional(int({ min: 1, max: 100 })) });
-export const merchantsQuery = object({ after: optional(id('cursor')), limit: optional(int({ min: 1, max: 100 })) });
+/** A wallet statement's page: newest first, before a position. */
+export const walletStatementQuery = object({ before: optional(position('the nextCursor of the previous page')), limit: optional(int({ min: 1, max: WALLET_STATEMENT_PAGE_MAX })) });
+/** A merchant's captures and refunds: newest first, before a position. */
+export const merchantLinesQuery = object({ before: optional(position('the nextCursor of the previous page')), limit: optional(int({ min: 1, max: MERCHANT_PAGE_MAX })) });
+/**
+ * A merchant's settlements: latest day first, before a day. The cursor is the last settlement's
+ * day (settlementsOf), so a digits-only cursor refused the nextCursor the previous page answered.
+ */
+export const settlementsQuery = object({
+  before: optional(str({ min: 10, max: 10, pattern: DAY, description: 'the nextCursor of the previous page: a business day' })),
+  limit: optional(int({ min: 1, max: MERCHANT_PAGE_MAX })),
+});
+export const merchantsQuery = object({ after: optional(id('cursor')), limit: optional(int({ min: 1, max: MERCHANTS_PAGE_MAX })) });
 
 export const cardSchema = object({ cardNumber: str({ min: 16, max: 23, pattern: /^[0-9 -]+$/ }) });
 export const authoriseSchema = object({ paymentCode: str({ min: 18, max: 18, pattern: /^[0-9]+$/ }), amount: yuan('yuan') });

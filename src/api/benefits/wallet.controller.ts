@@ -7,7 +7,7 @@ import { ApiBodySchema, ApiQuerySchema, NoQuery, parseBody, parseNoBody, parseQu
 import { BindCard, IssuePaymentCode } from './benefits-commands';
 import { GetWallet, GetWalletStatement } from './benefits-queries';
 import { presentRow, presentWallet } from './present';
-import { cardSchema, pageQuery } from './schemas';
+import { cardSchema, walletStatementQuery } from './schemas';
 
 /** The member's benefit wallet (工会E卡): balance, vouchers, bank card, statement and payment codes. */
 @ApiTags('benefits')
@@ -29,10 +29,10 @@ export class WalletController {
 
   @Get('wallet/statement')
   @Roles('member')
-  @ApiQuerySchema(pageQuery)
+  @ApiQuerySchema(walletStatementQuery)
   @ApiOperation({ summary: 'Wallet statement, newest first (page with `before`, a global position)' })
   async statement(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
-    const page = await this.queries.execute(new GetWalletStatement(user, parseQuery(pageQuery, query)));
+    const page = await this.queries.execute(new GetWalletStatement(user, parseQuery(walletStatementQuery, query)));
     return { entries: page.items.map((row) => presentRow(row as unknown as Record<string, unknown>)), nextCursor: page.nextCursor };
   }
 

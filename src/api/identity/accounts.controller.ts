@@ -17,7 +17,7 @@ export class AccountsController {
   @Roles('admin')
   @Unrecorded()
   @ApiBodySchema(accountSchema)
-  @ApiOperation({ summary: 'Create an admin, finance approver or auditor account (root admins only); the answer holds its one-time password, shown once' })
+  @ApiOperation({ summary: 'Create an admin, finance approver, auditor or merchant terminal account (root admins only; a terminal’s orgId is an admitted merchant’s id); the answer holds its one-time password, shown once' })
   async create(@CurrentUser() admin: JwtClaims, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(accountSchema, body);

@@ -37,7 +37,7 @@ export class SessionsController {
   @Public()
   @Unrecorded()
   @ApiBodySchema(passwordLoginSchema)
-  @ApiOperation({ summary: 'Log in as an admin, finance approver or auditor (TOTP code when enrolled); five wrong tries lock the account for 15 minutes' })
+  @ApiOperation({ summary: 'Log in as an admin, finance approver, auditor or merchant terminal (TOTP code when enrolled); five wrong tries lock the account for 15 minutes' })
   async password(@Body() body: unknown, @Query() query: unknown, @Req() request: FastifyRequest) {
     parseQuery(NoQuery, query);
     const input = parseBody(passwordLoginSchema, body);
