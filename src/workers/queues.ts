@@ -1,0 +1,45 @@
+import type { JobsOptions } from 'bullmq';
+
+/**
+ * The queues between the ledger and the world outside it (issue: workers). The relay
+ * (src/workers/relay) turns effect-requesting events of the log into jobs; workers carry the
+ * effects out and record their outcomes as events. A job carries ids only, never personal data: a
+ * worker reads the requesting event from the store and unseals what it needs from the vault.
+ *
+ * Every job's id is the id of the event that requested it, so a relay that adds the same event
+ * twice (after a crash, before its checkpoint moved) adds one job.
+ */
+
+export const QUEUES = {
+  /** `InsuranceGrantRequested` (member streams): enrol the member in the accident mutual-aid plan. */
+  insurance: 'ul-insurance',
+  /** `PayoutRequested` (merchant streams): pay a settlement to the merchant's bank card. */
+  payouts: 'ul-payouts',
+} as const;
+export type QueueKey = keyof typeof QUEUES;
+
+/** What every job carries: where its requesting event is. */
+export interface EffectJob {
+  eventId: string;
+  streamId: string;
+  /** The requesting event's revision in its stream (decimal text: bigint does not survive JSON). */
+  revision: string;
+}
+
+/** Which events the relay turns into which queue's jobs. */
+export const EFFECT_EVENTS: Readonly<Record<string, QueueKey>> = {
+  InsuranceGrantRequested: 'insurance',
+  PayoutRequested: 'payouts',
+};
+
+/**
+ * Explicit limits on every queue: attempts with exponential back-off (an outside service that is
+ * down gets time to recover), and bounded retention of finished jobs so Redis does not grow
+ * without end (failed jobs are kept longer: they are the dead letters an admin looks at).
+ */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 30 * 24 * 3600, count: 100_000 },
+};
