@@ -33,7 +33,7 @@ const opened: ProgrammeEvent = { type: 'ProgrammeOpened', data: { programmeId: P
 type Command = (state: ProgrammeState) => ProgrammeEvent[];
 const fund = (amountFen: number): Command => (state) => fundBudget(state, { amountFen, source: 'union_funds', reference: 'decision-7', proposalId: `fund-${amountFen}` });
 const allocate = (fromOrgId: string, toOrgId: string, amountFen: number): Command => (state) =>
-  allocateBudget(state, { fromOrgId, toOrgId, toParentOrgId: parentOf[toOrgId] ?? null, amountFen, proposalId: `alloc-${toOrgId}` });
+  allocateBudget(state, { fromOrgId, toOrgId, toParentOrgId: parentOf[toOrgId] ?? null, amountFen, proposalId: `alloc-${toOrgId}-${amountFen}` });
 const giveBack = (fromOrgId: string, amountFen: number): Command => (state) => returnBudget(state, { fromOrgId, amountFen, proposalId: null });
 const issue = (orgId: string, count: number, faceFen: number): Command => (state) => issueVouchers(state, { orgId, campaignId: 'mid-autumn', chunk: 0, count, faceFen });
 const close = (local: string): Command => (state) => closeProgramme(state, { now: sh(local) });
@@ -113,7 +113,7 @@ describe('allocateBudget', () => {
     expect(events).toEqual([
       {
         type: 'BudgetAllocated',
-        data: { programmeId: P, fromOrgId: ROOT, toOrgId: 'c1', amountFen: 30_000, proposalId: 'alloc-c1', postings: [cny(budget(ROOT), budget('c1'), 30_000)] },
+        data: { programmeId: P, fromOrgId: ROOT, toOrgId: 'c1', amountFen: 30_000, proposalId: 'alloc-c1-30000', postings: [cny(budget(ROOT), budget('c1'), 30_000)] },
       },
     ]);
     expect(state.budgets.get(ROOT)).toMatchObject({ balance: 70_000, funded: 100_000, allocatedOut: 30_000 });
