@@ -238,7 +238,14 @@ interface World {
   returned: Map<string, VoucherExpiry>;
   batchCount: number;
   settlementCount: number;
+  proposalCount: number;
 }
+
+/**
+ * A new approved proposal's id: the programme carries out a proposal once (a second execution
+ * returns no events), so each funding and allocation is its own proposal.
+ */
+const nextProposal = (world: World, kind: string): string => `pr-${kind}-${(world.proposalCount += 1)}`;
 
 const programmeEntry = (event: ProgrammeEvent): Entry => ({ stream: 'programme', event });
 const walletEntry = (id: string) => (event: WalletEvent): Entry => ({ stream: 'wallet', id, event });
@@ -366,6 +373,10 @@ function noteEvent(world: World, { event }: Entry): void {
       }
       if (world.programme.status === 'closed') seenCases.add('VoucherValueReturned:after-close');
       break;
+    case 'BudgetAllocated':
+      // To a union that had received before (noted after the evolve): allocations go on after the first.
+      if (world.programme.budgets.get(event.data.toOrgId)!.received > event.data.amountFen) seenCases.add('BudgetAllocated:again');
+      break;
     case 'PaymentVoided':
       seenCases.add(`PaymentVoided:${event.data.reason}`);
       break;
@@ -475,13 +486,13 @@ function run(world: World, setup: Setup, op: Op): void {
 
   switch (op.kind) {
     case 'fund':
-      return decideAndCommit(() => fundBudget(world.programme, { amountFen: op.amountFen, source: 'union_funds', reference: 'decision', proposalId: 'pr-fund' }).map(programmeEntry));
+      return decideAndCommit(() => fundBudget(world.programme, { amountFen: op.amountFen, source: 'union_funds', reference: 'decision', proposalId: nextProposal(world, 'fund') }).map(programmeEntry));
     case 'allocate': {
       const to = org(op.to);
       const from = op.from === null ? setup.parentOf.get(to) : org(op.from);
       if (!from || from === to) return;
       return decideAndCommit(() =>
-        allocateBudget(world.programme, { fromOrgId: from, toOrgId: to, toParentOrgId: setup.parentOf.get(to) ?? null, amountFen: op.amountFen, proposalId: 'pr-alloc' }).map(programmeEntry),
+        allocateBudget(world.programme, { fromOrgId: from, toOrgId: to, toParentOrgId: setup.parentOf.get(to) ?? null, amountFen: op.amountFen, proposalId: nextProposal(world, 'alloc') }).map(programmeEntry),
       );
     }
     case 'giveBack':
@@ -735,6 +746,7 @@ function setUp(scenario: { grandchildren: [number, number]; members: number; sta
     returned: new Map(),
     batchCount: 0,
     settlementCount: 0,
+    proposalCount: 0,
   };
   commit(world, openProgramme(world.programme, { programmeId: P, name: '2026 中秋慰问', year: 2026, rootOrgId: ROOT, openedBy: 'admin-1' }).map(programmeEntry));
   commit(world, fundBudget(world.programme, { amountFen: scenario.seedFen, source: 'government', reference: 'seed', proposalId: 'pr-seed' }).map(programmeEntry));
@@ -817,6 +829,7 @@ describe('the money economy of a programme (random sequences over budgets, walle
     expect([...seenCases].sort()).toEqual(
       expect.arrayContaining([
         'BatchStopped:BUDGET_INSUFFICIENT',
+        'BudgetAllocated:again',
         'BatchStopped:PROGRAMME_CLOSED',
         'MerchantDaySettled:carried',
         'MerchantDaySettled:late-line',
