@@ -167,7 +167,8 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
         { weight: 3, arbitrary: fc.record({ fen: fen(12_000) }) },
         { weight: 7, arbitrary: fc.record({ perMille: fc.integer({ min: 1, max: 1_000 }) }) },
       ),
-      ttlMs: fc.constantFrom(MINUTE, 15 * MINUTE, 2 * HOUR, DAY, 3 * DAY),
+      // Now and then outside 10 s to 7 days: refused as PAYMENT.TTL_INVALID.
+      ttlMs: fc.oneof({ weight: 19, arbitrary: fc.constantFrom(MINUTE, 15 * MINUTE, 2 * HOUR, DAY, 3 * DAY) }, { weight: 1, arbitrary: fc.constantFrom(9_999, 7 * DAY + 1) }),
     }),
   },
   {
@@ -817,6 +818,7 @@ describe('the money economy of a programme (random sequences over budgets, walle
         'PAYMENT.NOT_AUTHORISED',
         'PAYMENT.NOT_CAPTURED',
         'PAYMENT.NOT_FOUND',
+        'PAYMENT.TTL_INVALID',
         'PROGRAMME.CLOSED',
         'PROGRAMME.YEAR_NOT_OVER',
         'REFUND.EXCEEDS_CAPTURE',

@@ -69,7 +69,9 @@ export {
 } from './batch';
 export {
   DEFAULT_AUTHORISATION_TTL_MS,
+  MAX_AUTHORISATION_TTL_MS,
   MAX_PAYMENT_FEN,
+  MIN_AUTHORISATION_TTL_MS,
   authorisePayment,
   bindCard,
   capturePayment,

@@ -314,6 +314,9 @@ export function voucherGrant(memberId: string, batch: { batchId: string; program
 
 export const MAX_PAYMENT_FEN = 5_000_000; // ¥50,000.00 per payment
 export const DEFAULT_AUTHORISATION_TTL_MS = 15 * 60 * 1000;
+/** How long a hold may last: the bounds BENEFITS_AUTHORISATION_TTL_SECONDS is configured within (10 s to 7 days). */
+export const MIN_AUTHORISATION_TTL_MS = 10 * 1000;
+export const MAX_AUTHORISATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 function postingsOf(entries: Array<[string, string, number]>): Posting[] {
   return entries.filter(([, , amount]) => amount > 0).map(([debit, credit, amount]) => posting(debit, credit, amount, 'CNY_FEN'));
@@ -343,6 +346,11 @@ export function authorisePayment(
   now: Date,
 ): WalletEvent[] {
   checkPaymentAmount(command.amountFen);
+  // Checked here too, not only in the configuration: a hold that expires at once, or never (NaN, Infinity), is refused, not recorded.
+  const ttlMs = command.ttlMs ?? DEFAULT_AUTHORISATION_TTL_MS;
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_AUTHORISATION_TTL_MS || ttlMs > MAX_AUTHORISATION_TTL_MS) {
+    throw new DomainError('PAYMENT.TTL_INVALID', 'an authorisation holds the money from 10 seconds to 7 days', 400, { ttlMs });
+  }
   if (state.payments.has(command.paymentId)) {
     throw new DomainError('PAYMENT.EXISTS', 'a payment with this id exists', 409, { paymentId: command.paymentId });
   }
@@ -374,7 +382,7 @@ export function authorisePayment(
         amountFen: command.amountFen,
         walletFen,
         vouchers,
-        expiresAtMs: now.getTime() + (command.ttlMs ?? DEFAULT_AUTHORISATION_TTL_MS),
+        expiresAtMs: now.getTime() + ttlMs,
         postings: postingsOf([
           [acct.wallet(memberId), acct.walletHeld(memberId), walletFen],
           [acct.voucher(memberId), acct.voucherHeld(memberId), sum(vouchers)],
