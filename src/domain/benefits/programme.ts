@@ -279,7 +279,15 @@ export function allocateBudget(
     throw new DomainError('BUDGET.NOT_A_CHILD', `${toOrgId} is not a direct child union of ${fromOrgId}`, 422, { fromOrgId, toOrgId });
   }
   const existing = state.budgets.get(toOrgId);
-  invariant(!existing || existing.parentOrgId === fromOrgId || existing.parentOrgId === null, `budget ${toOrgId} was allocated from its parent`);
+  // A union moved in the tree after its budget was allocated: the budget still answers to its old
+  // parent (returns and the close go there), so the new parent is refused, not crashed on (a 500).
+  if (existing && existing.parentOrgId !== fromOrgId && existing.parentOrgId !== null) {
+    throw new DomainError('BUDGET.PARENT_CHANGED', `the budget of ${toOrgId} was allocated from ${existing.parentOrgId}, not ${fromOrgId}`, 409, {
+      fromOrgId,
+      toOrgId,
+      budgetParentOrgId: existing.parentOrgId,
+    });
+  }
   requireBudget(state, fromOrgId, amountFen);
   return [
     {

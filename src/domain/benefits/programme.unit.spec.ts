@@ -131,6 +131,12 @@ describe('allocateBudget', () => {
     programme.given(tree).when(allocate('c2', 'c1', 100)).thenFails('BUDGET.NOT_A_CHILD');
   });
 
+  it('refuses a union moved in the tree since its budget was allocated as BUDGET.PARENT_CHANGED', () => {
+    // g1 now sits under c2 in the union tree, but its budget came from c1.
+    const moved: Command = (state) => allocateBudget(state, { fromOrgId: 'c2', toOrgId: 'g1', toParentOrgId: 'c2', amountFen: 100, proposalId: 'alloc-moved' });
+    programme.given(tree).when(moved).thenFails('BUDGET.PARENT_CHANGED', { fromOrgId: 'c2', toOrgId: 'g1', budgetParentOrgId: 'c1' });
+  });
+
   it('refuses more than the budget holds as BUDGET.INSUFFICIENT, and takes exactly all of it', () => {
     programme.given(tree).when(allocate('c1', 'g1', 20_001)).thenFails('BUDGET.INSUFFICIENT', { orgId: 'c1', balanceFen: 20_000, requestedFen: 20_001 });
     expect(programme.given(tree).when(allocate('c1', 'g1', 20_000)).result().state.budgets.get('c1')?.balance).toBe(0);
