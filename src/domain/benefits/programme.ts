@@ -1,5 +1,5 @@
 import { DomainError, invariant, periodsOf, posting, type Posting } from '../shared';
-import { MAX_AMOUNT_FEN, benefitAccounts as acct, type FundSource } from './accounts';
+import { MAX_AMOUNT_FEN, MAX_PROGRAMME_FEN, benefitAccounts as acct, type FundSource } from './accounts';
 
 /**
  * A benefit programme (stream `programme-<programmeId>`): one year's welfare fund of a union, for
@@ -249,6 +249,15 @@ export function fundBudget(
   requireOpen(state);
   checkAmountFen(command.amountFen);
   const orgId = state.rootOrgId;
+  // A cap on the programme's total, so that no later posting of it can exceed MAX_POSTING_AMOUNT (see MAX_PROGRAMME_FEN).
+  const fundedFen = state.budgets.get(orgId)!.funded;
+  if (fundedFen + command.amountFen > MAX_PROGRAMME_FEN) {
+    throw new DomainError('BUDGET.PROGRAMME_TOO_LARGE', `a programme is funded with at most ${MAX_PROGRAMME_FEN / 100} yuan in all`, 422, {
+      fundedFen,
+      requestedFen: command.amountFen,
+      maxFen: MAX_PROGRAMME_FEN,
+    });
+  }
   return [
     {
       type: 'BudgetFunded',

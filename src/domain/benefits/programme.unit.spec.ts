@@ -1,8 +1,9 @@
 import { commandSpec } from '../../../test/support/given-when-then';
 import { balancesOf, postingsOf } from '../../../test/support/benefits-model';
-import type { Posting } from '../shared';
+import { MAX_POSTING_AMOUNT, type Posting } from '../shared';
 import {
   MAX_AMOUNT_FEN,
+  MAX_PROGRAMME_FEN,
   allocateBudget,
   closeProgramme,
   evolveProgramme,
@@ -99,6 +100,18 @@ describe('fundBudget', () => {
 
   it('accepts the largest amount', () => {
     expect(programme.given([opened]).when(fund(MAX_AMOUNT_FEN)).result().state.budgets.get(ROOT)?.balance).toBe(MAX_AMOUNT_FEN);
+  });
+
+  it('funds a programme with ¥1,000,000,000.00 in all, refusing more as BUDGET.PROGRAMME_TOO_LARGE', () => {
+    const fundAgain = (amountFen: number, n: number): Command => (state) => fundBudget(state, { amountFen, source: 'government', reference: `grant-${n}`, proposalId: `fund-${n}` });
+    const full = history([opened], ...Array.from({ length: 10 }, (_, n) => fundAgain(MAX_AMOUNT_FEN, n)));
+    expect(programme.given(full).state().budgets.get(ROOT)).toMatchObject({ funded: MAX_PROGRAMME_FEN, balance: 100_000_000_000 });
+    programme.given(full).when(fundAgain(1, 10)).thenFails('BUDGET.PROGRAMME_TOO_LARGE', { fundedFen: MAX_PROGRAMME_FEN, requestedFen: 1, maxFen: MAX_PROGRAMME_FEN });
+    // Money that left the root does not make room for more.
+    const spent = history(full, allocate(ROOT, 'c1', MAX_AMOUNT_FEN));
+    programme.given(spent).when(fundAgain(1, 10)).thenFails('BUDGET.PROGRAMME_TOO_LARGE');
+    // So every posting of a programme, up to its whole funding, fits the limit of one posting.
+    expect(MAX_PROGRAMME_FEN).toBeLessThanOrEqual(MAX_POSTING_AMOUNT);
   });
 
   it('refuses an unknown programme as PROGRAMME.NOT_FOUND and a closed one as PROGRAMME.CLOSED', () => {
