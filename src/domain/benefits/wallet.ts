@@ -135,7 +135,6 @@ export interface WalletState {
   card: { cardHmac: string; cardMasked: string } | null;
   vouchers: ReadonlyMap<string, Voucher>;
   payments: ReadonlyMap<string, Payment>;
-  credits: ReadonlySet<string>;
 }
 
 export const initialWalletState: WalletState = {
@@ -147,7 +146,6 @@ export const initialWalletState: WalletState = {
   card: null,
   vouchers: new Map(),
   payments: new Map(),
-  credits: new Set(),
 };
 
 const sum = (parts: readonly VoucherPart[]): number => parts.reduce((total, part) => total + part.amountFen, 0);
@@ -181,7 +179,6 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
         ...state,
         memberId: event.data.memberId,
         available: state.available + event.data.amountFen,
-        credits: new Set(state.credits).add(event.data.batchId),
       };
     case 'VoucherGranted': {
       const { memberId, voucherId, batchId, programmeId, orgId, category, faceFen, validFromMs, validUntilMs } = event.data;
