@@ -1,11 +1,11 @@
 import type { Asset, Posting } from '../../src/domain/shared';
-import type { MerchantState, SettlementFigures, WalletEvent } from '../../src/domain/benefits';
+import { merchantLine, type MerchantEvent, type WalletEvent } from '../../src/domain/benefits';
 
 /**
  * The ledger as the read models will see the benefits context: account balances summed from the
- * events' postings alone (never from the deciders' states, so the two can be compared), and a
- * merchant's settlement figures summed from the wallet events' capture and refund lines, as the
- * application will from its merchant ledger.
+ * events' postings alone (never from the deciders' states, so the two can be compared), and each
+ * merchant's capture and refund lines counted from the wallet events alone, to check what the
+ * merchant's own stream settles.
  */
 
 /** Anything that may carry postings: every benefits event. */
@@ -31,41 +31,59 @@ export function addPostings(balances: Map<string, number>, postings: readonly Po
   }
 }
 
-/** A capture or refund line of a merchant's ledger, at its position in the global log (1-based, as the store counts). */
-export interface MerchantLine {
-  position: bigint;
+/** A capture or refund at a merchant as the model counts it: from the wallet's events alone, never from the merchant's stream. */
+export interface ModelLine {
   day: string;
   kind: 'capture' | 'refund';
   amountFen: number;
+  /** The settlement that took the line in; null while no settlement has. */
+  settlementId: string | null;
 }
 
-/** The merchant line an event at `position` makes, if it is a capture or a refund. */
-export function merchantLineOf(event: PostedEvent, position: bigint): (MerchantLine & { merchantId: string }) | null {
+/** The line a wallet event makes, if it is a capture or a refund. */
+export function modelLineOf(event: PostedEvent): (ModelLine & { merchantId: string }) | null {
   const wallet = event as WalletEvent;
   if (wallet.type !== 'PaymentCaptured' && wallet.type !== 'PaymentRefunded') return null;
   const kind = wallet.type === 'PaymentCaptured' ? 'capture' : 'refund';
-  return { merchantId: wallet.data.merchantId, position, day: wallet.data.day, kind, amountFen: wallet.data.amountFen };
+  return { merchantId: wallet.data.merchantId, day: wallet.data.day, kind, amountFen: wallet.data.amountFen, settlementId: null };
 }
 
-/** A line is covered when an earlier settlement's day and position both reach it. */
-export function isCovered(line: MerchantLine, merchant: MerchantState): boolean {
-  return merchant.settlements.some((settlement) => line.day <= settlement.day && line.position <= BigInt(settlement.throughPosition));
+/**
+ * The merchant's events to append in the same commit as a wallet decision, exactly as the
+ * application builds them (BenefitsService's `merchantLines`, passed to the command handler as
+ * `alongside`): one MerchantLineRecorded per capture and refund, on the stream of the merchant
+ * the terminal belongs to.
+ */
+export function merchantLinesBeside(merchantId: string, events: readonly WalletEvent[]): MerchantEvent[] {
+  return events.flatMap((event) =>
+    event.type === 'PaymentCaptured' || event.type === 'PaymentRefunded'
+      ? [
+          merchantLine({
+            merchantId,
+            kind: event.type === 'PaymentCaptured' ? 'capture' : 'refund',
+            paymentId: event.data.paymentId,
+            refundId: event.type === 'PaymentRefunded' ? event.data.refundId : null,
+            memberId: event.data.memberId,
+            amountFen: event.data.amountFen,
+            day: event.data.day,
+          }),
+        ]
+      : [],
+  );
 }
 
-/** The figures of settling `day` from the merchant ledger read up to `throughPosition`: its lines up to `day` that no earlier settlement covered. */
-export function settlementFigures(
-  lines: readonly MerchantLine[],
-  merchant: MerchantState,
-  ids: { settlementId: string; payoutId: string },
-  day: string,
-  throughPosition: bigint,
-): SettlementFigures {
-  const settled = lines.filter((line) => line.day <= day && line.position <= throughPosition && !isCovered(line, merchant));
-  const total = (kind: MerchantLine['kind']): number => settled.filter((line) => line.kind === kind).reduce((sum, line) => sum + line.amountFen, 0);
-  return { ...ids, day, throughPosition, captureFen: total('capture'), refundFen: total('refund'), lines: settled.length };
+/** What settling `day` must take: every line no settlement has taken yet whose business day is `day` or earlier. */
+export function linesToSettle<Line extends ModelLine>(lines: readonly Line[], day: string): Line[] {
+  return lines.filter((line) => line.settlementId === null && line.day <= day);
 }
 
-/** Captures minus refunds of the lines no settlement covers yet. */
-export function unsettledFen(lines: readonly MerchantLine[], merchant: MerchantState): number {
-  return lines.filter((line) => !isCovered(line, merchant)).reduce((sum, line) => sum + (line.kind === 'capture' ? line.amountFen : -line.amountFen), 0);
+/** A settlement's figures over `lines`. */
+export function figuresOf(lines: readonly ModelLine[]): { captureFen: number; refundFen: number; lines: number } {
+  const total = (kind: ModelLine['kind']): number => lines.filter((line) => line.kind === kind).reduce((sum, line) => sum + line.amountFen, 0);
+  return { captureFen: total('capture'), refundFen: total('refund'), lines: lines.length };
+}
+
+/** Captures minus refunds of the lines no settlement has taken yet. */
+export function unsettledFen(lines: readonly ModelLine[]): number {
+  return lines.filter((line) => line.settlementId === null).reduce((sum, line) => sum + (line.kind === 'capture' ? line.amountFen : -line.amountFen), 0);
 }

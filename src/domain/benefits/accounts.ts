@@ -34,3 +34,13 @@ export const BENEFIT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Largest single amount (¥100,000,000.00): far above any programme, far below a posting's limit. */
 export const MAX_AMOUNT_FEN = 10_000_000_000;
+
+/**
+ * Largest total funding of one programme (¥1,000,000,000.00), refused beyond as
+ * BUDGET.PROGRAMME_TOO_LARGE. Every amount a programme moves comes out of its funding (an
+ * allocation, a return, a reservation, vouchers issued or returned, the remainder at the close),
+ * so no posting of it can exceed this; MAX_POSTING_AMOUNT (src/domain/shared/postings.ts,
+ * ¥10,000,000,000.00) is ten times more, the headroom for what sums over programmes (a wallet, a
+ * merchant's settlement). programme.unit.spec.ts checks the relation.
+ */
+export const MAX_PROGRAMME_FEN = MAX_AMOUNT_FEN * 10;

@@ -3,7 +3,7 @@
  * proposals, distribution batches (money and vouchers), members' wallets (工会E卡) with vouchers
  * and payments, and merchants with their settlements. Money only (CNY_FEN postings).
  */
-export { BENEFIT_ID, FUND_SOURCES, MAX_AMOUNT_FEN, NON_NEGATIVE_ACCOUNT_PREFIXES, benefitAccounts, type FundSource } from './accounts';
+export { BENEFIT_ID, FUND_SOURCES, MAX_AMOUNT_FEN, MAX_PROGRAMME_FEN, NON_NEGATIVE_ACCOUNT_PREFIXES, benefitAccounts, type FundSource } from './accounts';
 export { luhnValid, maskBankCard, normaliseBankCard } from './bank-card';
 export {
   MAX_PROGRAMME_YEAR,
@@ -69,7 +69,9 @@ export {
 } from './batch';
 export {
   DEFAULT_AUTHORISATION_TTL_MS,
+  MAX_AUTHORISATION_TTL_MS,
   MAX_PAYMENT_FEN,
+  MIN_AUTHORISATION_TTL_MS,
   authorisePayment,
   bindCard,
   capturePayment,

@@ -1,5 +1,5 @@
 import { DomainError, invariant, periodsOf, posting, type Posting } from '../shared';
-import { MAX_AMOUNT_FEN, benefitAccounts as acct, type FundSource } from './accounts';
+import { MAX_AMOUNT_FEN, MAX_PROGRAMME_FEN, benefitAccounts as acct, type FundSource } from './accounts';
 
 /**
  * A benefit programme (stream `programme-<programmeId>`): one year's welfare fund of a union, for
@@ -249,6 +249,15 @@ export function fundBudget(
   requireOpen(state);
   checkAmountFen(command.amountFen);
   const orgId = state.rootOrgId;
+  // A cap on the programme's total, so that no later posting of it can exceed MAX_POSTING_AMOUNT (see MAX_PROGRAMME_FEN).
+  const fundedFen = state.budgets.get(orgId)!.funded;
+  if (fundedFen + command.amountFen > MAX_PROGRAMME_FEN) {
+    throw new DomainError('BUDGET.PROGRAMME_TOO_LARGE', `a programme is funded with at most ${MAX_PROGRAMME_FEN / 100} yuan in all`, 422, {
+      fundedFen,
+      requestedFen: command.amountFen,
+      maxFen: MAX_PROGRAMME_FEN,
+    });
+  }
   return [
     {
       type: 'BudgetFunded',
@@ -279,7 +288,15 @@ export function allocateBudget(
     throw new DomainError('BUDGET.NOT_A_CHILD', `${toOrgId} is not a direct child union of ${fromOrgId}`, 422, { fromOrgId, toOrgId });
   }
   const existing = state.budgets.get(toOrgId);
-  invariant(!existing || existing.parentOrgId === fromOrgId || existing.parentOrgId === null, `budget ${toOrgId} was allocated from its parent`);
+  // A union moved in the tree after its budget was allocated: the budget still answers to its old
+  // parent (returns and the close go there), so the new parent is refused, not crashed on (a 500).
+  if (existing && existing.parentOrgId !== fromOrgId && existing.parentOrgId !== null) {
+    throw new DomainError('BUDGET.PARENT_CHANGED', `the budget of ${toOrgId} was allocated from ${existing.parentOrgId}, not ${fromOrgId}`, 409, {
+      fromOrgId,
+      toOrgId,
+      budgetParentOrgId: existing.parentOrgId,
+    });
+  }
   requireBudget(state, fromOrgId, amountFen);
   return [
     {

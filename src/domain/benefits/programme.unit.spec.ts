@@ -1,8 +1,9 @@
 import { commandSpec } from '../../../test/support/given-when-then';
 import { balancesOf, postingsOf } from '../../../test/support/benefits-model';
-import type { Posting } from '../shared';
+import { MAX_POSTING_AMOUNT, type Posting } from '../shared';
 import {
   MAX_AMOUNT_FEN,
+  MAX_PROGRAMME_FEN,
   allocateBudget,
   closeProgramme,
   evolveProgramme,
@@ -33,7 +34,7 @@ const opened: ProgrammeEvent = { type: 'ProgrammeOpened', data: { programmeId: P
 type Command = (state: ProgrammeState) => ProgrammeEvent[];
 const fund = (amountFen: number): Command => (state) => fundBudget(state, { amountFen, source: 'union_funds', reference: 'decision-7', proposalId: `fund-${amountFen}` });
 const allocate = (fromOrgId: string, toOrgId: string, amountFen: number): Command => (state) =>
-  allocateBudget(state, { fromOrgId, toOrgId, toParentOrgId: parentOf[toOrgId] ?? null, amountFen, proposalId: `alloc-${toOrgId}` });
+  allocateBudget(state, { fromOrgId, toOrgId, toParentOrgId: parentOf[toOrgId] ?? null, amountFen, proposalId: `alloc-${toOrgId}-${amountFen}` });
 const giveBack = (fromOrgId: string, amountFen: number): Command => (state) => returnBudget(state, { fromOrgId, amountFen, proposalId: null });
 const issue = (orgId: string, count: number, faceFen: number): Command => (state) => issueVouchers(state, { orgId, campaignId: 'mid-autumn', chunk: 0, count, faceFen });
 const close = (local: string): Command => (state) => closeProgramme(state, { now: sh(local) });
@@ -101,6 +102,18 @@ describe('fundBudget', () => {
     expect(programme.given([opened]).when(fund(MAX_AMOUNT_FEN)).result().state.budgets.get(ROOT)?.balance).toBe(MAX_AMOUNT_FEN);
   });
 
+  it('funds a programme with ¥1,000,000,000.00 in all, refusing more as BUDGET.PROGRAMME_TOO_LARGE', () => {
+    const fundAgain = (amountFen: number, n: number): Command => (state) => fundBudget(state, { amountFen, source: 'government', reference: `grant-${n}`, proposalId: `fund-${n}` });
+    const full = history([opened], ...Array.from({ length: 10 }, (_, n) => fundAgain(MAX_AMOUNT_FEN, n)));
+    expect(programme.given(full).state().budgets.get(ROOT)).toMatchObject({ funded: MAX_PROGRAMME_FEN, balance: 100_000_000_000 });
+    programme.given(full).when(fundAgain(1, 10)).thenFails('BUDGET.PROGRAMME_TOO_LARGE', { fundedFen: MAX_PROGRAMME_FEN, requestedFen: 1, maxFen: MAX_PROGRAMME_FEN });
+    // Money that left the root does not make room for more.
+    const spent = history(full, allocate(ROOT, 'c1', MAX_AMOUNT_FEN));
+    programme.given(spent).when(fundAgain(1, 10)).thenFails('BUDGET.PROGRAMME_TOO_LARGE');
+    // So every posting of a programme, up to its whole funding, fits the limit of one posting.
+    expect(MAX_PROGRAMME_FEN).toBeLessThanOrEqual(MAX_POSTING_AMOUNT);
+  });
+
   it('refuses an unknown programme as PROGRAMME.NOT_FOUND and a closed one as PROGRAMME.CLOSED', () => {
     programme.given([]).when(fund(100)).thenFails('PROGRAMME.NOT_FOUND');
     programme.given(history(tree, close('2027-01-01 00:00'))).when(fund(100)).thenFails('PROGRAMME.CLOSED', { programmeId: P });
@@ -113,7 +126,7 @@ describe('allocateBudget', () => {
     expect(events).toEqual([
       {
         type: 'BudgetAllocated',
-        data: { programmeId: P, fromOrgId: ROOT, toOrgId: 'c1', amountFen: 30_000, proposalId: 'alloc-c1', postings: [cny(budget(ROOT), budget('c1'), 30_000)] },
+        data: { programmeId: P, fromOrgId: ROOT, toOrgId: 'c1', amountFen: 30_000, proposalId: 'alloc-c1-30000', postings: [cny(budget(ROOT), budget('c1'), 30_000)] },
       },
     ]);
     expect(state.budgets.get(ROOT)).toMatchObject({ balance: 70_000, funded: 100_000, allocatedOut: 30_000 });
@@ -129,6 +142,12 @@ describe('allocateBudget', () => {
   it('refuses a union that is not a direct child as BUDGET.NOT_A_CHILD (a grandchild, a sibling)', () => {
     programme.given(tree).when(allocate(ROOT, 'g1', 100)).thenFails('BUDGET.NOT_A_CHILD', { fromOrgId: ROOT, toOrgId: 'g1' });
     programme.given(tree).when(allocate('c2', 'c1', 100)).thenFails('BUDGET.NOT_A_CHILD');
+  });
+
+  it('refuses a union moved in the tree since its budget was allocated as BUDGET.PARENT_CHANGED', () => {
+    // g1 now sits under c2 in the union tree, but its budget came from c1.
+    const moved: Command = (state) => allocateBudget(state, { fromOrgId: 'c2', toOrgId: 'g1', toParentOrgId: 'c2', amountFen: 100, proposalId: 'alloc-moved' });
+    programme.given(tree).when(moved).thenFails('BUDGET.PARENT_CHANGED', { fromOrgId: 'c2', toOrgId: 'g1', budgetParentOrgId: 'c1' });
   });
 
   it('refuses more than the budget holds as BUDGET.INSUFFICIENT, and takes exactly all of it', () => {

@@ -135,7 +135,6 @@ export interface WalletState {
   card: { cardHmac: string; cardMasked: string } | null;
   vouchers: ReadonlyMap<string, Voucher>;
   payments: ReadonlyMap<string, Payment>;
-  credits: ReadonlySet<string>;
 }
 
 export const initialWalletState: WalletState = {
@@ -147,7 +146,6 @@ export const initialWalletState: WalletState = {
   card: null,
   vouchers: new Map(),
   payments: new Map(),
-  credits: new Set(),
 };
 
 const sum = (parts: readonly VoucherPart[]): number => parts.reduce((total, part) => total + part.amountFen, 0);
@@ -181,7 +179,6 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
         ...state,
         memberId: event.data.memberId,
         available: state.available + event.data.amountFen,
-        credits: new Set(state.credits).add(event.data.batchId),
       };
     case 'VoucherGranted': {
       const { memberId, voucherId, batchId, programmeId, orgId, category, faceFen, validFromMs, validUntilMs } = event.data;
@@ -314,6 +311,9 @@ export function voucherGrant(memberId: string, batch: { batchId: string; program
 
 export const MAX_PAYMENT_FEN = 5_000_000; // ¥50,000.00 per payment
 export const DEFAULT_AUTHORISATION_TTL_MS = 15 * 60 * 1000;
+/** How long a hold may last: the bounds BENEFITS_AUTHORISATION_TTL_SECONDS is configured within (10 s to 7 days). */
+export const MIN_AUTHORISATION_TTL_MS = 10 * 1000;
+export const MAX_AUTHORISATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 function postingsOf(entries: Array<[string, string, number]>): Posting[] {
   return entries.filter(([, , amount]) => amount > 0).map(([debit, credit, amount]) => posting(debit, credit, amount, 'CNY_FEN'));
@@ -343,6 +343,11 @@ export function authorisePayment(
   now: Date,
 ): WalletEvent[] {
   checkPaymentAmount(command.amountFen);
+  // Checked here too, not only in the configuration: a hold that expires at once, or never (NaN, Infinity), is refused, not recorded.
+  const ttlMs = command.ttlMs ?? DEFAULT_AUTHORISATION_TTL_MS;
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_AUTHORISATION_TTL_MS || ttlMs > MAX_AUTHORISATION_TTL_MS) {
+    throw new DomainError('PAYMENT.TTL_INVALID', 'an authorisation holds the money from 10 seconds to 7 days', 400, { ttlMs });
+  }
   if (state.payments.has(command.paymentId)) {
     throw new DomainError('PAYMENT.EXISTS', 'a payment with this id exists', 409, { paymentId: command.paymentId });
   }
@@ -374,7 +379,7 @@ export function authorisePayment(
         amountFen: command.amountFen,
         walletFen,
         vouchers,
-        expiresAtMs: now.getTime() + (command.ttlMs ?? DEFAULT_AUTHORISATION_TTL_MS),
+        expiresAtMs: now.getTime() + ttlMs,
         postings: postingsOf([
           [acct.wallet(memberId), acct.walletHeld(memberId), walletFen],
           [acct.voucher(memberId), acct.voucherHeld(memberId), sum(vouchers)],

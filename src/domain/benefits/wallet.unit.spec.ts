@@ -3,7 +3,9 @@ import { balancesOf, postingsOf } from '../../../test/support/benefits-model';
 import type { Posting } from '../shared';
 import {
   DEFAULT_AUTHORISATION_TTL_MS,
+  MAX_AUTHORISATION_TTL_MS,
   MAX_PAYMENT_FEN,
+  MIN_AUTHORISATION_TTL_MS,
   authorisePayment,
   bindCard,
   capturePayment,
@@ -87,7 +89,7 @@ describe('walletCredit and voucherGrant (written by batches)', () => {
       type: 'WalletCredited',
       data: { memberId: M, batchId: 'b-money', programmeId: 'p26', orgId: 'g1', amountFen: 10_000, postings: [cny('transit:disbursement:b-money', acct.wallet, 10_000)] },
     });
-    expect(wallet.given([credited]).state()).toMatchObject({ memberId: M, available: 10_000, credits: new Set(['b-money']) });
+    expect(wallet.given([credited]).state()).toMatchObject({ memberId: M, available: 10_000 });
   });
 
   it('grants one voucher per member per campaign, named by the pair, from the campaign in transit', () => {
@@ -181,6 +183,15 @@ describe('authorisePayment', () => {
 
   it("expires the hold after the terminal's time to live", () => {
     expect(wallet.given(funded).when(authorise('pay-1', 100, NOW, 'grocery', 60_000)).result().state.payments.get('pay-1')?.expiresAtMs).toBe(ms(NOW) + 60_000);
+  });
+
+  it('holds from 10 seconds to 7 days', () => {
+    const expiresAtMs = (ttlMs: number): number | undefined => wallet.given(funded).when(authorise('pay-1', 100, NOW, 'grocery', ttlMs)).result().state.payments.get('pay-1')?.expiresAtMs;
+    expect([MIN_AUTHORISATION_TTL_MS, MAX_AUTHORISATION_TTL_MS].map(expiresAtMs)).toEqual([ms(NOW) + 10_000, ms(NOW) + 7 * 24 * 3_600_000]);
+  });
+
+  it.each([0, -60_000, MIN_AUTHORISATION_TTL_MS - 1, MAX_AUTHORISATION_TTL_MS + 1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('refuses a time to live of %p ms as PAYMENT.TTL_INVALID', (ttlMs) => {
+    wallet.given(funded).when(authorise('pay-1', 100, NOW, 'grocery', ttlMs)).thenFails('PAYMENT.TTL_INVALID');
   });
 });
 

@@ -19,7 +19,10 @@ export interface Posting {
   asset: Asset;
 }
 
-/** Largest amount of one posting: far above any real grant or payment, far below 2^53. */
+/**
+ * Largest amount of one posting: far above any real grant or payment, far below 2^53. Benefits
+ * caps a whole programme at a tenth of it (MAX_PROGRAMME_FEN in src/domain/benefits/accounts.ts).
+ */
 export const MAX_POSTING_AMOUNT = 1_000_000_000_000;
 
 export function posting(debit: string, credit: string, amount: number, asset: Asset): Posting {
