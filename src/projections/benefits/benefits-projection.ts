@@ -398,8 +398,14 @@ class BatchWriter {
         programme.status = 'closed';
         programme.closed_at = at;
         this.programmes.touch(programme);
-        for (const node of [...this.budgets.all()].filter((row) => row.programme_id === programmeId)) {
-          if (node.org_id !== programme.root_org_id) node.returned_up_fen += node.balance_fen;
+        // As evolveProgramme: every union's remainder goes up to the root (the root's returned in),
+        // and the root's whole remainder on to the root union's funds (the root's returned up).
+        const nodes = [...this.budgets.all()].filter((row) => row.programme_id === programmeId);
+        const fromUnions = nodes.filter((node) => node.org_id !== programme.root_org_id).reduce((sum, node) => sum + node.balance_fen, 0);
+        for (const node of nodes) {
+          const isRoot = node.org_id === programme.root_org_id;
+          node.returned_in_fen += isRoot ? fromUnions : 0;
+          node.returned_up_fen += node.balance_fen + (isRoot ? fromUnions : 0);
           node.balance_fen = 0;
           this.budgets.touch(node);
         }
