@@ -9,6 +9,8 @@ import { pgp, type DbTask, type Queryable } from '../../infra/database';
 export interface EffectRequest {
   /** The requesting event, which is also the job id. */
   eventId: string;
+  /** The requesting event's type (the job's name). */
+  type: string;
   queue: string;
   streamId: string;
   revision: bigint;
@@ -28,7 +30,7 @@ export interface EffectOutcome {
 /** The largest page a replay reads at once. */
 export const EFFECT_PAGE_MAX = 1_000;
 
-const requestColumns = new pgp.helpers.ColumnSet(['event_id', 'queue', 'stream_id', 'revision', 'effect_key', 'global_position'], { table: 'ul_effects' });
+const requestColumns = new pgp.helpers.ColumnSet(['event_id', 'event_type', 'queue', 'stream_id', 'revision', 'effect_key', 'global_position'], { table: 'ul_effects' });
 const outcomeColumns = new pgp.helpers.ColumnSet(['stream_id', 'effect_key', 'outcome_event_id', 'outcome_type']);
 
 /**
@@ -40,6 +42,7 @@ export async function recordEffects(tx: DbTask, requests: readonly EffectRequest
   if (requests.length > 0) {
     const rows = requests.map((request) => ({
       event_id: request.eventId,
+      event_type: request.type,
       queue: request.queue,
       stream_id: request.streamId,
       revision: request.revision.toString(),
@@ -63,14 +66,15 @@ export async function recordEffects(tx: DbTask, requests: readonly EffectRequest
 export async function outstandingEffects(db: Queryable, queues: readonly string[], afterPosition: bigint, limit: number): Promise<EffectRequest[]> {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > EFFECT_PAGE_MAX) throw new Error(`invariant violated: effect page of ${limit}`);
   if (queues.length === 0) return [];
-  const rows = await db.any<{ event_id: string; queue: string; stream_id: string; revision: string; effect_key: string; global_position: string }>(
-    `SELECT event_id, queue, stream_id, revision, effect_key, global_position FROM ul_effects
+  const rows = await db.any<{ event_id: string; event_type: string; queue: string; stream_id: string; revision: string; effect_key: string; global_position: string }>(
+    `SELECT event_id, event_type, queue, stream_id, revision, effect_key, global_position FROM ul_effects
       WHERE outcome_event_id IS NULL AND global_position > $1 AND queue = ANY($2)
       ORDER BY global_position LIMIT $3`,
     [afterPosition.toString(), [...queues], limit],
   );
   return rows.map((row) => ({
     eventId: row.event_id,
+    type: row.event_type,
     queue: row.queue,
     streamId: row.stream_id,
     revision: BigInt(row.revision),

@@ -17,6 +17,7 @@ export const JOBS_MIGRATIONS: readonly Migration[] = [
       -- records the outcome (same stream, same effect key: for insurance the grant id).
       CREATE TABLE ul_effects (
         event_id text PRIMARY KEY,
+        event_type text NOT NULL,
         queue text NOT NULL,
         stream_id text NOT NULL,
         revision bigint NOT NULL,
