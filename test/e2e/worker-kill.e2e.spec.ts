@@ -14,7 +14,7 @@ import { activateMembers, exactlyOnceFigures, recordedOutcomes } from '../suppor
 import { testTimeout, waitFor } from '../support/wait-for';
 
 /**
- * kill -9 during a run: `union-ledger worker` (the built CLI) in a child process carries out 240
+ * kill -9 during a run: `union-ledger worker` (the built CLI) in a child process carries out 200
  * insurance grants against the insurer simulator (in this process, so its count survives), which
  * also loses answers and holds calls. The worker is killed with SIGKILL at random points, five
  * times: right after it started (the relay may be between Redis' acknowledgement and its
@@ -24,7 +24,7 @@ import { testTimeout, waitFor } from '../support/wait-for';
  * 0 duplicated.
  */
 
-const GRANTS = 240;
+const GRANTS = 200;
 const KILLS = 5;
 /** Short locks so that the jobs a killed worker held are found stalled and run again within seconds. */
 const LOCK_MS = 1_500;
