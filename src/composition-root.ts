@@ -12,6 +12,7 @@ import { PiiVault, type PiiKeys } from './infra/pii';
 import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
 import { INFRA_MIGRATIONS } from './infra/schema';
 import { SmsHttpClient, WeChatHttpClient } from './infra/external-http';
+import { InsurerHttpClient } from './infra/insurer-http';
 import { startSimulators } from './infra/simulators/simulators';
 import { QuizBook, RuleBook } from './application/earning';
 import {
@@ -26,6 +27,8 @@ import {
 } from './application/identity';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
+import { InsuranceGrants, type InsurerPort } from './application/insurance';
+import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
@@ -50,6 +53,7 @@ export const MIGRATIONS = collectMigrations(
   IDENTITY_MIGRATIONS,
   BENEFITS_PROJECTION_MIGRATIONS,
   BENEFITS_MIGRATIONS,
+  JOBS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
@@ -85,30 +89,34 @@ export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrent
   return new UpcastingEventStore(adapter, UPCASTERS);
 }
 
-/** The outside services of the identity context: WeChat and SMS, real or simulated. */
+/** The services outside the ledger: WeChat and SMS (identity), the insurer (insurance); real or simulated. */
 export interface OutsideServices {
   wechat: WeChatPort;
   sms: SmsPort;
+  insurer: InsurerPort;
   /** For the start-up log. */
   description: string;
   close(): Promise<void>;
 }
 
 /**
- * WeChat and the SMS gateway as configured; whichever is not configured is served by the
- * simulators (one small HTTP server on 127.0.0.1), as the embedded quick start does for
+ * WeChat, the SMS gateway and the insurer as configured; whichever is not configured is served by
+ * the simulators (one small HTTP server on 127.0.0.1), as the embedded quick start does for
  * PostgreSQL and Redis.
  */
-export async function connectOutsideServices(config: Pick<AppConfig, 'wechat' | 'sms'>): Promise<OutsideServices> {
-  const simulators = config.wechat && config.sms ? undefined : await startSimulators();
+export async function connectOutsideServices(config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs'>): Promise<OutsideServices> {
+  const simulators = config.wechat && config.sms && config.insurer ? undefined : await startSimulators();
   const wechat = config.wechat ?? { apiUrl: simulators!.url, appId: simulators!.settings.wechatAppId, appSecret: simulators!.settings.wechatAppSecret };
   const sms = config.sms ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.smsApiKey };
+  const insurer = config.insurer ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.insurerApiKey };
   return {
     wechat: new WeChatHttpClient({ baseUrl: wechat.apiUrl, appId: wechat.appId, appSecret: wechat.appSecret }),
     sms: new SmsHttpClient({ baseUrl: sms.apiUrl, apiKey: sms.apiKey }),
+    insurer: new InsurerHttpClient({ baseUrl: insurer.apiUrl, apiKey: insurer.apiKey, timeoutMs: config.insurerTimeoutMs }),
     description:
       `WeChat: ${config.wechat ? new URL(config.wechat.apiUrl).origin : `simulator at ${simulators!.url}`}; ` +
-      `SMS: ${config.sms ? new URL(config.sms.apiUrl).origin : `simulator at ${simulators!.url} (messages: GET /simulator/sms/messages?phone=...)`}`,
+      `SMS: ${config.sms ? new URL(config.sms.apiUrl).origin : `simulator at ${simulators!.url} (messages: GET /simulator/sms/messages?phone=...)`}; ` +
+      `insurer: ${config.insurer ? new URL(config.insurer.apiUrl).origin : `simulator at ${simulators!.url} (counts: GET /simulator/insurer/stats)`}`,
     close: async () => simulators?.close(),
   };
 }
@@ -140,6 +148,10 @@ export interface UnionLedgerOptions {
   benefits?: Partial<BenefitsSettings> | undefined;
   /** A background task of a context failed (it is retried); for the service's log. */
   onBackgroundError?(task: string, error: unknown): void;
+  /** The insurer: needed by whatever carries out insurance grants (the insurance worker). */
+  insurer?: InsurerPort | undefined;
+  /** The queues (src/workers/dead-letters.ts): needed by the admin routes over dead letters. */
+  jobQueues?: JobQueuesPort | undefined;
   /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
   identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'>; onSmsFailure?(error: unknown): void } | undefined;
 }
@@ -166,6 +178,9 @@ export class UnionLedger {
   private readonly leaderboardsOrUndefined: Leaderboards | undefined;
   private readonly vaultOrUndefined: PiiVault | undefined;
   private accountsOrUndefined: AccountService | undefined;
+  private insuranceGrantsOrUndefined: InsuranceGrants | undefined;
+  private readonly insurerOrUndefined: InsurerPort | undefined;
+  private readonly deadLettersOrUndefined: DeadLetters | undefined;
   private projections: SubscriptionHandle[] = [];
   private readonly clock: (() => Date) | undefined;
 
@@ -212,6 +227,8 @@ export class UnionLedger {
         wechat: outside.wechat,
       };
     }
+    this.insurerOrUndefined = options.insurer;
+    this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
   }
@@ -237,6 +254,19 @@ export class UnionLedger {
   get identity(): { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } {
     if (!this.identityOrUndefined) throw new Error('invariant violated: this process was started without the identity services');
     return this.identityOrUndefined;
+  }
+
+  /** Carries out members' insurance grants (needs the insurer and the vault). */
+  get insuranceGrants(): InsuranceGrants {
+    if (!this.insurerOrUndefined) throw new Error('invariant violated: insurance grants need the insurer, and this process was started without it');
+    this.insuranceGrantsOrUndefined ??= new InsuranceGrants({ store: this.store, members: this.members, vault: () => this.vault, insurer: this.insurerOrUndefined });
+    return this.insuranceGrantsOrUndefined;
+  }
+
+  /** Failed jobs and their retry (needs the queues). */
+  get deadLetters(): DeadLetters {
+    if (!this.deadLettersOrUndefined) throw new Error('invariant violated: dead letters need the queues, and this process was started without them');
+    return this.deadLettersOrUndefined;
   }
 
   get leaderboards(): Leaderboards {

@@ -4,10 +4,14 @@ import { createHttpApp } from './api/http';
 import { connectOutsideServices, openRuntime, tokenService, UnionLedger } from './composition-root';
 import { loadPiiKeys } from './infra/pii-keys';
 import { loadOrCreateSecrets } from './infra/secrets';
+import { BullMqJobQueues } from './workers/dead-letters';
+import { QueueSet } from './workers/queue-set';
+import { startWorkerService, type WorkerService } from './workers/worker-service';
 
 /**
  * Starts the service: validates configuration, connects (or starts embedded) PostgreSQL and
- * Redis, migrates, listens, and shuts down cleanly on SIGTERM or SIGINT.
+ * Redis, migrates, listens, runs the relay and the workers unless WORKERS=off, and shuts down
+ * cleanly on SIGTERM or SIGINT.
  */
 export async function runService(): Promise<void> {
   const logger = new Logger('main');
@@ -25,6 +29,8 @@ export async function runService(): Promise<void> {
   const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
   const runtime = await openRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
   const outside = await connectOutsideServices(config);
+  // The queues: the admin routes over dead letters need them even when this process runs no worker.
+  const queues = new QueueSet(runtime.redis!, config.redisKeyPrefix);
   const ledger = new UnionLedger({
     config,
     db: runtime.db,
@@ -32,6 +38,8 @@ export async function runService(): Promise<void> {
     redisQueries: runtime.redisQueries,
     piiKeys,
     benefits: config.benefits,
+    insurer: outside.insurer,
+    jobQueues: new BullMqJobQueues(queues),
     onBackgroundError: (task, error) => logger.error(`${task} failed and will be retried: ${(error as Error).message}`),
     identity: {
       tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),
@@ -55,6 +63,12 @@ export async function runService(): Promise<void> {
   });
   // Expiries, settlements of past days, proposals and batches left by a crash: a bounded sweep on a timer.
   if (config.benefits.sweepIntervalMs > 0) ledger.benefits.startSweeps(config.benefits.sweepIntervalMs);
+  let workers: WorkerService | undefined;
+  if (config.workers.enabled) {
+    workers = await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: config.redisKeyPrefix, queues, settings: config.workers, log: logger });
+  } else {
+    logger.log('WORKERS=off: no relay or worker in this process; run `union-ledger worker` beside it');
+  }
   await app.listen(config.port, config.host);
   const address = await app.getUrl();
   logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);
@@ -75,6 +89,9 @@ export async function runService(): Promise<void> {
     deadline.unref();
     try {
       await app.close();
+      // In-flight jobs finish (or, past the deadline, are left to lapse and run again elsewhere).
+      await workers?.close();
+      await queues.close();
       await ledger.close();
       await outside.close();
       await runtime.close();

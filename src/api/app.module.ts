@@ -12,6 +12,7 @@ import { BenefitsModule } from './benefits';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
 import { IdentityModule } from './identity';
+import { JobsModule } from './jobs';
 import { LedgerModule } from './ledger';
 import { MembersModule } from './members';
 import { OrgsModule } from './orgs';
@@ -27,7 +28,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule];
 
 export interface AppSettings {
   auth: AuthSettings;

@@ -10,6 +10,7 @@ import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
 import { registerImportCommand } from './import-command';
 import { registerTokenCommand } from './token-command';
+import { registerWorkerCommand } from './worker-command';
 
 /**
  * The operators' command, `union-ledger`. Every command reads the same configuration as the
@@ -61,7 +62,7 @@ export function buildCli(): Command {
 
   program
     .command('serve')
-    .description('run the HTTP service (same as npm start)')
+    .description('run the HTTP service (same as npm start), with the relay and the workers in the same process unless WORKERS=off')
     .action(async () => {
       const { runService } = await import('../main');
       await runService();
@@ -142,6 +143,7 @@ export function buildCli(): Command {
   registerTokenCommand(program);
   registerImportCommand(program, { withRuntime });
   registerAdminCommand(program, { withRuntime });
+  registerWorkerCommand(program);
 
   return program;
 }

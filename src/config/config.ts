@@ -42,10 +42,36 @@ export interface AppConfig {
   wechat: { apiUrl: string; appId: string; appSecret: string } | undefined;
   /** The SMS gateway for one-time codes. Unset: the service starts its SMS simulator. */
   sms: { apiUrl: string; apiKey: string } | undefined;
+  /**
+   * The insurer's API (enrolment in the accident mutual-aid plan), INSURER_API_URL and
+   * INSURER_API_KEY. Unset: the service starts its insurer simulator.
+   */
+  insurer: { apiUrl: string; apiKey: string } | undefined;
+  /** INSURER_TIMEOUT_MS (default 10000): a call without an answer by then has an unknown outcome. */
+  insurerTimeoutMs: number;
+  /** The queues' workers (src/workers/): whether `serve` runs them, and their settings. */
+  workers: WorkersConfig;
   /** HTTP limits (src/api/common/http-limits.ts): bodies, timeouts, connections, overload. */
   http: HttpLimits;
   /** The benefits context (src/application/benefits): maker-checker threshold, lifetimes, sweeps. */
   benefits: BenefitsConfig;
+}
+
+export interface WorkersConfig {
+  /**
+   * WORKERS=on|off (default on): whether `union-ledger serve` (and `npm start`) also runs the
+   * relay and the queues' workers in its process. Off: the API only, with `union-ledger worker`
+   * run beside it.
+   */
+  enabled: boolean;
+  /** WORKER_CONCURRENCY: jobs run at once per queue per process; unset: each worker's own default (src/workers/registry.ts). */
+  concurrency: number | undefined;
+  /**
+   * WORKER_LOCK_MS (default 30000): how long a job stays locked to its worker without a renewal.
+   * A worker that dies (kill -9) leaves its jobs locked until then; they are then found stalled
+   * and run again.
+   */
+  lockMs: number;
 }
 
 export interface BenefitsConfig {
@@ -206,6 +232,13 @@ function httpLimits(env: Env, problems: string[]): HttpLimits {
   return limits;
 }
 
+function workersConfig(env: Env, problems: string[]): WorkersConfig {
+  const raw = (env.WORKERS ?? 'on').trim().toLowerCase();
+  if (raw !== 'on' && raw !== 'off') problems.push(`WORKERS must be 'on' or 'off' (got '${env.WORKERS}')`);
+  const concurrency = env.WORKER_CONCURRENCY === undefined || env.WORKER_CONCURRENCY === '' ? undefined : integer(env, 'WORKER_CONCURRENCY', 1, 1, 1_000, problems);
+  return { enabled: raw !== 'off', concurrency, lockMs: integer(env, 'WORKER_LOCK_MS', 30_000, 1_000, 600_000, problems) };
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];
   const logFormat = env.LOG_FORMAT ?? 'text';
@@ -231,6 +264,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     jwtPreviousSecrets: previousSecrets(env, problems),
     wechat: undefined,
     sms: undefined,
+    insurer: undefined,
+    insurerTimeoutMs: integer(env, 'INSURER_TIMEOUT_MS', 10_000, 100, 120_000, problems),
+    workers: workersConfig(env, problems),
     http: httpLimits(env, problems),
     benefits: {
       approvalThresholdFen: integer(env, 'BENEFITS_APPROVAL_THRESHOLD_YUAN', 10_000, 0, 100_000_000, problems) * 100,
@@ -244,6 +280,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (wechat) config.wechat = { apiUrl: wechat.url, appId: wechat.credentials[0]!, appSecret: wechat.credentials[1]! };
   const sms = outsideService(env, 'SMS_API_URL', ['SMS_API_KEY'], problems);
   if (sms) config.sms = { apiUrl: sms.url, apiKey: sms.credentials[0]! };
+  const insurer = outsideService(env, 'INSURER_API_URL', ['INSURER_API_KEY'], problems);
+  if (insurer) config.insurer = { apiUrl: insurer.url, apiKey: insurer.credentials[0]! };
   if (config.eventStore === 'kurrentdb' && config.kurrentDbUrl === undefined && !problems.some((problem) => problem.startsWith('KURRENTDB_URL'))) {
     problems.push('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb (for example kurrentdb://127.0.0.1:2113?tls=false)');
   }

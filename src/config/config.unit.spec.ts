@@ -78,3 +78,35 @@ describe('configuration of the HTTP limits', () => {
     ]);
   });
 });
+
+describe('configuration of the workers and the insurer', () => {
+  it('runs the workers in the service by default, each at its own concurrency, with 30 s locks, and the insurer simulator', () => {
+    expect(loadConfig({})).toMatchObject({ workers: { enabled: true, concurrency: undefined, lockMs: 30_000 }, insurer: undefined, insurerTimeoutMs: 10_000 });
+  });
+
+  it('takes each from the environment', () => {
+    const config = loadConfig({
+      WORKERS: 'off',
+      WORKER_CONCURRENCY: '4',
+      WORKER_LOCK_MS: '5000',
+      INSURER_API_URL: 'https://insurer.example.com',
+      INSURER_API_KEY: 'k',
+      INSURER_TIMEOUT_MS: '2500',
+    });
+    expect(config).toMatchObject({
+      workers: { enabled: false, concurrency: 4, lockMs: 5_000 },
+      insurer: { apiUrl: 'https://insurer.example.com', apiKey: 'k' },
+      insurerTimeoutMs: 2_500,
+    });
+  });
+
+  it('names every bad value, and an insurer URL without its key', () => {
+    expect(problemsOf({ WORKERS: 'maybe', WORKER_CONCURRENCY: '0', WORKER_LOCK_MS: '10', INSURER_API_URL: 'https://insurer.example.com' })).toEqual([
+      "WORKERS must be 'on' or 'off' (got 'maybe')",
+      "WORKER_CONCURRENCY must be an integer from 1 to 1000 (got '0')",
+      "WORKER_LOCK_MS must be an integer from 1000 to 600000 (got '10')",
+      'INSURER_API_KEY must be set when INSURER_API_URL is',
+    ]);
+    expect(problemsOf({ INSURER_API_KEY: 'k' })).toEqual(['INSURER_API_KEY is set but INSURER_API_URL is not']);
+  });
+});

@@ -33,6 +33,19 @@ export const EFFECT_EVENTS: Readonly<Record<string, QueueKey>> = {
 };
 
 /**
+ * How an effect's outcome is recognised in the log, for the relay's effect log (ul_effects) and
+ * its replay after Redis lost its data: the data field the request and its outcome share (the
+ * effect's id at every hop), and the events that record an outcome. A queue without an entry is
+ * relayed but never replayed: a context adds its entry when its worker records outcomes.
+ */
+export const EFFECT_OUTCOMES: Readonly<Partial<Record<QueueKey, { keyField: string; outcomeEvents: readonly string[] }>>> = {
+  insurance: { keyField: 'grantId', outcomeEvents: ['InsuranceGranted', 'InsuranceGrantFailed'] },
+};
+
+/** BullMQ's key prefix, under the ledger's REDIS_KEY_PREFIX so that ledgers (and test runs) can share a Redis. */
+export const bullPrefix = (redisKeyPrefix: string): string => `${redisKeyPrefix}bull`;
+
+/**
  * Explicit limits on every queue: attempts with exponential back-off (an outside service that is
  * down gets time to recover), and bounded retention of finished jobs so Redis does not grow
  * without end (failed jobs are kept longer: they are the dead letters an admin looks at).

@@ -51,12 +51,16 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/me/spends': { who: ['member'] },
   'GET /v1/me/balance': { who: ['member'] },
   'GET /v1/me/statement': { who: ['member'] },
+  'GET /v1/me/insurance': { who: ['member'] },
   'GET /v1/me/rank': { who: ['member'], outside: { as: 'member', path: '/v1/me/rank?orgId=u-2' } },
   'GET /v1/leaderboards/{orgId}': { who: ['member', 'admin', 'finance', 'auditor'], outside: { as: 'admin' } },
   'GET /v1/admin/earning-rules': { who: ['admin', 'auditor'] },
   'PUT /v1/admin/earning-rules': { who: ['admin'] },
   'POST /v1/admin/quizzes': { who: ['admin'], outside: { as: 'admin', body: { quizId: 'q-out', question: '?', options: ['A', 'B'], correctAnswer: 'A', orgId: 'u-1' } } },
   'GET /v1/admin/projections': { who: ['admin', 'auditor'] },
+  // Dead letters span the whole ledger: admins of a root union only (an admin below one: test/api/insurance.api.spec.ts).
+  'GET /v1/admin/jobs/failed': { who: ['admin'] },
+  'POST /v1/admin/jobs/{queue}/{jobId}/retry': { who: ['admin'] },
   'POST /v1/admin/imports/orgs': { who: ['admin'] },
   'POST /v1/admin/imports/members': { who: ['admin'] },
   'POST /v1/admin/accounts': { who: ['admin'] },
@@ -138,7 +142,9 @@ function concrete(path: string): string {
     .replace('{batchId}', 'batch-1')
     .replace('{proposalId}', fixture.proposalId)
     .replace('{merchantId}', 'shop-1')
-    .replace('{paymentId}', fixture.paymentId);
+    .replace('{paymentId}', fixture.paymentId)
+    .replace('{queue}', 'insurance')
+    .replace('{jobId}', 'job-x');
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {

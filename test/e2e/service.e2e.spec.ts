@@ -80,7 +80,7 @@ describe('the service process', () => {
     it('migrates, answers /health, logs what it uses, and stops cleanly on SIGTERM', async () => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'union-ledger-e2e-'));
       const service = await startService(
-        baseEnv({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL!, PORT: '0', DATA_DIR: dataDir }),
+        baseEnv({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL!, PORT: '0', DATA_DIR: dataDir, WORKERS: 'off' }),
       );
       try {
         await waitFor(async () => (await fetch(`${service.url}/health`)).status === 200, { what: 'the service to answer /health with 200' });
@@ -91,6 +91,9 @@ describe('the service process', () => {
         expect(body.checks.postgres?.ok).toBe(true);
         expect(body.checks.redis?.ok).toBe(true);
         expect(service.output()).toContain('PostgreSQL: PostgreSQL at postgres');
+        // The API alone: the relay and the workers run in `union-ledger worker` processes beside it.
+        expect(service.output()).toContain('WORKERS=off: no relay or worker in this process');
+        expect(service.output()).not.toContain('relay running');
         // No secret in the log: no database password (the route /v1/sessions/password may be named).
         expect(service.output()).not.toMatch(/:union-ledger@|password[=:"]/i);
       } finally {
@@ -189,6 +192,20 @@ describe('the service process', () => {
         expect(answer.status).toBe(200);
         const board = (await answer.json()) as { entries: Array<{ memberId: string; points: number }> };
         expect(board.entries).toEqual([expect.objectContaining({ memberId, points: 100 })]);
+
+        // The relay and the insurance worker run in the service's process (WORKERS defaults to on),
+        // against the insurer simulator it started: the policy number follows the activation.
+        expect(service.output()).toContain('Redis maxmemory-policy is noeviction');
+        expect(service.output()).toContain('workers: insurance');
+        const policy = await waitFor(
+          async () => {
+            const insurance = await fetch(`${service.url}/v1/me/insurance`, { headers: { authorization: `Bearer ${token}` } });
+            const body = (await insurance.json()) as { policies?: Array<{ status: string; policyNumber: string | null }> };
+            return body.policies?.[0]?.status === 'granted' ? body.policies[0] : null;
+          },
+          { what: 'the activation insurance to be granted by the service’s own worker', intervalMs: 100 },
+        );
+        expect(policy.policyNumber).toMatch(/^AMA-\d{4}-\d{8}$/);
       } finally {
         await ledger.close();
         await simulators.close();

@@ -8,7 +8,12 @@ import { createHttpApp } from '../../src/api/http';
 import type { BenefitsSettings } from '../../src/application/benefits';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
+import { InsurerHttpClient } from '../../src/infra/insurer-http';
+import type { InsurerFaults } from '../../src/infra/simulators/insurer';
 import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
+import { BullMqJobQueues } from '../../src/workers/dead-letters';
+import { QueueSet } from '../../src/workers/queue-set';
+import { startWorkerService, type WorkerService } from '../../src/workers/worker-service';
 import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -23,8 +28,14 @@ export interface LedgerApp {
   ledger: UnionLedger;
   runtime: Runtime;
   database: TestDatabase;
-  /** The WeChat and SMS simulators the service talks to over HTTP. */
+  /** The WeChat, SMS and insurer simulators the service talks to over HTTP. */
   simulators: Simulators;
+  /** The queues, under this app's own Redis key prefix. */
+  queues: QueueSet;
+  /** The relay and the workers, when started (options.workers). */
+  workers: WorkerService | undefined;
+  /** What the workers logged. */
+  workerLog: string[];
   token(sub: string, role: Role, org: string): Promise<string>;
   call(method: string, route: string, options?: { token?: string; key?: string; body?: unknown }): Promise<Answer>;
   close(): Promise<void>;
@@ -40,6 +51,12 @@ export interface LedgerAppOptions {
   /** The ledger's clock (a test moves it to expire holds, codes and authorisations, or to close a business day). */
   clock?: () => Date;
   benefits?: Partial<BenefitsSettings>;
+  /** Runs the relay and the workers in the service's process, as `npm start` does. */
+  workers?: boolean;
+  /** The insurer simulator's faults. */
+  insurerFaults?: Partial<InsurerFaults>;
+  /** The insurer client's deadline (default 2000 ms). */
+  insurerTimeoutMs?: number;
 }
 
 export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
@@ -49,8 +66,9 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
   const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
-  const simulators = await startSimulators();
+  const simulators = await startSimulators(options.insurerFaults ? { insurerFaults: options.insurerFaults } : {});
   const tokens = tokenService(secret);
+  const queues = new QueueSet(runtime.redis!, prefix);
   const ledger = new UnionLedger({
     config,
     db: runtime.db,
@@ -59,6 +77,8 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.benefits ? { benefits: options.benefits } : {}),
+    insurer: new InsurerHttpClient({ baseUrl: simulators.url, apiKey: simulators.settings.insurerApiKey, timeoutMs: options.insurerTimeoutMs ?? 2_000 }),
+    jobQueues: new BullMqJobQueues(queues),
     identity: {
       tokens,
       outside: {
@@ -73,12 +93,20 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const workerLog: string[] = [];
+  const log = { log: (line: string) => workerLog.push(line), warn: (line: string) => workerLog.push(line), error: (line: string) => workerLog.push(line) };
+  const workers = options.workers
+    ? await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: prefix, queues, settings: { concurrency: undefined, lockMs: 30_000 }, log })
+    : undefined;
   return {
     url,
     ledger,
     runtime,
     database,
     simulators,
+    queues,
+    workers,
+    workerLog,
     token: (sub, role, org) => tokens.sign({ sub, role, org }, { ttlSeconds: 3600 }),
     async call(method, route, options = {}) {
       const headers: Record<string, string> = {};
@@ -95,6 +123,8 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     },
     async close() {
       await app.close();
+      await workers?.close();
+      await queues.close();
       await ledger.close();
       await simulators.close();
       const stale = await runtime.redis!.keys(`${prefix}*`);

@@ -31,6 +31,23 @@ export class MemberQueriesController {
     };
   }
 
+  @Get('insurance')
+  @Roles('member')
+  @ApiOperation({
+    summary: 'The member’s insurance: the accident mutual-aid cover activation earned, with its policy number and term once the insurer enrolled them',
+  })
+  async insurance(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    const { state, revision } = await this.queries.execute(new GetMemberState(user.sub));
+    if (state.status === 'none') throw AppError.notFound('MEMBER.NOT_FOUND', 'no such member');
+    return {
+      memberId: user.sub,
+      // 'requested' until the insurance worker has the insurer's answer (seconds), then 'granted' or 'failed'.
+      policies: [...state.insurance].map(([grantId, grant]) => ({ grantId, ...grant })),
+      asOfRevision: revision.toString(),
+    };
+  }
+
   @Get('evaluations')
   @Roles('member')
   @ApiOperation({ summary: 'The member’s past evaluations, newest first' })

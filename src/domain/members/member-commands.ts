@@ -1,6 +1,6 @@
 import { DomainError, invariant, periodsOf, pointsPosting, previousDay } from '../shared';
 import { CAP_PERIODS, type EarningAction, type RuleId, type RuleSet } from '../earning';
-import { accounts, fold, type MemberEvent, type MemberState, type PointsGrantedData } from './member';
+import { accounts, fold, type InsuranceGrant, type MemberEvent, type MemberState, type PointsGrantedData } from './member';
 
 /**
  * The member's commands: one pure function per command, and `decide`, which only releases expired
@@ -27,12 +27,19 @@ export type MemberCommand =
   | { type: 'PostHold'; holdId: string }
   | { type: 'VoidHold'; holdId: string }
   | { type: 'SpendPoints'; spendId: string; points: number; purpose: string }
-  | { type: 'ReleaseExpiredHolds' };
+  | { type: 'ReleaseExpiredHolds' }
+  /** The insurer's answer to an InsuranceGrantRequested (recorded by the insurance worker). */
+  | { type: 'RecordInsuranceGranted'; grantId: string; policyNumber: string; validFrom: string; validUntil: string }
+  | { type: 'RecordInsuranceGrantFailed'; grantId: string; reason: string };
 
 type CommandOf<Type extends MemberCommand['type']> = Extract<MemberCommand, { type: Type }>;
 
 export const ACTIVATION_INSURANCE = { product: 'accident-mutual-aid', termYears: 1 } as const;
 export const MAX_POINTS_PER_SPEND = 10_000_000;
+/** The longest refusal reason stored (an insurer's message is cut to it before it is recorded). */
+export const MAX_INSURANCE_REASON_LENGTH = 200;
+const POLICY_NUMBER = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
+const CALENDAR_DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 // ---------------------------------------------------------------- shared checks
 
@@ -271,6 +278,48 @@ export function spend(state: MemberState, command: CommandOf<'SpendPoints'>): Me
   ];
 }
 
+// ---------------------------------------------------------------- insurance
+
+function requireRequestedGrant(state: MemberState, grantId: string): InsuranceGrant {
+  const grant = state.insurance.get(grantId);
+  if (!grant) throw new DomainError('INSURANCE.GRANT_NOT_FOUND', 'no insurance grant with this id was requested for the member', 404, { grantId });
+  return grant;
+}
+
+/** A real calendar day (2026-02-30 is not one). */
+function isCalendarDay(day: string): boolean {
+  if (!CALENDAR_DAY.test(day)) return false;
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
+
+/**
+ * Records the insurer's policy for a requested grant. Idempotent per grant id: once a grant has
+ * an outcome, recording one again decides nothing (the first answer stands), so a worker that
+ * delivers the same answer twice, or races another worker, records it once.
+ */
+export function recordInsuranceGranted(state: MemberState, command: CommandOf<'RecordInsuranceGranted'>): MemberEvent[] {
+  const { grantId, policyNumber, validFrom, validUntil } = command;
+  const grant = requireRequestedGrant(state, grantId);
+  if (grant.status !== 'requested') return [];
+  if (!POLICY_NUMBER.test(policyNumber) || !isCalendarDay(validFrom) || !isCalendarDay(validUntil) || validUntil < validFrom) {
+    throw new DomainError('INSURANCE.POLICY_INVALID', 'the insurer answered a policy without a usable number or term', 422, { grantId });
+  }
+  const { product, termYears } = grant;
+  return [{ type: 'InsuranceGranted', data: { memberId: state.memberId, grantId, policyNumber, product, termYears, validFrom, validUntil } }];
+}
+
+/** Records that the insurer refused a requested grant for good; idempotent per grant id like recordInsuranceGranted. */
+export function recordInsuranceGrantFailed(state: MemberState, command: CommandOf<'RecordInsuranceGrantFailed'>): MemberEvent[] {
+  const { grantId, reason } = command;
+  const grant = requireRequestedGrant(state, grantId);
+  if (grant.status !== 'requested') return [];
+  if (reason.length < 1 || reason.length > MAX_INSURANCE_REASON_LENGTH) {
+    throw new DomainError('INSURANCE.REASON_INVALID', `a refusal needs a reason of 1 to ${MAX_INSURANCE_REASON_LENGTH} characters`, 422, { grantId });
+  }
+  return [{ type: 'InsuranceGrantFailed', data: { memberId: state.memberId, grantId, product: grant.product, reason } }];
+}
+
 /** Holds whose time is up are released before any other command, exactly once. */
 export function releaseExpiredHolds(state: MemberState, now: Date): MemberEvent[] {
   const events: MemberEvent[] = [];
@@ -327,6 +376,10 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
       return spend(state, command);
     case 'ReleaseExpiredHolds':
       return []; // decide() has already released them.
+    case 'RecordInsuranceGranted':
+      return recordInsuranceGranted(state, command);
+    case 'RecordInsuranceGrantFailed':
+      return recordInsuranceGrantFailed(state, command);
     default: {
       const unknown: never = command;
       throw new Error(`unknown member command ${(unknown as { type: string }).type}`);

@@ -24,12 +24,28 @@ export interface PointsGrantedData {
   postings: Posting[];
 }
 
+export interface InsuranceGrantedData {
+  memberId: string;
+  grantId: string;
+  policyNumber: string;
+  product: string;
+  termYears: number;
+  /** YYYY-MM-DD, the first day of cover. */
+  validFrom: string;
+  /** YYYY-MM-DD, the last day of cover. */
+  validUntil: string;
+}
+
 export type MemberEvent =
   | { type: 'MemberEnrolled'; data: { memberId: string; orgId: string; name: string; idHmac: string; piiCipher: string } }
   | { type: 'MemberActivated'; data: { memberId: string; orgId: string; day: string } }
   /** The member's WeChat login (an HMAC of the openid): set at activation, changed by an admin of their union. */
   | { type: 'LoginBound'; data: { memberId: string; loginKey: string; previousLoginKey: string | null; byAdminId: string | null } }
   | { type: 'InsuranceGrantRequested'; data: { memberId: string; grantId: string; product: string; termYears: number } }
+  /** The insurer enrolled the member (src/workers/insurance): the policy number and term it answered. Dates are Asia/Shanghai calendar days, both inclusive. */
+  | { type: 'InsuranceGranted'; data: InsuranceGrantedData }
+  /** The insurer refused the enrolment for good (not a failure to reach it: those are retried). */
+  | { type: 'InsuranceGrantFailed'; data: { memberId: string; grantId: string; product: string; reason: string } }
   | { type: 'PointsGranted'; data: PointsGrantedData }
   | { type: 'CheckedIn'; data: { memberId: string; day: string; streak: number } }
   | { type: 'QuizAnswered'; data: { memberId: string; quizId: string; correct: boolean } }
@@ -69,6 +85,18 @@ interface Counter {
   points: number;
 }
 
+/** An insurance grant the member's activation requested, and its outcome once the insurer answered. */
+export interface InsuranceGrant {
+  product: string;
+  termYears: number;
+  status: 'requested' | 'granted' | 'failed';
+  policyNumber: string | null;
+  validFrom: string | null;
+  validUntil: string | null;
+  /** Why the insurer refused, when it did. */
+  reason: string | null;
+}
+
 interface Hold {
   points: number;
   purpose: string;
@@ -96,6 +124,8 @@ export interface MemberState {
   done: ReadonlySet<string>;
   holds: ReadonlyMap<string, Hold>;
   spends: ReadonlySet<string>;
+  /** Insurance grants by grant id (one today: the activation's). */
+  insurance: ReadonlyMap<string, InsuranceGrant>;
 }
 
 export const initialState: MemberState = {
@@ -115,10 +145,15 @@ export const initialState: MemberState = {
   done: new Set(),
   holds: new Map(),
   spends: new Set(),
+  insurance: new Map(),
 };
 
 function withDone(state: MemberState, key: string): MemberState {
   return { ...state, done: new Set(state.done).add(key) };
+}
+
+function withInsurance(state: MemberState, grantId: string, grant: InsuranceGrant): MemberState {
+  return { ...state, insurance: new Map(state.insurance).set(grantId, grant) };
 }
 
 function withHold(state: MemberState, holdId: string, hold: Hold): MemberState {
@@ -133,8 +168,19 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return { ...state, status: 'active' };
     case 'LoginBound':
       return { ...state, loginKey: event.data.loginKey };
-    case 'InsuranceGrantRequested':
-      return state;
+    case 'InsuranceGrantRequested': {
+      const { grantId, product, termYears } = event.data;
+      return withInsurance(state, grantId, { product, termYears, status: 'requested', policyNumber: null, validFrom: null, validUntil: null, reason: null });
+    }
+    case 'InsuranceGranted': {
+      const { grantId, product, termYears, policyNumber, validFrom, validUntil } = event.data;
+      return withInsurance(state, grantId, { product, termYears, status: 'granted', policyNumber, validFrom, validUntil, reason: null });
+    }
+    case 'InsuranceGrantFailed': {
+      const grant = state.insurance.get(event.data.grantId);
+      invariant(grant, `failed insurance grant ${event.data.grantId} was requested`);
+      return withInsurance(state, event.data.grantId, { ...grant, status: 'failed', reason: event.data.reason });
+    }
     case 'PointsGranted': {
       const { ruleId, points, periods } = event.data;
       const previous = state.counters[ruleId] ?? {};

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InsurerSimulator, type InsurerFaults } from './insurer';
 
 /**
  * Real HTTP simulators of the outside services the identity context talks to: WeChat's
@@ -17,12 +18,15 @@ import type { AddressInfo } from 'node:net';
  * SMS:
  *   POST /sms/send { "phone", "template", "params" } with `Authorization: Bearer <api key>`
  *   GET  /simulator/sms/messages?phone=13800138000     → { "messages": [{ phone, template, params, sentAt }] }
+ * The insurer (enrolment in the accident mutual-aid plan, idempotent by request id, with fault
+ * injection): insurer.ts.
  */
 
 export interface SimulatorSettings {
   wechatAppId: string;
   wechatAppSecret: string;
   smsApiKey: string;
+  insurerApiKey: string;
 }
 
 export interface Simulators {
@@ -32,6 +36,8 @@ export interface Simulators {
   messagesTo(phone: string): Array<{ phone: string; template: string; params: Record<string, unknown>; sentAt: string }>;
   /** A one-time WeChat login code for a simulated user. */
   issueCode(user: string): { code: string; openid: string };
+  /** The simulated insurer: what it applied, and its faults. */
+  insurer: InsurerSimulator;
   close(): Promise<void>;
 }
 
@@ -65,12 +71,14 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   }
 }
 
-export async function startSimulators(settings: Partial<SimulatorSettings> = {}): Promise<Simulators> {
+export async function startSimulators(settings: Partial<SimulatorSettings> & { insurerFaults?: Partial<InsurerFaults> } = {}): Promise<Simulators> {
   const resolved: SimulatorSettings = {
     wechatAppId: settings.wechatAppId ?? 'wx-simulator',
     wechatAppSecret: settings.wechatAppSecret ?? randomBytes(16).toString('hex'),
     smsApiKey: settings.smsApiKey ?? randomBytes(16).toString('hex'),
+    insurerApiKey: settings.insurerApiKey ?? randomBytes(16).toString('hex'),
   };
+  const insurer = new InsurerSimulator(resolved.insurerApiKey, settings.insurerFaults);
   /** Unused codes → openid; a used code is remembered as used (WeChat answers 40163). */
   const codes = new Map<string, { openid: string; used: boolean }>();
   const messages: Array<{ phone: string; template: string; params: Record<string, unknown>; sentAt: string }> = [];
@@ -85,6 +93,7 @@ export async function startSimulators(settings: Partial<SimulatorSettings> = {})
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://simulator');
+    if (await insurer.handle(request, response, url, () => readJson(request), (status, body) => send(response, status, body))) return;
     if (request.method === 'POST' && url.pathname === '/simulator/wechat/codes') {
       const body = await readJson(request);
       const user = body?.user;
@@ -135,8 +144,10 @@ export async function startSimulators(settings: Partial<SimulatorSettings> = {})
     settings: resolved,
     messagesTo: (phone) => messages.filter((message) => message.phone === phone),
     issueCode,
+    insurer,
     close: () =>
       new Promise<void>((resolve) => {
+        insurer.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

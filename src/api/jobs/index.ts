@@ -1,0 +1,2 @@
+/** The jobs context over HTTP. */
+export { JobsModule } from './jobs.module';

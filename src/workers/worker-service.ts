@@ -1,0 +1,82 @@
+import type Redis from 'ioredis';
+import type { UnionLedger } from '../composition-root';
+import type { WorkersConfig } from '../config/config';
+import type { Database } from '../infra/database';
+import type { SubscriptionHandle } from '../eventstore/event-store';
+import type { QueueSet } from './queue-set';
+import { checkEvictionPolicy } from './redis-policy';
+import { workerRegistry, type WorkerRegistry } from './registry';
+import { replayOutstanding, startRelay } from './relay';
+import { startWorkers, type WorkerHost, type WorkerHostLog } from './worker-host';
+
+/**
+ * Everything a worker process runs, in the order it needs it: the Redis eviction-policy check,
+ * the replay of requests Redis may have lost, the relay, and the registered workers. Used by
+ * `union-ledger worker` and, unless WORKERS=off, by `union-ledger serve` / `npm start` in the
+ * service's own process.
+ */
+
+export interface WorkerServiceOptions {
+  ledger: UnionLedger;
+  db: Database;
+  redis: Redis;
+  redisKeyPrefix: string;
+  queues: QueueSet;
+  settings: Pick<WorkersConfig, 'concurrency' | 'lockMs'>;
+  log: WorkerHostLog;
+  /** Default: every registered worker (registry.ts). */
+  registry?: WorkerRegistry;
+  /** Relay batch size (default 500). */
+  relayBatchSize?: number;
+}
+
+export interface WorkerService {
+  host: WorkerHost;
+  /** Stops taking jobs, waits for those running, then stops the relay. */
+  close(): Promise<void>;
+}
+
+/** Failed relay batches are retried with back-off by the subscription; this keeps the log to one line a minute. */
+const RELAY_ERROR_LOG_INTERVAL_MS = 60_000;
+
+export async function startWorkerService(options: WorkerServiceOptions): Promise<WorkerService> {
+  const { log } = options;
+  const policy = await checkEvictionPolicy(options.redis);
+  if (policy.ok) log.log(policy.message);
+  else log.warn(policy.message);
+
+  const replay = await replayOutstanding({ db: options.db, queues: options.queues });
+  log.log(
+    `relay: ${replay.outstanding} request(s) without a recorded outcome, ${replay.readded} of them re-added (Redis no longer held them)` +
+      (replay.complete ? '' : `; stopped at position ${replay.lastPosition}: run \`union-ledger relay replay --after ${replay.lastPosition}\``),
+  );
+
+  let lastErrorLoggedMs = 0;
+  const relay: SubscriptionHandle = startRelay({
+    store: options.ledger.store,
+    db: options.db,
+    queues: options.queues,
+    ...(options.relayBatchSize ? { batchSize: options.relayBatchSize } : {}),
+    onError: (error) => {
+      if (Date.now() - lastErrorLoggedMs < RELAY_ERROR_LOG_INTERVAL_MS) return;
+      lastErrorLoggedMs = Date.now();
+      log.error(`relay: a batch failed and will be retried from its checkpoint: ${(error as Error).message}`);
+    },
+  });
+  const host = startWorkers({
+    connection: options.redis,
+    redisKeyPrefix: options.redisKeyPrefix,
+    registry: options.registry ?? workerRegistry({ ledger: options.ledger }),
+    concurrency: options.settings.concurrency,
+    lockMs: options.settings.lockMs,
+    log,
+  });
+  log.log(`workers: ${host.queues.join(', ') || 'none'} (lock ${options.settings.lockMs} ms); relay running`);
+  return {
+    host,
+    async close() {
+      await host.close();
+      await relay.stop();
+    },
+  };
+}
