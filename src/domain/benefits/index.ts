@@ -105,3 +105,11 @@ export {
   type MerchantLine,
   type MerchantState,
 } from './merchant';
+export {
+  MAX_PAYOUT_REASON_CHARS,
+  REMEMBERED_PAYOUTS,
+  recordPayoutFailed,
+  recordPayoutSucceeded,
+  type PayoutEvent,
+  type PayoutRecord,
+} from './payout';
