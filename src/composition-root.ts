@@ -12,7 +12,9 @@ import { PiiVault, type PiiKeys } from './infra/pii';
 import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
 import { INFRA_MIGRATIONS } from './infra/schema';
 import { SmsHttpClient, WeChatHttpClient } from './infra/external-http';
+import { PaymentGatewayHttpClient } from './infra/payment-gateway';
 import { startSimulators } from './infra/simulators/simulators';
+import { startPaymentGatewaySimulator } from './infra/simulators/payment-gateway-simulator';
 import { QuizBook, RuleBook } from './application/earning';
 import {
   AccountService,
@@ -26,6 +28,7 @@ import {
 } from './application/identity';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
+import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
@@ -33,6 +36,7 @@ import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
 import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
+import { PAYOUTS_MIGRATIONS, payoutsProjection } from './projections/payouts';
 
 /**
  * The composition root: the one place that chooses adapters and wires every context. The
@@ -50,11 +54,12 @@ export const MIGRATIONS = collectMigrations(
   IDENTITY_MIGRATIONS,
   BENEFITS_PROJECTION_MIGRATIONS,
   BENEFITS_MIGRATIONS,
+  PAYOUTS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -85,31 +90,41 @@ export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrent
   return new UpcastingEventStore(adapter, UPCASTERS);
 }
 
-/** The outside services of the identity context: WeChat and SMS, real or simulated. */
+/** The outside services: WeChat and SMS (identity), the payment gateway (payouts), real or simulated. */
 export interface OutsideServices {
   wechat: WeChatPort;
   sms: SmsPort;
+  payments: PaymentGatewayPort;
   /** For the start-up log. */
   description: string;
   close(): Promise<void>;
 }
 
 /**
- * WeChat and the SMS gateway as configured; whichever is not configured is served by the
- * simulators (one small HTTP server on 127.0.0.1), as the embedded quick start does for
- * PostgreSQL and Redis.
+ * WeChat, the SMS gateway and the payment gateway as configured; whichever is not configured is
+ * served by a simulator (small HTTP servers on 127.0.0.1), as the embedded quick start does for
+ * PostgreSQL and Redis. The payment gateway simulator keeps its payments in this process's
+ * memory: a process of its own (a CLI command) gets an empty one, so PAYMENT_GATEWAY_URL names the
+ * gateway every process shares.
  */
-export async function connectOutsideServices(config: Pick<AppConfig, 'wechat' | 'sms'>): Promise<OutsideServices> {
+export async function connectOutsideServices(config: Pick<AppConfig, 'wechat' | 'sms' | 'paymentGateway' | 'paymentGatewaySimulatorFaults'>): Promise<OutsideServices> {
   const simulators = config.wechat && config.sms ? undefined : await startSimulators();
+  const paymentSimulator = config.paymentGateway ? undefined : await startPaymentGatewaySimulator({ faults: config.paymentGatewaySimulatorFaults });
   const wechat = config.wechat ?? { apiUrl: simulators!.url, appId: simulators!.settings.wechatAppId, appSecret: simulators!.settings.wechatAppSecret };
   const sms = config.sms ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.smsApiKey };
+  const payments = config.paymentGateway ?? { apiUrl: paymentSimulator!.url, apiKey: paymentSimulator!.apiKey, timeoutMs: 10_000 };
   return {
     wechat: new WeChatHttpClient({ baseUrl: wechat.apiUrl, appId: wechat.appId, appSecret: wechat.appSecret }),
     sms: new SmsHttpClient({ baseUrl: sms.apiUrl, apiKey: sms.apiKey }),
+    payments: new PaymentGatewayHttpClient({ baseUrl: payments.apiUrl, apiKey: payments.apiKey, timeoutMs: payments.timeoutMs }),
     description:
       `WeChat: ${config.wechat ? new URL(config.wechat.apiUrl).origin : `simulator at ${simulators!.url}`}; ` +
-      `SMS: ${config.sms ? new URL(config.sms.apiUrl).origin : `simulator at ${simulators!.url} (messages: GET /simulator/sms/messages?phone=...)`}`,
-    close: async () => simulators?.close(),
+      `SMS: ${config.sms ? new URL(config.sms.apiUrl).origin : `simulator at ${simulators!.url} (messages: GET /simulator/sms/messages?phone=...)`}; ` +
+      `payment gateway: ${config.paymentGateway ? new URL(config.paymentGateway.apiUrl).origin : `simulator at ${paymentSimulator!.url} (GET /simulator/payments/stats)`}`,
+    close: async () => {
+      await simulators?.close();
+      await paymentSimulator?.close();
+    },
   };
 }
 
@@ -140,6 +155,8 @@ export interface UnionLedgerOptions {
   benefits?: Partial<BenefitsSettings> | undefined;
   /** A background task of a context failed (it is retried); for the service's log. */
   onBackgroundError?(task: string, error: unknown): void;
+  /** The payment gateway: needed by the payouts worker and reconciliation (connectOutsideServices). */
+  payments?: PaymentGatewayPort | undefined;
   /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
   identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'>; onSmsFailure?(error: unknown): void } | undefined;
 }
@@ -166,6 +183,9 @@ export class UnionLedger {
   private readonly leaderboardsOrUndefined: Leaderboards | undefined;
   private readonly vaultOrUndefined: PiiVault | undefined;
   private accountsOrUndefined: AccountService | undefined;
+  private readonly paymentsOrUndefined: PaymentGatewayPort | undefined;
+  private payoutEffectOrUndefined: PayoutEffect | undefined;
+  private reconciliationOrUndefined: PayoutReconciliation | undefined;
   private projections: SubscriptionHandle[] = [];
   private readonly clock: (() => Date) | undefined;
 
@@ -174,6 +194,7 @@ export class UnionLedger {
     this.clock = options.clock;
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
+    this.paymentsOrUndefined = options.payments;
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
     this.orgAccess = new OrgAccess(this.orgs);
@@ -237,6 +258,23 @@ export class UnionLedger {
   get identity(): { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } {
     if (!this.identityOrUndefined) throw new Error('invariant violated: this process was started without the identity services');
     return this.identityOrUndefined;
+  }
+
+  /** Pays a settlement's payout exactly once (the payouts worker's effect; needs the vault and the payment gateway). */
+  get payoutEffect(): PayoutEffect {
+    this.payoutEffectOrUndefined ??= new PayoutEffect({ store: this.store, vault: this.vault, gateway: this.payments, ...(this.clock ? { clock: this.clock } : {}) });
+    return this.payoutEffectOrUndefined;
+  }
+
+  /** A day's payouts against the gateway's statement (needs the payment gateway). */
+  get reconciliation(): PayoutReconciliation {
+    this.reconciliationOrUndefined ??= new PayoutReconciliation({ store: this.store, db: this.db, gateway: this.payments, ...(this.clock ? { clock: this.clock } : {}) });
+    return this.reconciliationOrUndefined;
+  }
+
+  private get payments(): PaymentGatewayPort {
+    if (!this.paymentsOrUndefined) throw new Error('invariant violated: payouts need the payment gateway, and this process was started without it');
+    return this.paymentsOrUndefined;
   }
 
   get leaderboards(): Leaderboards {

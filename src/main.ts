@@ -32,6 +32,7 @@ export async function runService(): Promise<void> {
     redisQueries: runtime.redisQueries,
     piiKeys,
     benefits: config.benefits,
+    payments: outside.payments,
     onBackgroundError: (task, error) => logger.error(`${task} failed and will be retried: ${(error as Error).message}`),
     identity: {
       tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),

@@ -125,7 +125,7 @@ describe('recordPayoutFailed', () => {
 
 describe('the payouts a merchant remembers', () => {
   it(`keeps every open payout and the last ${REMEMBERED_PAYOUTS} resolved ones`, () => {
-    let events = [applied, admitted];
+    let events: MerchantEvent[] = [applied, admitted];
     let state = merchant.given(events).state();
     const day = (index: number): string => new Date(Date.UTC(2025, 0, 1 + index)).toISOString().slice(0, 10);
     const total = REMEMBERED_PAYOUTS + 5;
