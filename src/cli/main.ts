@@ -9,6 +9,7 @@ import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '..
 import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
 import { registerImportCommand } from './import-command';
+import { registerReconcileCommand } from './reconcile-command';
 import { registerTokenCommand } from './token-command';
 
 /**
@@ -142,6 +143,7 @@ export function buildCli(): Command {
   registerTokenCommand(program);
   registerImportCommand(program, { withRuntime });
   registerAdminCommand(program, { withRuntime });
+  registerReconcileCommand(program, { withRuntime });
 
   return program;
 }
