@@ -8,6 +8,8 @@ import { createHttpApp } from '../../src/api/http';
 import type { BenefitsSettings } from '../../src/application/benefits';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
+import { PaymentGatewayHttpClient } from '../../src/infra/payment-gateway';
+import { startPaymentGatewaySimulator, type PaymentGatewaySimulator } from '../../src/infra/simulators/payment-gateway-simulator';
 import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
 import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
 import type { Runtime } from '../../src/infra/runtime';
@@ -25,6 +27,8 @@ export interface LedgerApp {
   database: TestDatabase;
   /** The WeChat and SMS simulators the service talks to over HTTP. */
   simulators: Simulators;
+  /** The payment gateway simulator the payouts talk to over HTTP. */
+  paymentGateway: PaymentGatewaySimulator;
   token(sub: string, role: Role, org: string): Promise<string>;
   call(method: string, route: string, options?: { token?: string; key?: string; body?: unknown }): Promise<Answer>;
   close(): Promise<void>;
@@ -50,6 +54,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
   const simulators = await startSimulators();
+  const paymentGateway = await startPaymentGatewaySimulator(options.clock ? { clock: options.clock } : {});
   const tokens = tokenService(secret);
   const ledger = new UnionLedger({
     config,
@@ -59,6 +64,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.benefits ? { benefits: options.benefits } : {}),
+    payments: new PaymentGatewayHttpClient({ baseUrl: paymentGateway.url, apiKey: paymentGateway.apiKey, timeoutMs: 5_000 }),
     identity: {
       tokens,
       outside: {
@@ -79,6 +85,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     runtime,
     database,
     simulators,
+    paymentGateway,
     token: (sub, role, org) => tokens.sign({ sub, role, org }, { ttlSeconds: 3600 }),
     async call(method, route, options = {}) {
       const headers: Record<string, string> = {};
@@ -97,6 +104,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
       await app.close();
       await ledger.close();
       await simulators.close();
+      await paymentGateway.close();
       const stale = await runtime.redis!.keys(`${prefix}*`);
       if (stale.length > 0) await runtime.redis!.del(...stale);
       await runtime.close();
