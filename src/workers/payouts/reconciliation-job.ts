@@ -64,6 +64,7 @@ export async function startReconciliationSchedule(options: ReconciliationSchedul
     { ...common, concurrency: 1, lockDuration: 120_000, stalledInterval: 60_000, maxStalledCount: 3 },
   );
   worker.on('error', () => undefined);
+  await worker.waitUntilReady();
   return {
     queue,
     worker,
