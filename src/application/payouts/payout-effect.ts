@@ -1,6 +1,7 @@
 import {
   evolveMerchant,
   initialMerchantState,
+  openPayoutAt,
   recordPayoutFailed,
   recordPayoutSucceeded,
   type MerchantEvent,
@@ -100,12 +101,19 @@ export class PayoutEffect {
    * reached the gateway (a retry, or a stalled job taken over), so the gateway is asked first.
    */
   async carryOut(ref: PayoutRequestRef, redelivered: boolean): Promise<PayoutResult> {
-    const request = await this.readRequest(ref);
+    if (!/^\d{1,15}$/.test(ref.revision)) throw new PayoutRejectedError(`job for event ${ref.eventId}: revision '${ref.revision}' is not a stream revision`);
+    // The merchant's state knows its open payouts by the revision that requested them, with the
+    // sealed card: one read of the stream (usually from the cache) serves the check and the payment.
+    const { state } = await this.merchants.load(ref.streamId);
+    const open = openPayoutAt(state, Number(ref.revision));
+    if (!open) {
+      // Resolved already (or the job names no payout request: read the event to tell).
+      const { payoutId } = await this.readRequest(ref);
+      return { payoutId, outcome: 'already_resolved', payments: 0, inquiries: 0 };
+    }
+    const request: RequestedPayout = { payoutId: open.payoutId, merchantId: state.merchantId, amountFen: open.amountFen, cardSealed: open.cardSealed! };
     const counts = { payments: 0, inquiries: 0 };
     const result = (outcome: PayoutResult['outcome']): PayoutResult => ({ payoutId: request.payoutId, outcome, ...counts });
-    const { state } = await this.merchants.load(ref.streamId);
-    // A payout missing from the state was resolved long ago (the state remembers the last ones only).
-    if (state.payouts.get(request.payoutId)?.status !== 'requested') return result('already_resolved');
 
     if (redelivered) {
       counts.inquiries += 1;
@@ -160,7 +168,6 @@ export class PayoutEffect {
   }
 
   private async readRequest(ref: PayoutRequestRef): Promise<RequestedPayout> {
-    if (!/^\d{1,18}$/.test(ref.revision)) throw new PayoutRejectedError(`job for event ${ref.eventId}: revision '${ref.revision}' is not a stream revision`);
     const [event] = await this.deps.store.readStream(ref.streamId, { fromRevision: BigInt(ref.revision), maxCount: 1 });
     if (!event || event.eventId !== ref.eventId || event.type !== 'PayoutRequested') {
       throw new PayoutRejectedError(`job for event ${ref.eventId}: ${ref.streamId}@${ref.revision} is ${event ? `${event.type} ${event.eventId}` : 'missing'}, not that PayoutRequested`);

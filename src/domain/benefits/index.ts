@@ -108,6 +108,7 @@ export {
 export {
   MAX_PAYOUT_REASON_CHARS,
   REMEMBERED_PAYOUTS,
+  openPayoutAt,
   recordPayoutFailed,
   recordPayoutSucceeded,
   type PayoutEvent,

@@ -133,10 +133,10 @@ export function evolveMerchant(previous: MerchantState, event: MerchantEvent): M
     }
     case 'PayoutRequested':
     case 'PayoutSucceeded':
-      return { ...state, payouts: evolvePayouts(state.payouts, event) };
+      return { ...state, payouts: evolvePayouts(state.payouts, event, state.revision) };
     case 'PayoutFailed':
       // The refused amount is owed again: the next settlement carries it.
-      return { ...state, payouts: evolvePayouts(state.payouts, event), carriedFen: state.carriedFen + event.data.amountFen };
+      return { ...state, payouts: evolvePayouts(state.payouts, event, state.revision), carriedFen: state.carriedFen + event.data.amountFen };
     default: {
       const unknown: never = event;
       throw new Error(`unknown merchant event ${(unknown as { type: string }).type}`);

@@ -55,6 +55,10 @@ export interface PayoutRecord {
   settlementId: string;
   amountFen: number;
   status: 'requested' | 'succeeded' | 'failed';
+  /** The merchant stream's revision of the PayoutRequested: where the payouts worker's job points. */
+  requestRevision: number;
+  /** The card to pay, sealed, while the payout is open (dropped once resolved: states stay small). */
+  cardSealed: string | null;
 }
 
 /**
@@ -66,19 +70,21 @@ export const MAX_PAYOUT_REASON_CHARS = 500;
 const GATEWAY_REFERENCE = /^[\x21-\x7e]{1,128}$/;
 const FAILURE_CODE = /^[A-Z][A-Z0-9_.]{1,63}$/;
 
-/** The payouts part of evolveMerchant: a request opens a payout, an outcome resolves it. */
-export function evolvePayouts(payouts: ReadonlyMap<string, PayoutRecord>, event: { type: 'PayoutRequested'; data: { payoutId: string; settlementId: string; amountFen: number } } | PayoutEvent): ReadonlyMap<string, PayoutRecord> {
+type PayoutRequest = { type: 'PayoutRequested'; data: { payoutId: string; settlementId: string; amountFen: number; cardSealed: string } };
+
+/** The payouts part of evolveMerchant: a request (at `revision` of the stream) opens a payout, an outcome resolves it. */
+export function evolvePayouts(payouts: ReadonlyMap<string, PayoutRecord>, event: PayoutRequest | PayoutEvent, revision: number): ReadonlyMap<string, PayoutRecord> {
   const next = new Map(payouts);
   if (event.type === 'PayoutRequested') {
-    const { payoutId, settlementId, amountFen } = event.data;
-    next.set(payoutId, { payoutId, settlementId, amountFen, status: 'requested' });
+    const { payoutId, settlementId, amountFen, cardSealed } = event.data;
+    next.set(payoutId, { payoutId, settlementId, amountFen, status: 'requested', requestRevision: revision, cardSealed });
     return next;
   }
   const record = next.get(event.data.payoutId);
   invariant(record && record.status === 'requested', `an outcome of payout ${event.data.payoutId} follows its request, once`);
   // Re-inserted, so the map's order is the order of resolution and the oldest resolved goes first.
   next.delete(record.payoutId);
-  next.set(record.payoutId, { ...record, status: event.type === 'PayoutSucceeded' ? 'succeeded' : 'failed' });
+  next.set(record.payoutId, { ...record, status: event.type === 'PayoutSucceeded' ? 'succeeded' : 'failed', cardSealed: null });
   let resolved = 0;
   for (const candidate of next.values()) if (candidate.status !== 'requested') resolved += 1;
   for (const [payoutId, candidate] of next) {
@@ -88,6 +94,12 @@ export function evolvePayouts(payouts: ReadonlyMap<string, PayoutRecord>, event:
     resolved -= 1;
   }
   return next;
+}
+
+/** The open payout requested at `revision` of the merchant's stream; undefined when none is open there. */
+export function openPayoutAt(state: MerchantState, revision: number): PayoutRecord | undefined {
+  for (const record of state.payouts.values()) if (record.requestRevision === revision && record.status === 'requested') return record;
+  return undefined;
 }
 
 function openPayout(state: MerchantState, payoutId: string): PayoutRecord | null {
