@@ -3,6 +3,7 @@ import { balancesOf } from '../../../test/support/benefits-model';
 import {
   REMEMBERED_PAYOUTS,
   evolveMerchant,
+  openPayoutAt,
   initialMerchantState,
   merchantLine,
   recordPayoutFailed,
@@ -60,7 +61,12 @@ describe('recordPayoutSucceeded', () => {
   });
 
   it('records a payout once: a repeat is nothing to do, a failure after it is refused', () => {
+    // The payouts worker finds the open payout by the revision of its request, with the card to pay.
+    const requestRevision = requested.length - 1;
+    expect(openPayoutAt(merchant.given(requested).state(), requestRevision)).toMatchObject({ payoutId: 'po-2026-09-10', cardSealed: 'sealed-9' });
     const done = history(requested, (state) => recordPayoutSucceeded(state, paid));
+    expect(openPayoutAt(merchant.given(done).state(), requestRevision)).toBeUndefined();
+    expect(merchant.given(done).state().payouts.get('po-2026-09-10')?.cardSealed).toBeNull();
     merchant.given(done).when((state) => recordPayoutSucceeded(state, { ...paid, gatewayReference: 'GW-other' })).then([]);
     merchant.given(done).when((state) => recordPayoutFailed(state, refused)).thenFails('PAYOUT.ALREADY_SUCCEEDED', { payoutId: 'po-2026-09-10' });
     expect(merchant.given(done).state().payouts.get('po-2026-09-10')).toMatchObject({ status: 'succeeded', amountFen: 48_000 });
