@@ -13,7 +13,9 @@ import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime
 import { INFRA_MIGRATIONS } from './infra/schema';
 import { SmsHttpClient, WeChatHttpClient } from './infra/external-http';
 import { InsurerHttpClient } from './infra/insurer-http';
+import { PaymentGatewayHttpClient } from './infra/payment-gateway';
 import { startSimulators } from './infra/simulators/simulators';
+import { startPaymentGatewaySimulator } from './infra/simulators/payment-gateway-simulator';
 import { QuizBook, RuleBook } from './application/earning';
 import {
   AccountService,
@@ -29,6 +31,7 @@ import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './applicat
 import { MemberService } from './application/members';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
+import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
@@ -36,6 +39,7 @@ import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
 import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
+import { PAYOUTS_MIGRATIONS, payoutsProjection } from './projections/payouts';
 
 /**
  * The composition root: the one place that chooses adapters and wires every context. The
@@ -54,11 +58,12 @@ export const MIGRATIONS = collectMigrations(
   BENEFITS_PROJECTION_MIGRATIONS,
   BENEFITS_MIGRATIONS,
   JOBS_MIGRATIONS,
+  PAYOUTS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -89,35 +94,47 @@ export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrent
   return new UpcastingEventStore(adapter, UPCASTERS);
 }
 
-/** The services outside the ledger: WeChat and SMS (identity), the insurer (insurance); real or simulated. */
+/** The services outside the ledger: WeChat and SMS (identity), the insurer (insurance), the payment gateway (payouts); real or simulated. */
 export interface OutsideServices {
   wechat: WeChatPort;
   sms: SmsPort;
   insurer: InsurerPort;
+  payments: PaymentGatewayPort;
   /** For the start-up log. */
   description: string;
   close(): Promise<void>;
 }
 
 /**
- * WeChat, the SMS gateway and the insurer as configured; whichever is not configured is served by
- * the simulators (one small HTTP server on 127.0.0.1), as the embedded quick start does for
- * PostgreSQL and Redis.
+ * WeChat, the SMS gateway, the insurer and the payment gateway as configured; whichever is not
+ * configured is served by a simulator (small HTTP servers on 127.0.0.1), as the embedded quick
+ * start does for PostgreSQL and Redis. The payment gateway simulator keeps its payments in this
+ * process's memory: a process of its own (a CLI command) gets an empty one, so
+ * PAYMENT_GATEWAY_URL names the gateway every process shares.
  */
-export async function connectOutsideServices(config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs'>): Promise<OutsideServices> {
+export async function connectOutsideServices(
+  config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs' | 'paymentGateway' | 'paymentGatewaySimulatorFaults'>,
+): Promise<OutsideServices> {
   const simulators = config.wechat && config.sms && config.insurer ? undefined : await startSimulators();
+  const paymentSimulator = config.paymentGateway ? undefined : await startPaymentGatewaySimulator({ faults: config.paymentGatewaySimulatorFaults });
   const wechat = config.wechat ?? { apiUrl: simulators!.url, appId: simulators!.settings.wechatAppId, appSecret: simulators!.settings.wechatAppSecret };
   const sms = config.sms ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.smsApiKey };
   const insurer = config.insurer ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.insurerApiKey };
+  const payments = config.paymentGateway ?? { apiUrl: paymentSimulator!.url, apiKey: paymentSimulator!.apiKey, timeoutMs: 10_000 };
   return {
     wechat: new WeChatHttpClient({ baseUrl: wechat.apiUrl, appId: wechat.appId, appSecret: wechat.appSecret }),
     sms: new SmsHttpClient({ baseUrl: sms.apiUrl, apiKey: sms.apiKey }),
     insurer: new InsurerHttpClient({ baseUrl: insurer.apiUrl, apiKey: insurer.apiKey, timeoutMs: config.insurerTimeoutMs }),
+    payments: new PaymentGatewayHttpClient({ baseUrl: payments.apiUrl, apiKey: payments.apiKey, timeoutMs: payments.timeoutMs }),
     description:
       `WeChat: ${config.wechat ? new URL(config.wechat.apiUrl).origin : `simulator at ${simulators!.url}`}; ` +
       `SMS: ${config.sms ? new URL(config.sms.apiUrl).origin : `simulator at ${simulators!.url} (messages: GET /simulator/sms/messages?phone=...)`}; ` +
-      `insurer: ${config.insurer ? new URL(config.insurer.apiUrl).origin : `simulator at ${simulators!.url} (counts: GET /simulator/insurer/stats)`}`,
-    close: async () => simulators?.close(),
+      `insurer: ${config.insurer ? new URL(config.insurer.apiUrl).origin : `simulator at ${simulators!.url} (counts: GET /simulator/insurer/stats)`}; ` +
+      `payment gateway: ${config.paymentGateway ? new URL(config.paymentGateway.apiUrl).origin : `simulator at ${paymentSimulator!.url} (GET /simulator/payments/stats)`}`,
+    close: async () => {
+      await simulators?.close();
+      await paymentSimulator?.close();
+    },
   };
 }
 
@@ -152,6 +169,8 @@ export interface UnionLedgerOptions {
   insurer?: InsurerPort | undefined;
   /** The queues (src/workers/dead-letters.ts): needed by the admin routes over dead letters. */
   jobQueues?: JobQueuesPort | undefined;
+  /** The payment gateway: needed by the payouts worker and reconciliation (connectOutsideServices). */
+  payments?: PaymentGatewayPort | undefined;
   /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
   identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'>; onSmsFailure?(error: unknown): void } | undefined;
 }
@@ -181,6 +200,9 @@ export class UnionLedger {
   private insuranceGrantsOrUndefined: InsuranceGrants | undefined;
   private readonly insurerOrUndefined: InsurerPort | undefined;
   private readonly deadLettersOrUndefined: DeadLetters | undefined;
+  private readonly paymentsOrUndefined: PaymentGatewayPort | undefined;
+  private payoutEffectOrUndefined: PayoutEffect | undefined;
+  private reconciliationOrUndefined: PayoutReconciliation | undefined;
   private projections: SubscriptionHandle[] = [];
   private readonly clock: (() => Date) | undefined;
 
@@ -189,6 +211,7 @@ export class UnionLedger {
     this.clock = options.clock;
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
+    this.paymentsOrUndefined = options.payments;
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
     this.orgAccess = new OrgAccess(this.orgs);
@@ -267,6 +290,28 @@ export class UnionLedger {
   get deadLetters(): DeadLetters {
     if (!this.deadLettersOrUndefined) throw new Error('invariant violated: dead letters need the queues, and this process was started without them');
     return this.deadLettersOrUndefined;
+  }
+
+  /** Pays a settlement's payout exactly once (the payouts worker's effect; needs the vault and the payment gateway). */
+  get payoutEffect(): PayoutEffect {
+    this.payoutEffectOrUndefined ??= new PayoutEffect({ store: this.store, vault: this.vault, gateway: this.payments, ...(this.clock ? { clock: this.clock } : {}) });
+    return this.payoutEffectOrUndefined;
+  }
+
+  /** A day's payouts against the gateway's statement (needs the payment gateway). */
+  get reconciliation(): PayoutReconciliation {
+    this.reconciliationOrUndefined ??= new PayoutReconciliation({ store: this.store, db: this.db, gateway: this.payments, ...(this.clock ? { clock: this.clock } : {}) });
+    return this.reconciliationOrUndefined;
+  }
+
+  /** True when this process was given the payment gateway (the payouts worker and reconciliation need it). */
+  get hasPaymentGateway(): boolean {
+    return this.paymentsOrUndefined !== undefined;
+  }
+
+  private get payments(): PaymentGatewayPort {
+    if (!this.paymentsOrUndefined) throw new Error('invariant violated: payouts need the payment gateway, and this process was started without it');
+    return this.paymentsOrUndefined;
   }
 
   get leaderboards(): Leaderboards {

@@ -40,6 +40,7 @@ export async function runService(): Promise<void> {
     benefits: config.benefits,
     insurer: outside.insurer,
     jobQueues: new BullMqJobQueues(queues),
+    payments: outside.payments,
     onBackgroundError: (task, error) => logger.error(`${task} failed and will be retried: ${(error as Error).message}`),
     identity: {
       tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),

@@ -16,6 +16,7 @@ import { JobsModule } from './jobs';
 import { LedgerModule } from './ledger';
 import { MembersModule } from './members';
 import { OrgsModule } from './orgs';
+import { PayoutsModule } from './payouts';
 import { LEDGER, RUNTIME } from './tokens';
 
 export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
@@ -28,7 +29,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule];
 
 export interface AppSettings {
   auth: AuthSettings;

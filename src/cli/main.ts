@@ -9,6 +9,7 @@ import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '..
 import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
 import { registerImportCommand } from './import-command';
+import { registerReconcileCommand } from './reconcile-command';
 import { registerTokenCommand } from './token-command';
 import { registerWorkerCommand } from './worker-command';
 
@@ -144,6 +145,7 @@ export function buildCli(): Command {
   registerImportCommand(program, { withRuntime });
   registerAdminCommand(program, { withRuntime });
   registerWorkerCommand(program);
+  registerReconcileCommand(program, { withRuntime });
 
   return program;
 }

@@ -55,6 +55,13 @@ export interface AppConfig {
   http: HttpLimits;
   /** The benefits context (src/application/benefits): maker-checker threshold, lifetimes, sweeps. */
   benefits: BenefitsConfig;
+  /**
+   * The payment gateway that pays merchants' settlements (PAYMENT_GATEWAY_URL, PAYMENT_GATEWAY_KEY,
+   * PAYMENT_GATEWAY_TIMEOUT_MS). Unset: the payment gateway simulator is started on 127.0.0.1.
+   */
+  paymentGateway: { apiUrl: string; apiKey: string; timeoutMs: number } | undefined;
+  /** PAYMENT_GATEWAY_SIMULATOR_FAULTS (`errorRate=0.05,timeoutRate=0.01,...`): the simulator's fault injection when it is used. */
+  paymentGatewaySimulatorFaults: Record<string, number>;
 }
 
 export interface WorkersConfig {
@@ -174,6 +181,26 @@ function redisKeyPrefix(env: Env, problems: string[]): string {
 
 const EVENT_STORES = ['postgres', 'kurrentdb'] as const;
 
+const SIMULATOR_FAULTS = ['latencyMs', 'errorRate', 'timeoutRate', 'lostAnswerRate', 'stallMs', 'inquiryErrorRate'];
+
+/** `name=value` pairs, comma-separated: rates from 0 to 1, durations in milliseconds. */
+function simulatorFaults(env: Env, problems: string[]): Record<string, number> {
+  const raw = env.PAYMENT_GATEWAY_SIMULATOR_FAULTS;
+  if (raw === undefined || raw.trim() === '') return {};
+  const faults: Record<string, number> = {};
+  for (const pair of raw.split(',')) {
+    const [name = '', text = ''] = pair.split('=').map((part) => part.trim());
+    const value = Number(text);
+    const max = name.endsWith('Rate') ? 1 : 600_000;
+    if (!SIMULATOR_FAULTS.includes(name) || text === '' || !Number.isFinite(value) || value < 0 || value > max) {
+      problems.push(`PAYMENT_GATEWAY_SIMULATOR_FAULTS: '${pair.trim()}' is not one of ${SIMULATOR_FAULTS.join(', ')} = a number from 0 to ${max}`);
+      continue;
+    }
+    faults[name] = value;
+  }
+  return faults;
+}
+
 function eventStore(env: Env, problems: string[]): AppConfig['eventStore'] {
   const raw = env.EVENT_STORE ?? 'postgres';
   if (!(EVENT_STORES as readonly string[]).includes(raw)) {
@@ -268,6 +295,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     insurerTimeoutMs: integer(env, 'INSURER_TIMEOUT_MS', 10_000, 100, 120_000, problems),
     workers: workersConfig(env, problems),
     http: httpLimits(env, problems),
+    paymentGateway: undefined,
+    paymentGatewaySimulatorFaults: simulatorFaults(env, problems),
     benefits: {
       approvalThresholdFen: integer(env, 'BENEFITS_APPROVAL_THRESHOLD_YUAN', 10_000, 0, 100_000_000, problems) * 100,
       authorisationTtlMs: integer(env, 'BENEFITS_AUTHORISATION_TTL_SECONDS', 900, 10, 7 * 24 * 3600, problems) * 1000,
@@ -282,6 +311,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (sms) config.sms = { apiUrl: sms.url, apiKey: sms.credentials[0]! };
   const insurer = outsideService(env, 'INSURER_API_URL', ['INSURER_API_KEY'], problems);
   if (insurer) config.insurer = { apiUrl: insurer.url, apiKey: insurer.credentials[0]! };
+  const gateway = outsideService(env, 'PAYMENT_GATEWAY_URL', ['PAYMENT_GATEWAY_KEY'], problems);
+  const gatewayTimeoutMs = integer(env, 'PAYMENT_GATEWAY_TIMEOUT_MS', 10_000, 100, 120_000, problems);
+  if (gateway) config.paymentGateway = { apiUrl: gateway.url, apiKey: gateway.credentials[0]!, timeoutMs: gatewayTimeoutMs };
   if (config.eventStore === 'kurrentdb' && config.kurrentDbUrl === undefined && !problems.some((problem) => problem.startsWith('KURRENTDB_URL'))) {
     problems.push('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb (for example kurrentdb://127.0.0.1:2113?tls=false)');
   }

@@ -110,3 +110,24 @@ describe('configuration of the workers and the insurer', () => {
     expect(problemsOf({ INSURER_API_KEY: 'k' })).toEqual(['INSURER_API_KEY is set but INSURER_API_URL is not']);
   });
 });
+
+describe('configuration of the payment gateway', () => {
+  it('uses the simulator unless a gateway is named, with its key', () => {
+    expect(loadConfig({}).paymentGateway).toBeUndefined();
+    expect(loadConfig({ PAYMENT_GATEWAY_URL: 'https://pay.example.com/api', PAYMENT_GATEWAY_KEY: 'k-1', PAYMENT_GATEWAY_TIMEOUT_MS: '3000' }).paymentGateway).toEqual({
+      apiUrl: 'https://pay.example.com/api',
+      apiKey: 'k-1',
+      timeoutMs: 3_000,
+    });
+    expect(problemsOf({ PAYMENT_GATEWAY_URL: 'https://pay.example.com' })).toEqual(['PAYMENT_GATEWAY_KEY must be set when PAYMENT_GATEWAY_URL is']);
+    expect(problemsOf({ PAYMENT_GATEWAY_KEY: 'secret-value' })).toEqual(['PAYMENT_GATEWAY_KEY is set but PAYMENT_GATEWAY_URL is not']);
+  });
+
+  it("takes the simulator's faults, and names a bad one", () => {
+    expect(loadConfig({ PAYMENT_GATEWAY_SIMULATOR_FAULTS: 'errorRate=0.05, lostAnswerRate=0.1,latencyMs=20' }).paymentGatewaySimulatorFaults).toEqual({ errorRate: 0.05, lostAnswerRate: 0.1, latencyMs: 20 });
+    expect(problemsOf({ PAYMENT_GATEWAY_SIMULATOR_FAULTS: 'errorRate=2,chaos=1' })).toEqual([
+      expect.stringMatching(/^PAYMENT_GATEWAY_SIMULATOR_FAULTS: 'errorRate=2' is not/),
+      expect.stringMatching(/^PAYMENT_GATEWAY_SIMULATOR_FAULTS: 'chaos=1' is not/),
+    ]);
+  });
+});

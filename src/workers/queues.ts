@@ -40,6 +40,7 @@ export const EFFECT_EVENTS: Readonly<Record<string, QueueKey>> = {
  */
 export const EFFECT_OUTCOMES: Readonly<Partial<Record<QueueKey, { keyField: string; outcomeEvents: readonly string[] }>>> = {
   insurance: { keyField: 'grantId', outcomeEvents: ['InsuranceGranted', 'InsuranceGrantFailed'] },
+  payouts: { keyField: 'payoutId', outcomeEvents: ['PayoutSucceeded', 'PayoutFailed'] },
 };
 
 /** BullMQ's key prefix, under the ledger's REDIS_KEY_PREFIX so that ledgers (and test runs) can share a Redis. */

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { UnionLedger } from '../composition-root';
 import { insuranceWorker } from './insurance';
+import { PAYOUT_WORKER_DEFAULTS, payoutProcessor } from './payouts';
 import type { EffectJob, QueueKey } from './queues';
 
 /**
@@ -29,5 +30,7 @@ export interface WorkerDeps {
 export function workerRegistry(deps: WorkerDeps): WorkerRegistry {
   return {
     insurance: insuranceWorker(deps),
+    // Built on the first job: a process without the payment gateway can still run the other workers.
+    payouts: { concurrency: PAYOUT_WORKER_DEFAULTS.concurrency, process: (job) => payoutProcessor(deps.ledger.payoutEffect)(job) },
   };
 }

@@ -6,6 +6,8 @@ import type { SubscriptionHandle } from '../eventstore/event-store';
 import type { QueueSet } from './queue-set';
 import { checkEvictionPolicy } from './redis-policy';
 import { workerRegistry, type WorkerRegistry } from './registry';
+import { startReconciliationSchedule, type ReconciliationSchedule } from './payouts';
+import { bullPrefix } from './queues';
 import { replayOutstanding, startRelay } from './relay';
 import { startWorkers, type WorkerHost, type WorkerHostLog } from './worker-host';
 
@@ -71,11 +73,24 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     lockMs: options.settings.lockMs,
     log,
   });
-  log.log(`workers: ${host.queues.join(', ') || 'none'} (lock ${options.settings.lockMs} ms); relay running`);
+  // The daily reconciliation of payouts against the gateway's statement (a BullMQ job scheduler:
+  // once a day however many processes register it), where this process can reach the gateway.
+  let reconciliation: ReconciliationSchedule | undefined;
+  if (options.ledger.hasPaymentGateway) {
+    const ledger = options.ledger;
+    reconciliation = await startReconciliationSchedule({
+      reconciliation: { reconcile: (day) => ledger.reconciliation.reconcile(day) },
+      connection: options.redis,
+      prefix: bullPrefix(options.redisKeyPrefix),
+      onError: (day, error) => log.error(`reconciliation of ${day} failed and will be retried: ${error.message}`),
+    });
+  }
+  log.log(`workers: ${host.queues.join(', ') || 'none'} (lock ${options.settings.lockMs} ms); relay running${reconciliation ? '; daily payout reconciliation scheduled' : ''}`);
   return {
     host,
     async close() {
       await host.close();
+      await reconciliation?.close();
       await relay.stop();
     },
   };

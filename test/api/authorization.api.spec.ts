@@ -115,6 +115,8 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/merchant/payments/{paymentId}/void': { who: ['merchant'], outside: { as: 'merchant', refusal: hidden('PAYMENT.NOT_FOUND') } },
   'POST /v1/merchant/payments/{paymentId}/refunds': { who: ['merchant'], outside: { as: 'merchant', body: { amount: '1.00' }, refusal: hidden('PAYMENT.NOT_FOUND') } },
   'GET /v1/merchant/settlements': { who: ['merchant'] },
+  // Payouts: the reconciliation covers every union's merchants (auditors, and admins of a root union: see test/api/payouts.api.spec.ts).
+  'GET /v1/admin/reconciliation/{date}': { who: ['admin', 'auditor'] },
 };
 
 let app: LedgerApp;
@@ -144,7 +146,8 @@ function concrete(path: string): string {
     .replace('{merchantId}', 'shop-1')
     .replace('{paymentId}', fixture.paymentId)
     .replace('{queue}', 'insurance')
-    .replace('{jobId}', 'job-x');
+    .replace('{jobId}', 'job-x')
+    .replace('{date}', '2026-01-01');
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {

@@ -10,6 +10,8 @@ import { openRuntime, tokenService, UnionLedger } from '../../src/composition-ro
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
 import { InsurerHttpClient } from '../../src/infra/insurer-http';
 import type { InsurerFaults } from '../../src/infra/simulators/insurer';
+import { PaymentGatewayHttpClient } from '../../src/infra/payment-gateway';
+import { startPaymentGatewaySimulator, type PaymentGatewaySimulator } from '../../src/infra/simulators/payment-gateway-simulator';
 import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
 import { BullMqJobQueues } from '../../src/workers/dead-letters';
 import { QueueSet } from '../../src/workers/queue-set';
@@ -36,6 +38,8 @@ export interface LedgerApp {
   workers: WorkerService | undefined;
   /** What the workers logged. */
   workerLog: string[];
+  /** The payment gateway simulator the payouts talk to over HTTP. */
+  paymentGateway: PaymentGatewaySimulator;
   token(sub: string, role: Role, org: string): Promise<string>;
   call(method: string, route: string, options?: { token?: string; key?: string; body?: unknown }): Promise<Answer>;
   close(): Promise<void>;
@@ -67,6 +71,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
   const simulators = await startSimulators(options.insurerFaults ? { insurerFaults: options.insurerFaults } : {});
+  const paymentGateway = await startPaymentGatewaySimulator(options.clock ? { clock: options.clock } : {});
   const tokens = tokenService(secret);
   const queues = new QueueSet(runtime.redis!, prefix);
   const ledger = new UnionLedger({
@@ -79,6 +84,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     ...(options.benefits ? { benefits: options.benefits } : {}),
     insurer: new InsurerHttpClient({ baseUrl: simulators.url, apiKey: simulators.settings.insurerApiKey, timeoutMs: options.insurerTimeoutMs ?? 2_000 }),
     jobQueues: new BullMqJobQueues(queues),
+    payments: new PaymentGatewayHttpClient({ baseUrl: paymentGateway.url, apiKey: paymentGateway.apiKey, timeoutMs: 5_000 }),
     identity: {
       tokens,
       outside: {
@@ -107,6 +113,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     queues,
     workers,
     workerLog,
+    paymentGateway,
     token: (sub, role, org) => tokens.sign({ sub, role, org }, { ttlSeconds: 3600 }),
     async call(method, route, options = {}) {
       const headers: Record<string, string> = {};
@@ -127,6 +134,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
       await queues.close();
       await ledger.close();
       await simulators.close();
+      await paymentGateway.close();
       const stale = await runtime.redis!.keys(`${prefix}*`);
       if (stale.length > 0) await runtime.redis!.del(...stale);
       await runtime.close();

@@ -4,7 +4,8 @@
  * `budget:`, `wallet:`, `voucher:` (verify checks them at every position). `fund-source:` and
  * `union-funds:` are the world outside the ledger; `transit:` accounts are empty once the movement
  * that passes through them is complete; `merchant:…:receivable` is what the union owes a merchant
- * (negative when refunds exceeded captures since the last settlement).
+ * (negative when refunds exceeded captures since the last settlement); `bank:payouts` is what the
+ * payment gateway paid out to merchants' bank cards.
  */
 export const FUND_SOURCES = ['union_funds', 'donation', 'government', 'other'] as const;
 /** union_funds: 工会经费 allocation; donation: 捐赠; government: 财政补助. */
@@ -24,6 +25,8 @@ export const benefitAccounts = {
   voucherHeld: (memberId: string) => `voucher:${memberId}:held`,
   merchantReceivable: (merchantId: string) => `merchant:${merchantId}:receivable`,
   merchantPayable: (merchantId: string) => `merchant:${merchantId}:payable`,
+  /** Money paid out of the ledger to merchants' bank cards through the payment gateway (the outside world). */
+  payoutsPaid: () => 'bank:payouts',
 };
 
 /** Prefixes of accounts whose balance may never be negative, at any position of the log. */

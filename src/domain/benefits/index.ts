@@ -107,3 +107,12 @@ export {
   type MerchantLine,
   type MerchantState,
 } from './merchant';
+export {
+  MAX_PAYOUT_REASON_CHARS,
+  REMEMBERED_PAYOUTS,
+  openPayoutAt,
+  recordPayoutFailed,
+  recordPayoutSucceeded,
+  type PayoutEvent,
+  type PayoutRecord,
+} from './payout';

@@ -1,5 +1,6 @@
 import { DomainError, posting, type Posting } from '../shared';
 import { benefitAccounts as acct } from './accounts';
+import { evolvePayouts, type PayoutEvent, type PayoutRecord } from './payout';
 
 /**
  * A merchant where members spend their wallets and vouchers (stream `merchant-<merchantId>`).
@@ -7,8 +8,9 @@ import { benefitAccounts as acct } from './accounts';
  * an approved proposal (maker-checker). A suspended merchant takes no new payments; refunds,
  * captures of earlier authorisations and settlements go on. Each business day (Asia/Shanghai)
  * closes into a settlement, captures minus refunds, and a positive settlement requests a payout
- * to the merchant's bank account (paid by the payouts worker). A negative one (refunds of
- * earlier days) is carried into the next.
+ * to the merchant's bank account (paid by the payouts worker, which records its outcome here:
+ * payout.ts). A negative one (refunds of earlier days) is carried into the next, and so is a
+ * payout the gateway refused.
  *
  * The merchant's own stream holds a line for every capture and refund, recorded in the same
  * commit as the wallet event that moved the money (CommandHandler's `alongside`). A settlement is
@@ -40,7 +42,7 @@ export type MerchantEvent =
         throughRevision: number;
         captureFen: number;
         refundFen: number;
-        /** Carried from earlier settlements whose refunds exceeded their captures (zero or negative). */
+        /** Carried from earlier settlements: negative when their refunds exceeded their captures, positive after a failed payout. */
         carriedFen: number;
         /** captureFen − refundFen + carriedFen; paid out when positive, carried when not. */
         netFen: number;
@@ -51,7 +53,9 @@ export type MerchantEvent =
   | {
       type: 'PayoutRequested';
       data: { payoutId: string; merchantId: string; settlementId: string; amountFen: number; cardHmac: string; cardSealed: string; cardMasked: string };
-    };
+    }
+  /** The payouts worker's outcome of a PayoutRequested (payout.ts). */
+  | PayoutEvent;
 
 export interface MerchantLine {
   merchantId: string;
@@ -86,6 +90,8 @@ export interface MerchantState {
   openDays: ReadonlyMap<string, OpenDay>;
   lastSettledDay: string | null;
   carriedFen: number;
+  /** Open payouts, and the last REMEMBERED_PAYOUTS resolved ones, by payout id. */
+  payouts: ReadonlyMap<string, PayoutRecord>;
 }
 
 export const initialMerchantState: MerchantState = {
@@ -99,6 +105,7 @@ export const initialMerchantState: MerchantState = {
   openDays: new Map(),
   lastSettledDay: null,
   carriedFen: 0,
+  payouts: new Map(),
 };
 
 export function evolveMerchant(previous: MerchantState, event: MerchantEvent): MerchantState {
@@ -125,7 +132,11 @@ export function evolveMerchant(previous: MerchantState, event: MerchantEvent): M
       return { ...state, openDays, lastSettledDay: day, carriedFen: netFen > 0 ? 0 : netFen };
     }
     case 'PayoutRequested':
-      return state;
+    case 'PayoutSucceeded':
+      return { ...state, payouts: evolvePayouts(state.payouts, event, state.revision) };
+    case 'PayoutFailed':
+      // The refused amount is owed again: the next settlement carries it.
+      return { ...state, payouts: evolvePayouts(state.payouts, event, state.revision), carriedFen: state.carriedFen + event.data.amountFen };
     default: {
       const unknown: never = event;
       throw new Error(`unknown merchant event ${(unknown as { type: string }).type}`);

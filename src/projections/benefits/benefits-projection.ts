@@ -5,6 +5,7 @@ import {
   benefitAccounts,
   type BatchEvent,
   type MerchantEvent,
+  type PayoutEvent,
   type ProgrammeEvent,
   type ProposalEvent,
   type VoucherPart,
@@ -66,7 +67,9 @@ export const BENEFITS_TABLES = [
   'ul_settlements',
 ] as const;
 
-type BenefitEvent = ProgrammeEvent | ProposalEvent | BatchEvent | WalletEvent | MerchantEvent;
+/** Payout outcomes are the payouts read model's (projections/payouts): settlements here end at the payout request. */
+type SettlementEvent = Exclude<MerchantEvent, PayoutEvent>;
+type BenefitEvent = ProgrammeEvent | ProposalEvent | BatchEvent | WalletEvent | SettlementEvent;
 
 /** Every event type this projection reads; the `satisfies` check fails to compile when the domain adds one unlisted. */
 const EVENT_TYPES = {
@@ -765,7 +768,7 @@ class BatchWriter {
 
   // ---------------------------------------------------------------- merchants and settlements
 
-  private async merchant(event: MerchantEvent, at: string, position: bigint, revision: bigint): Promise<void> {
+  private async merchant(event: SettlementEvent, at: string, position: bigint, revision: bigint): Promise<void> {
     switch (event.type) {
       case 'MerchantLineRecorded': {
         const { merchantId, kind, paymentId, refundId, memberId, amountFen, day } = event.data;

@@ -1,0 +1,2 @@
+/** The payouts context over HTTP. */
+export { PayoutsModule } from './payouts.module';
