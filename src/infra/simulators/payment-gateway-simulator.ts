@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { periodsOf } from '../../domain/shared';
+import { readJson, send } from './http';
 
 /**
  * A payment gateway (银行代付: pay a bank card) as a small real HTTP server, for the quick start
@@ -101,28 +102,6 @@ const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const MAX_AMOUNT_FEN = 10_000_000_000;
 
-function send(response: ServerResponse, status: number, body: unknown): void {
-  if (response.destroyed) return;
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown> | null> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** mulberry32: a small seeded generator, so a fault pattern can be replayed. */
 function seeded(seed: number): () => number {
@@ -191,7 +170,7 @@ export async function startPaymentGatewaySimulator(options: PaymentGatewaySimula
   };
 
   const pay = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const body = await readJson(request);
+    const body = await readJson(request, MAX_BODY_BYTES);
     const requestId = body?.requestId;
     const cardNumber = body?.cardNumber;
     const amountFen = body?.amountFen;
@@ -260,7 +239,7 @@ export async function startPaymentGatewaySimulator(options: PaymentGatewaySimula
   };
 
   const forge = async (requestId: string, request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const body = await readJson(request);
+    const body = await readJson(request, MAX_BODY_BYTES);
     const amountFen = body?.amountFen;
     const paidAt = body?.paidAt === undefined ? clock() : new Date(String(body.paidAt));
     if (typeof amountFen !== 'number' || !Number.isSafeInteger(amountFen) || amountFen < 1 || Number.isNaN(paidAt.getTime())) return send(response, 400, { error: 'amountFen (positive fen) and an optional ISO paidAt' });
@@ -286,7 +265,7 @@ export async function startPaymentGatewaySimulator(options: PaymentGatewaySimula
     if (path.startsWith('/simulator/payments/')) {
       if (request.method === 'GET' && path === '/simulator/payments/stats') return send(response, 200, stats);
       if (request.method === 'PUT' && path === '/simulator/payments/faults') {
-        const body = await readJson(request);
+        const body = await readJson(request, MAX_BODY_BYTES);
         const checked = body ? checkFaults(body) : 'a JSON object of faults';
         if (typeof checked === 'string') return send(response, 400, { error: checked });
         faults = { ...faults, ...checked };

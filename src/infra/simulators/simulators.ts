@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InsurerSimulator, type InsurerFaults } from './insurer';
+import { readJson, send } from './http';
 
 /**
  * Real HTTP simulators of the outside services the identity context talks to: WeChat's
@@ -49,27 +50,6 @@ export function simulatedOpenId(user: string): string {
   return `o${createHash('sha256').update(`simulated-wechat-user:${user}`, 'utf8').digest('base64url').slice(0, 27)}`;
 }
 
-function send(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown> | null> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
 
 export async function startSimulators(settings: Partial<SimulatorSettings> & { insurerFaults?: Partial<InsurerFaults> } = {}): Promise<Simulators> {
   const resolved: SimulatorSettings = {
@@ -93,9 +73,9 @@ export async function startSimulators(settings: Partial<SimulatorSettings> & { i
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://simulator');
-    if (await insurer.handle(request, response, url, () => readJson(request), (status, body) => send(response, status, body))) return;
+    if (await insurer.handle(request, response, url, () => readJson(request, MAX_BODY_BYTES), (status, body) => send(response, status, body))) return;
     if (request.method === 'POST' && url.pathname === '/simulator/wechat/codes') {
-      const body = await readJson(request);
+      const body = await readJson(request, MAX_BODY_BYTES);
       const user = body?.user;
       if (typeof user !== 'string' || user.length === 0 || user.length > 100) return send(response, 400, { error: 'user: 1-100 characters' });
       return send(response, 200, issueCode(user));
@@ -112,7 +92,7 @@ export async function startSimulators(settings: Partial<SimulatorSettings> & { i
     }
     if (request.method === 'POST' && url.pathname === '/sms/send') {
       if (request.headers.authorization !== `Bearer ${resolved.smsApiKey}`) return send(response, 401, { error: 'bad api key' });
-      const body = await readJson(request);
+      const body = await readJson(request, MAX_BODY_BYTES);
       if (!body || typeof body.phone !== 'string' || typeof body.template !== 'string' || typeof body.params !== 'object' || body.params === null) {
         return send(response, 400, { error: 'phone, template and params are required' });
       }
