@@ -62,8 +62,10 @@ export async function runService(): Promise<void> {
     lastLoggedMs.set(projection, nowMs);
     logger.error(`projection ${projection} failed a batch and will retry: ${(error as Error).message}`);
   });
-  // Expiries, settlements of past days, proposals and batches left by a crash: a bounded sweep on a timer.
-  if (config.benefits.sweepIntervalMs > 0) ledger.benefits.startSweeps(config.benefits.sweepIntervalMs);
+  // Expiries, settlements of past days, proposals and batches left by a crash: the worker service's
+  // job schedulers run them (src/workers/schedules); a WORKERS=off service keeps the bounded sweep
+  // on a timer, so it sweeps even where no worker runs (every step is safe to repeat).
+  if (!config.workers.enabled && config.benefits.sweepIntervalMs > 0) ledger.benefits.startSweeps(config.benefits.sweepIntervalMs);
   let workers: WorkerService | undefined;
   if (config.workers.enabled) {
     workers = await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: config.redisKeyPrefix, queues, settings: config.workers, log: logger });

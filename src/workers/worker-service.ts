@@ -7,13 +7,17 @@ import type { QueueSet } from './queue-set';
 import { checkEvictionPolicy } from './redis-policy';
 import { workerRegistry, type WorkerRegistry } from './registry';
 import { startReconciliationSchedule, type ReconciliationSchedule } from './payouts';
+import { scheduleTasks, startSchedules, type Schedules } from './schedules';
 import { bullPrefix } from './queues';
 import { replayOutstanding, startRelay } from './relay';
 import { startWorkers, type WorkerHost, type WorkerHostLog } from './worker-host';
 
 /**
  * Everything a worker process runs, in the order it needs it: the Redis eviction-policy check,
- * the replay of requests Redis may have lost, the relay, and the registered workers. Used by
+ * the replay of requests Redis may have lost, the relay, the registered workers and the job
+ * schedulers of the time-driven work (src/workers/schedules: the benefits sweep, idle members'
+ * expired holds, merchant day close, year-end close; these replace the in-process sweep timer,
+ * which only a WORKERS=off service still runs). Used by
  * `union-ledger worker` and, unless WORKERS=off, by `union-ledger serve` / `npm start` in the
  * service's own process.
  */
@@ -30,6 +34,8 @@ export interface WorkerServiceOptions {
   registry?: WorkerRegistry;
   /** Relay batch size (default 500). */
   relayBatchSize?: number;
+  /** Registers and runs the job schedulers of src/workers/schedules (default true; tests that drive time themselves turn them off). */
+  schedules?: boolean;
 }
 
 export interface WorkerService {
@@ -85,12 +91,27 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       onError: (day, error) => log.error(`reconciliation of ${day} failed and will be retried: ${error.message}`),
     });
   }
-  log.log(`workers: ${host.queues.join(', ') || 'none'} (lock ${options.settings.lockMs} ms); relay running${reconciliation ? '; daily payout reconciliation scheduled' : ''}`);
+  let schedules: Schedules | undefined;
+  if (options.schedules ?? true) {
+    const ledger = options.ledger;
+    schedules = await startSchedules({
+      store: ledger.store,
+      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, db: options.db }),
+      connection: options.redis,
+      prefix: bullPrefix(options.redisKeyPrefix),
+      onError: (name, error) => log.error(`schedule ${name} failed and will be retried: ${error.message}`),
+    });
+  }
+  log.log(
+    `workers: ${host.queues.join(', ') || 'none'} (lock ${options.settings.lockMs} ms); relay running${reconciliation ? '; daily payout reconciliation scheduled' : ''}` +
+      (schedules ? '; schedules: benefits sweep, member holds, merchant day close, year-end close' : ''),
+  );
   return {
     host,
     async close() {
       await host.close();
       await reconciliation?.close();
+      await schedules?.close();
       await relay.stop();
     },
   };

@@ -102,7 +102,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const workerLog: string[] = [];
   const log = { log: (line: string) => workerLog.push(line), warn: (line: string) => workerLog.push(line), error: (line: string) => workerLog.push(line) };
   const workers = options.workers
-    ? await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: prefix, queues, settings: { concurrency: undefined, lockMs: 30_000 }, log })
+    ? await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: prefix, queues, settings: { concurrency: undefined, lockMs: 30_000 }, log, schedules: false })
     : undefined;
   return {
     url,

@@ -63,6 +63,7 @@ import {
   merchantPayments,
   merchantsOf,
   merchantsWithUnsettledLines,
+  programmesToClose,
   pendingVoucherExpiries,
   proposalsInbox,
   settlementsOf,
@@ -285,6 +286,27 @@ export class Benefits {
     await this.requireAdminOver(caller, programme.rootOrgId);
     const result = await this.handlers.programmes.handle(programmeStream(programmeId), (state, now) => closeProgramme(state, { now }), metaOf(caller, key));
     return result.state;
+  }
+
+  /**
+   * The year-end close, run by the system (the yearly schedule in src/workers/schedules) rather
+   * than an admin: every open programme whose year is over, closed under a command id of its own
+   * so a repeat is a replay. Returns how many it closed; bounded per call.
+   */
+  async closeEndedProgrammes(): Promise<number> {
+    const currentYear = Number(periodsOf(this.clock()).year);
+    let closed = 0;
+    for (const programmeId of await programmesToClose(this.deps.db, currentYear, SWEEP_LIMIT)) {
+      try {
+        const result = await this.handlers.programmes.handle(programmeStream(programmeId), (state, now) => closeProgramme(state, { now }), SYSTEM_META(`year-end:${programmeId}`));
+        closed += result.replayed ? 0 : 1;
+      } catch (error) {
+        // Closed meanwhile (by an admin, or the read model was behind): nothing left to do.
+        if (error instanceof DomainError && error.code === 'PROGRAMME.CLOSED') continue;
+        throw error;
+      }
+    }
+    return closed;
   }
 
   // ------------------------------------------------------------ proposals

@@ -32,6 +32,14 @@ export class MemberService {
   }
 
   /**
+   * A command that decides nothing, for a member nobody touches: the handler records the release
+   * of every hold whose expiry has passed (`due`), and nothing when none has.
+   */
+  async releaseDueHolds(memberId: string, meta: CommandMeta): Promise<MemberCommandResult> {
+    return this.handler.handle(memberStream(memberId), () => [], meta);
+  }
+
+  /**
    * `precondition` runs on the state the command is decided on, before the decider, and may
    * refuse by throwing: checks that need the member's state but are not the member's own rules
    * (a quiz's subtree) cost no second read of the stream.

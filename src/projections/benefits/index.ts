@@ -28,6 +28,7 @@ export {
   paymentById,
   pendingVoucherExpiries,
   programmeOf,
+  programmesToClose,
   proposalById,
   proposalsInbox,
   settlementsOf,

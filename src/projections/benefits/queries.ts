@@ -395,6 +395,19 @@ export async function vouchersOf(db: Queryable, memberId: string): Promise<Vouch
 export const SWEEP_PAGE_MAX = 10_000;
 
 /**
+ * Open programmes whose year ended before `currentYear`, by id: the year-end schedule closes each
+ * (a programme closed drops out, so the next call is the next page).
+ */
+export async function programmesToClose(db: Queryable, currentYear: number, limit: number): Promise<string[]> {
+  checkLimit(limit, SWEEP_PAGE_MAX, 'a year-end close');
+  return db.map(
+    `SELECT programme_id FROM ul_benefit_programmes WHERE status = 'open' AND year < $1 ORDER BY programme_id LIMIT $2`,
+    [currentYear, limit],
+    (row: { programme_id: string }) => row.programme_id,
+  );
+}
+
+/**
  * Members holding a voucher past its validity with value left, by member id (the sweeper runs
  * the wallet's due command on each; a member done drops out, so the next call is the next page).
  */

@@ -59,7 +59,7 @@ it(
     const grantIds = await activateMembers(ledger, GRANTS);
     simulators.insurer.setFaults({ latencyMs: 20, errorRate: 0.05, timeoutRate: 0.05, lostAnswerRate: 0.15 });
     const log = { log: (line: string) => workerLog.push(line), warn: (line: string) => workerLog.push(line), error: (line: string) => workerLog.push(line) };
-    workers = await startWorkerService({ ledger, db: database.db, redis, redisKeyPrefix: prefix, queues, settings: { concurrency: 16, lockMs: 10_000 }, log });
+    workers = await startWorkerService({ ledger, db: database.db, redis, redisKeyPrefix: prefix, queues, settings: { concurrency: 16, lockMs: 10_000 }, log, schedules: false });
 
     await waitFor(async () => (await recordedOutcomes(ledger.store)).length >= GRANTS, {
       what: `${GRANTS} insurance outcomes in the log`,

@@ -1,0 +1,34 @@
+import type { Benefits } from '../../application/benefits';
+import type { MemberService } from '../../application/members';
+import type { Queryable } from '../../infra/database';
+import { membersWithExpiredHolds } from '../../projections/ledger';
+import type { ScheduleTasks } from './schedules';
+
+/** Members whose expired holds one run releases: bounded work per minute. */
+const HOLDS_PER_RUN = 500;
+
+/** The schedules' work, from the application's use cases. */
+export function scheduleTasks(deps: {
+  benefits: Pick<Benefits, 'sweep' | 'settleDue' | 'closeEndedProgrammes'>;
+  members: Pick<MemberService, 'releaseDueHolds'>;
+  db: Queryable;
+  clock?: () => Date;
+}): ScheduleTasks {
+  const clock = deps.clock ?? (() => new Date());
+  return {
+    'benefits-sweep': async () => ({ ...(await deps.benefits.sweep()) }),
+    'member-holds': async (period) => {
+      let members = 0;
+      let holds = 0;
+      for (const memberId of await membersWithExpiredHolds(deps.db, clock().getTime(), HOLDS_PER_RUN)) {
+        const result = await deps.members.releaseDueHolds(memberId, { commandId: `schedule:member-holds:${period}:${memberId}`, actor: { type: 'system', id: 'schedules' } });
+        const released = result.replayed ? 0 : result.events.filter((event) => event.type === 'HoldVoided').length;
+        members += released > 0 ? 1 : 0;
+        holds += released;
+      }
+      return { members, holds };
+    },
+    'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
+    'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
+  };
+}
