@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config';
-import { createHttpApp } from './api/http';
+import { createHttpApp, lagReadings } from './api/http';
 import { connectOutsideServices, openRuntime, tokenService, UnionLedger } from './composition-root';
+import { ServiceMetrics } from './infra/metrics';
 import { loadPiiKeys } from './infra/pii-keys';
 import { loadOrCreateSecrets } from './infra/secrets';
 import { BullMqJobQueues } from './workers/dead-letters';
@@ -48,7 +49,12 @@ export async function runService(): Promise<void> {
       onSmsFailure: (error) => logger.warn(`an activation code could not be sent: ${(error as Error).message}`),
     },
   });
+  // One registry for this process: the HTTP app's requests, the projections' lag, the queues'
+  // depths (read on scrape) and the jobs this process's workers finish.
+  const metrics = new ServiceMetrics({ lag: () => lagReadings(ledger), queueDepths: () => queues.depths() });
   const app = await createHttpApp(ledger, runtime, {
+    metrics,
+    metricsToken: config.metricsToken,
     logFormat: config.logFormat,
     limits: config.http,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
@@ -68,7 +74,16 @@ export async function runService(): Promise<void> {
   if (!config.workers.enabled && config.benefits.sweepIntervalMs > 0) ledger.benefits.startSweeps(config.benefits.sweepIntervalMs);
   let workers: WorkerService | undefined;
   if (config.workers.enabled) {
-    workers = await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: config.redisKeyPrefix, queues, settings: config.workers, log: logger });
+    workers = await startWorkerService({
+      ledger,
+      db: runtime.db,
+      redis: runtime.redis!,
+      redisKeyPrefix: config.redisKeyPrefix,
+      queues,
+      settings: config.workers,
+      log: logger,
+      onJobFinished: (queue, outcome, durationMs) => metrics.observeJob(queue, outcome, durationMs),
+    });
   } else {
     logger.log('WORKERS=off: no relay or worker in this process; run `union-ledger worker` beside it');
   }

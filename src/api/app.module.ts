@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type ForwardReference, type Type } from '@n
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { UnionLedger } from '../composition-root';
+import type { ServiceMetrics } from '../infra/metrics';
 import type { Runtime } from '../infra/runtime';
 import { AUTH_SETTINGS, AuthGuard, type AuthSettings } from './common/auth';
 import { UploadBodyInterceptor } from './common/http-limits';
@@ -11,13 +12,14 @@ import { ScopeGuard } from './common/scope';
 import { BenefitsModule } from './benefits';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './health/metrics.controller';
 import { IdentityModule } from './identity';
 import { JobsModule } from './jobs';
 import { LedgerModule } from './ledger';
 import { MembersModule } from './members';
 import { OrgsModule } from './orgs';
 import { PayoutsModule } from './payouts';
-import { LEDGER, RUNTIME } from './tokens';
+import { LEDGER, METRICS, RUNTIME } from './tokens';
 
 export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
 
@@ -34,6 +36,8 @@ const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModu
 export interface AppSettings {
   auth: AuthSettings;
   rateLimit: RateLimitSettings;
+  /** This app's metrics, rendered at GET /metrics. */
+  metrics: ServiceMetrics;
 }
 
 @Module({})
@@ -44,10 +48,11 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [CqrsModule.forRoot(), ...CONTEXT_MODULES, ...extraModules],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: LEDGER, useValue: ledger },
         { provide: RUNTIME, useValue: runtime },
+        { provide: METRICS, useValue: settings.metrics },
         { provide: AUTH_SETTINGS, useValue: settings.auth },
         { provide: RATE_LIMIT_SETTINGS, useValue: settings.rateLimit },
         // Global guards run in this order: authentication first, so the rate limit keys on the subject.

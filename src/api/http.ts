@@ -7,6 +7,7 @@ import helmet from '@fastify/helmet';
 import underPressure from '@fastify/under-pressure';
 import type { UnionLedger } from '../composition-root';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/config';
+import { ServiceMetrics, UNMATCHED_ROUTE, type LagReading } from '../infra/metrics';
 import type { Runtime } from '../infra/runtime';
 import { AppModule, type ModuleImport } from './app.module';
 import { UNRECORDED_EXTENSION } from './common/unrecorded';
@@ -22,6 +23,13 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
   /** Defaults: 20 requests/s, burst 40, keys under `ul:`. */
   rateLimit?: Partial<RateLimitSettings>;
+  /**
+   * The metrics GET /metrics renders (one registry per app). Default: HTTP, projection lag and
+   * process metrics, without queue depths or job outcomes (the service wires those: src/main.ts).
+   */
+  metrics?: ServiceMetrics;
+  /** METRICS_TOKEN: the bearer token Prometheus scrapes with; unset, admin and auditor tokens only. */
+  metricsToken?: string | undefined;
   /** Modules mounted beside the context modules (tests mount probe controllers of their own this way). */
   extraModules?: ModuleImport[];
 }
@@ -66,6 +74,11 @@ function withIdempotencyHeader(document: OpenAPIObject): OpenAPIObject {
   return document;
 }
 
+/** Lag per projection as the metrics read it (the same trackers GET /v1/admin/projections reports). */
+export function lagReadings(ledger: UnionLedger): Record<string, LagReading> {
+  return Object.fromEntries(Object.entries(ledger.lag).map(([name, tracker]) => [name, tracker.summary()]));
+}
+
 /** Builds the HTTP application over the composition root's ledger and its runtime; tests use it with listen(0). */
 export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, options: HttpAppOptions): Promise<INestApplication> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) };
@@ -73,9 +86,11 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // or voided at /v1/me/holds/:holdId/...: Fastify's default of 100 characters per path
   // parameter would leave such a hold unreachable.
   const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false, maxParamLength: 256 });
+  const metrics = options.metrics ?? new ServiceMetrics({ lag: () => lagReadings(ledger) });
   const settings = {
-    auth: { tokens: ledger.identity.tokens },
+    auth: { tokens: ledger.identity.tokens, metricsToken: options.metricsToken },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
+    metrics,
   };
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forLedger(ledger, runtime, settings, options.extraModules), adapter, {
     logger: new ConsoleLogger({ json: options.logFormat === 'json', prefix: 'union-ledger' }),
@@ -88,6 +103,12 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // authentication; timeouts, the connection cap and the draining of refused bodies (http-limits.ts).
   const fastify = app.getHttpAdapter().getInstance();
   applyHttpLimits(fastify, limits);
+  // Every answer, labelled by the route's template (/v1/admin/programmes/:programmeId), never by
+  // the URL asked for, so that the number of series stays bounded whatever clients send.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
+    done();
+  });
   // Security headers on every answer. The defaults suit a JSON API; the Swagger UI at /docs loads
   // its scripts from here and uses inline styles, which the default policy allows.
   await fastify.register(helmet);

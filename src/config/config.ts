@@ -33,6 +33,11 @@ export interface AppConfig {
    */
   eventStore: 'postgres' | 'kurrentdb';
   kurrentDbUrl: string | undefined;
+  /**
+   * METRICS_TOKEN: the bearer token Prometheus presents at GET /metrics (at least 32 characters).
+   * Unset: /metrics answers admin and auditor tokens only; it is never open to anyone.
+   */
+  metricsToken: string | undefined;
   /** Earlier JWT secrets still accepted while their tokens run out (key rotation); JWT_SECRET signs. */
   jwtPreviousSecrets: string[];
   /**
@@ -173,6 +178,17 @@ function jwtSecret(env: Env, problems: string[]): string | undefined {
   return raw;
 }
 
+/** Like JWT_SECRET: long enough not to be guessed, and its value never appears in a problem report. */
+function metricsToken(env: Env, problems: string[]): string | undefined {
+  const raw = env.METRICS_TOKEN;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < JWT_SECRET_MIN_LENGTH || /\s/.test(raw)) {
+    problems.push(`METRICS_TOKEN must be at least ${JWT_SECRET_MIN_LENGTH} characters without spaces (got ${raw.length} characters)`);
+    return undefined;
+  }
+  return raw;
+}
+
 function redisKeyPrefix(env: Env, problems: string[]): string {
   const prefix = env.REDIS_KEY_PREFIX ?? 'ul:';
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) problems.push(`REDIS_KEY_PREFIX must be 1-64 letters, digits or _ . : - (got '${prefix}')`);
@@ -289,6 +305,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     eventStore: eventStore(env, problems),
     kurrentDbUrl: url(env, 'KURRENTDB_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'], problems),
     jwtPreviousSecrets: previousSecrets(env, problems),
+    metricsToken: metricsToken(env, problems),
     wechat: undefined,
     sms: undefined,
     insurer: undefined,

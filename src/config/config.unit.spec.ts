@@ -131,3 +131,16 @@ describe('configuration of the payment gateway', () => {
     ]);
   });
 });
+
+describe('configuration of the metrics token', () => {
+  it('is unset by default (GET /metrics then answers admin and auditor tokens only)', () => {
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+  });
+
+  it('takes a token of at least 32 characters, and names a short one without showing it', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(32) }).metricsToken).toBe('m'.repeat(32));
+    const problems = problemsOf({ METRICS_TOKEN: 'short-secret' });
+    expect(problems).toEqual([expect.stringContaining('METRICS_TOKEN must be at least 32 characters')]);
+    expect(problems.join()).not.toContain('short-secret');
+  });
+});

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { QUEUE_STATES, type QueueState } from '../infra/metrics';
 import { bullPrefix, DEFAULT_JOB_OPTIONS, QUEUES, type EffectJob, type QueueKey } from './queues';
 
 /**
@@ -27,6 +28,17 @@ export class QueueSet {
     const queue = this.queues.get(key);
     if (!queue) throw new Error(`invariant violated: no queue ${key}`);
     return queue;
+  }
+
+  /** Jobs per queue (by queue key) and state, for the metrics (src/infra/metrics.ts). */
+  async depths(): Promise<Record<string, Record<QueueState, number>>> {
+    const entries = await Promise.all(
+      [...this.queues].map(async ([key, queue]) => {
+        const counts = await queue.getJobCounts(...QUEUE_STATES);
+        return [key, Object.fromEntries(QUEUE_STATES.map((state) => [state, counts[state] ?? 0])) as Record<QueueState, number>] as const;
+      }),
+    );
+    return Object.fromEntries(entries);
   }
 
   /** Closes the queues (the shared connection stays open: its owner closes it). */

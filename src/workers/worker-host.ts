@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { bullPrefix, DEFAULT_JOB_OPTIONS, QUEUES, type EffectJob, type QueueKey } from './queues';
 import type { WorkerRegistry } from './registry';
@@ -27,6 +27,8 @@ export interface WorkerHostOptions {
   /** Lock duration; the stalled-job check runs at the same interval. */
   lockMs: number;
   log: WorkerHostLog;
+  /** Each finished attempt, with how long it ran (the metrics' job counters and durations). */
+  onJobFinished?: ((queue: QueueKey, outcome: 'completed' | 'failed', durationMs: number) => void) | undefined;
 }
 
 /**
@@ -55,8 +57,13 @@ export function startWorkers(options: WorkerHostOptions): WorkerHost {
       maxStalledCount: MAX_STALLED_COUNT,
       autorun: true,
     });
+    const finished = (job: Job<EffectJob>, outcome: 'completed' | 'failed'): void => {
+      options.onJobFinished?.(key, outcome, job.processedOn && job.finishedOn ? job.finishedOn - job.processedOn : 0);
+    };
+    worker.on('completed', (job) => finished(job, 'completed'));
     worker.on('failed', (job, error) => {
       if (!job) return;
+      finished(job, 'failed');
       const made = job.attemptsMade;
       const final = made >= (job.opts.attempts ?? attempts) || error.name === 'UnrecoverableError';
       const line = `${key} job ${job.id} failed (attempt ${made} of ${job.opts.attempts ?? attempts}): ${error.message}`;

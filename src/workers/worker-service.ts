@@ -10,7 +10,7 @@ import { startReconciliationSchedule, type ReconciliationSchedule } from './payo
 import { scheduleTasks, startSchedules, type Schedules } from './schedules';
 import { bullPrefix } from './queues';
 import { replayOutstanding, startRelay } from './relay';
-import { startWorkers, type WorkerHost, type WorkerHostLog } from './worker-host';
+import { startWorkers, type WorkerHost, type WorkerHostLog, type WorkerHostOptions } from './worker-host';
 
 /**
  * Everything a worker process runs, in the order it needs it: the Redis eviction-policy check,
@@ -32,6 +32,8 @@ export interface WorkerServiceOptions {
   log: WorkerHostLog;
   /** Default: every registered worker (registry.ts). */
   registry?: WorkerRegistry;
+  /** Each job attempt a worker finished (WorkerHostOptions.onJobFinished). */
+  onJobFinished?: WorkerHostOptions['onJobFinished'];
   /** Relay batch size (default 500). */
   relayBatchSize?: number;
   /** Registers and runs the job schedulers of src/workers/schedules (default true; tests that drive time themselves turn them off). */
@@ -78,6 +80,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     concurrency: options.settings.concurrency,
     lockMs: options.settings.lockMs,
     log,
+    onJobFinished: options.onJobFinished,
   });
   // The daily reconciliation of payouts against the gateway's statement (a BullMQ job scheduler:
   // once a day however many processes register it), where this process can reach the gateway.

@@ -32,6 +32,8 @@ const hidden = (code: string) => ({ status: 404, code });
 
 const EXPECTED: Record<string, Expectation> = {
   'GET /health': { who: 'public' },
+  // Prometheus scrapes with METRICS_TOKEN instead (test/api/metrics.api.spec.ts); user tokens: admins and auditors.
+  'GET /metrics': { who: ['admin', 'auditor'] },
   'POST /v1/sessions/wechat': { who: 'public' },
   'POST /v1/sessions/refresh': { who: 'public' },
   'POST /v1/sessions/password': { who: 'public' },

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Role } from '../../src/api/common/auth';
-import { createHttpApp } from '../../src/api/http';
+import { createHttpApp, lagReadings } from '../../src/api/http';
 import type { BenefitsSettings } from '../../src/application/benefits';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
@@ -17,6 +17,7 @@ import { BullMqJobQueues } from '../../src/workers/dead-letters';
 import { QueueSet } from '../../src/workers/queue-set';
 import { startWorkerService, type WorkerService } from '../../src/workers/worker-service';
 import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
+import { ServiceMetrics } from '../../src/infra/metrics';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -61,6 +62,8 @@ export interface LedgerAppOptions {
   insurerFaults?: Partial<InsurerFaults>;
   /** The insurer client's deadline (default 2000 ms). */
   insurerTimeoutMs?: number;
+  /** METRICS_TOKEN: the bearer token GET /metrics also accepts. */
+  metricsToken?: string;
 }
 
 export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
@@ -93,7 +96,10 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
       },
     },
   });
+  const metrics = new ServiceMetrics({ lag: () => lagReadings(ledger), queueDepths: () => queues.depths() });
   const app: INestApplication = await createHttpApp(ledger, runtime, {
+    metrics,
+    metricsToken: options.metricsToken,
     limits: TEST_HTTP_LIMITS,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
   });
@@ -102,7 +108,17 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const workerLog: string[] = [];
   const log = { log: (line: string) => workerLog.push(line), warn: (line: string) => workerLog.push(line), error: (line: string) => workerLog.push(line) };
   const workers = options.workers
-    ? await startWorkerService({ ledger, db: runtime.db, redis: runtime.redis!, redisKeyPrefix: prefix, queues, settings: { concurrency: undefined, lockMs: 30_000 }, log, schedules: false })
+    ? await startWorkerService({
+        ledger,
+        db: runtime.db,
+        redis: runtime.redis!,
+        redisKeyPrefix: prefix,
+        queues,
+        settings: { concurrency: undefined, lockMs: 30_000 },
+        log,
+        schedules: false,
+        onJobFinished: (queue, outcome, durationMs) => metrics.observeJob(queue, outcome, durationMs),
+      })
     : undefined;
   return {
     url,
@@ -126,7 +142,9 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
       }
       const response = await fetch(`${url}${route}`, { method, headers, body });
       const text = await response.text();
-      return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+      // Every route answers JSON except GET /metrics (Prometheus text), whose text is kept as `text`.
+      const json = response.headers.get('content-type')?.includes('json') ?? false;
+      return { status: response.status, headers: response.headers, body: !text ? {} : json ? (JSON.parse(text) as Record<string, unknown>) : { text } };
     },
     async close() {
       await app.close();

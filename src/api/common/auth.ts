@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -27,16 +28,31 @@ export type JwtClaims = TokenClaims;
 export const AUTH_SETTINGS = Symbol('AUTH_SETTINGS');
 export interface AuthSettings {
   tokens: TokenService;
+  /** METRICS_TOKEN: the bearer token the routes marked @MetricsToken() also accept (Prometheus has no user token). */
+  metricsToken?: string | undefined;
 }
 
 const IS_PUBLIC = 'union-ledger:public';
 const REQUIRED_ROLES = 'union-ledger:roles';
+const METRICS_TOKEN = 'union-ledger:metrics-token';
 
 /** The route (or every route of the controller) needs no token: health checks, documentation. */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
 
 /** Only these roles may call the route (or the controller); others get 403 AUTH.FORBIDDEN. */
 export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_ROLES, roles);
+
+/**
+ * The route also accepts METRICS_TOKEN as its bearer token, when one is configured: a scraper
+ * carries no user. Any other token still goes through verification and @Roles().
+ */
+export const MetricsToken = (): MethodDecorator => SetMetadata(METRICS_TOKEN, true);
+
+/** Compared as digests so that neither the length nor a common prefix leaks through timing. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
 
 /** Claims of the request's verified token, kept beside the request instead of patched onto it. */
 const principals = new WeakMap<object, JwtClaims>();
@@ -77,6 +93,8 @@ export class AuthGuard implements CanActivate {
       throw AppError.unauthorized('AUTH.MISSING_TOKEN', 'a bearer token is required (Authorization: Bearer <token>)');
     }
     const match = /^Bearer +(\S+)\s*$/i.exec(header);
+    const metricsToken = this.settings.metricsToken;
+    if (match && metricsToken !== undefined && this.reflector.get<boolean | undefined>(METRICS_TOKEN, context.getHandler()) && sameSecret(match[1]!, metricsToken)) return true;
     let claims: JwtClaims;
     try {
       if (!match) throw new InvalidTokenError('the Authorization header must be "Bearer <token>"');
