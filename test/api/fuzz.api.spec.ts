@@ -109,20 +109,29 @@ function send(request: FuzzRequest, options: { token?: string; key?: string } = 
   else if (request.key !== 'missing') headers['idempotency-key'] = request.key.header;
   if (request.contentType !== null) headers['content-type'] = request.contentType;
   if (request.body !== null) headers['content-length'] = String(request.body.length);
-  return new Promise((resolve, reject) => {
-    const outgoing = http.request(
-      { agent, host: url.hostname, port: url.port, method: request.method, path: request.path, headers, timeout: 60_000 },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 60 s')));
-    outgoing.on('error', reject);
-    outgoing.end(request.body ?? undefined);
-  });
+  const attempt = (retried: boolean): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const outgoing = http.request(
+        { agent, host: url.hostname, port: url.port, method: request.method, path: request.path, headers, timeout: 60_000 },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          response.on('error', reject);
+        },
+      );
+      outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 60 s')));
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed (its keep-alive timeout) just as this request went
+        // out on it: the server never read the request, so sending it once more on a fresh socket
+        // is safe (the pattern Node's http documentation gives for request.reusedSocket). Seen
+        // on a loaded machine between batches; any other error is the test's.
+        if (!retried && outgoing.reusedSocket && error.code === 'ECONNRESET') resolve(attempt(true));
+        else reject(error);
+      });
+      outgoing.end(request.body ?? undefined);
+    });
+  return attempt(false);
 }
 
 function tokenFor(operation: Operation | undefined): string | undefined {
