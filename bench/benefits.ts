@@ -30,7 +30,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { INestApplication } from '@nestjs/common';
-import Redis from 'ioredis';
 import { createHttpApp } from '../src/api/http';
 import type { Caller } from '../src/application/benefits';
 import { connectOutsideServices, openRuntime, readModels, tokenService, UnionLedger, type OutsideServices } from '../src/composition-root';
@@ -52,6 +51,7 @@ import { fixtureMember, loadMembers, MemberTemplate, planTree, registerTree, typ
 import { cpuSecondsBetween, processesCpuSeconds } from './lib/service-process';
 import { mean, msSince, summarise, type LatencySummary } from './lib/stats';
 import { fmtInt, fmtMs, fmtPct, fmtRatio, formatTable } from './lib/table';
+import { clearRedis } from './lib/redis';
 
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -576,17 +576,6 @@ async function redisUrl(): Promise<string | undefined> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL;
   if (await probeTcp('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
   return undefined; // The runtime starts an embedded one.
-}
-
-async function clearRedis(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
 }
 
 async function main(): Promise<void> {

@@ -42,6 +42,7 @@ import { CheckpointProbe, covers, lastFeedKey, measureLags, type LagFigures } fr
 import { cpuSecondsBetween, processesCpuSeconds, startService, type ServiceProcess } from './lib/service-process';
 import { msSince, summarise, type LatencySummary } from './lib/stats';
 import { fmtInt, fmtMs, fmtPct, fmtRatio, formatTable } from './lib/table';
+import { clearRedis } from './lib/redis';
 
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -63,18 +64,6 @@ async function redisUrl(): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL;
   if (await probeTcp('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
   throw new Error('no Redis: set REDIS_URL or run one on 127.0.0.1:6379');
-}
-
-/** Deletes every key under the run's prefix (leaderboards, checkpoints, rate-limit buckets). */
-async function clearRedis(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
 }
 
 /** The commit the service and the benchmark were built from, and whether src/ had local changes. */

@@ -73,53 +73,65 @@ export class BatchRunner {
     return this.running.size;
   }
 
+  /**
+   * Pays the next chunk, one commit each, until none is left. The batch is read once per
+   * attempt: after a commit (or a conflict) the next read sees what it, or a racing run, wrote.
+   */
   private async payAll(batchId: string): Promise<BatchProgress> {
+    let conflicts = 0;
     for (;;) {
-      const { state } = await this.handlers.batches.load(batchStream(batchId));
-      const next = nextChunkToPay(state);
+      const batch = await this.handlers.batches.load(batchStream(batchId));
+      const next = nextChunkToPay(batch.state);
+      const { state } = batch;
       if (!next || this.stopping) return { batchId, status: state.status, paidCount: state.paidCount, paidFen: state.paidFen };
-      await this.payChunk(batchId, next.chunk);
+      if (await this.payChunk(batch, next)) {
+        conflicts = 0;
+      } else if ((conflicts += 1) >= MAX_CHUNK_ATTEMPTS) {
+        throw new ConcurrencyError(batchStream(batchId), 'any', `batch ${batchId} chunk ${next.chunk} still contended after ${MAX_CHUNK_ATTEMPTS} attempts`);
+      }
     }
   }
 
-  /** Pays one chunk in one commit; returns when that chunk is recorded (by this run or another). */
-  private async payChunk(batchId: string, chunk: number): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_CHUNK_ATTEMPTS; attempt += 1) {
-      const batch = await this.handlers.batches.load(batchStream(batchId));
-      const next = nextChunkToPay(batch.state);
-      if (!next || next.chunk !== chunk) return; // Someone else paid it (or the batch ended).
-      const programme = await this.handlers.programmes.load(programmeStream(batch.state.programmeId));
-      const now = this.clock();
-      const { programmeEvents, covered, stop } = this.reserve(batch.state, programme.state, next);
-      const batchEvents = payChunk(batch.state, chunk, covered, stop);
-      const items = next.items.slice(0, covered);
-      const ref = { batchId, programmeId: batch.state.programmeId, orgId: batch.state.orgId };
-      const walletEvents: Array<[string, WalletEvent]> = items.map((item) => [
-        item.memberId,
-        batch.state.kind === 'money' ? walletCredit(item.memberId, ref, item.amountFen) : voucherGrant(item.memberId, ref, batch.state.voucher!),
-      ]);
-      const meta: CommandMeta = { commandId: `batch:${batchId}:chunk:${chunk}`, actor: SYSTEM };
-      const schemaVersion = (event: { data: object }) => schemaVersionOf(event.data);
-      // Event ids are numbered across the whole commit: each stream's events get their own range.
-      let first = 0;
-      const appends: StreamAppend[] = [];
-      const add = (streamId: string, events: ReadonlyArray<ProgrammeEvent | BatchEvent | WalletEvent>, expectedRevision: StreamAppend['expectedRevision']) => {
-        if (events.length === 0) return;
-        appends.push({ streamId, events: eventsToAppend(events, meta, now, schemaVersion, first), ...(expectedRevision !== undefined ? { expectedRevision } : {}) });
-        first += events.length;
-      };
-      add(programmeStream(batch.state.programmeId), programmeEvents, programme.revision < 0n ? 'no_stream' : programme.revision);
-      add(batchStream(batchId), batchEvents, batch.revision);
-      for (const [memberId, event] of walletEvents) add(walletStream(memberId), [event], 'any');
-      try {
-        await this.store.appendToStreams(appends);
-        return;
-      } catch (error) {
-        if (error instanceof ConcurrencyError) continue; // The programme or the batch moved: decide again on what is there now.
-        throw error;
-      }
+  /**
+   * Pays one chunk in one commit, decided on `batch` as read; false when the programme or the
+   * batch moved meanwhile (a conflict: the caller reads again and decides again).
+   */
+  private async payChunk(
+    batch: { state: BatchState; revision: bigint },
+    next: NonNullable<ReturnType<typeof nextChunkToPay>>,
+  ): Promise<boolean> {
+    const batchId = batch.state.batchId;
+    const chunk = next.chunk;
+    const programme = await this.handlers.programmes.load(programmeStream(batch.state.programmeId));
+    const now = this.clock();
+    const { programmeEvents, covered, stop } = this.reserve(batch.state, programme.state, next);
+    const batchEvents = payChunk(batch.state, chunk, covered, stop);
+    const items = next.items.slice(0, covered);
+    const ref = { batchId, programmeId: batch.state.programmeId, orgId: batch.state.orgId };
+    const walletEvents: Array<[string, WalletEvent]> = items.map((item) => [
+      item.memberId,
+      batch.state.kind === 'money' ? walletCredit(item.memberId, ref, item.amountFen) : voucherGrant(item.memberId, ref, batch.state.voucher!),
+    ]);
+    const meta: CommandMeta = { commandId: `batch:${batchId}:chunk:${chunk}`, actor: SYSTEM };
+    const schemaVersion = (event: { data: object }) => schemaVersionOf(event.data);
+    // Event ids are numbered across the whole commit: each stream's events get their own range.
+    let first = 0;
+    const appends: StreamAppend[] = [];
+    const add = (streamId: string, events: ReadonlyArray<ProgrammeEvent | BatchEvent | WalletEvent>, expectedRevision: StreamAppend['expectedRevision']) => {
+      if (events.length === 0) return;
+      appends.push({ streamId, events: eventsToAppend(events, meta, now, schemaVersion, first), ...(expectedRevision !== undefined ? { expectedRevision } : {}) });
+      first += events.length;
+    };
+    add(programmeStream(batch.state.programmeId), programmeEvents, programme.revision < 0n ? 'no_stream' : programme.revision);
+    add(batchStream(batchId), batchEvents, batch.revision);
+    for (const [memberId, event] of walletEvents) add(walletStream(memberId), [event], 'any');
+    try {
+      await this.store.appendToStreams(appends);
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrencyError) return false; // The programme or the batch moved: decide again on what is there now.
+      throw error;
     }
-    throw new ConcurrencyError(programmeStream(batchId), 'any', `batch ${batchId} chunk ${chunk} still contended after ${MAX_CHUNK_ATTEMPTS} attempts`);
   }
 
   /** The programme's part of a chunk: how many of its members the budget covers, in list order. */

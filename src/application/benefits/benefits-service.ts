@@ -56,6 +56,7 @@ import type { EventStore } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
 import type { PiiVault } from '../../infra/pii';
 import {
+  activeMembersOfUnit,
   batchResults,
   expiredAuthorisationHolders,
   expiredVoucherHolders,
@@ -70,7 +71,7 @@ import {
   walletStatement,
 } from '../../projections/benefits';
 import { subtreeOrgIds } from '../../projections/orgs';
-import { activeMembersInSubtree, membersByIds } from '../../projections/members';
+import { membersByIds } from '../../projections/members';
 import type { Alongside, CommandMeta, CommandResult } from '../command-handler';
 import { deterministicEventId } from '../event-ids';
 import type { Role } from '../identity';
@@ -490,11 +491,11 @@ export class Benefits {
     } else if (command.kind === 'money' && command.totalFen) {
       // Every member is listed before the split, so the shares are known whole before the first page is recorded.
       const ids: string[] = [];
-      for (let after = ''; ids.length <= MAX_BATCH_MEMBERS; ) {
-        const page = await activeMembersInSubtree(this.deps.db, command.orgId, { after, limit: LIST_PAGE });
-        ids.push(...page);
-        if (page.length < LIST_PAGE) break;
-        after = page[page.length - 1]!;
+      for (let after: string | null = null; ids.length <= MAX_BATCH_MEMBERS; ) {
+        const page = await activeMembersOfUnit(this.deps.db, command.orgId, { afterMemberId: after, limit: LIST_PAGE });
+        ids.push(...page.items);
+        after = page.nextCursor;
+        if (after === null) break;
       }
       if (ids.length === 0) throw new DomainError('BATCH.EMPTY', 'the union has no active member', 422, { orgId: command.orgId });
       const shares = splitFen(command.totalFen, ids.map(() => 1));
@@ -504,13 +505,11 @@ export class Benefits {
     } else {
       const amountFen = command.kind === 'vouchers' ? command.voucher!.faceFen : command.amountFen;
       if (amountFen === null) throw new DomainError('BATCH.AMOUNT_REQUIRED', 'a batch for every member of a union gives the amount each receives, or a total they share', 400);
-      let after = '';
-      for (;;) {
-        const ids = await activeMembersInSubtree(this.deps.db, command.orgId, { after, limit: LIST_PAGE });
-        if (ids.length === 0) break;
-        await list(ids.map((memberId) => ({ memberId, amountFen })));
-        after = ids[ids.length - 1]!;
-        if (ids.length < LIST_PAGE) break;
+      for (let after: string | null = null; ; ) {
+        const page = await activeMembersOfUnit(this.deps.db, command.orgId, { afterMemberId: after, limit: LIST_PAGE });
+        if (page.items.length > 0) await list(page.items.map((memberId) => ({ memberId, amountFen })));
+        after = page.nextCursor;
+        if (after === null) break;
       }
     }
     const sealed = await this.handlers.batches.handle(stream, (state) => (state.status === 'drafting' ? sealBatch(state) : []), { ...meta, commandId: `${meta.commandId}:seal` });

@@ -535,7 +535,6 @@ export async function merchantById(db: Queryable, merchantId: string): Promise<M
   return row ? merchantView(row) : null;
 }
 
-/** Settlements a merchant's state remembers (REMEMBERED_SETTLEMENTS), with room to spare. */
 export interface MerchantLineView {
   position: string;
   kind: 'capture' | 'refund';

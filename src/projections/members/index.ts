@@ -1,4 +1,4 @@
 /** The members context's read models: members by union (ul_members), names, evaluations. */
 export { MEMBERS_PROJECTION, membersProjection } from './members-projection';
-export { activeMembersInSubtree, memberEvaluations, memberNames, membersByIds } from './queries';
+export { memberEvaluations, memberNames, membersByIds } from './queries';
 export { MEMBERS_MIGRATIONS } from './schema';

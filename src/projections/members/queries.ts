@@ -27,21 +27,3 @@ export async function membersByIds(db: Queryable, memberIds: readonly string[]):
   const rows = await db.any<{ member_id: string; org_id: string; status: string }>('SELECT member_id, org_id, status FROM ul_members WHERE member_id = ANY($1)', [memberIds]);
   return new Map(rows.map((row) => [row.member_id, { orgId: row.org_id, status: row.status }]));
 }
-
-/** A page of 1 to 10,000 per call: a unit of a province is listed in pages, never whole. */
-const MEMBER_PAGE_MAX = 10_000;
-
-/**
- * Active members of the union `orgId` and every union below it (ul_orgs.path), ordered by member
- * id, after `after` (keyset paging: stable while members are added).
- */
-export async function activeMembersInSubtree(db: Queryable, orgId: string, page: { after: string; limit: number }): Promise<string[]> {
-  const limit = Math.max(1, Math.min(page.limit, MEMBER_PAGE_MAX));
-  const rows = await db.any<{ member_id: string }>(
-    `SELECT m.member_id FROM ul_members m JOIN ul_orgs o ON o.org_id = m.org_id
-      WHERE o.path @> ARRAY[$1]::text[] AND m.status = 'active' AND m.member_id > $2
-      ORDER BY m.member_id LIMIT $3`,
-    [orgId, page.after, limit],
-  );
-  return rows.map((row) => row.member_id);
-}
