@@ -406,6 +406,30 @@ describe('races for the last of a budget', () => {
     expect(wallet).toMatchObject({ available: '200.00', voucherAvailable: '30.00' });
   });
 
+  it('refunds at a suspended merchant, which takes no new payment', async () => {
+    const code = expectOk(await app.call('POST', '/v1/me/payment-codes', { token: tokens.m4, key: key() }), 201);
+    const paid = expectOk(await app.call('POST', '/v1/merchant/payments', { token: merchantToken, key: key(), body: { paymentCode: code.paymentCode, amount: '5.00' } }), 201);
+    expectOk(await app.call('POST', `/v1/merchant/payments/${String(paid.paymentId)}/capture`, { token: merchantToken, key: key(), body: { amount: '5.00' } }));
+    const proposal = expectOk(await app.call('POST', '/v1/admin/merchants/dennis-jz/suspension', { token: tokens.adminUnit, key: key(), body: { reason: '复查' } }), 201);
+    await approved(proposal, tokens.financeUnit);
+    const refund = expectOk(await app.call('POST', `/v1/merchant/payments/${String(paid.paymentId)}/refunds`, { token: merchantToken, key: key(), body: { amount: '5.00' } }), 201);
+    expect(refund.payment).toMatchObject({ refunded: '5.00' });
+    expect(expectOk(await app.call('POST', '/v1/admin/merchants/dennis-jz/reinstatement', { token: tokens.adminUnit, key: key() })).status).toBe('admitted');
+  });
+
+  it('drafts a batch from a CSV of per-member amounts, and refuses a file with a bad row whole', async () => {
+    const upload = (batchId: string, csv: string) =>
+      fetch(`${app.url}/v1/admin/batches/csv?batchId=${batchId}&programmeId=mid-autumn-2026&orgId=u-1`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.adminUnit!}`, 'idempotency-key': key(), 'content-type': 'text/csv' },
+        body: csv,
+      }).then(async (response) => ({ status: response.status, body: (await response.json()) as Record<string, unknown> }));
+    const good = await upload('csv-ok', `member_id,amount\n${members[0]!},12.50\n${members[1]!},0.01\n`);
+    expect({ status: good.status, batch: good.body.batch }).toMatchObject({ status: 201, batch: { status: 'sealed', memberCount: 2, total: '12.51' } });
+    const bad = await upload('csv-bad', `member_id,amount\n${members[0]!},12.505\n${members[3]!},1.00\n`);
+    expect({ status: bad.status, code: bad.body.code }).toEqual({ status: 422, code: 'BATCH.CSV_INVALID' });
+  });
+
   it('keeps the ledger balanced: trial balance zero per asset, nothing negative at any position', async () => {
     await catchUp();
     const report = await checkTrialBalance(app.ledger.db);
