@@ -38,7 +38,7 @@ export async function runWorkerProcess(): Promise<void> {
   const outside = await connectOutsideServices(config);
   const redis = runtime.redis!;
   const queues = new QueueSet(redis, config.redisKeyPrefix);
-  const ledger = new UnionLedger({ config, db: runtime.db, piiKeys, insurer: outside.insurer, payments: outside.payments });
+  const ledger = new UnionLedger({ config, db: runtime.db, piiKeys, insurer: outside.insurer, payments: outside.payments, sms: outside.sms });
   const service = await startWorkerService({ ledger, db: runtime.db, redis, redisKeyPrefix: config.redisKeyPrefix, queues, settings: config.workers, log });
   log.log(`PostgreSQL: ${runtime.postgresDescription}; ${runtime.redisDescription ?? ''}; ${outside.description}`);
   log.log('worker started');
