@@ -161,7 +161,7 @@ it(
     expect(await queues.get('sms').getFailedCount()).toBe(0);
 
     // Nothing readable in the log, the queue or the worker's log lines: ids and the sealed code only.
-    const smsEvents = await database.db.any<{ data: Record<string, unknown> }>("SELECT data FROM ul_events WHERE stream_id LIKE 'sms-%' AND type = 'SmsRequested'");
+    const smsEvents = await database.db.any<{ data: Record<string, unknown> }>("SELECT data FROM ul_events WHERE stream_id LIKE 'sms-%' AND event_type = 'SmsRequested'");
     expect(smsEvents).toHaveLength(total);
     for (const { data } of smsEvents) expect(Object.keys(data).sort()).toEqual(['codeSealed', 'expiresAt', 'memberId', 'smsId', 'template', 'validMinutes']);
     const everything = JSON.stringify(smsEvents) + JSON.stringify(await database.db.any("SELECT data FROM ul_events WHERE stream_id LIKE 'sms-%'")) + workerLog.join('\n');
