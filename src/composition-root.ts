@@ -114,9 +114,9 @@ export interface OutsideServices {
  * PAYMENT_GATEWAY_URL names the gateway every process shares.
  */
 export async function connectOutsideServices(
-  config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs' | 'paymentGateway' | 'paymentGatewaySimulatorFaults'>,
+  config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs' | 'paymentGateway' | 'paymentGatewaySimulatorFaults' | 'smsSimulatorFaults'>,
 ): Promise<OutsideServices> {
-  const simulators = config.wechat && config.sms && config.insurer ? undefined : await startSimulators();
+  const simulators = config.wechat && config.sms && config.insurer ? undefined : await startSimulators({ smsFaults: config.smsSimulatorFaults });
   const paymentSimulator = config.paymentGateway ? undefined : await startPaymentGatewaySimulator({ faults: config.paymentGatewaySimulatorFaults });
   const wechat = config.wechat ?? { apiUrl: simulators!.url, appId: simulators!.settings.wechatAppId, appSecret: simulators!.settings.wechatAppSecret };
   const sms = config.sms ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.smsApiKey };
