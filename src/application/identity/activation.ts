@@ -13,8 +13,8 @@ import type { SmsService } from '../sms';
  * Activation that proves possession. A WeChat user (a visitor, known by the HMAC of their openid)
  * names a person (national ID number and name); if the roster holds that person, not yet active,
  * a 6-digit code is owed by SMS to the phone on the roster (requested as an event, sent by the
- * SMS worker). Confirming the code binds the login to
- * the member (one member per login, one login per member) and activates them. The answer to a
+ * SMS worker). Confirming the code binds the login to the member (one member per login, one login
+ * per member) and activates them. The answer to a
  * start is the same whether or not the person exists, is active or the name matches, so the
  * endpoint cannot be used to probe the roster.
  */
@@ -98,7 +98,9 @@ export class ActivationService {
     // key derived from the master key, PiiVault.sealSecret) and append exactly one event to a new
     // stream `sms-<challengeId>` (one read of the empty stream, one append at no_stream). A match
     // appends SmsRequested, which the relay queues; a miss appends SmsWithheld, which nothing
-    // reads, and drops its sealed throwaway code. Neither path waits on the SMS gateway.
+    // reads, and drops its sealed throwaway code. Neither path waits on the SMS gateway. The two
+    // events differ by some 250 bytes, which `npm run bench:activation` shows lost in the noise
+    // (docs/BENCHMARKS.md: a match, a wrong name and an unknown person within 2 % of each other).
     if (matches) {
       await this.deps.sms.requestCode({ smsId: challengeId, memberId, code, expiresAt, validMinutes: CODE_TTL_SECONDS / 60 });
     } else {
