@@ -13,7 +13,7 @@ import {
   type ImportRejection,
   type ImportState,
 } from '../../domain/imports';
-import { enrol, memberStream, type MemberEvent, type MemberState } from '../../domain/members';
+import { enrol, initialState as initialMemberState, memberStream, type MemberEvent, type MemberState } from '../../domain/members';
 import type { OrgState } from '../../domain/orgs';
 import { DomainError, invariant, schemaVersionOf } from '../../domain/shared';
 import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
@@ -24,6 +24,7 @@ import { CommandHandler, eventsToAppend } from '../command-handler';
 import type { RowResult } from '../import-report';
 import { checkMemberOrg, enrolCommandId, MEMBER_COLUMNS, memberRowChecker, type MemberRow, type MemberService } from '../members';
 import type { OrgAccess, OrgService, Principal } from '../orgs';
+import { membersByIds } from '../../projections/members';
 import { ImportFiles } from './import-files';
 
 /**
@@ -70,6 +71,14 @@ export class ImportJobInvalidError extends Error {
     super(message);
     this.name = 'ImportJobInvalidError';
   }
+}
+
+/** A chunk decided but not committed: the members' part of its commit, and its counts. */
+interface PreparedChunk {
+  enrolments: StreamAppend[];
+  applied: number;
+  unchanged: number;
+  rejections: ImportRejection[];
 }
 
 /** A row of the file after its checks without I/O: refused already, or waiting for its organisation and its stream. */
@@ -161,19 +170,27 @@ export class RosterImports {
       const checkRow = memberRowChecker(this.deps.vault(), this.clock);
       let index = 0;
       let pending: CheckedRow[] = [];
+      // One chunk is prepared (its members looked up, new members' data sealed) while the one
+      // before it commits: the commit waits on PostgreSQL, the preparation mostly on this process.
+      let committing: Promise<{ state: ImportState; revision: bigint }> | undefined;
       // Every row is checked from the first, so that a repeat of an ID number in an earlier chunk
       // is known; only the chunks not yet recorded do any I/O.
       for await (const row of readCsvRows([csv], MEMBER_COLUMNS, IMPORT_CSV_LIMITS)) {
         const checked = checkRow(row);
         const chunk = Math.floor(index / started.chunkRows);
         index += 1;
-        if (chunk < loaded.state.chunksDone) continue;
+        if (chunk < started.chunksDone) continue;
         pending.push(checked);
         if (pending.length < chunkRows(started, chunk).rows) continue;
-        if (this.stopping) return { importId, status: 'stopped', chunksDone: loaded.state.chunksDone };
-        loaded = await this.commitChunk(importId, loaded, chunk, pending, context, actor);
+        const rows = pending;
         pending = [];
+        const preparing = this.prepareChunk(rows, context, actor, true);
+        preparing.catch(() => undefined); // Awaited below; this only keeps a failure from being unhandled while the previous commit is awaited.
+        if (committing) loaded = await committing;
+        if (this.stopping) return { importId, status: 'stopped', chunksDone: loaded.state.chunksDone };
+        committing = this.commitChunk(importId, loaded, chunk, rows, preparing, context, actor);
       }
+      if (committing) loaded = await committing;
       invariant(index === started.rowCount && pending.length === 0, `import ${importId} counted ${started.rowCount} rows at upload and read ${index}`);
     }
     const completed = await this.handler.handle(importStream(importId), (state) => completeImport(state), {
@@ -215,42 +232,69 @@ export class RosterImports {
     loaded: { state: ImportState; revision: bigint },
     chunk: number,
     rows: readonly CheckedRow[],
+    preparing: Promise<PreparedChunk>,
     context: ReturnType<RosterImports['runContext']>,
     actor: Actor,
   ): Promise<{ state: ImportState; revision: bigint }> {
     const stream = importStream(importId);
+    // The first attempt trusts the members read model to say who exists (one query for the chunk
+    // instead of a read per member). It may lag: a member it does not know yet is appended at
+    // `no_stream`, which the store refuses if the stream exists after all, and the next attempt
+    // then reads every member's stream. The expected revisions, not the hint, keep it correct.
+    let prepared = await preparing;
     for (let attempt = 1; attempt <= MAX_CHUNK_ATTEMPTS; attempt += 1) {
       if (loaded.state.chunksDone > chunk) return loaded;
-      const appends = await this.decideChunk(loaded, chunk, rows, context, actor);
       try {
-        await this.deps.store.appendToStreams(appends);
+        await this.deps.store.appendToStreams(this.chunkCommit(loaded, chunk, prepared, actor));
       } catch (error) {
         if (!(error instanceof ConcurrencyError) && !(error instanceof EventIdConflictError)) throw error;
+        loaded = await this.handler.load(stream);
+        if (loaded.state.chunksDone > chunk) return loaded;
+        prepared = await this.prepareChunk(rows, context, actor, false);
+        continue;
       }
       loaded = await this.handler.load(stream);
-      if (loaded.state.chunksDone > chunk) return loaded;
+      invariant(loaded.state.chunksDone > chunk, `chunk ${chunk} of import ${importId} is in its stream after its commit`);
+      return loaded;
     }
     throw new ConcurrencyError(stream, 'any', `import ${importId} chunk ${chunk} still contended after ${MAX_CHUNK_ATTEMPTS} attempts`);
   }
 
-  /** The chunk's commit: its record on the import's stream and the enrolments of the members it adds. */
-  private async decideChunk(
-    loaded: { state: ImportState; revision: bigint },
-    chunk: number,
-    rows: readonly CheckedRow[],
-    context: ReturnType<RosterImports['runContext']>,
-    actor: Actor,
-  ): Promise<StreamAppend[]> {
+  /** The commit of a prepared chunk: its record on the import's stream, at the revision read, and its enrolments. */
+  private chunkCommit(loaded: { state: ImportState; revision: bigint }, chunk: number, prepared: PreparedChunk, actor: Actor): StreamAppend[] {
+    const { applied, unchanged, rejections } = prepared;
+    const record = recordChunk(loaded.state, { type: 'RecordChunk', chunk, applied, unchanged, rejections });
+    const importId = loaded.state.importId;
+    return [
+      { streamId: importStream(importId), events: eventsToAppend(record, { commandId: `import:${importId}:chunk:${chunk}`, actor }, this.clock()), expectedRevision: loaded.revision },
+      ...prepared.enrolments,
+    ];
+  }
+
+  /**
+   * A chunk's rows decided: the rejected ones by line, and the enrolments of the new members (their
+   * data sealed). `hinted`: whether the members read model may stand in for reading the members'
+   * streams (see commitChunk).
+   */
+  private async prepareChunk(rows: readonly CheckedRow[], context: ReturnType<RosterImports['runContext']>, actor: Actor, hinted: boolean): Promise<PreparedChunk> {
     const vault = this.deps.vault();
     const now = this.clock();
+    const absent = { state: initialMemberState, revision: -1n };
     type Candidate = { row: MemberRow; idHmac: string; memberId: string; member: { state: MemberState; revision: bigint } };
+    const ids = new Map<MemberRow, { idHmac: string; memberId: string }>();
+    for (const row of rows) {
+      if ('status' in row) continue;
+      const idHmac = vault.idHmac(row.idNumber);
+      ids.set(row, { idHmac, memberId: vault.memberIdFor(idHmac) });
+    }
+    const known = hinted ? await membersByIds(this.deps.db, [...ids.values()].map((id) => id.memberId)) : undefined;
     const outcomes = await mapLimit(rows, READ_CONCURRENCY, async (row): Promise<RowResult | Candidate> => {
       if ('status' in row) return row;
       const refused = await checkMemberOrg(row.line, row.orgId, await context.org(row.orgId), context.authorize);
       if (refused) return refused;
-      const idHmac = vault.idHmac(row.idNumber);
-      const memberId = vault.memberIdFor(idHmac);
-      return { row, idHmac, memberId, member: await this.deps.members.load(memberId) };
+      const { idHmac, memberId } = ids.get(row)!;
+      const member = known && !known.has(memberId) ? absent : await this.deps.members.load(memberId);
+      return { row, idHmac, memberId, member };
     });
     const candidates = outcomes.filter((outcome): outcome is Candidate => 'memberId' in outcome);
     // Only new members get a sealed copy (and so a data key), as in the synchronous importer.
@@ -291,13 +335,7 @@ export class RosterImports {
       });
       applied += 1;
     }
-    const record = recordChunk(loaded.state, { type: 'RecordChunk', chunk, applied, unchanged, rejections });
-    appends.unshift({
-      streamId: importStream(loaded.state.importId),
-      events: eventsToAppend(record, { commandId: `import:${loaded.state.importId}:chunk:${chunk}`, actor }, now),
-      expectedRevision: loaded.revision,
-    });
-    return appends;
+    return { enrolments: appends, applied, unchanged, rejections };
   }
 }
 
