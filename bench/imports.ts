@@ -48,9 +48,13 @@ function parseArgs(argv: string[]): Args {
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index];
     const value = Number(argv[index + 1]);
-    if (flag === '--rows' && Number.isSafeInteger(value) && value >= 1_000 && value <= 200_000) (args.rows = value), (index += 1);
-    else if (flag === '--baseline-seconds' && Number.isSafeInteger(value) && value >= 1 && value <= 120) (args.baselineSeconds = value), (index += 1);
-    else if (flag === '--keep') args.keep = true;
+    if (flag === '--rows' && Number.isSafeInteger(value) && value >= 1_000 && value <= 200_000) {
+      args.rows = value;
+      index += 1;
+    } else if (flag === '--baseline-seconds' && Number.isSafeInteger(value) && value >= 1 && value <= 120) {
+      args.baselineSeconds = value;
+      index += 1;
+    } else if (flag === '--keep') args.keep = true;
     else throw new Error(`unknown or invalid argument ${flag} (--rows 1000..200000, --baseline-seconds 1..120, --keep)`);
   }
   return args;
