@@ -284,8 +284,7 @@ export class RosterImports {
     const ids = new Map<MemberRow, { idHmac: string; memberId: string }>();
     for (const row of rows) {
       if ('status' in row) continue;
-      const idHmac = vault.idHmac(row.idNumber);
-      ids.set(row, { idHmac, memberId: vault.memberIdFor(idHmac) });
+      ids.set(row, { idHmac: row.idHmac, memberId: vault.memberIdFor(row.idHmac) });
     }
     const known = hinted ? await membersByIds(this.deps.db, [...ids.values()].map((id) => id.memberId)) : undefined;
     const outcomes = await mapLimit(rows, READ_CONCURRENCY, async (row): Promise<RowResult | Candidate> => {

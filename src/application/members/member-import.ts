@@ -66,6 +66,8 @@ export interface MemberRow {
   name: string;
   /** Normalised. */
   idNumber: string;
+  /** The vault's HMAC of the ID number (what events store and the member id derives from). */
+  idHmac: string;
   phone: string;
   orgId: string;
 }
@@ -83,7 +85,8 @@ export function memberRowChecker(vault: Pick<PiiSealer, 'idHmac'>, now: () => Da
     const values = row.values as Record<(typeof MEMBER_COLUMNS)[number], string>;
     const id = checkNationalId(values.national_id, now());
     if (!id.ok) return rejected(row.line, id.code, id.message);
-    const duplicateKey = vault.idHmac(id.value).slice(0, DUPLICATE_KEY_HEX);
+    const idHmac = vault.idHmac(id.value);
+    const duplicateKey = idHmac.slice(0, DUPLICATE_KEY_HEX);
     const firstLine = seen.get(duplicateKey);
     if (firstLine !== undefined) {
       return rejected(row.line, 'MEMBER.DUPLICATE_IN_FILE', `the same national ID number is already on line ${firstLine}`);
@@ -95,7 +98,7 @@ export function memberRowChecker(vault: Pick<PiiSealer, 'idHmac'>, now: () => Da
     if (name === null) return rejected(row.line, 'MEMBER.NAME_INVALID', `name must be 1-${MEMBER_NAME_MAX_CHARS} characters without control characters`);
     const orgId = values.org_id;
     if (!ORG_ID.test(orgId)) return rejected(row.line, 'ORG.ID_INVALID', 'org_id must be 1-64 letters, digits, _ or -');
-    return { line: row.line, name, idNumber: id.value, phone: phone.value, orgId };
+    return { line: row.line, name, idNumber: id.value, idHmac, phone: phone.value, orgId };
   };
 }
 
