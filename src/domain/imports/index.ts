@@ -3,6 +3,7 @@ export {
   IMPORT_CHUNK_ROWS,
   MAX_IMPORT_ROWS,
   MAX_REJECTION_MESSAGE_CHARS,
+  MAX_REJECTIONS_BYTES,
   chunkCount,
   chunkRows,
   completeImport,

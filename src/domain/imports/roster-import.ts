@@ -75,6 +75,10 @@ const IMPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const CODE = /^[A-Z][A-Z0-9_]*\.[A-Z0-9_]+$/;
 /** A rejection's message is cut to this in the report (the messages are the importer's own, short). */
 export const MAX_REJECTION_MESSAGE_CHARS = 200;
+/** A chunk's rejected rows take at most this much of its event (the store takes 64 KiB of data per event). */
+export const MAX_REJECTIONS_BYTES = 48 * 1024;
+/** What a message is cut to when a chunk's rejected rows would not fit otherwise. */
+const SHORT_REJECTION_MESSAGE_CHARS = 40;
 
 export const initialImportState: ImportState = {
   status: 'none',
@@ -151,12 +155,19 @@ export function recordChunk(state: ImportState, command: Extract<ImportCommand, 
     `chunk ${command.chunk} accounts for ${command.applied + command.unchanged + rejected} of its ${rows} rows`,
   );
   let previousLine = 0;
-  const rejections = command.rejections.map((rejection) => {
+  let rejections = command.rejections.map((rejection) => {
     invariant(Number.isSafeInteger(rejection.line) && rejection.line > previousLine, 'rejected rows are reported once each, in line order');
     invariant(CODE.test(rejection.code), `a rejection code is stable and dotted (${rejection.code})`);
     previousLine = rejection.line;
     return { line: rejection.line, code: rejection.code, message: [...rejection.message].slice(0, MAX_REJECTION_MESSAGE_CHARS).join('') };
   });
+  // An event's data is bounded by the store (64 KiB): a chunk whose every row is refused with a
+  // long message would not fit. Its messages are shortened, and dropped if that is not enough; the
+  // line and the code, which are what the report promises, always stay.
+  for (const messageChars of [SHORT_REJECTION_MESSAGE_CHARS, 0]) {
+    if (Buffer.byteLength(JSON.stringify(rejections), 'utf8') <= MAX_REJECTIONS_BYTES) break;
+    rejections = rejections.map((rejection) => ({ ...rejection, message: [...rejection.message].slice(0, messageChars).join('') }));
+  }
   return [
     {
       type: 'ImportChunkProcessed',

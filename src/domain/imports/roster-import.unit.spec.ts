@@ -1,5 +1,5 @@
 import { deciderSpec } from '../../../test/support/given-when-then';
-import { chunkCount, chunkRows, decideImport, evolveImport, IMPORT_CHUNK_ROWS, initialImportState, MAX_IMPORT_ROWS, type ImportCommand, type ImportEvent } from '.';
+import { chunkCount, chunkRows, decideImport, evolveImport, IMPORT_CHUNK_ROWS, initialImportState, MAX_IMPORT_ROWS, MAX_REJECTIONS_BYTES, type ImportCommand, type ImportEvent } from '.';
 
 const ID = '0b6d9c1e-4a8f-4c55-9d0e-2f7a3b1c5d6e';
 const DIGEST = 'a'.repeat(64);
@@ -50,6 +50,20 @@ describe('RecordChunk', () => {
     const given = rosterImport.given([requested(1200), chunkDone(0, 500)]);
     expect(() => given.when({ type: 'RecordChunk', chunk: 0, applied: 500, unchanged: 0, rejections: [] }, undefined).result()).toThrow(/invariant violated/);
     expect(() => given.when({ type: 'RecordChunk', chunk: 1, applied: 10, unchanged: 0, rejections: [] }, undefined).result()).toThrow(/invariant violated/);
+  });
+
+  it('keeps a chunk of long rejections within the event size the store takes: messages shortened, then dropped, never the line or the code', () => {
+    const long = (message: string) => Array.from({ length: 500 }, (_, index) => ({ line: index + 2, code: 'ORG.FORBIDDEN', message }));
+    const record = (rejections: ReturnType<typeof long>) => {
+      const { events } = rosterImport.given([requested(1200)]).when({ type: 'RecordChunk', chunk: 0, applied: 0, unchanged: 0, rejections }, undefined).result();
+      const data = events[0]!.data as { rejections: Array<{ line: number; code: string; message: string }> };
+      expect(Buffer.byteLength(JSON.stringify(data.rejections))).toBeLessThanOrEqual(MAX_REJECTIONS_BYTES);
+      expect(data.rejections.map((rejection) => [rejection.line, rejection.code])).toEqual(rejections.map((rejection) => [rejection.line, rejection.code]));
+      return data.rejections[0]!.message;
+    };
+    expect(record(long('x'.repeat(30)))).toBe('x'.repeat(30));
+    expect(record(long('x'.repeat(150)))).toBe('x'.repeat(40));
+    expect(record(long('组'.repeat(150)))).toBe('');
   });
 
   it('refuses a chunk of a completed import', () => {
