@@ -28,6 +28,7 @@ import {
   type WeChatPort,
 } from './application/identity';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
+import { RosterImports } from './application/imports';
 import { MemberService } from './application/members';
 import { SmsService, type SmsGatewayPort } from './application/sms';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
@@ -37,6 +38,7 @@ import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
+import { IMPORTS_MIGRATIONS, importsProjection } from './projections/imports';
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
 import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
@@ -60,11 +62,12 @@ export const MIGRATIONS = collectMigrations(
   BENEFITS_MIGRATIONS,
   JOBS_MIGRATIONS,
   PAYOUTS_MIGRATIONS,
+  IMPORTS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -174,9 +177,18 @@ export interface UnionLedgerOptions {
   payments?: PaymentGatewayPort | undefined;
   /** The SMS gateway: needed by the SMS worker (default: the identity's `outside.sms`). */
   sms?: SmsGatewayPort | undefined;
+  /** Roster uploads of at least this many rows run as jobs (IMPORT_ASYNC_MIN_ROWS; default DEFAULT_IMPORT_SETTINGS). */
+  imports?: Partial<ImportSettings> | undefined;
   /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
   identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'> } | undefined;
 }
+
+export interface ImportSettings {
+  /** Uploads of at least this many rows are stored sealed and run as a job (202); smaller ones run in the request. */
+  asyncMinRows: number;
+}
+
+export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { asyncMinRows: 1_000 };
 
 /** The ledger's contexts over one event store, wired once per process. */
 export class UnionLedger {
@@ -207,6 +219,9 @@ export class UnionLedger {
   private readonly deadLettersOrUndefined: DeadLetters | undefined;
   private readonly paymentsOrUndefined: PaymentGatewayPort | undefined;
   private payoutEffectOrUndefined: PayoutEffect | undefined;
+  private rosterImportsOrUndefined: RosterImports | undefined;
+  /** The imports context's settings (the threshold above which an upload becomes a job). */
+  readonly importSettings: ImportSettings;
   private reconciliationOrUndefined: PayoutReconciliation | undefined;
   private projections: SubscriptionHandle[] = [];
   private readonly clock: (() => Date) | undefined;
@@ -217,6 +232,7 @@ export class UnionLedger {
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.paymentsOrUndefined = options.payments;
+    this.importSettings = { ...DEFAULT_IMPORT_SETTINGS, ...options.imports };
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
     this.orgAccess = new OrgAccess(this.orgs);
@@ -313,6 +329,20 @@ export class UnionLedger {
     return this.payoutEffectOrUndefined;
   }
 
+  /** Roster imports run as jobs (needs the vault: the upload is sealed, and so are the members' data). */
+  get rosterImports(): RosterImports {
+    this.rosterImportsOrUndefined ??= new RosterImports({
+      store: this.store,
+      db: this.db,
+      vault: () => this.vault,
+      members: this.members,
+      orgs: this.orgs,
+      orgAccess: this.orgAccess,
+      ...(this.clock ? { clock: this.clock } : {}),
+    });
+    return this.rosterImportsOrUndefined;
+  }
+
   /** A day's payouts against the gateway's statement (needs the payment gateway). */
   get reconciliation(): PayoutReconciliation {
     this.reconciliationOrUndefined ??= new PayoutReconciliation({ store: this.store, db: this.db, gateway: this.payments, ...(this.clock ? { clock: this.clock } : {}) });
@@ -373,6 +403,7 @@ export class UnionLedger {
 
   async close(): Promise<void> {
     await this.benefits.stopSweeps();
+    await this.rosterImportsOrUndefined?.stop();
     await Promise.all(this.projections.map((handle) => handle.stop()));
     this.projections = [];
     await this.leaderboardsOrUndefined?.close();

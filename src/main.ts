@@ -39,6 +39,7 @@ export async function runService(): Promise<void> {
     redisQueries: runtime.redisQueries,
     piiKeys,
     benefits: config.benefits,
+    imports: config.imports,
     insurer: outside.insurer,
     jobQueues: new BullMqJobQueues(queues),
     payments: outside.payments,

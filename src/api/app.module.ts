@@ -19,6 +19,7 @@ import { LedgerModule } from './ledger';
 import { MembersModule } from './members';
 import { OrgsModule } from './orgs';
 import { PayoutsModule } from './payouts';
+import { ImportsModule } from './imports';
 import { LEDGER, METRICS, RUNTIME } from './tokens';
 
 export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
@@ -31,7 +32,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule];
 
 export interface AppSettings {
   auth: AuthSettings;

@@ -65,6 +65,8 @@ export interface AppConfig {
    * PAYMENT_GATEWAY_TIMEOUT_MS). Unset: the payment gateway simulator is started on 127.0.0.1.
    */
   paymentGateway: { apiUrl: string; apiKey: string; timeoutMs: number } | undefined;
+  /** IMPORT_ASYNC_MIN_ROWS (default 1000): roster uploads of at least this many rows run as a job (202 and an import id). */
+  imports: { asyncMinRows: number };
   /** PAYMENT_GATEWAY_SIMULATOR_FAULTS (`errorRate=0.05,timeoutRate=0.01,...`): the simulator's fault injection when it is used. */
   paymentGatewaySimulatorFaults: Record<string, number>;
   /** SMS_SIMULATOR_FAULTS (`errorRate=0.05,lostAnswerRate=0.1,...`): the SMS simulator's fault injection when it is used. */
@@ -319,6 +321,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     paymentGateway: undefined,
     paymentGatewaySimulatorFaults: simulatorFaults(env, problems),
     smsSimulatorFaults: simulatorFaults(env, problems, 'SMS_SIMULATOR_FAULTS', SMS_SIMULATOR_FAULTS),
+    imports: { asyncMinRows: integer(env, 'IMPORT_ASYNC_MIN_ROWS', 1_000, 1, 200_000, problems) },
     benefits: {
       approvalThresholdFen: integer(env, 'BENEFITS_APPROVAL_THRESHOLD_YUAN', 10_000, 0, 100_000_000, problems) * 100,
       authorisationTtlMs: integer(env, 'BENEFITS_AUTHORISATION_TTL_SECONDS', 900, 10, 7 * 24 * 3600, problems) * 1000,

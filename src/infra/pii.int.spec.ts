@@ -46,6 +46,31 @@ describe('PiiVault', () => {
     expect(memberId.replace(/-/g, '')).not.toBe(hmac.slice(0, 32));
   });
 
+  it('seals many members at once, with one key each, as seal would (a key made before is kept)', async () => {
+    const members = [0, 1, 2].map((n) => {
+      const id = syntheticId(`3201021990010112${n}`);
+      return { memberId: vault.memberIdFor(vault.idHmac(id)), pii: { idNumber: id, phone: `1381234567${n}` } };
+    });
+    const earlier = await vault.seal(members[0]!.memberId, members[0]!.pii);
+    const sealed = await vault.sealMany(members);
+    expect(sealed).toHaveLength(3);
+    // A vault without the cached keys (another process) opens each with the member's stored key.
+    const other = new PiiVault(database.db, keys);
+    for (const [index, member] of members.entries()) expect(await other.open(member.memberId, sealed[index]!)).toEqual(member.pii);
+    expect(await other.open(members[0]!.memberId, earlier)).toEqual(members[0]!.pii);
+    expect((await database.db.one<{ n: number }>('SELECT count(*)::int AS n FROM ul_member_keys')).n).toBe(3);
+  });
+
+  it('seals a whole file under a key of its own, which a shred makes unreadable', async () => {
+    const file = Buffer.from(`name,national_id,phone,org_id\n张三,${idNumber},13812345678,u1\n`);
+    const sealed = await vault.sealBytes('import:x', file);
+    expect(sealed.includes(Buffer.from(idNumber))).toBe(false);
+    expect(await new PiiVault(database.db, keys).openBytes('import:x', sealed)).toEqual(file);
+    await expect(new PiiVault(database.db, keys).openBytes('import:y', sealed)).resolves.toBeNull();
+    await vault.shred('import:x');
+    await expect(new PiiVault(database.db, keys).openBytes('import:x', sealed)).resolves.toBeNull();
+  });
+
   it('seals with a fresh IV each time and opens only for the same member', async () => {
     const memberId = vault.memberIdFor(vault.idHmac(idNumber));
     const first = await vault.seal(memberId, pii);

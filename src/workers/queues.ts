@@ -17,6 +17,8 @@ export const QUEUES = {
   payouts: 'ul-payouts',
   /** `SmsRequested` (sms streams): send a one-time code to the member's phone. */
   sms: 'ul-sms',
+  /** `ImportRequested` (import streams): run a roster upload's import, chunk by chunk. */
+  imports: 'ul-imports',
 } as const;
 export type QueueKey = keyof typeof QUEUES;
 
@@ -33,6 +35,7 @@ export const EFFECT_EVENTS: Readonly<Record<string, QueueKey>> = {
   InsuranceGrantRequested: 'insurance',
   PayoutRequested: 'payouts',
   SmsRequested: 'sms',
+  ImportRequested: 'imports',
 };
 
 /**
@@ -45,6 +48,7 @@ export const EFFECT_OUTCOMES: Readonly<Partial<Record<QueueKey, { keyField: stri
   insurance: { keyField: 'grantId', outcomeEvents: ['InsuranceGranted', 'InsuranceGrantFailed'] },
   payouts: { keyField: 'payoutId', outcomeEvents: ['PayoutSucceeded', 'PayoutFailed'] },
   sms: { keyField: 'smsId', outcomeEvents: ['SmsSent', 'SmsFailed'] },
+  imports: { keyField: 'importId', outcomeEvents: ['ImportCompleted'] },
 };
 
 /** BullMQ's key prefix, under the ledger's REDIS_KEY_PREFIX so that ledgers (and test runs) can share a Redis. */

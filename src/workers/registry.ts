@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { UnionLedger } from '../composition-root';
+import { importsWorker } from './imports';
 import { insuranceWorker } from './insurance';
 import { PAYOUT_WORKER_DEFAULTS, payoutProcessor } from './payouts';
 import type { EffectJob, QueueKey } from './queues';
@@ -18,7 +19,12 @@ export interface WorkerDefinition {
    * Carries out one job. Resolves when the effect's outcome is recorded; throws to have the job
    * retried with back-off (an UnrecoverableError fails it at once, into the dead letters).
    */
-  process(job: Job<EffectJob>): Promise<unknown>;
+  process(job: Job<EffectJob>, token?: string): Promise<unknown>;
+  /**
+   * Called when the host closes, beside BullMQ's close (which waits for the jobs in flight): a
+   * worker whose jobs run long (a roster import) ends them early at a safe point here.
+   */
+  stop?(): Promise<void>;
 }
 
 export type WorkerRegistry = Partial<Record<QueueKey, WorkerDefinition>>;
@@ -32,6 +38,7 @@ export function workerRegistry(deps: WorkerDeps): WorkerRegistry {
   return {
     insurance: insuranceWorker(deps),
     // Built on the first job: a process without the payment gateway can still run the other workers.
+    imports: importsWorker(deps),
     payouts: { concurrency: PAYOUT_WORKER_DEFAULTS.concurrency, process: (job) => payoutProcessor(deps.ledger.payoutEffect)(job) },
     sms: smsWorker(deps),
   };

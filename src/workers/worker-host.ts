@@ -48,7 +48,7 @@ export function startWorkers(options: WorkerHostOptions): WorkerHost {
   const workers: Array<Worker<EffectJob>> = [];
   const attempts = DEFAULT_JOB_OPTIONS.attempts ?? 1;
   for (const [key, definition] of Object.entries(options.registry) as Array<[QueueKey, NonNullable<WorkerRegistry[QueueKey]>]>) {
-    const worker = new Worker<EffectJob>(QUEUES[key], (job) => definition.process(job), {
+    const worker = new Worker<EffectJob>(QUEUES[key], (job, token) => definition.process(job, token), {
       connection: options.connection,
       prefix: bullPrefix(options.redisKeyPrefix),
       concurrency: options.concurrency ?? definition.concurrency,
@@ -77,7 +77,8 @@ export function startWorkers(options: WorkerHostOptions): WorkerHost {
   return {
     queues: Object.keys(options.registry) as QueueKey[],
     async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
+      const definitions = Object.values(options.registry);
+      await Promise.all([...workers.map((worker) => worker.close()), ...definitions.map((definition) => definition?.stop?.())]);
     },
   };
 }

@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Role } from '../../src/api/common/auth';
 import { createHttpApp, lagReadings } from '../../src/api/http';
 import type { BenefitsSettings } from '../../src/application/benefits';
-import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
+import { openRuntime, tokenService, UnionLedger, type ImportSettings } from '../../src/composition-root';
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
 import { InsurerHttpClient } from '../../src/infra/insurer-http';
 import type { InsurerFaults } from '../../src/infra/simulators/insurer';
@@ -72,6 +72,8 @@ export interface LedgerAppOptions {
   insurerTimeoutMs?: number;
   /** METRICS_TOKEN: the bearer token GET /metrics also accepts. */
   metricsToken?: string;
+  /** The imports context's settings (the row count above which an upload runs as a job). */
+  imports?: Partial<ImportSettings>;
 }
 
 export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
@@ -96,6 +98,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.benefits ? { benefits: options.benefits } : {}),
+    ...(options.imports ? { imports: options.imports } : {}),
     insurer: new InsurerHttpClient({ baseUrl: simulators.url, apiKey: simulators.settings.insurerApiKey, timeoutMs: options.insurerTimeoutMs ?? 2_000 }),
     jobQueues: new BullMqJobQueues(queues),
     payments: new PaymentGatewayHttpClient({ baseUrl: paymentGateway.url, apiKey: paymentGateway.apiKey, timeoutMs: 5_000 }),

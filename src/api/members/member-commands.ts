@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { refuseUnreadableCsv, type ImportReport } from '../../application/import-report';
-import { importMembers, MEMBER_COLUMNS, type MemberCommandResult } from '../../application/members';
+import type { ImportReport } from '../../application/import-report';
+import { countImportRows } from '../../application/imports';
+import { importMembers, type MemberCommandResult } from '../../application/members';
 import type { UnionLedger } from '../../composition-root';
 import type { MemberCommand } from '../../domain/members';
 import type { JwtClaims } from '../common/auth';
@@ -107,7 +108,7 @@ export class AnswerQuizHandler implements ICommandHandler<AnswerQuiz> {
 }
 
 /** An admin's roster upload (CSV), into their own subtree only. */
-export class ImportMembers extends Command<ImportReport> {
+export class ImportMembers extends Command<MemberUpload> {
   constructor(
     readonly user: JwtClaims,
     readonly csv: Buffer,
@@ -116,17 +117,23 @@ export class ImportMembers extends Command<ImportReport> {
   }
 }
 
+/** An upload's outcome: the report of a file imported in the request, or the job a larger one became. */
+export type MemberUpload = { report: ImportReport } | { job: { importId: string; rowCount: number } };
+
 @CommandHandler(ImportMembers)
 export class ImportMembersHandler implements ICommandHandler<ImportMembers> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
-  async execute({ user, csv }: ImportMembers): Promise<ImportReport> {
-    await refuseUnreadableCsv([csv], MEMBER_COLUMNS, UPLOAD_LIMITS);
-    return importMembers(
+  async execute({ user, csv }: ImportMembers): Promise<MemberUpload> {
+    // Read once whole: a file that cannot be read to its end is refused (422) and changes nothing.
+    const rowCount = await countImportRows(csv);
+    if (rowCount >= this.ledger.importSettings.asyncMinRows) return { job: await this.ledger.rosterImports.request(user, csv, rowCount) };
+    const report = await importMembers(
       [csv],
       { memberService: this.ledger.members, orgService: this.ledger.orgs, vault: this.ledger.vault, rules: this.ledger.rules },
       { actor: { type: 'admin', id: user.sub }, authorize: subtreeAuthorizer(this.ledger, user), limits: UPLOAD_LIMITS },
     );
+    return { report };
   }
 }
 

@@ -60,6 +60,61 @@ export function enrolCommandId(idHmac: string, orgId: string, name: string): str
   return `enrol:${idHmac}:${details}`;
 }
 
+/** A row that passed the checks that need no I/O (its organisation is checked next). */
+export interface MemberRow {
+  line: number;
+  name: string;
+  /** Normalised. */
+  idNumber: string;
+  /** The vault's HMAC of the ID number (what events store and the member id derives from). */
+  idHmac: string;
+  phone: string;
+  orgId: string;
+}
+
+/**
+ * The checks of a roster row that need no I/O, in file order: the file's shape, the ID number
+ * (format, birth date, check digit), a repeat of an earlier line's ID number, the phone, the name
+ * and the organisation id's shape. The checker remembers the ID numbers it has seen (as a
+ * truncated HMAC), so one checker reads one file from its first row.
+ */
+export function memberRowChecker(vault: Pick<PiiSealer, 'idHmac'>, now: () => Date): (row: CsvRow) => RowResult | MemberRow {
+  const seen = new Map<string, number>();
+  return (row) => {
+    if (!row.values) return rejected(row.line, row.error!.code, row.error!.message);
+    const values = row.values as Record<(typeof MEMBER_COLUMNS)[number], string>;
+    const id = checkNationalId(values.national_id, now());
+    if (!id.ok) return rejected(row.line, id.code, id.message);
+    const idHmac = vault.idHmac(id.value);
+    const duplicateKey = idHmac.slice(0, DUPLICATE_KEY_HEX);
+    const firstLine = seen.get(duplicateKey);
+    if (firstLine !== undefined) {
+      return rejected(row.line, 'MEMBER.DUPLICATE_IN_FILE', `the same national ID number is already on line ${firstLine}`);
+    }
+    seen.set(duplicateKey, row.line);
+    const phone = checkPhone(values.phone);
+    if (!phone.ok) return rejected(row.line, phone.code, phone.message);
+    const name = checkName(values.name);
+    if (name === null) return rejected(row.line, 'MEMBER.NAME_INVALID', `name must be 1-${MEMBER_NAME_MAX_CHARS} characters without control characters`);
+    const orgId = values.org_id;
+    if (!ORG_ID.test(orgId)) return rejected(row.line, 'ORG.ID_INVALID', 'org_id must be 1-64 letters, digits, _ or -');
+    return { line: row.line, name, idNumber: id.value, idHmac, phone: phone.value, orgId };
+  };
+}
+
+/** The organisation checks of a member row: it exists, is a grassroots union, and is within the importer's part of the tree. */
+export async function checkMemberOrg(
+  line: number,
+  orgId: string,
+  org: Pick<OrgState, 'registered' | 'level'>,
+  authorize: ImportOptions['authorize'],
+): Promise<RowResult | null> {
+  if (!org.registered) return rejected(line, 'ORG.UNKNOWN', `organisation ${orgId} does not exist`);
+  if (org.level !== 'grassroots') return rejected(line, 'ORG.NOT_GRASSROOTS', `members belong to a grassroots union; ${orgId} is a ${org.level}`);
+  if (authorize && !(await authorize(orgId))) return rejected(line, 'ORG.FORBIDDEN', `organisation ${orgId} is outside your part of the union tree`);
+  return null;
+}
+
 function checkName(raw: string): string | null {
   const name = raw.trim();
   const chars = [...name].length;
@@ -81,7 +136,6 @@ export async function importMembers(
   const report = new ReportBuilder('members', options);
   const concurrency = Math.max(1, Math.min(options.concurrency ?? DEFAULT_MEMBER_CONCURRENCY, 256));
   const now = options.now ?? (() => new Date());
-  const seen = new Map<string, number>();
   const orgs = new Map<string, Promise<OrgState>>();
   const window: Array<{ outcome: Promise<Outcome>; bytesRead: number }> = [];
 
@@ -98,12 +152,8 @@ export async function importMembers(
   };
 
   const enrol = async (line: number, name: string, idNumber: string, phone: string, orgId: string): Promise<RowResult> => {
-    const org = await lookupOrg(orgId);
-    if (!org.registered) return rejected(line, 'ORG.UNKNOWN', `organisation ${orgId} does not exist`);
-    if (org.level !== 'grassroots') return rejected(line, 'ORG.NOT_GRASSROOTS', `members belong to a grassroots union; ${orgId} is a ${org.level}`);
-    if (options.authorize && !(await options.authorize(orgId))) {
-      return rejected(line, 'ORG.FORBIDDEN', `organisation ${orgId} is outside your part of the union tree`);
-    }
+    const refused = await checkMemberOrg(line, orgId, await lookupOrg(orgId), options.authorize);
+    if (refused) return refused;
     const idHmac = deps.vault.idHmac(idNumber);
     const memberId = deps.vault.memberIdFor(idHmac);
     for (let attempt = 1; attempt <= ENROL_ATTEMPTS; attempt += 1) {
@@ -130,25 +180,12 @@ export async function importMembers(
     throw new Error('invariant violated: the enrolment loop returns or throws');
   };
 
+  const checkRow = memberRowChecker(deps.vault, now);
   /** Checks a row without I/O; returns the rejection, or the work that enrols it. */
   const check = (row: CsvRow): RowResult | (() => Promise<RowResult>) => {
-    if (!row.values) return rejected(row.line, row.error!.code, row.error!.message);
-    const values = row.values as Record<(typeof MEMBER_COLUMNS)[number], string>;
-    const id = checkNationalId(values.national_id, now());
-    if (!id.ok) return rejected(row.line, id.code, id.message);
-    const duplicateKey = deps.vault.idHmac(id.value).slice(0, DUPLICATE_KEY_HEX);
-    const firstLine = seen.get(duplicateKey);
-    if (firstLine !== undefined) {
-      return rejected(row.line, 'MEMBER.DUPLICATE_IN_FILE', `the same national ID number is already on line ${firstLine}`);
-    }
-    seen.set(duplicateKey, row.line);
-    const phone = checkPhone(values.phone);
-    if (!phone.ok) return rejected(row.line, phone.code, phone.message);
-    const name = checkName(values.name);
-    if (name === null) return rejected(row.line, 'MEMBER.NAME_INVALID', `name must be 1-${MEMBER_NAME_MAX_CHARS} characters without control characters`);
-    const orgId = values.org_id;
-    if (!ORG_ID.test(orgId)) return rejected(row.line, 'ORG.ID_INVALID', 'org_id must be 1-64 letters, digits, _ or -');
-    return () => enrol(row.line, name, id.value, phone.value, orgId);
+    const checked = checkRow(row);
+    if ('status' in checked) return checked;
+    return () => enrol(checked.line, checked.name, checked.idNumber, checked.phone, checked.orgId);
   };
 
   /** Reports the oldest row in flight; an unexpected error stops the import once the rest has settled. */

@@ -1,0 +1,2 @@
+/** The imports context over HTTP. */
+export { ImportsModule } from './imports.module';

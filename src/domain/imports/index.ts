@@ -1,0 +1,22 @@
+/** The imports context: roster imports that run as jobs, chunk by chunk. */
+export {
+  IMPORT_CHUNK_ROWS,
+  MAX_IMPORT_ROWS,
+  MAX_REJECTION_MESSAGE_CHARS,
+  MAX_REJECTIONS_BYTES,
+  chunkCount,
+  chunkRows,
+  completeImport,
+  decideImport,
+  evolveImport,
+  importStream,
+  initialImportState,
+  recordChunk,
+  requestImport,
+  type ImportCommand,
+  type ImportEvent,
+  type ImportKind,
+  type ImportRejection,
+  type ImportState,
+  type ImportTotals,
+} from './roster-import';

@@ -1,0 +1,1 @@
+export { IMPORTS_CONCURRENCY, importsWorker } from './import-worker';
