@@ -29,6 +29,7 @@ import {
 } from './application/identity';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
+import { Mall, type MallSettings } from './application/mall';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
@@ -37,6 +38,7 @@ import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
+import { MALL_PROJECTION_MIGRATIONS, mallProjection } from './projections/mall';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
 import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
 import { PAYOUTS_MIGRATIONS, payoutsProjection } from './projections/payouts';
@@ -59,11 +61,12 @@ export const MIGRATIONS = collectMigrations(
   BENEFITS_MIGRATIONS,
   JOBS_MIGRATIONS,
   PAYOUTS_MIGRATIONS,
+  MALL_PROJECTION_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), mallProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -163,6 +166,8 @@ export interface UnionLedgerOptions {
   memberCacheEntries?: number;
   /** The benefits context's settings (approval threshold, authorisation and code lifetimes). */
   benefits?: Partial<BenefitsSettings> | undefined;
+  /** The mall's settings (an order's time to pay, the holds' grace beyond it). */
+  mall?: Partial<MallSettings> | undefined;
   /** A background task of a context failed (it is retried); for the service's log. */
   onBackgroundError?(task: string, error: unknown): void;
   /** The insurer: needed by whatever carries out insurance grants (the insurance worker). */
@@ -190,6 +195,8 @@ export class UnionLedger {
   readonly members: MemberService;
   // benefits
   readonly benefits: Benefits;
+  // mall
+  readonly mall: Mall;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -231,6 +238,16 @@ export class UnionLedger {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.memberCacheEntries ? { walletCacheEntries: options.memberCacheEntries } : {}),
       ...(options.onBackgroundError ? { onBackgroundError: options.onBackgroundError } : {}),
+    });
+    this.mall = new Mall({
+      store: this.store,
+      db: options.db,
+      vault: () => this.vault,
+      orgAccess: this.orgAccess,
+      members: this.members,
+      wallets: this.benefits.handlers.wallets,
+      ...(options.mall ? { settings: options.mall } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
     if (options.identity) {
       const { tokens, outside } = options.identity;
