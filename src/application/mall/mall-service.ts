@@ -579,7 +579,7 @@ export class Mall {
     let settled = 0;
     for (const orderId of await ordersToSweep(this.deps.db, now.getTime(), SWEEP_LIMIT)) {
       const result = await this.orders.handle(orderStream(orderId), () => [], SYSTEM_META(`mall-sweep:${orderId}:${now.getTime()}`));
-      if (result.events.some((event) => event.type === 'OrderCancelled')) expired += 1;
+      if (!result.replayed && result.events.some((event) => event.type === 'OrderCancelled')) expired += 1;
       if (result.state.pending) {
         await this.settle(orderId);
         settled += 1;
