@@ -137,6 +137,8 @@ export interface OrderView {
 /** Orders the sweep takes per run: bounded work per minute. */
 const SWEEP_LIMIT = 500;
 const PICKUP_CODE_DIGITS = 8;
+/** Rounds over a SKU's shards when some were only contended (each shard already retried by the command handler). */
+const RESERVE_ROUNDS = 3;
 const MAX_ADDRESS_CHARS = 300;
 
 const SYSTEM_META = (commandId: string): CommandMeta => ({ commandId, actor: { type: 'system', id: 'mall' } });
@@ -278,7 +280,8 @@ export class Mall {
     }
     const state = await this.reserve(orderId, existing.state.status !== 'none');
     if (state.status === 'rejected') {
-      throw new DomainError(state.rejectedCode!, 'the order was refused: nothing is held for it', 422, { orderId });
+      const busy = state.rejectedCode === 'MALL.STOCK_BUSY';
+      throw new DomainError(state.rejectedCode!, busy ? 'too many orders for this SKU at once: place it again' : 'the order was refused: nothing is held for it', busy ? 429 : 422, { orderId });
     }
     return this.view(caller, state, existing.state.status !== 'none');
   }
@@ -302,7 +305,7 @@ export class Mall {
       return this.settle(orderId);
     };
     const shard = (resuming ? await this.findReservation(order, sku.shards) : null) ?? (await this.reserveSomeShard(order, sku.shards));
-    if (shard === null) return refuse('MALL.OUT_OF_STOCK');
+    if (typeof shard === 'string') return refuse(shard);
     let holdId: string | null = null;
     let paymentId: string | null = null;
     try {
@@ -359,23 +362,36 @@ export class Mall {
     return Array.from({ length: shards }, (_, index) => (start + index) % shards);
   }
 
-  private async reserveSomeShard(order: OrderPlacedData, shards: number): Promise<number | null> {
-    for (const shard of this.shardOrder(order.orderId, shards)) {
-      try {
-        await this.stock.handle(
-          stockStream(order.skuId, shard),
-          (state) => reserveStock(state, { skuId: order.skuId, shard, orderId: order.orderId, quantity: order.quantity }),
-          stepMeta(order.orderId, `reserve-${shard}`),
-        );
-        return shard;
-      } catch (error) {
-        if (error instanceof DomainError && error.code === 'MALL.OUT_OF_STOCK') continue;
-        // This shard stayed contended through every retry: another shard may be free.
-        if (error instanceof ConcurrencyError) continue;
-        throw error;
+  /**
+   * Reserves the order's units on the first shard (in the order's own shard order) that holds
+   * enough. A shard that stays contended through the handler's retries is passed over for the next;
+   * when every shard was empty the SKU is out of stock, and when some were only contended the
+   * shards are tried again (bounded) before the order is refused as MALL.STOCK_BUSY, a refusal the
+   * member may retry, never reported as out of stock.
+   */
+  private async reserveSomeShard(order: OrderPlacedData, shards: number): Promise<number | 'MALL.OUT_OF_STOCK' | 'MALL.STOCK_BUSY'> {
+    for (let round = 0; round < RESERVE_ROUNDS; round += 1) {
+      let contended = false;
+      for (const shard of this.shardOrder(order.orderId, shards)) {
+        try {
+          await this.stock.handle(
+            stockStream(order.skuId, shard),
+            (state) => reserveStock(state, { skuId: order.skuId, shard, orderId: order.orderId, quantity: order.quantity }),
+            stepMeta(order.orderId, `reserve-${shard}`),
+          );
+          return shard;
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'MALL.OUT_OF_STOCK') continue;
+          if (error instanceof ConcurrencyError) {
+            contended = true;
+            continue;
+          }
+          throw error;
+        }
       }
+      if (!contended) return 'MALL.OUT_OF_STOCK';
     }
-    return null;
+    return 'MALL.STOCK_BUSY';
   }
 
   private async findReservation(order: OrderPlacedData, shards: number): Promise<number | null> {
