@@ -39,6 +39,7 @@ export async function runService(): Promise<void> {
     redisQueries: runtime.redisQueries,
     piiKeys,
     benefits: config.benefits,
+    mall: config.mall,
     insurer: outside.insurer,
     jobQueues: new BullMqJobQueues(queues),
     payments: outside.payments,
