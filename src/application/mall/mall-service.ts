@@ -40,6 +40,7 @@ import {
   releaseStock,
   requireOrder,
   requireSku,
+  reservationOf,
   reserveStock,
   returnOrder,
   skuStream,
@@ -397,7 +398,7 @@ export class Mall {
   private async findReservation(order: OrderPlacedData, shards: number): Promise<number | null> {
     for (let shard = 0; shard < shards; shard += 1) {
       const { state } = await this.stock.load(stockStream(order.skuId, shard));
-      if (state.reservations.has(order.orderId)) return shard;
+      if (reservationOf(state, order.orderId)) return shard;
     }
     return null;
   }
