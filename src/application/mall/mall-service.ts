@@ -595,13 +595,19 @@ export class Mall {
     let expired = 0;
     let settled = 0;
     for (const orderId of await ordersToSweep(this.deps.db, now.getTime(), SWEEP_LIMIT)) {
-      const result = await this.orders.handle(orderStream(orderId), () => [], SYSTEM_META(`mall-sweep:${orderId}:${now.getTime()}`));
-      if (!result.replayed && result.events.some((event) => event.type === 'OrderCancelled')) expired += 1;
-      if (result.state.pending) {
-        await this.settle(orderId);
-        settled += 1;
-      }
+      const outcome = await this.sweepOrder(orderId, now);
+      expired += outcome.expired ? 1 : 0;
+      settled += outcome.settled ? 1 : 0;
     }
     return { expired, settled };
+  }
+
+  /** One order's sweep: its expiry recorded if due (a no-op command: `dueOrder` does it), then whatever it owes settled. */
+  async sweepOrder(orderId: string, now: Date = this.clock()): Promise<{ expired: boolean; settled: boolean }> {
+    const result = await this.orders.handle(orderStream(orderId), () => [], SYSTEM_META(`mall-sweep:${orderId}:${now.getTime()}`));
+    const expired = !result.replayed && result.events.some((event) => event.type === 'OrderCancelled');
+    if (!result.state.pending) return { expired, settled: false };
+    await this.settle(orderId);
+    return { expired, settled: true };
   }
 }
