@@ -1,5 +1,7 @@
 import { walletCredit, walletStream } from '../../src/domain/benefits';
+import { dumpTables, rebuildProjection } from '../../src/projections';
 import { checkTrialBalance } from '../../src/projections/ledger';
+import { mallProjection } from '../../src/projections/mall';
 import { waitForFeedEnd } from '../support/feed';
 import { startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
 import { testTimeout } from '../support/wait-for';
@@ -275,5 +277,14 @@ describe('time limits, stock and returns', () => {
     await catchUp();
     const report = await checkTrialBalance(app.ledger.db);
     expect({ ok: report.ok, negative: report.negativeAccounts, mismatches: report.journalMismatches }).toEqual({ ok: true, negative: [], mismatches: [] });
+  });
+
+  it('rebuilds the mall read models from event zero into identical tables', async () => {
+    await catchUp();
+    const tables = mallProjection().tables;
+    const live = await dumpTables(app.ledger.db, tables);
+    expect(live.ul_mall_orders?.length).toBeGreaterThan(5);
+    await rebuildProjection(app.ledger.store, app.ledger.db, mallProjection());
+    expect(await dumpTables(app.ledger.db, tables)).toEqual(live);
   });
 });
