@@ -31,6 +31,7 @@ import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './applicat
 import { RosterImports } from './application/imports';
 import { MemberService } from './application/members';
 import { SmsService, type SmsGatewayPort } from './application/sms';
+import { Mall, type MallSettings } from './application/mall';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
@@ -40,6 +41,7 @@ import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projection
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
 import { IMPORTS_MIGRATIONS, importsProjection } from './projections/imports';
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
+import { MALL_PROJECTION_MIGRATIONS, mallProjection } from './projections/mall';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
 import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
 import { PAYOUTS_MIGRATIONS, payoutsProjection } from './projections/payouts';
@@ -63,11 +65,12 @@ export const MIGRATIONS = collectMigrations(
   JOBS_MIGRATIONS,
   PAYOUTS_MIGRATIONS,
   IMPORTS_MIGRATIONS,
+  MALL_PROJECTION_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection(), mallProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -167,6 +170,8 @@ export interface UnionLedgerOptions {
   memberCacheEntries?: number;
   /** The benefits context's settings (approval threshold, authorisation and code lifetimes). */
   benefits?: Partial<BenefitsSettings> | undefined;
+  /** The mall's settings (an order's time to pay, the holds' grace beyond it). */
+  mall?: Partial<MallSettings> | undefined;
   /** A background task of a context failed (it is retried); for the service's log. */
   onBackgroundError?(task: string, error: unknown): void;
   /** The insurer: needed by whatever carries out insurance grants (the insurance worker). */
@@ -207,6 +212,8 @@ export class UnionLedger {
   readonly benefits: Benefits;
   // sms: one-time codes requested durably, sent by the SMS worker
   readonly sms: SmsService;
+  // mall
+  readonly mall: Mall;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -262,6 +269,16 @@ export class UnionLedger {
         if (!smsGateway) throw new Error('invariant violated: sending SMS needs the SMS gateway, and this process was started without it');
         return smsGateway;
       },
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    this.mall = new Mall({
+      store: this.store,
+      db: options.db,
+      vault: () => this.vault,
+      orgAccess: this.orgAccess,
+      members: this.members,
+      wallets: this.benefits.handlers.wallets,
+      ...(options.mall ? { settings: options.mall } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
     if (options.identity) {

@@ -40,6 +40,7 @@ export async function runService(): Promise<void> {
     piiKeys,
     benefits: config.benefits,
     imports: config.imports,
+    mall: config.mall,
     insurer: outside.insurer,
     jobQueues: new BullMqJobQueues(queues),
     payments: outside.payments,

@@ -16,6 +16,7 @@ import { MetricsController } from './health/metrics.controller';
 import { IdentityModule } from './identity';
 import { JobsModule } from './jobs';
 import { LedgerModule } from './ledger';
+import { MallModule } from './mall';
 import { MembersModule } from './members';
 import { OrgsModule } from './orgs';
 import { PayoutsModule } from './payouts';
@@ -32,7 +33,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule];
 
 export interface AppSettings {
   auth: AuthSettings;

@@ -60,6 +60,8 @@ export interface AppConfig {
   http: HttpLimits;
   /** The benefits context (src/application/benefits): maker-checker threshold, lifetimes, sweeps. */
   benefits: BenefitsConfig;
+  /** The mall (src/application/mall): MALL_ORDER_TTL_SECONDS (default 900, 60 to 86400), how long a member has to pay an order. */
+  mall: { orderTtlMs: number };
   /**
    * The payment gateway that pays merchants' settlements (PAYMENT_GATEWAY_URL, PAYMENT_GATEWAY_KEY,
    * PAYMENT_GATEWAY_TIMEOUT_MS). Unset: the payment gateway simulator is started on 127.0.0.1.
@@ -329,6 +331,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       proposalTtlMs: integer(env, 'BENEFITS_PROPOSAL_TTL_DAYS', 7, 1, 90, problems) * 24 * 3600 * 1000,
       sweepIntervalMs: integer(env, 'BENEFITS_SWEEP_INTERVAL_SECONDS', 30, 0, 86_400, problems) * 1000,
     },
+    mall: { orderTtlMs: integer(env, 'MALL_ORDER_TTL_SECONDS', 900, 60, 86_400, problems) * 1000 },
   };
   const wechat = outsideService(env, 'WECHAT_API_URL', ['WECHAT_APP_ID', 'WECHAT_APP_SECRET'], problems);
   if (wechat) config.wechat = { apiUrl: wechat.url, appId: wechat.credentials[0]!, appSecret: wechat.credentials[1]! };

@@ -119,6 +119,25 @@ const EXPECTED: Record<string, Expectation> = {
   'GET /v1/merchant/settlements': { who: ['merchant'] },
   // Payouts: the reconciliation covers every union's merchants (auditors, and admins of a root union: see test/api/payouts.api.spec.ts).
   'GET /v1/admin/reconciliation/{date}': { who: ['admin', 'auditor'] },
+  // Mall (fixtures: SKU sku-1 listed by p-1, an order of the member's at u-1). SKUs and orders outside the caller's tree are not found.
+  'POST /v1/admin/mall/skus': {
+    who: ['admin'],
+    outside: { as: 'admin', body: { skuId: 'sku-out', productId: 'prod-out', productName: 'out', name: 'out', orgId: 'u-1', pricePoints: 1, price: '1.00' } },
+  },
+  'POST /v1/admin/mall/skus/{skuId}/withdraw': { who: ['admin'], outside: { as: 'admin' } },
+  'POST /v1/admin/mall/skus/{skuId}/stock': { who: ['admin'], outside: { as: 'admin', body: { quantity: 1 } } },
+  'GET /v1/mall/skus': { who: ['member', 'admin'] }, // Scoped by filtering: a member sees what their units list, an admin their subtree's.
+  'GET /v1/mall/skus/{skuId}': { who: ['member', 'admin', 'auditor'], outside: { as: 'admin', refusal: hidden('MALL.SKU_NOT_FOUND') } },
+  'GET /v1/mall/skus/{skuId}/stock': { who: ['member', 'admin', 'auditor'], outside: { as: 'admin', refusal: hidden('MALL.SKU_NOT_FOUND') } },
+  'POST /v1/me/mall/orders': { who: ['member'] },
+  'GET /v1/me/mall/orders': { who: ['member'] },
+  'POST /v1/me/mall/orders/{orderId}/confirm': { who: ['member'] },
+  'POST /v1/mall/orders/{orderId}/cancel': { who: ['member', 'admin'], outside: { as: 'admin', refusal: hidden('MALL.ORDER_NOT_FOUND') } },
+  'GET /v1/mall/orders/{orderId}': { who: ['member', 'admin', 'auditor'], outside: { as: 'admin', refusal: hidden('MALL.ORDER_NOT_FOUND') } },
+  'POST /v1/admin/mall/orders/{orderId}/collect': { who: ['admin'], outside: { as: 'admin', body: { pickupCode: '12345678' }, refusal: hidden('MALL.ORDER_NOT_FOUND') } },
+  'POST /v1/admin/mall/orders/{orderId}/dispatch': { who: ['admin'], outside: { as: 'admin', refusal: hidden('MALL.ORDER_NOT_FOUND') } },
+  'POST /v1/admin/mall/orders/{orderId}/return': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MALL.ORDER_NOT_FOUND') } },
+  'GET /v1/admin/mall/units/{orgId}/pickups': { who: ['admin'], outside: { as: 'admin' } },
 };
 
 let app: LedgerApp;
@@ -128,7 +147,7 @@ const system = { type: 'system', id: 'matrix' };
 let counter = 0;
 const key = (): string => `mx-${(counter += 1)}`;
 /** Records of the benefits context inside the subtree (or of the inside merchant), so that path parameters name real things. */
-const fixture = { proposalId: '', paymentId: '' };
+const fixture = { proposalId: '', paymentId: '', orderId: '' };
 
 /** A token of each role inside the subtree under test (root p-1 with union u-1; the merchant shop-1 signed by u-1). */
 async function insideToken(role: Role): Promise<string> {
@@ -149,7 +168,9 @@ function concrete(path: string): string {
     .replace('{paymentId}', fixture.paymentId)
     .replace('{queue}', 'insurance')
     .replace('{jobId}', 'job-x')
-    .replace('{date}', '2026-01-01');
+    .replace('{date}', '2026-01-01')
+    .replace('{skuId}', 'sku-1')
+    .replace('{orderId}', fixture.orderId);
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {
@@ -221,6 +242,11 @@ beforeAll(async () => {
   memberToken = (await activateThroughWeChat(app, { user: 'matrix', nationalId, name: '矩阵', phone: '13700000077' })).accessToken;
   await app.ledger.catchUpReadModels();
   await benefitsFixtures();
+  // The mall's: a SKU listed by p-1 for its subtree, and the member's order of it (paid from the wallet batch-1 filled).
+  const mallAdmin: Caller = { sub: 'fixture-admin', role: 'admin', org: 'p-1' };
+  await app.ledger.mall.listSku(mallAdmin, { skuId: 'sku-1', productId: 'prod-1', productName: 'matrix', name: 'matrix', orgId: 'p-1', pricePoints: 10, priceFen: 100, shards: 2 }, key());
+  await app.ledger.mall.restock(mallAdmin, 'sku-1', 10, key());
+  fixture.orderId = (await app.ledger.mall.placeOrder({ sub: memberId, role: 'member', org: 'u-1' }, { skuId: 'sku-1', quantity: 1, fulfilment: 'pickup' }, key())).orderId;
   await app.ledger.catchUpReadModels();
 }, testTimeout());
 afterAll(async () => {

@@ -26,6 +26,8 @@ export type MemberCommand =
   | { type: 'HoldPoints'; holdId: string; points: number; purpose: string; expiresAtMs: number }
   | { type: 'PostHold'; holdId: string }
   | { type: 'VoidHold'; holdId: string }
+  /** Gives a posted hold back whole, once (a returned mall order). */
+  | { type: 'RefundHold'; holdId: string }
   | { type: 'SpendPoints'; spendId: string; points: number; purpose: string }
   | { type: 'ReleaseExpiredHolds' }
   /** The insurer's answer to an InsuranceGrantRequested (recorded by the insurance worker). */
@@ -266,6 +268,19 @@ export function settleHold(state: MemberState, command: CommandOf<'PostHold' | '
   ];
 }
 
+/** Gives a posted hold's points back to the member, once: what was spent on its purpose returns to available. */
+export function refundHold(state: MemberState, command: CommandOf<'RefundHold'>): MemberEvent[] {
+  requireActive(state);
+  const { memberId } = state;
+  const { holdId } = command;
+  const hold = state.holds.get(holdId);
+  if (!hold) throw new DomainError('HOLD.NOT_FOUND', 'no such hold', 404, { holdId });
+  if (hold.status === 'refunded') throw new DomainError('HOLD.ALREADY_REFUNDED', 'the hold was already refunded', 409, { holdId });
+  if (hold.status !== 'posted') throw new DomainError('HOLD.NOT_POSTED', `only a posted hold is refunded; this one is ${hold.status}`, 409, { holdId, status: hold.status });
+  const { points, purpose } = hold;
+  return [{ type: 'PointsRefunded', data: { memberId, holdId, points, purpose, postings: [pointsPosting(accounts.spent(purpose), accounts.available(memberId), points)] } }];
+}
+
 export function spend(state: MemberState, command: CommandOf<'SpendPoints'>): MemberEvent[] {
   requireActive(state);
   const { memberId } = state;
@@ -374,6 +389,8 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
       return settleHold(state, command);
     case 'SpendPoints':
       return spend(state, command);
+    case 'RefundHold':
+      return refundHold(state, command);
     case 'ReleaseExpiredHolds':
       return []; // decide() has already released them.
     case 'RecordInsuranceGranted':

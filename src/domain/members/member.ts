@@ -67,7 +67,9 @@ export type MemberEvent =
   | { type: 'PointsHeld'; data: { memberId: string; holdId: string; points: number; purpose: string; expiresAtMs: number; postings: Posting[] } }
   | { type: 'HoldPosted'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } }
   | { type: 'HoldVoided'; data: { memberId: string; holdId: string; points: number; reason: 'voided' | 'expired'; postings: Posting[] } }
-  | { type: 'PointsSpent'; data: { memberId: string; spendId: string; points: number; purpose: string; postings: Posting[] } };
+  | { type: 'PointsSpent'; data: { memberId: string; spendId: string; points: number; purpose: string; postings: Posting[] } }
+  /** A posted hold given back whole (a mall order returned): the points go from what they were spent on back to available. */
+  | { type: 'PointsRefunded'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } };
 
 export const memberStream = (memberId: string): string => `member-${memberId}`;
 export const accounts = {
@@ -101,7 +103,7 @@ interface Hold {
   points: number;
   purpose: string;
   expiresAtMs: number;
-  status: 'held' | 'posted' | 'voided' | 'expired';
+  status: 'held' | 'posted' | 'voided' | 'expired' | 'refunded';
 }
 
 export interface MemberState {
@@ -234,6 +236,11 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     }
     case 'PointsSpent':
       return { ...state, available: state.available - event.data.points, spends: new Set(state.spends).add(event.data.spendId) };
+    case 'PointsRefunded': {
+      const hold = state.holds.get(event.data.holdId);
+      invariant(hold, `refunded hold ${event.data.holdId} exists`);
+      return withHold({ ...state, available: state.available + hold.points }, event.data.holdId, { ...hold, status: 'refunded' });
+    }
     default: {
       const unknown: never = event;
       throw new Error(`unknown member event ${(unknown as { type: string }).type}`);

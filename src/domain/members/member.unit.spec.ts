@@ -486,6 +486,18 @@ describe('holds (two-phase spending)', () => {
     member.given(voidedOnce).when({ type: 'VoidHold', holdId: 'h1' }, ctx('2026-11-23 10:06')).thenFails('HOLD.ALREADY_VOIDED');
   });
 
+  it('refunds a posted hold whole, once: the spent points return to available (a returned mall order)', () => {
+    const postedOnce = [...activeWith(100), held('h1', 30), posted('h1', 30)];
+    const { events, state } = member.given(postedOnce).when({ type: 'RefundHold', holdId: 'h1' }, ctx('2026-11-23 10:06')).result();
+    expect(events).toEqual([
+      { type: 'PointsRefunded', data: { memberId: M, holdId: 'h1', points: 30, purpose: 'mall', postings: [{ debit: 'spent:mall', credit: 'member:m1:available', amount: 30, asset: 'POINTS' }] } },
+    ]);
+    expect(state).toMatchObject({ available: 100, held: 0 });
+    member.given([...postedOnce, ...events]).when({ type: 'RefundHold', holdId: 'h1' }, ctx('2026-11-23 10:07')).thenFails('HOLD.ALREADY_REFUNDED', { holdId: 'h1' });
+    member.given([...activeWith(100), held('h1', 30)]).when({ type: 'RefundHold', holdId: 'h1' }, ctx('2026-11-23 10:07')).thenFails('HOLD.NOT_POSTED', { holdId: 'h1', status: 'held' });
+    member.given(activeWith(100)).when({ type: 'RefundHold', holdId: 'h1' }, ctx('2026-11-23 10:07')).thenFails('HOLD.NOT_FOUND');
+  });
+
   it('refuses an unknown hold (HOLD.NOT_FOUND), a reused hold id (HOLD.DUPLICATE) and an expiry not in the future (HOLD.EXPIRY_INVALID)', () => {
     member.given(activeWith(100)).when({ type: 'PostHold', holdId: 'nope' }, ctx('2026-11-23 10:00')).thenFails('HOLD.NOT_FOUND', { holdId: 'nope' });
     member.given([...activeWith(100), held('h1', 30), posted('h1', 30)]).when(hold('h1', 5), ctx('2026-11-23 10:00')).thenFails('HOLD.DUPLICATE');

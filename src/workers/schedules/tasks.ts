@@ -1,4 +1,5 @@
 import type { Benefits } from '../../application/benefits';
+import type { Mall } from '../../application/mall';
 import type { MemberService } from '../../application/members';
 import type { Queryable } from '../../infra/database';
 import { membersWithExpiredHolds } from '../../projections/ledger';
@@ -11,6 +12,7 @@ const HOLDS_PER_RUN = 500;
 export function scheduleTasks(deps: {
   benefits: Pick<Benefits, 'sweep' | 'settleDue' | 'closeEndedProgrammes'>;
   members: Pick<MemberService, 'releaseDueHolds'>;
+  mall: Pick<Mall, 'sweep'>;
   db: Queryable;
   clock?: () => Date;
 }): ScheduleTasks {
@@ -28,6 +30,7 @@ export function scheduleTasks(deps: {
       }
       return { members, holds };
     },
+    'mall-orders': async () => ({ ...(await deps.mall.sweep()) }),
     'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
     'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
   };

@@ -1,0 +1,2 @@
+/** The mall context over HTTP. */
+export { MallModule } from './mall.module';
