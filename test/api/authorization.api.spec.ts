@@ -65,6 +65,8 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/admin/jobs/{queue}/{jobId}/retry': { who: ['admin'] },
   'POST /v1/admin/imports/orgs': { who: ['admin'] },
   'POST /v1/admin/imports/members': { who: ['admin'] },
+  // An import of another subtree is not found (IMPORT.NOT_FOUND): test/api/roster-imports.api.spec.ts.
+  'GET /v1/admin/imports/{importId}': { who: ['admin'] },
   'POST /v1/admin/accounts': { who: ['admin'] },
   'POST /v1/admin/members/{memberId}/login': { who: ['admin'], outside: { as: 'admin', body: { loginKey: 'a'.repeat(64) } } },
   // Benefits: programmes, budgets, batches and the proposals inbox (fixtures: programme prog-1 rooted at p-1, batch batch-1 of u-1).
