@@ -17,6 +17,7 @@ import { BullMqJobQueues } from '../../src/workers/dead-letters';
 import { QueueSet } from '../../src/workers/queue-set';
 import { startWorkerService, type WorkerService } from '../../src/workers/worker-service';
 import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
+import type { Logger } from '../../src/infra/logging';
 import { ServiceMetrics } from '../../src/infra/metrics';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -64,6 +65,8 @@ export interface LedgerAppOptions {
   insurerTimeoutMs?: number;
   /** METRICS_TOKEN: the bearer token GET /metrics also accepts. */
   metricsToken?: string;
+  /** The service's pino logger; default silent (a test that reads the logs passes one over a memory stream). */
+  logger?: Logger;
 }
 
 export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
@@ -100,6 +103,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const app: INestApplication = await createHttpApp(ledger, runtime, {
     metrics,
     metricsToken: options.metricsToken,
+    ...(options.logger ? { logger: options.logger } : {}),
     limits: TEST_HTTP_LIMITS,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
   });
