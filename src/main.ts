@@ -57,6 +57,7 @@ export async function runService(): Promise<void> {
     metrics,
     metricsToken: config.metricsToken,
     logger: root,
+    queueDashboard: { queues: queues.keys.map((key) => queues.get(key)) },
     limits: config.http,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
   });
@@ -83,7 +84,7 @@ export async function runService(): Promise<void> {
       queues,
       settings: config.workers,
       log: lineLog(root.child({ context: 'workers' })),
-      onJobFinished: (queue, outcome, durationMs) => metrics.observeJob(queue, outcome, durationMs),
+      onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
     });
   } else {
     logger.log('WORKERS=off: no relay or worker in this process; run `union-ledger worker` beside it');

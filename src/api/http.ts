@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
+import type { Queue } from 'bullmq';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
@@ -17,6 +18,7 @@ import { AllExceptionsFilter } from './common/errors';
 import { applyHttpLimits, fastifyLimitOptions } from './common/http-limits';
 import { requestIdOf, requestLogParams, trackRequests } from './common/request-log';
 import type { RateLimitSettings } from './common/rate-limit';
+import { mountQueueDashboard } from './jobs';
 
 export interface HttpAppOptions {
   /**
@@ -37,6 +39,8 @@ export interface HttpAppOptions {
   metrics?: ServiceMetrics;
   /** METRICS_TOKEN: the bearer token Prometheus scrapes with; unset, admin and auditor tokens only. */
   metricsToken?: string | undefined;
+  /** The queues the dashboard at /admin/queues shows (root admins only, api/jobs/queue-dashboard.ts); absent: no dashboard. */
+  queueDashboard?: { queues: readonly Queue[] };
   /** Modules mounted beside the context modules (tests mount probe controllers of their own this way). */
   extraModules?: ModuleImport[];
 }
@@ -120,6 +124,14 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // Security headers on every answer. The defaults suit a JSON API; the Swagger UI at /docs loads
   // its scripts from here and uses inline styles, which the default policy allows.
   await fastify.register(helmet);
+  // After helmet, so its headers (and its content security policy, which the dashboard's page
+  // keeps to: its scripts and styles are files from the same origin) cover the dashboard too.
+  if (options.queueDashboard) {
+    await mountQueueDashboard(fastify, {
+      queues: options.queueDashboard.queues,
+      access: { tokens: ledger.identity.tokens, isRootAdmin: (claims) => ledger.orgAccess.isRootAdmin(claims) },
+    });
+  }
   // Overload: when the event loop lags this far behind, requests are answered 503 at once instead
   // of queueing until every client times out.
   if (limits.maxEventLoopDelayMs > 0) {

@@ -104,6 +104,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     metrics,
     metricsToken: options.metricsToken,
     ...(options.logger ? { logger: options.logger } : {}),
+    queueDashboard: { queues: queues.keys.map((key) => queues.get(key)) },
     limits: TEST_HTTP_LIMITS,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
   });
@@ -121,7 +122,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
         settings: { concurrency: undefined, lockMs: 30_000 },
         log,
         schedules: false,
-        onJobFinished: (queue, outcome, durationMs) => metrics.observeJob(queue, outcome, durationMs),
+        onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
       })
     : undefined;
   return {
