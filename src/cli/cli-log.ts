@@ -7,5 +7,6 @@ import { createLogger, lineLog, type LineLog } from '../infra/logging';
  * answer (a report, a token, a CSV) for the caller to read or pipe.
  */
 export function cliLog(config: Pick<AppConfig, 'logLevel'>): LineLog {
-  return lineLog(createLogger({ level: config.logLevel, process: 'cli', destination: 2 }));
+  // process.stderr rather than fd 2 directly: whoever runs the CLI in-process (the tests) sees the lines where it looks for them.
+  return lineLog(createLogger({ level: config.logLevel, process: 'cli', destination: process.stderr }));
 }

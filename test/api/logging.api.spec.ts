@@ -1,3 +1,5 @@
+import { Controller, Get, Module } from '@nestjs/common';
+import { Public } from '../../src/api/common/auth';
 import { createLogger } from '../../src/infra/logging';
 import { startLedgerApp, type LedgerApp } from '../support/ledger-app';
 import { testTimeout, waitFor } from '../support/wait-for';
@@ -12,6 +14,19 @@ const NAME = '测试姓名甲';
 const PHONE = '13912345678';
 const COOKIE = 'ul_dashboard=cookie-secret-0123456789';
 
+/** A route that fails as a bug would: a 500 whose error the filter logs during the request. */
+@Controller('probe-logging')
+class FailingProbeController {
+  @Public()
+  @Get('boom')
+  boom(): never {
+    throw new Error('probe: an unexpected failure');
+  }
+}
+
+@Module({ controllers: [FailingProbeController] })
+class FailingProbeModule {}
+
 interface LogLine {
   level: string;
   msg: string;
@@ -21,6 +36,7 @@ interface LogLine {
   statusCode?: number;
   durationMs?: number;
   process?: string;
+  context?: string;
 }
 
 describe('request logs', () => {
@@ -28,7 +44,7 @@ describe('request logs', () => {
   const written: string[] = [];
   beforeAll(async () => {
     const logger = createLogger({ level: 'info', process: 'service', destination: { write: (chunk: string) => void written.push(chunk) } });
-    app = await startLedgerApp({ logger });
+    app = await startLedgerApp({ logger, extraModules: [FailingProbeModule] });
   }, testTimeout());
   afterAll(async () => {
     await app?.close();
@@ -40,7 +56,8 @@ describe('request logs', () => {
       .split('\n')
       .filter((text) => text.trim() !== '')
       .map((text) => JSON.parse(text) as LogLine);
-  const requestLine = (reqId: string): LogLine | undefined => lines().find((line) => line.reqId === reqId && line.msg.startsWith('request '));
+  const isRequestLine = (line: LogLine): boolean => line.msg === 'request completed' || line.msg === 'request failed';
+  const requestLine = (reqId: string): LogLine | undefined => lines().find((line) => line.reqId === reqId && isRequestLine(line));
 
   it('writes one line per request: request id, method, route template, status, duration', async () => {
     const answer = await fetch(`${app.url}/health?probe=1`);
@@ -48,7 +65,7 @@ describe('request logs', () => {
     const reqId = answer.headers.get('x-request-id')!;
     expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
     await waitFor(() => requestLine(reqId) !== undefined, { what: 'the request line of GET /health', seen: () => written.join('') });
-    expect(lines().filter((line) => line.reqId === reqId && line.msg.startsWith('request '))).toHaveLength(1);
+    expect(lines().filter((line) => line.reqId === reqId && isRequestLine(line))).toHaveLength(1);
     expect(requestLine(reqId)).toMatchObject({ level: 'info', msg: 'request completed', method: 'GET', route: '/health', statusCode: 200, process: 'service' });
     expect(requestLine(reqId)!.durationMs).toEqual(expect.any(Number));
 
@@ -86,6 +103,18 @@ describe('request logs', () => {
     for (const secret of [NATIONAL_ID, NAME, PHONE, visitor, visitor.split('.')[2]!, 'cookie-secret-0123456789']) {
       expect({ secret, logged: text.includes(secret) }).toEqual({ secret, logged: false });
     }
+  });
+
+  it("carries the request id on the lines logged while serving a request (Nest's Logger through nestjs-pino)", async () => {
+    const failed = await fetch(`${app.url}/probe-logging/boom?nationalId=${NATIONAL_ID}`);
+    expect(failed.status).toBe(500);
+    const reqId = failed.headers.get('x-request-id')!;
+    await waitFor(() => requestLine(reqId) !== undefined, { what: 'the request line of the failed request', seen: () => written.join('') });
+    expect(requestLine(reqId)).toMatchObject({ level: 'error', msg: 'request failed', route: '/probe-logging/boom', statusCode: 500 });
+    const filterLine = lines().find((line) => line.reqId === reqId && line.context === 'http');
+    expect(filterLine).toMatchObject({ level: 'error' });
+    expect(filterLine!.msg).toContain('GET /probe-logging/boom failed: Error: probe: an unexpected failure');
+    expect(written.join('')).not.toContain(NATIONAL_ID);
   });
 
   it('censors personal fields and credentials that a log call passes by other paths', () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Role } from '../../src/api/common/auth';
+import type { ModuleImport } from '../../src/api/app.module';
 import { createHttpApp, lagReadings } from '../../src/api/http';
 import type { BenefitsSettings } from '../../src/application/benefits';
 import { openRuntime, tokenService, UnionLedger } from '../../src/composition-root';
@@ -65,6 +66,8 @@ export interface LedgerAppOptions {
   insurerTimeoutMs?: number;
   /** METRICS_TOKEN: the bearer token GET /metrics also accepts. */
   metricsToken?: string;
+  /** Modules mounted beside the context modules (probe controllers). */
+  extraModules?: ModuleImport[];
   /** The service's pino logger; default silent (a test that reads the logs passes one over a memory stream). */
   logger?: Logger;
 }
@@ -104,6 +107,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     metrics,
     metricsToken: options.metricsToken,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.extraModules ? { extraModules: options.extraModules } : {}),
     queueDashboard: { queues: queues.keys.map((key) => queues.get(key)) },
     limits: TEST_HTTP_LIMITS,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
