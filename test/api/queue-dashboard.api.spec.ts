@@ -97,6 +97,10 @@ describe('the queue dashboard at /admin/queues', () => {
     expect(body.queues.map((queue) => queue.name).sort()).toEqual(['ul-insurance', 'ul-payouts']);
     expect(body.queues.every((queue) => queue.readOnlyMode)).toBe(true);
     expect(body.queues.find((queue) => queue.name === 'ul-insurance')!.counts.delayed).toBe(1);
+    // Read-only on the server too, not only in the page: removing a job is refused and changes nothing.
+    const removed = await fetch(`${app.url}/admin/queues/api/queues/ul-insurance/dashboard-probe/clean`, { method: 'PUT', headers: bearer(root) });
+    expect(removed.status).toBe(405);
+    expect(await app.queues.get('insurance').getJob('dashboard-probe')).toBeDefined();
     await app.queues.get('insurance').obliterate({ force: true });
   });
 
