@@ -2,13 +2,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { connectOutsideServices, openRuntime, UnionLedger } from '../composition-root';
 import { ConfigError, loadConfig, type AppConfig } from '../config/config';
 import { createLogger, lineLog } from '../infra/logging';
-import { cliLog } from './cli-log';
-import { startMetricsServer, type MetricsServer } from '../infra/metrics-server';
 import { ServiceMetrics } from '../infra/metrics';
+import { startMetricsServer, type MetricsServer } from '../infra/metrics-server';
 import { loadPiiKeys } from '../infra/pii-keys';
 import { QueueSet } from '../workers/queue-set';
 import { replayOutstanding } from '../workers/relay';
 import { startWorkerService } from '../workers/worker-service';
+import { cliLog } from './cli-log';
 
 /**
  * `union-ledger worker`: the relay and the queues' workers in a process of their own, beside an
@@ -45,6 +45,21 @@ export async function runWorkerProcess(): Promise<void> {
   // This process's registry: its workers' job outcomes, durations and waits, the queues' depths
   // (read on scrape) and Node's own figures. No projection runs here, so there is no lag to report.
   const metrics = new ServiceMetrics({ lag: () => ({}), queueDepths: () => queues.depths() });
+  // Listening first: a port already taken stops the start before any job is taken.
+  let metricsServer: MetricsServer | undefined;
+  if (config.workers.metricsPort !== undefined) {
+    try {
+      // loadConfig refuses WORKER_METRICS_PORT without METRICS_TOKEN.
+      metricsServer = await startMetricsServer({ metrics, token: config.metricsToken!, host: config.host, port: config.workers.metricsPort });
+    } catch (error) {
+      await queues.close();
+      await ledger.close();
+      await outside.close();
+      await runtime.close();
+      throw error;
+    }
+    log.log(`metrics listening on ${metricsServer.url}/metrics (METRICS_TOKEN as the bearer token)`);
+  }
   const service = await startWorkerService({
     ledger,
     db: runtime.db,
@@ -55,12 +70,6 @@ export async function runWorkerProcess(): Promise<void> {
     log,
     onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
   });
-  let metricsServer: MetricsServer | undefined;
-  if (config.workers.metricsPort !== undefined) {
-    // loadConfig refuses WORKER_METRICS_PORT without METRICS_TOKEN.
-    metricsServer = await startMetricsServer({ metrics, token: config.metricsToken!, host: config.host, port: config.workers.metricsPort });
-    log.log(`metrics listening on ${metricsServer.url}/metrics (METRICS_TOKEN as the bearer token)`);
-  }
   log.log(`PostgreSQL: ${runtime.postgresDescription}; ${runtime.redisDescription ?? ''}; ${outside.description}`);
   log.log('worker started');
 

@@ -68,23 +68,22 @@ it(
   'serves the worker process metrics to METRICS_TOKEN only, and logs JSON lines without personal data',
   async () => {
     const grantIds = await activateMembers(ledger, GRANTS);
-    child = spawn(process.execPath, [bin, 'worker'], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        DATABASE_URL: database.url,
-        REDIS_URL: process.env.TEST_REDIS_URL!,
-        REDIS_KEY_PREFIX: prefix,
-        DATA_DIR: dataDir,
-        PII_MASTER_KEY: keys.masterKey.toString('base64'),
-        PII_HMAC_KEY: keys.hmacKey.toString('base64'),
-        INSURER_API_URL: simulators.url,
-        INSURER_API_KEY: simulators.settings.insurerApiKey,
-        WORKER_METRICS_PORT: '0',
-        METRICS_TOKEN,
-        LOG_LEVEL: 'info',
-      },
-    });
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: database.url,
+      REDIS_URL: process.env.TEST_REDIS_URL!,
+      REDIS_KEY_PREFIX: prefix,
+      DATA_DIR: dataDir,
+      PII_MASTER_KEY: keys.masterKey.toString('base64'),
+      PII_HMAC_KEY: keys.hmacKey.toString('base64'),
+      INSURER_API_URL: simulators.url,
+      INSURER_API_KEY: simulators.settings.insurerApiKey,
+      WORKER_METRICS_PORT: '0',
+      METRICS_TOKEN,
+      LOG_LEVEL: 'info',
+    };
+    child = spawn(process.execPath, [bin, 'worker'], { env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -131,6 +130,14 @@ it(
     expect(sample(text, 'ul_job_wait_seconds_bucket', { queue: 'insurance', le: '+Inf' })).toBe(figures.waits);
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
+
+    // A second worker asked for the same port stops before it takes any job, and says why.
+    const second = spawn(process.execPath, [bin, 'worker'], { env: { ...env, WORKER_METRICS_PORT: new URL(url).port } });
+    let secondOutput = '';
+    second.stdout.on('data', (chunk: Buffer) => (secondOutput += chunk.toString()));
+    second.stderr.on('data', (chunk: Buffer) => (secondOutput += chunk.toString()));
+    const secondExit = await new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
+    expect({ code: secondExit, inUse: secondOutput.includes('EADDRINUSE'), started: secondOutput.includes('worker started') }).toEqual({ code: 2, inUse: true, started: false });
 
     child.kill('SIGTERM');
     expect(await exited).toEqual({ code: 0, signal: null });
