@@ -11,7 +11,8 @@ import { collectMigrations } from './infra/migrations';
 import { PiiVault, type PiiKeys } from './infra/pii';
 import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
 import { INFRA_MIGRATIONS } from './infra/schema';
-import { SmsHttpClient, WeChatHttpClient } from './infra/external-http';
+import { WeChatHttpClient } from './infra/external-http';
+import { SmsHttpClient } from './infra/sms-http';
 import { InsurerHttpClient } from './infra/insurer-http';
 import { PaymentGatewayHttpClient } from './infra/payment-gateway';
 import { startSimulators } from './infra/simulators/simulators';
@@ -24,11 +25,11 @@ import {
   SessionService,
   signingKey,
   TokenService,
-  type SmsPort,
   type WeChatPort,
 } from './application/identity';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
+import { SmsService, type SmsGatewayPort } from './application/sms';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
@@ -97,7 +98,7 @@ export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrent
 /** The services outside the ledger: WeChat and SMS (identity), the insurer (insurance), the payment gateway (payouts); real or simulated. */
 export interface OutsideServices {
   wechat: WeChatPort;
-  sms: SmsPort;
+  sms: SmsGatewayPort;
   insurer: InsurerPort;
   payments: PaymentGatewayPort;
   /** For the start-up log. */
@@ -113,9 +114,9 @@ export interface OutsideServices {
  * PAYMENT_GATEWAY_URL names the gateway every process shares.
  */
 export async function connectOutsideServices(
-  config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs' | 'paymentGateway' | 'paymentGatewaySimulatorFaults'>,
+  config: Pick<AppConfig, 'wechat' | 'sms' | 'insurer' | 'insurerTimeoutMs' | 'paymentGateway' | 'paymentGatewaySimulatorFaults' | 'smsSimulatorFaults'>,
 ): Promise<OutsideServices> {
-  const simulators = config.wechat && config.sms && config.insurer ? undefined : await startSimulators();
+  const simulators = config.wechat && config.sms && config.insurer ? undefined : await startSimulators({ smsFaults: config.smsSimulatorFaults });
   const paymentSimulator = config.paymentGateway ? undefined : await startPaymentGatewaySimulator({ faults: config.paymentGatewaySimulatorFaults });
   const wechat = config.wechat ?? { apiUrl: simulators!.url, appId: simulators!.settings.wechatAppId, appSecret: simulators!.settings.wechatAppSecret };
   const sms = config.sms ?? { apiUrl: simulators!.url, apiKey: simulators!.settings.smsApiKey };
@@ -171,8 +172,10 @@ export interface UnionLedgerOptions {
   jobQueues?: JobQueuesPort | undefined;
   /** The payment gateway: needed by the payouts worker and reconciliation (connectOutsideServices). */
   payments?: PaymentGatewayPort | undefined;
+  /** The SMS gateway: needed by the SMS worker (default: the identity's `outside.sms`). */
+  sms?: SmsGatewayPort | undefined;
   /** Tokens, sessions and activation: needed by the HTTP service, not by one-shot commands. */
-  identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'>; onSmsFailure?(error: unknown): void } | undefined;
+  identity?: { tokens: TokenService; outside: Pick<OutsideServices, 'wechat' | 'sms'> } | undefined;
 }
 
 /** The ledger's contexts over one event store, wired once per process. */
@@ -190,6 +193,8 @@ export class UnionLedger {
   readonly members: MemberService;
   // benefits
   readonly benefits: Benefits;
+  // sms: one-time codes requested durably, sent by the SMS worker
+  readonly sms: SmsService;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -232,6 +237,17 @@ export class UnionLedger {
       ...(options.memberCacheEntries ? { walletCacheEntries: options.memberCacheEntries } : {}),
       ...(options.onBackgroundError ? { onBackgroundError: options.onBackgroundError } : {}),
     });
+    const smsGateway = options.sms ?? options.identity?.outside.sms;
+    this.sms = new SmsService({
+      store: this.store,
+      members: this.members,
+      vault: () => this.vault,
+      gateway: () => {
+        if (!smsGateway) throw new Error('invariant violated: sending SMS needs the SMS gateway, and this process was started without it');
+        return smsGateway;
+      },
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     if (options.identity) {
       const { tokens, outside } = options.identity;
       const clock = options.clock ?? (() => new Date());
@@ -243,9 +259,8 @@ export class UnionLedger {
           store: this.store,
           members: this.members,
           vault: this.vault,
-          sms: outside.sms,
+          sms: this.sms,
           clock,
-          ...(options.identity.onSmsFailure ? { onSmsFailure: options.identity.onSmsFailure } : {}),
         }),
         wechat: outside.wechat,
       };

@@ -47,7 +47,6 @@ export async function runService(): Promise<void> {
     identity: {
       tokens: tokenService(secrets.jwtSecret, config.jwtPreviousSecrets),
       outside,
-      onSmsFailure: (error) => logger.warn(`an activation code could not be sent: ${(error as Error).message}`),
     },
   });
   // One registry for this process: the HTTP app's requests, the projections' lag, the queues'

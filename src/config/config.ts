@@ -76,6 +76,8 @@ export interface AppConfig {
   paymentGateway: { apiUrl: string; apiKey: string; timeoutMs: number } | undefined;
   /** PAYMENT_GATEWAY_SIMULATOR_FAULTS (`errorRate=0.05,timeoutRate=0.01,...`): the simulator's fault injection when it is used. */
   paymentGatewaySimulatorFaults: Record<string, number>;
+  /** SMS_SIMULATOR_FAULTS (`errorRate=0.05,lostAnswerRate=0.1,...`): the SMS simulator's fault injection when it is used. */
+  smsSimulatorFaults: Record<string, number>;
 }
 
 export interface WorkersConfig {
@@ -216,18 +218,20 @@ function redisKeyPrefix(env: Env, problems: string[]): string {
 const EVENT_STORES = ['postgres', 'kurrentdb'] as const;
 
 const SIMULATOR_FAULTS = ['latencyMs', 'errorRate', 'timeoutRate', 'lostAnswerRate', 'stallMs', 'inquiryErrorRate'];
+/** The SMS simulator's faults (src/infra/simulators/http.ts CallFaults). */
+const SMS_SIMULATOR_FAULTS = ['latencyMs', 'errorRate', 'timeoutRate', 'lostAnswerRate'];
 
 /** `name=value` pairs, comma-separated: rates from 0 to 1, durations in milliseconds. */
-function simulatorFaults(env: Env, problems: string[]): Record<string, number> {
-  const raw = env.PAYMENT_GATEWAY_SIMULATOR_FAULTS;
+function simulatorFaults(env: Env, problems: string[], variable = 'PAYMENT_GATEWAY_SIMULATOR_FAULTS', names = SIMULATOR_FAULTS): Record<string, number> {
+  const raw = env[variable];
   if (raw === undefined || raw.trim() === '') return {};
   const faults: Record<string, number> = {};
   for (const pair of raw.split(',')) {
     const [name = '', text = ''] = pair.split('=').map((part) => part.trim());
     const value = Number(text);
     const max = name.endsWith('Rate') ? 1 : 600_000;
-    if (!SIMULATOR_FAULTS.includes(name) || text === '' || !Number.isFinite(value) || value < 0 || value > max) {
-      problems.push(`PAYMENT_GATEWAY_SIMULATOR_FAULTS: '${pair.trim()}' is not one of ${SIMULATOR_FAULTS.join(', ')} = a number from 0 to ${max}`);
+    if (!names.includes(name) || text === '' || !Number.isFinite(value) || value < 0 || value > max) {
+      problems.push(`${variable}: '${pair.trim()}' is not one of ${names.join(', ')} = a number from 0 to ${max}`);
       continue;
     }
     faults[name] = value;
@@ -345,6 +349,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     http: httpLimits(env, problems),
     paymentGateway: undefined,
     paymentGatewaySimulatorFaults: simulatorFaults(env, problems),
+    smsSimulatorFaults: simulatorFaults(env, problems, 'SMS_SIMULATOR_FAULTS', SMS_SIMULATOR_FAULTS),
     benefits: {
       approvalThresholdFen: integer(env, 'BENEFITS_APPROVAL_THRESHOLD_YUAN', 10_000, 0, 100_000_000, problems) * 100,
       authorisationTtlMs: integer(env, 'BENEFITS_AUTHORISATION_TTL_SECONDS', 900, 10, 7 * 24 * 3600, problems) * 1000,

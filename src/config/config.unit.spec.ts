@@ -130,6 +130,12 @@ describe('configuration of the payment gateway', () => {
       expect.stringMatching(/^PAYMENT_GATEWAY_SIMULATOR_FAULTS: 'chaos=1' is not/),
     ]);
   });
+
+  it("takes the SMS simulator's faults, and refuses the payment gateway's own settings there", () => {
+    expect(loadConfig({ SMS_SIMULATOR_FAULTS: 'errorRate=0.05,timeoutRate=0.05,lostAnswerRate=0.1,latencyMs=20' }).smsSimulatorFaults).toEqual({ errorRate: 0.05, timeoutRate: 0.05, lostAnswerRate: 0.1, latencyMs: 20 });
+    expect(loadConfig({}).smsSimulatorFaults).toEqual({});
+    expect(problemsOf({ SMS_SIMULATOR_FAULTS: 'stallMs=10' })).toEqual([expect.stringMatching(/^SMS_SIMULATOR_FAULTS: 'stallMs=10' is not one of latencyMs, errorRate, timeoutRate, lostAnswerRate/)]);
+  });
 });
 
 describe('configuration of the metrics token', () => {

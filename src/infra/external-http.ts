@@ -1,15 +1,16 @@
-import { ExternalServiceError, type SmsPort, type WeChatPort, type WeChatSession } from '../application/identity';
+import { ExternalServiceError, type WeChatPort, type WeChatSession } from '../application/identity';
+export { SmsHttpClient } from './sms-http';
 
 /**
- * HTTP adapters of the identity context's ports: WeChat's code2session and an SMS gateway. Both
- * have a deadline (an outside service that hangs must not hang a request) and never log or
- * return the secrets they carry.
+ * The HTTP adapter of the identity context's port to WeChat's code2session (the SMS gateway's is
+ * in sms-http.ts, re-exported here). It has a deadline (an outside service that hangs must not
+ * hang a request) and never logs or returns the secrets it carries.
  */
 
 const TIMEOUT_MS = 5000;
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-async function fetchJson(service: 'wechat' | 'sms', url: string, init: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
+async function fetchJson(service: 'wechat', url: string, init: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
   let response: Response;
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -43,19 +44,5 @@ export class WeChatHttpClient implements WeChatPort {
       throw new ExternalServiceError('wechat', `WeChat refused code2session (HTTP ${status}, errcode ${errcode})`, false);
     }
     return { openid: body.openid };
-  }
-}
-
-/** An SMS gateway taking `POST {base}/sms/send { phone, template, params }` with a bearer API key. */
-export class SmsHttpClient implements SmsPort {
-  constructor(private readonly options: { baseUrl: string; apiKey: string }) {}
-
-  async sendCode(phone: string, code: string, expiresInMinutes: number): Promise<void> {
-    const { status } = await fetchJson('sms', new URL('/sms/send', this.options.baseUrl).toString(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.apiKey}` },
-      body: JSON.stringify({ phone, template: 'activation-code', params: { code, minutes: expiresInMinutes } }),
-    });
-    if (status < 200 || status >= 300) throw new ExternalServiceError('sms', `the SMS gateway refused the message (HTTP ${status})`, false);
   }
 }

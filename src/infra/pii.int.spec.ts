@@ -68,6 +68,20 @@ describe('PiiVault', () => {
     await expect(vault.open(memberId, JSON.stringify({ ...tampered, ct: ct.toString('base64') }))).rejects.toThrow();
   });
 
+  it('seals a short-lived secret without the database, opening only for its purpose and binding', async () => {
+    const sealed = vault.sealSecret('sms-code', 'sms-1', '042917');
+    expect(sealed).not.toContain('042917');
+    expect(vault.sealSecret('sms-code', 'sms-1', '042917')).not.toBe(sealed);
+    expect(vault.openSecret('sms-code', 'sms-1', sealed)).toBe('042917');
+    // Another process with the same master key opens it; another binding, purpose or key does not.
+    expect(new PiiVault(database.db, { ...keys }).openSecret('sms-code', 'sms-1', sealed)).toBe('042917');
+    expect(() => vault.openSecret('sms-code', 'sms-2', sealed)).toThrow();
+    expect(() => vault.openSecret('other-purpose', 'sms-1', sealed)).toThrow();
+    expect(() => new PiiVault(database.db, freshKeys()).openSecret('sms-code', 'sms-1', sealed)).toThrow();
+    // No member key was read or created on the way.
+    expect((await database.db.one<{ count: number }>('SELECT count(*)::int AS count FROM ul_member_keys')).count).toBe(0);
+  });
+
   it('stores one wrapped key per member, even when many processes seal at once', async () => {
     const memberId = vault.memberIdFor(vault.idHmac(idNumber));
     // Separate vaults share no cache, like separate processes.

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { normaliseNationalId } from '../domain/members';
 import type { Queryable } from './database';
 
@@ -51,6 +51,8 @@ const SEALED_VERSION = 1;
 const HMAC_CONTEXT = 'union-ledger:national-id:v1\u0000';
 const MEMBER_ID_CONTEXT = 'union-ledger:member-id:v1\u0000';
 const WRAP_AAD_PREFIX = 'union-ledger:member-key:v1:';
+const SECRET_KEY_SALT = 'union-ledger:secret-key:v1';
+const SECRET_AAD_PREFIX = 'union-ledger:secret:v1:';
 /** Attempts to get-or-create a key when a concurrent shred deletes it between INSERT and SELECT. */
 const KEY_CREATE_ATTEMPTS = 3;
 
@@ -61,6 +63,8 @@ interface CachedKey {
 
 export class PiiVault {
   private readonly cache = new Map<string, CachedKey>();
+  /** Keys derived for sealSecret, by purpose (a handful of fixed purposes: bounded by the code). */
+  private readonly secretKeys = new Map<string, Buffer>();
   private readonly cacheEntries: number;
   private readonly cacheTtlMs: number;
 
@@ -153,6 +157,42 @@ export class PiiVault {
     decipher.setAAD(Buffer.from(ownerId, 'utf8'));
     decipher.setAuthTag(parts.tag);
     return Buffer.concat([decipher.update(parts.ct), decipher.final()]).toString('utf8');
+  }
+
+  /**
+   * Encrypts a short-lived secret (a one-time code on its way to an SMS) under a key derived from
+   * the master key for `purpose` (HKDF-SHA256), bound to `boundTo` (AAD: the SMS id, so a sealed
+   * code copied to another request does not open). Unlike sealText it needs no database: no
+   * per-member key is read or created, so sealing costs the same whoever the secret is for (an
+   * activation seals a throwaway code on a miss to match a hit's work), and a member without a
+   * key (never sealed, or shredded) does not get one created as a side effect. Such secrets are
+   * not crypto-shredded with the member: they must be worthless within minutes anyway.
+   */
+  sealSecret(purpose: string, boundTo: string, text: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.secretKey(purpose), iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(`${SECRET_AAD_PREFIX}${purpose}:${boundTo}`, 'utf8'));
+    const ct = Buffer.concat([cipher.update(Buffer.from(text, 'utf8')), cipher.final()]);
+    return JSON.stringify({ v: SEALED_VERSION, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ct: ct.toString('base64') });
+  }
+
+  /** Decrypts what sealSecret sealed for the same purpose and binding; throws when it was altered or belongs elsewhere. */
+  openSecret(purpose: string, boundTo: string, sealed: string): string {
+    const parts = parseSealed(sealed);
+    const decipher = createDecipheriv('aes-256-gcm', this.secretKey(purpose), parts.iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(`${SECRET_AAD_PREFIX}${purpose}:${boundTo}`, 'utf8'));
+    decipher.setAuthTag(parts.tag);
+    return Buffer.concat([decipher.update(parts.ct), decipher.final()]).toString('utf8');
+  }
+
+  private secretKey(purpose: string): Buffer {
+    if (!/^[a-z][a-z0-9-]*$/.test(purpose)) throw new Error('invariant violated: a secret purpose looks like "sms-code"');
+    let key = this.secretKeys.get(purpose);
+    if (!key) {
+      key = Buffer.from(hkdfSync('sha256', this.keys.masterKey, SECRET_KEY_SALT, `union-ledger:secret:${purpose}`, KEY_BYTES));
+      this.secretKeys.set(purpose, key);
+    }
+    return key;
   }
 
   /** Deletes the member's data key: every sealed copy of their data becomes unreadable. True if a key existed. */

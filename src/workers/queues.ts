@@ -15,6 +15,8 @@ export const QUEUES = {
   insurance: 'ul-insurance',
   /** `PayoutRequested` (merchant streams): pay a settlement to the merchant's bank card. */
   payouts: 'ul-payouts',
+  /** `SmsRequested` (sms streams): send a one-time code to the member's phone. */
+  sms: 'ul-sms',
 } as const;
 export type QueueKey = keyof typeof QUEUES;
 
@@ -30,6 +32,7 @@ export interface EffectJob {
 export const EFFECT_EVENTS: Readonly<Record<string, QueueKey>> = {
   InsuranceGrantRequested: 'insurance',
   PayoutRequested: 'payouts',
+  SmsRequested: 'sms',
 };
 
 /**
@@ -41,6 +44,7 @@ export const EFFECT_EVENTS: Readonly<Record<string, QueueKey>> = {
 export const EFFECT_OUTCOMES: Readonly<Partial<Record<QueueKey, { keyField: string; outcomeEvents: readonly string[] }>>> = {
   insurance: { keyField: 'grantId', outcomeEvents: ['InsuranceGranted', 'InsuranceGrantFailed'] },
   payouts: { keyField: 'payoutId', outcomeEvents: ['PayoutSucceeded', 'PayoutFailed'] },
+  sms: { keyField: 'smsId', outcomeEvents: ['SmsSent', 'SmsFailed'] },
 };
 
 /** BullMQ's key prefix, under the ledger's REDIS_KEY_PREFIX so that ledgers (and test runs) can share a Redis. */

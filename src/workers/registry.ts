@@ -3,6 +3,7 @@ import type { UnionLedger } from '../composition-root';
 import { insuranceWorker } from './insurance';
 import { PAYOUT_WORKER_DEFAULTS, payoutProcessor } from './payouts';
 import type { EffectJob, QueueKey } from './queues';
+import { smsWorker } from './sms';
 
 /**
  * The workers, one per queue key. A context that carries effects out adds its worker here (one
@@ -32,5 +33,6 @@ export function workerRegistry(deps: WorkerDeps): WorkerRegistry {
     insurance: insuranceWorker(deps),
     // Built on the first job: a process without the payment gateway can still run the other workers.
     payouts: { concurrency: PAYOUT_WORKER_DEFAULTS.concurrency, process: (job) => payoutProcessor(deps.ledger.payoutEffect)(job) },
+    sms: smsWorker(deps),
   };
 }

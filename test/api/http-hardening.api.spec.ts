@@ -224,7 +224,7 @@ describe('dependencies that are down', () => {
       tokens: tokenService(secret),
       outside: {
         wechat: { code2session: () => Promise.reject(new Error('not used in these tests')) },
-        sms: { sendCode: () => Promise.reject(new Error('not used in these tests')) },
+        sms: { send: () => Promise.reject(new Error('not used in these tests')), inquire: () => Promise.reject(new Error('not used in these tests')) },
       },
     },
   });

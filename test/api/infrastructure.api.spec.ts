@@ -84,7 +84,7 @@ const tokens = tokenService(SECRET);
 /** These tests reach no route that calls WeChat or sends an SMS. */
 const unusedOutside = {
   wechat: { code2session: () => Promise.reject(new Error('not used in these tests')) },
-  sms: { sendCode: () => Promise.reject(new Error('not used in these tests')) },
+  sms: { send: () => Promise.reject(new Error('not used in these tests')), inquire: () => Promise.reject(new Error('not used in these tests')) },
 };
 
 function token(sub: string, role: Role = 'member'): Promise<string> {

@@ -11,12 +11,14 @@ import { openRuntime, tokenService, UnionLedger } from '../../src/composition-ro
 import { SmsHttpClient, WeChatHttpClient } from '../../src/infra/external-http';
 import { InsurerHttpClient } from '../../src/infra/insurer-http';
 import type { InsurerFaults } from '../../src/infra/simulators/insurer';
+import type { CallFaults } from '../../src/infra/simulators/http';
 import { PaymentGatewayHttpClient } from '../../src/infra/payment-gateway';
 import { startPaymentGatewaySimulator, type PaymentGatewaySimulator } from '../../src/infra/simulators/payment-gateway-simulator';
 import { startSimulators, type Simulators } from '../../src/infra/simulators/simulators';
 import { BullMqJobQueues } from '../../src/workers/dead-letters';
 import { QueueSet } from '../../src/workers/queue-set';
 import { startWorkerService, type WorkerService } from '../../src/workers/worker-service';
+import { smsWorker } from '../../src/workers/sms';
 import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
 import type { Logger } from '../../src/infra/logging';
 import { ServiceMetrics } from '../../src/infra/metrics';
@@ -37,8 +39,8 @@ export interface LedgerApp {
   simulators: Simulators;
   /** The queues, under this app's own Redis key prefix. */
   queues: QueueSet;
-  /** The relay and the workers, when started (options.workers). */
-  workers: WorkerService | undefined;
+  /** The relay and the workers: every worker with options.workers, else the SMS worker alone. */
+  workers: WorkerService;
   /** What the workers logged. */
   workerLog: string[];
   /** The payment gateway simulator the payouts talk to over HTTP. */
@@ -58,8 +60,14 @@ export interface LedgerAppOptions {
   /** The ledger's clock (a test moves it to expire holds, codes and authorisations, or to close a business day). */
   clock?: () => Date;
   benefits?: Partial<BenefitsSettings>;
-  /** Runs the relay and the workers in the service's process, as `npm start` does. */
+  /**
+   * Runs the relay and every worker in the service's process, as `npm start` does. Without it
+   * the relay and the SMS worker alone run, so activation codes still arrive: they go by SMS
+   * only through the relay. (The other queues then fill up untouched, under this app's prefix.)
+   */
   workers?: boolean;
+  /** The SMS simulator's faults. */
+  smsFaults?: Partial<CallFaults>;
   /** The insurer simulator's faults. */
   insurerFaults?: Partial<InsurerFaults>;
   /** The insurer client's deadline (default 2000 ms). */
@@ -79,7 +87,10 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
   const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
-  const simulators = await startSimulators(options.insurerFaults ? { insurerFaults: options.insurerFaults } : {});
+  const simulators = await startSimulators({
+    ...(options.insurerFaults ? { insurerFaults: options.insurerFaults } : {}),
+    ...(options.smsFaults ? { smsFaults: options.smsFaults } : {}),
+  });
   const paymentGateway = await startPaymentGatewaySimulator(options.clock ? { clock: options.clock } : {});
   const tokens = tokenService(secret);
   const queues = new QueueSet(runtime.redis!, prefix);
@@ -116,19 +127,18 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const workerLog: string[] = [];
   const log = { log: (line: string) => workerLog.push(line), warn: (line: string) => workerLog.push(line), error: (line: string) => workerLog.push(line) };
-  const workers = options.workers
-    ? await startWorkerService({
-        ledger,
-        db: runtime.db,
-        redis: runtime.redis!,
-        redisKeyPrefix: prefix,
-        queues,
-        settings: { concurrency: undefined, lockMs: 30_000 },
-        log,
-        schedules: false,
-        onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
-      })
-    : undefined;
+  const workers = await startWorkerService({
+    ledger,
+    db: runtime.db,
+    redis: runtime.redis!,
+    redisKeyPrefix: prefix,
+    queues,
+    settings: { concurrency: undefined, lockMs: 30_000 },
+    log,
+    schedules: false,
+    ...(options.workers ? {} : { registry: { sms: smsWorker({ ledger }) } }),
+    onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
+  });
   return {
     url,
     ledger,
@@ -157,7 +167,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     },
     async close() {
       await app.close();
-      await workers?.close();
+      await workers.close();
       await queues.close();
       await ledger.close();
       await simulators.close();
@@ -171,7 +181,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   };
 }
 
-/** Polls until `read` answers something, for at most `timeoutMs` (the SMS is sent after the answer). */
+/** Polls until `read` answers something, for at most `timeoutMs` (the SMS worker sends the code after the answer). */
 async function eventually<T>(read: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -203,10 +213,14 @@ export async function wechatLogin(app: LedgerApp, user: string): Promise<Session
  */
 export async function activateThroughWeChat(app: LedgerApp, person: { user: string; nationalId: string; name: string; phone: string }): Promise<Session> {
   const visitor = await wechatLogin(app, person.user);
-  const before = app.simulators.messagesTo(person.phone).length;
   const started = await app.call('POST', '/v1/activation/start', { token: visitor.accessToken, key: `start-${person.user}`, body: { nationalId: person.nationalId, name: person.name } });
   if (started.status !== 202) throw new Error(`activation start answered ${started.status}: ${JSON.stringify(started.body)}`);
-  const message = await eventually(() => app.simulators.messagesTo(person.phone)[before], `an SMS to ${person.phone}`);
+  // This start's own code: an earlier start's SMS (another visitor's, say) may reach the phone
+  // after this one's, since the SMS worker sends them. The SMS request id is the challenge id.
+  const message = await eventually(
+    () => app.simulators.messagesTo(person.phone).find((sms) => sms.requestId === started.body.challengeId),
+    `the SMS of challenge ${String(started.body.challengeId)} to ${person.phone}`,
+  );
   const confirmed = await app.call('POST', '/v1/activation/confirm', {
     token: visitor.accessToken,
     body: { challengeId: started.body.challengeId, code: String(message.params.code) },

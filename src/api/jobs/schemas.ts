@@ -3,7 +3,7 @@ import { int, object, optional, str } from '../common/validation';
 /** Query strings and path parameters of the jobs routes (TypeBox schemas, see common/validation.ts). */
 
 /** A queue key (src/workers/queues.ts); the jobs service answers JOB.QUEUE_UNKNOWN for one it does not have. */
-const queue = str({ min: 1, max: 32, pattern: /^[a-z][a-z0-9-]*$/, description: 'the queue: insurance, payouts' });
+const queue = str({ min: 1, max: 32, pattern: /^[a-z][a-z0-9-]*$/, description: 'the queue: insurance, payouts, sms' });
 
 export const failedJobsQuery = object({
   queue,

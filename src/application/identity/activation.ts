@@ -7,13 +7,14 @@ import type { Database } from '../../infra/database';
 import type { PiiVault } from '../../infra/pii';
 import { CommandHandler, type CommandMeta } from '../command-handler';
 import type { MemberService } from '../members';
-import type { SmsPort } from './ports';
+import type { SmsService } from '../sms';
 
 /**
  * Activation that proves possession. A WeChat user (a visitor, known by the HMAC of their openid)
  * names a person (national ID number and name); if the roster holds that person, not yet active,
- * a 6-digit code goes by SMS to the phone on the roster. Confirming the code binds the login to
- * the member (one member per login, one login per member) and activates them. The answer to a
+ * a 6-digit code is owed by SMS to the phone on the roster (requested as an event, sent by the
+ * SMS worker). Confirming the code binds the login to the member (one member per login, one login
+ * per member) and activates them. The answer to a
  * start is the same whether or not the person exists, is active or the name matches, so the
  * endpoint cannot be used to probe the roster.
  */
@@ -35,9 +36,8 @@ export interface ActivationDeps {
   store: EventStore;
   members: MemberService;
   vault: PiiVault;
-  sms: SmsPort;
-  /** Where a failed SMS send is reported (the start has already been answered). */
-  onSmsFailure?(error: unknown): void;
+  /** Where the code is requested durably; the SMS worker sends it (src/workers/sms). */
+  sms: Pick<SmsService, 'requestCode' | 'withholdCode'>;
   clock?: () => Date;
 }
 
@@ -84,18 +84,27 @@ export class ActivationService {
     const matches = state.status === 'enrolled' && state.name === name.trim();
     const challengeId = randomUUID();
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+    const expiresAt = new Date(now.getTime() + CODE_TTL_SECONDS * 1000);
     // Without a match no code exists: a random hash that no code can meet, and no SMS.
     const hash = matches ? codeHash(this.deps.vault, challengeId, code) : randomBytes(32);
     await this.deps.db.none(
       `INSERT INTO ul_activation_challenges (challenge_id, login_key, member_id, code_hash, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      [challengeId, loginKey, matches ? memberId : null, hash, now, new Date(now.getTime() + CODE_TTL_SECONDS * 1000)],
+      [challengeId, loginKey, matches ? memberId : null, hash, now, expiresAt],
     );
+    // The SMS is owed durably before the answer (the relay and the SMS worker send it, exactly
+    // once, even across a crash or a gateway outage), and a match and a miss do the same work so
+    // the answer's timing does not tell them apart: both seal a code (CPU only, no database: a
+    // key derived from the master key, PiiVault.sealSecret) and append exactly one event to a new
+    // stream `sms-<challengeId>` (one read of the empty stream, one append at no_stream). A match
+    // appends SmsRequested, which the relay queues; a miss appends SmsWithheld, which nothing
+    // reads, and drops its sealed throwaway code. Neither path waits on the SMS gateway. The two
+    // events differ by some 250 bytes, which `npm run bench:activation` shows lost in the noise
+    // (docs/BENCHMARKS.md: a match, a wrong name and an unknown person within 2 % of each other).
     if (matches) {
-      // Sent after the answer is decided and not awaited by it, so the answer's timing does not
-      // tell a match from a miss. A lost SMS costs a resend; the workers' durable relay will carry
-      // SMS requests once it exists.
-      void this.sendCode(memberId, state.piiCipher, code).catch((error: unknown) => this.deps.onSmsFailure?.(error));
+      await this.deps.sms.requestCode({ smsId: challengeId, memberId, code, expiresAt, validMinutes: CODE_TTL_SECONDS / 60 });
+    } else {
+      await this.deps.sms.withholdCode(challengeId, code);
     }
     return { challengeId, expiresInSeconds: CODE_TTL_SECONDS, resendAfterSeconds: RESEND_AFTER_SECONDS };
   }
@@ -177,11 +186,5 @@ export class ActivationService {
     if (previous && previous !== loginKey) {
       await this.logins.handle(loginStream(previous), (login) => releaseLogin(login, memberId, 'rebound'), { ...meta, commandId: `${meta.commandId}:release-previous` });
     }
-  }
-
-  private async sendCode(memberId: string, piiCipher: string, code: string): Promise<void> {
-    const pii = await this.deps.vault.open(memberId, piiCipher);
-    if (!pii) return; // The member's personal data was shredded: there is no phone to send to.
-    await this.deps.sms.sendCode(pii.phone, code, CODE_TTL_SECONDS / 60);
   }
 }

@@ -1,7 +1,8 @@
 /**
- * The identity context's ports to the outside: WeChat's code2session and an SMS gateway. The
- * adapters speak HTTP (src/infra/wechat-client.ts, src/infra/sms-client.ts); the quick start and
- * the tests run them against real HTTP simulators (src/infra/simulators/), never in-process mocks.
+ * The identity context's port to WeChat's code2session. The adapter speaks HTTP
+ * (src/infra/external-http.ts); the quick start and the tests run it against a real HTTP
+ * simulator (src/infra/simulators/), never an in-process mock. Activation codes go by SMS through
+ * the SMS context (src/application/sms), which owns the SMS gateway's port.
  */
 
 export interface WeChatSession {
@@ -13,15 +14,10 @@ export interface WeChatPort {
   code2session(code: string): Promise<WeChatSession>;
 }
 
-export interface SmsPort {
-  /** Sends a one-time code to a phone number; throws ExternalServiceError when the gateway refuses or is down. */
-  sendCode(phone: string, code: string, expiresInMinutes: number): Promise<void>;
-}
-
 /** A dependency outside the ledger refused or did not answer. */
 export class ExternalServiceError extends Error {
   constructor(
-    readonly service: 'wechat' | 'sms',
+    readonly service: 'wechat',
     message: string,
     /** True when the caller's input was refused (an invalid WeChat code), false when the service failed. */
     readonly refused: boolean,

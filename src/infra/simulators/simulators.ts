@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InsurerSimulator, type InsurerFaults } from './insurer';
-import { readJson, send } from './http';
+import { readJson, send, type CallFaults } from './http';
+import { SmsSimulator, type DeliveredSms } from './sms';
 
 /**
  * Real HTTP simulators of the outside services the identity context talks to: WeChat's
@@ -16,9 +17,8 @@ import { readJson, send } from './http';
  *        code for a simulated WeChat user (the openid is derived from the user name)
  *   GET  /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code
  *        → { "openid", "session_key" } or { "errcode": 40029 | 40163 | 40013 | 40125, "errmsg" }
- * SMS:
- *   POST /sms/send { "phone", "template", "params" } with `Authorization: Bearer <api key>`
- *   GET  /simulator/sms/messages?phone=13800138000     → { "messages": [{ phone, template, params, sentAt }] }
+ * SMS (idempotent by request key, with a status inquiry and fault injection): sms.ts
+ *   GET  /simulator/sms/messages?phone=13800138000     → { "messages": [{ requestId, phone, template, params, sentAt }] }
  * The insurer (enrolment in the accident mutual-aid plan, idempotent by request id, with fault
  * injection): insurer.ts.
  */
@@ -34,7 +34,9 @@ export interface Simulators {
   url: string;
   settings: SimulatorSettings;
   /** SMS messages received, newest last (what a person would read on their phone). */
-  messagesTo(phone: string): Array<{ phone: string; template: string; params: Record<string, unknown>; sentAt: string }>;
+  messagesTo(phone: string): DeliveredSms[];
+  /** The simulated SMS gateway: what it delivered, and its faults. */
+  sms: SmsSimulator;
   /** A one-time WeChat login code for a simulated user. */
   issueCode(user: string): { code: string; openid: string };
   /** The simulated insurer: what it applied, and its faults. */
@@ -44,14 +46,15 @@ export interface Simulators {
 
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_CODES = 100_000;
-const MAX_MESSAGES = 10_000;
 
 export function simulatedOpenId(user: string): string {
   return `o${createHash('sha256').update(`simulated-wechat-user:${user}`, 'utf8').digest('base64url').slice(0, 27)}`;
 }
 
 
-export async function startSimulators(settings: Partial<SimulatorSettings> & { insurerFaults?: Partial<InsurerFaults> } = {}): Promise<Simulators> {
+export async function startSimulators(
+  settings: Partial<SimulatorSettings> & { insurerFaults?: Partial<InsurerFaults>; smsFaults?: Partial<CallFaults> } = {},
+): Promise<Simulators> {
   const resolved: SimulatorSettings = {
     wechatAppId: settings.wechatAppId ?? 'wx-simulator',
     wechatAppSecret: settings.wechatAppSecret ?? randomBytes(16).toString('hex'),
@@ -61,7 +64,7 @@ export async function startSimulators(settings: Partial<SimulatorSettings> & { i
   const insurer = new InsurerSimulator(resolved.insurerApiKey, settings.insurerFaults);
   /** Unused codes → openid; a used code is remembered as used (WeChat answers 40163). */
   const codes = new Map<string, { openid: string; used: boolean }>();
-  const messages: Array<{ phone: string; template: string; params: Record<string, unknown>; sentAt: string }> = [];
+  const sms = new SmsSimulator(resolved.smsApiKey, settings.smsFaults);
 
   const issueCode = (user: string): { code: string; openid: string } => {
     if (codes.size >= MAX_CODES) codes.delete(codes.keys().next().value!);
@@ -74,6 +77,7 @@ export async function startSimulators(settings: Partial<SimulatorSettings> & { i
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://simulator');
     if (await insurer.handle(request, response, url, () => readJson(request, MAX_BODY_BYTES), (status, body) => send(response, status, body))) return;
+    if (await sms.handle(request, response, url, () => readJson(request, MAX_BODY_BYTES))) return;
     if (request.method === 'POST' && url.pathname === '/simulator/wechat/codes') {
       const body = await readJson(request, MAX_BODY_BYTES);
       const user = body?.user;
@@ -89,20 +93,6 @@ export async function startSimulators(settings: Partial<SimulatorSettings> & { i
       if (entry.used) return send(response, 200, { errcode: 40163, errmsg: 'code been used' });
       entry.used = true;
       return send(response, 200, { openid: entry.openid, session_key: randomBytes(16).toString('base64') });
-    }
-    if (request.method === 'POST' && url.pathname === '/sms/send') {
-      if (request.headers.authorization !== `Bearer ${resolved.smsApiKey}`) return send(response, 401, { error: 'bad api key' });
-      const body = await readJson(request, MAX_BODY_BYTES);
-      if (!body || typeof body.phone !== 'string' || typeof body.template !== 'string' || typeof body.params !== 'object' || body.params === null) {
-        return send(response, 400, { error: 'phone, template and params are required' });
-      }
-      if (messages.length >= MAX_MESSAGES) messages.shift();
-      messages.push({ phone: body.phone, template: body.template, params: body.params as Record<string, unknown>, sentAt: new Date().toISOString() });
-      return send(response, 200, { messageId: randomBytes(8).toString('hex') });
-    }
-    if (request.method === 'GET' && url.pathname === '/simulator/sms/messages') {
-      const phone = url.searchParams.get('phone') ?? '';
-      return send(response, 200, { messages: messages.filter((message) => message.phone === phone) });
     }
     send(response, 404, { error: 'not found' });
   };
@@ -122,12 +112,14 @@ export async function startSimulators(settings: Partial<SimulatorSettings> & { i
   return {
     url: `http://127.0.0.1:${port}`,
     settings: resolved,
-    messagesTo: (phone) => messages.filter((message) => message.phone === phone),
+    messagesTo: (phone) => sms.messagesTo(phone),
+    sms,
     issueCode,
     insurer,
     close: () =>
       new Promise<void>((resolve) => {
         insurer.close();
+        sms.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
