@@ -1,7 +1,7 @@
-import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config';
 import { createHttpApp, lagReadings } from './api/http';
 import { connectOutsideServices, openRuntime, tokenService, UnionLedger } from './composition-root';
+import { createLogger, lineLog } from './infra/logging';
 import { ServiceMetrics } from './infra/metrics';
 import { loadPiiKeys } from './infra/pii-keys';
 import { loadOrCreateSecrets } from './infra/secrets';
@@ -15,7 +15,6 @@ import { startWorkerService, type WorkerService } from './workers/worker-service
  * cleanly on SIGTERM or SIGINT.
  */
 export async function runService(): Promise<void> {
-  const logger = new Logger('main');
   let config;
   try {
     config = loadConfig();
@@ -26,6 +25,8 @@ export async function runService(): Promise<void> {
     }
     throw error;
   }
+  const root = createLogger({ level: config.logLevel, process: 'service' });
+  const logger = lineLog(root.child({ context: 'main' }));
   const secrets = await loadOrCreateSecrets(config, (line) => logger.log(line));
   const piiKeys = loadPiiKeys(config, { log: (line) => logger.warn(line) });
   const runtime = await openRuntime(config, { withRedis: true, log: (line) => logger.log(line) });
@@ -56,7 +57,8 @@ export async function runService(): Promise<void> {
   const app = await createHttpApp(ledger, runtime, {
     metrics,
     metricsToken: config.metricsToken,
-    logFormat: config.logFormat,
+    logger: root,
+    queueDashboard: { queues: queues.keys.map((key) => queues.get(key)) },
     limits: config.http,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, keyPrefix: config.redisKeyPrefix },
   });
@@ -82,8 +84,8 @@ export async function runService(): Promise<void> {
       redisKeyPrefix: config.redisKeyPrefix,
       queues,
       settings: config.workers,
-      log: logger,
-      onJobFinished: (queue, outcome, durationMs) => metrics.observeJob(queue, outcome, durationMs),
+      log: lineLog(root.child({ context: 'workers' })),
+      onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
     });
   } else {
     logger.log('WORKERS=off: no relay or worker in this process; run `union-ledger worker` beside it');

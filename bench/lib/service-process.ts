@@ -45,7 +45,8 @@ export async function startService(
       const line = raw.replace(ANSI, '');
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
-      if (/\bERROR\b|failed/.test(line)) errors.push(line);
+      // Text lines (ERROR) and pino JSON lines (level error or fatal, issue 9).
+      if (/\bERROR\b|"level":"(error|fatal)"|failed/.test(line)) errors.push(line);
       const match = /listening on (https?:\/\/\S+?)\s/.exec(`${line} `);
       if (match) {
         clearTimeout(timer);

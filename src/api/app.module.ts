@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type ForwardReference, type Type } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { LoggerModule, type Params as RequestLogParams } from 'nestjs-pino';
 import type { UnionLedger } from '../composition-root';
 import type { ServiceMetrics } from '../infra/metrics';
 import type { Runtime } from '../infra/runtime';
@@ -40,6 +41,8 @@ export interface AppSettings {
   rateLimit: RateLimitSettings;
   /** This app's metrics, rendered at GET /metrics. */
   metrics: ServiceMetrics;
+  /** nestjs-pino over the process's logger: one line per request (common/request-log.ts). */
+  requestLog: RequestLogParams;
 }
 
 @Module({})
@@ -49,7 +52,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [CqrsModule.forRoot(), ...CONTEXT_MODULES, ...extraModules],
+      imports: [CqrsModule.forRoot(), LoggerModule.forRoot(settings.requestLog), ...CONTEXT_MODULES, ...extraModules],
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: LEDGER, useValue: ledger },

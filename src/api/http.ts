@@ -1,22 +1,31 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
+import type { Queue } from 'bullmq';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
 import underPressure from '@fastify/under-pressure';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { UnionLedger } from '../composition-root';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/config';
+import { silentLogger, type Logger } from '../infra/logging';
 import { ServiceMetrics, UNMATCHED_ROUTE, type LagReading } from '../infra/metrics';
 import type { Runtime } from '../infra/runtime';
 import { AppModule, type ModuleImport } from './app.module';
 import { UNRECORDED_EXTENSION } from './common/unrecorded';
 import { AllExceptionsFilter } from './common/errors';
 import { applyHttpLimits, fastifyLimitOptions } from './common/http-limits';
+import { requestIdOf, requestLogParams, trackRequests } from './common/request-log';
 import type { RateLimitSettings } from './common/rate-limit';
+import { mountQueueDashboard } from './jobs';
 
 export interface HttpAppOptions {
-  logFormat?: 'text' | 'json';
+  /**
+   * The process's pino logger (src/infra/logging.ts): a JSON line per request and Nest's own
+   * lines go through it (nestjs-pino). Default: silent, so tests print nothing unless they ask.
+   */
+  logger?: Logger;
   /** Bodies, timeouts, connections, overload (src/api/common/http-limits.ts); defaults: DEFAULT_HTTP_LIMITS. */
   limits?: Partial<HttpLimits>;
   /** JSON bodies larger than this are refused with 413 before they reach a handler (same as limits.bodyLimitBytes). */
@@ -30,6 +39,8 @@ export interface HttpAppOptions {
   metrics?: ServiceMetrics;
   /** METRICS_TOKEN: the bearer token Prometheus scrapes with; unset, admin and auditor tokens only. */
   metricsToken?: string | undefined;
+  /** The queues the dashboard at /admin/queues shows (root admins only, api/jobs/queue-dashboard.ts); absent: no dashboard. */
+  queueDashboard?: { queues: readonly Queue[] };
   /** Modules mounted beside the context modules (tests mount probe controllers of their own this way). */
   extraModules?: ModuleImport[];
 }
@@ -85,17 +96,17 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // A hold is named by the Idempotency-Key that created it (up to 200 characters) and is posted
   // or voided at /v1/me/holds/:holdId/...: Fastify's default of 100 characters per path
   // parameter would leave such a hold unreachable.
-  const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false, maxParamLength: 256 });
+  const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false, maxParamLength: 256, genReqId: requestIdOf });
   const metrics = options.metrics ?? new ServiceMetrics({ lag: () => lagReadings(ledger) });
   const settings = {
     auth: { tokens: ledger.identity.tokens, metricsToken: options.metricsToken },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
     metrics,
+    requestLog: requestLogParams(options.logger ?? silentLogger()),
   };
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forLedger(ledger, runtime, settings, options.extraModules), adapter, {
-    logger: new ConsoleLogger({ json: options.logFormat === 'json', prefix: 'union-ledger' }),
-    bufferLogs: false,
-  });
+  // Nest's start-up lines wait for the pino logger, which exists once the module is built.
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forLedger(ledger, runtime, settings, options.extraModules), adapter, { bufferLogs: true });
+  app.useLogger(app.get(PinoNestLogger));
   // Also covers what Fastify raises before routing (malformed JSON, 413, 415) and unknown routes.
   app.useGlobalFilters(new AllExceptionsFilter());
 
@@ -103,6 +114,7 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // authentication; timeouts, the connection cap and the draining of refused bodies (http-limits.ts).
   const fastify = app.getHttpAdapter().getInstance();
   applyHttpLimits(fastify, limits);
+  trackRequests(fastify);
   // Every answer, labelled by the route's template (/v1/admin/programmes/:programmeId), never by
   // the URL asked for, so that the number of series stays bounded whatever clients send.
   fastify.addHook('onResponse', (request, reply, done) => {
@@ -112,6 +124,14 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // Security headers on every answer. The defaults suit a JSON API; the Swagger UI at /docs loads
   // its scripts from here and uses inline styles, which the default policy allows.
   await fastify.register(helmet);
+  // After helmet, so its headers (and its content security policy, which the dashboard's page
+  // keeps to: its scripts and styles are files from the same origin) cover the dashboard too.
+  if (options.queueDashboard) {
+    await mountQueueDashboard(fastify, {
+      queues: options.queueDashboard.queues,
+      access: { tokens: ledger.identity.tokens, isRootAdmin: (claims) => ledger.orgAccess.isRootAdmin(claims) },
+    });
+  }
   // Overload: when the event loop lags this far behind, requests are answered 503 at once instead
   // of queueing until every client times out.
   if (limits.maxEventLoopDelayMs > 0) {

@@ -10,6 +10,7 @@ import { loadConfig } from '../config/config';
 import type { Actor } from '../eventstore/event-store';
 import { loadPiiKeys } from '../infra/pii-keys';
 import type { Runtime } from '../infra/runtime';
+import { cliLog } from './cli-log';
 import { ProgressBar } from './progress';
 
 /**
@@ -31,12 +32,9 @@ const MEMBER_CONCURRENCY = 16;
 /** Member states kept by the command handler: more than the window in flight, far less than a roster. */
 const MEMBER_CACHE_ENTRIES = 1000;
 
-const log = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
-
 async function defaultWithRuntime<T>(work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(loadConfig(), { withRedis: false, log });
+  const config = loadConfig();
+  const runtime = await openRuntime(config, { withRedis: false, log: cliLog(config).log });
   try {
     return await work(runtime);
   } finally {
@@ -123,7 +121,8 @@ async function runImport(kind: 'orgs' | 'members', file: string, options: { repo
     return;
   }
   // Keys are checked before the database is touched, so a bad PII_* variable fails fast.
-  const keys = kind === 'members' ? loadPiiKeys(loadConfig(), { log }) : undefined;
+  const config = loadConfig();
+  const keys = kind === 'members' ? loadPiiKeys(config, { log: cliLog(config).warn }) : undefined;
   const withRuntime = deps.withRuntime ?? defaultWithRuntime;
   let reportFile: ReportFile | undefined;
   try {

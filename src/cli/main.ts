@@ -6,6 +6,7 @@ import type { Runtime } from '../infra/runtime';
 import { catchUpProjection } from '../projections';
 import { rebuildLeaderboards } from '../projections/earning';
 import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '../projections/ledger';
+import { cliLog } from './cli-log';
 import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
 import { registerImportCommand } from './import-command';
@@ -18,12 +19,9 @@ import { registerWorkerCommand } from './worker-command';
  * service (DATABASE_URL, else the embedded PostgreSQL in ./data).
  */
 
-const log = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
-
 async function withRuntime<T>(work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(loadConfig(), { withRedis: false, log });
+  const config = loadConfig();
+  const runtime = await openRuntime(config, { withRedis: false, log: cliLog(config).log });
   try {
     return await work(runtime);
   } finally {
@@ -125,7 +123,7 @@ export function buildCli(): Command {
     .description('rebuild every projection (PostgreSQL read models and Redis leaderboards) from event zero')
     .action(async () => {
       const config = loadConfig();
-      const runtime = await openRuntime(config, { withRedis: true, log });
+      const runtime = await openRuntime(config, { withRedis: true, log: cliLog(config).log });
       try {
         const ledger = new UnionLedger({ config, db: runtime.db, redis: runtime.redis, listen: false });
         const total = Number((await runtime.db.one<{ count: string }>('SELECT count(*) FROM ul_events')).count);

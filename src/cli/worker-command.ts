@@ -1,10 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { connectOutsideServices, openRuntime, UnionLedger } from '../composition-root';
 import { ConfigError, loadConfig, type AppConfig } from '../config/config';
+import { createLogger, lineLog } from '../infra/logging';
+import { ServiceMetrics } from '../infra/metrics';
+import { startMetricsServer, type MetricsServer } from '../infra/metrics-server';
 import { loadPiiKeys } from '../infra/pii-keys';
 import { QueueSet } from '../workers/queue-set';
 import { replayOutstanding } from '../workers/relay';
 import { startWorkerService } from '../workers/worker-service';
+import { cliLog } from './cli-log';
 
 /**
  * `union-ledger worker`: the relay and the queues' workers in a process of their own, beside an
@@ -13,10 +17,8 @@ import { startWorkerService } from '../workers/worker-service';
  * have no recorded outcome and that Redis no longer holds, after Redis lost its data.
  */
 
-const line = (level: string, text: string): void => {
-  process.stderr.write(`${new Date().toISOString()} ${level} [worker] ${text}\n`);
-};
-const log = { log: (text: string) => line('LOG', text), warn: (text: string) => line('WARN', text), error: (text: string) => line('ERROR', text) };
+/** The worker logs pino JSON lines on standard output, like the service; `relay replay` keeps its standard output for its report. */
+const workerLog = (config: AppConfig) => lineLog(createLogger({ level: config.logLevel, process: 'worker' }));
 
 /** A worker must share the service's Redis: an embedded one would be this process's alone, its jobs seen by nobody. */
 function requireRedisUrl(config: AppConfig, command: string): void {
@@ -33,13 +35,41 @@ function position(value: string): bigint {
 export async function runWorkerProcess(): Promise<void> {
   const config = loadConfig();
   requireRedisUrl(config, 'worker');
+  const log = workerLog(config);
   const piiKeys = loadPiiKeys(config, { log: (text) => log.warn(text) });
   const runtime = await openRuntime(config, { withRedis: true, log: (text) => log.log(text) });
   const outside = await connectOutsideServices(config);
   const redis = runtime.redis!;
   const queues = new QueueSet(redis, config.redisKeyPrefix);
   const ledger = new UnionLedger({ config, db: runtime.db, piiKeys, insurer: outside.insurer, payments: outside.payments, sms: outside.sms });
-  const service = await startWorkerService({ ledger, db: runtime.db, redis, redisKeyPrefix: config.redisKeyPrefix, queues, settings: config.workers, log });
+  // This process's registry: its workers' job outcomes, durations and waits, the queues' depths
+  // (read on scrape) and Node's own figures. No projection runs here, so there is no lag to report.
+  const metrics = new ServiceMetrics({ lag: () => ({}), queueDepths: () => queues.depths() });
+  // Listening first: a port already taken stops the start before any job is taken.
+  let metricsServer: MetricsServer | undefined;
+  if (config.workers.metricsPort !== undefined) {
+    try {
+      // loadConfig refuses WORKER_METRICS_PORT without METRICS_TOKEN.
+      metricsServer = await startMetricsServer({ metrics, token: config.metricsToken!, host: config.host, port: config.workers.metricsPort });
+    } catch (error) {
+      await queues.close();
+      await ledger.close();
+      await outside.close();
+      await runtime.close();
+      throw error;
+    }
+    log.log(`metrics listening on ${metricsServer.url}/metrics (METRICS_TOKEN as the bearer token)`);
+  }
+  const service = await startWorkerService({
+    ledger,
+    db: runtime.db,
+    redis,
+    redisKeyPrefix: config.redisKeyPrefix,
+    queues,
+    settings: config.workers,
+    log,
+    onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
+  });
   log.log(`PostgreSQL: ${runtime.postgresDescription}; ${runtime.redisDescription ?? ''}; ${outside.description}`);
   log.log('worker started');
 
@@ -57,6 +87,7 @@ export async function runWorkerProcess(): Promise<void> {
     deadline.unref();
     try {
       await service.close();
+      await metricsServer?.close();
       await queues.close();
       await ledger.close();
       await outside.close();
@@ -88,6 +119,7 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (options: { after?: bigint }) => {
       const config = loadConfig();
       requireRedisUrl(config, 'relay replay');
+      const log = cliLog(config);
       const runtime = await openRuntime(config, { withRedis: true, log: (text) => log.log(text) });
       const queues = new QueueSet(runtime.redis!, config.redisKeyPrefix);
       try {

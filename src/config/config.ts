@@ -14,7 +14,16 @@ export interface AppConfig {
   dataDir: string;
   embeddedPostgresPort: number;
   databasePoolMax: number;
+  /**
+   * LOG_FORMAT (text or json): accepted for compatibility and otherwise ignored since every
+   * process logs pino JSON lines (issue 9); `npx pino-pretty` renders them for a terminal.
+   */
   logFormat: 'text' | 'json';
+  /**
+   * LOG_LEVEL (default info): the least severe pino level written (fatal, error, warn, info,
+   * debug, trace) or silent. Every process (service, worker, CLI) logs pino JSON lines.
+   */
+  logLevel: LogLevel;
   /** How long shutdown waits for in-flight requests before it gives up. */
   shutdownTimeoutMs: number;
   /**
@@ -90,6 +99,12 @@ export interface WorkersConfig {
    * and run again.
    */
   lockMs: number;
+  /**
+   * WORKER_METRICS_PORT: where `union-ledger worker` serves its Prometheus metrics (GET /metrics
+   * on HOST, METRICS_TOKEN as the bearer token, which must then be set); 0 takes a free port and
+   * logs it. Unset: no listener (the service's own workers report through its GET /metrics).
+   */
+  metricsPort: number | undefined;
 }
 
 export interface BenefitsConfig {
@@ -131,6 +146,9 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: 1_000,
   maxEventLoopDelayMs: 1_000,
 };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Shortest JWT_SECRET accepted: 32 characters, the 256 bits an HS256 key should carry. */
 export const JWT_SECRET_MIN_LENGTH = 32;
@@ -287,7 +305,19 @@ function workersConfig(env: Env, problems: string[]): WorkersConfig {
   const raw = (env.WORKERS ?? 'on').trim().toLowerCase();
   if (raw !== 'on' && raw !== 'off') problems.push(`WORKERS must be 'on' or 'off' (got '${env.WORKERS}')`);
   const concurrency = env.WORKER_CONCURRENCY === undefined || env.WORKER_CONCURRENCY === '' ? undefined : integer(env, 'WORKER_CONCURRENCY', 1, 1, 1_000, problems);
-  return { enabled: raw !== 'off', concurrency, lockMs: integer(env, 'WORKER_LOCK_MS', 30_000, 1_000, 600_000, problems) };
+  const metricsPort = env.WORKER_METRICS_PORT === undefined || env.WORKER_METRICS_PORT === '' ? undefined : integer(env, 'WORKER_METRICS_PORT', 0, 0, 65_535, problems);
+  // The listener is never open: without METRICS_TOKEN nobody could be let in.
+  if (metricsPort !== undefined && !env.METRICS_TOKEN) problems.push('METRICS_TOKEN must be set when WORKER_METRICS_PORT is (the bearer token the worker\'s /metrics requires)');
+  return { enabled: raw !== 'off', concurrency, lockMs: integer(env, 'WORKER_LOCK_MS', 30_000, 1_000, 600_000, problems), metricsPort };
+}
+
+function logLevel(env: Env, problems: string[]): LogLevel {
+  const raw = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got '${env.LOG_LEVEL}')`);
+    return 'info';
+  }
+  return raw as LogLevel;
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
@@ -305,6 +335,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     embeddedPostgresPort: integer(env, 'EMBEDDED_POSTGRES_PORT', 54_329, 1024, 65_535, problems),
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 20, 1, 500, problems),
     logFormat: logFormat === 'json' ? 'json' : 'text',
+    logLevel: logLevel(env, problems),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problems),
     jwtSecret: jwtSecret(env, problems),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 20, 1, 100_000, problems),

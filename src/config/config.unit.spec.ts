@@ -81,7 +81,7 @@ describe('configuration of the HTTP limits', () => {
 
 describe('configuration of the workers and the insurer', () => {
   it('runs the workers in the service by default, each at its own concurrency, with 30 s locks, and the insurer simulator', () => {
-    expect(loadConfig({})).toMatchObject({ workers: { enabled: true, concurrency: undefined, lockMs: 30_000 }, insurer: undefined, insurerTimeoutMs: 10_000 });
+    expect(loadConfig({})).toMatchObject({ workers: { enabled: true, concurrency: undefined, lockMs: 30_000, metricsPort: undefined }, insurer: undefined, insurerTimeoutMs: 10_000 });
   });
 
   it('takes each from the environment', () => {
@@ -148,5 +148,26 @@ describe('configuration of the metrics token', () => {
     const problems = problemsOf({ METRICS_TOKEN: 'short-secret' });
     expect(problems).toEqual([expect.stringContaining('METRICS_TOKEN must be at least 32 characters')]);
     expect(problems.join()).not.toContain('short-secret');
+  });
+});
+
+describe('configuration of the logs and of the worker metrics listener', () => {
+  it('logs at info by default, and runs no worker metrics listener', () => {
+    expect(loadConfig({})).toMatchObject({ logLevel: 'info', workers: { metricsPort: undefined } });
+  });
+
+  it('takes LOG_LEVEL, and WORKER_METRICS_PORT with the METRICS_TOKEN it requires (0: a free port)', () => {
+    expect(loadConfig({ LOG_LEVEL: 'Debug' }).logLevel).toBe('debug');
+    expect(loadConfig({ LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+    expect(loadConfig({ WORKER_METRICS_PORT: '9464', METRICS_TOKEN: 'm'.repeat(32) }).workers.metricsPort).toBe(9464);
+    expect(loadConfig({ WORKER_METRICS_PORT: '0', METRICS_TOKEN: 'm'.repeat(32) }).workers.metricsPort).toBe(0);
+  });
+
+  it('names a bad level, a bad port, and a port without a token', () => {
+    expect(problemsOf({ LOG_LEVEL: 'verbose', WORKER_METRICS_PORT: '70000', METRICS_TOKEN: 'm'.repeat(32) })).toEqual([
+      "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'verbose')",
+      "WORKER_METRICS_PORT must be an integer from 0 to 65535 (got '70000')",
+    ]);
+    expect(problemsOf({ WORKER_METRICS_PORT: '9464' })).toEqual([expect.stringContaining('METRICS_TOKEN must be set when WORKER_METRICS_PORT is')]);
   });
 });

@@ -25,6 +25,14 @@ export interface MetricsSources {
   queueDepths?: (() => Promise<Record<string, Record<QueueState, number>>>) | undefined;
 }
 
+/** What the worker host knows of a finished attempt beyond its duration. */
+export interface JobAttempt {
+  /** processedOn - timestamp, or null when BullMQ did not record them. */
+  waitMs: number | null;
+  /** The job's last attempt: a failure leaves a dead letter. */
+  final: boolean;
+}
+
 /** Seconds; from a fast read (5 ms) to past the request timeout. */
 const HTTP_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Seconds; outside services answer in tens of milliseconds to tens of seconds. */
@@ -38,6 +46,8 @@ export class ServiceMetrics {
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_class'>;
   private readonly jobDuration: Histogram<'queue' | 'outcome'>;
   private readonly jobsFinished: Counter<'queue' | 'outcome'>;
+  private readonly jobWait: Histogram<'queue'>;
+  private readonly jobsDeadLettered: Counter<'queue'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -60,6 +70,19 @@ export class ServiceMetrics {
       name: 'ul_jobs_finished_total',
       help: 'Job attempts finished by the workers of this process, by queue and outcome (completed, failed)',
       labelNames: ['queue', 'outcome'],
+      registers,
+    });
+    this.jobWait = new Histogram({
+      name: 'ul_job_wait_seconds',
+      help: "Time a job waited in its queue before an attempt started (BullMQ's processedOn - timestamp: a retried or delayed job's back-off and delay count too), by queue",
+      labelNames: ['queue'],
+      buckets: JOB_BUCKETS_SECONDS,
+      registers,
+    });
+    this.jobsDeadLettered = new Counter({
+      name: 'ul_jobs_dead_lettered_total',
+      help: 'Jobs whose last attempt failed (attempts ran out, or an unrecoverable error): now dead letters, by queue',
+      labelNames: ['queue'],
       registers,
     });
     new Gauge({
@@ -106,10 +129,13 @@ export class ServiceMetrics {
     this.httpDuration.observe({ method, route, status_class: `${Math.floor(statusCode / 100)}xx` }, durationMs / 1000);
   }
 
-  /** One job attempt finished by a worker. */
-  observeJob(queue: string, outcome: 'completed' | 'failed', durationMs: number): void {
+  /** One job attempt finished by a worker; `attempt` (when known) tells its wait and whether it left a dead letter. */
+  observeJob(queue: string, outcome: 'completed' | 'failed', durationMs: number, attempt?: JobAttempt): void {
     this.jobsFinished.inc({ queue, outcome });
     this.jobDuration.observe({ queue, outcome }, Math.max(0, durationMs) / 1000);
+    if (!attempt) return;
+    if (attempt.waitMs !== null) this.jobWait.observe({ queue }, Math.max(0, attempt.waitMs) / 1000);
+    if (outcome === 'failed' && attempt.final) this.jobsDeadLettered.inc({ queue });
   }
 
   /** The exposition text and its content type. */

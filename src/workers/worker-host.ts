@@ -1,5 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
+import type { JobAttempt } from '../infra/metrics';
 import { bullPrefix, DEFAULT_JOB_OPTIONS, QUEUES, type EffectJob, type QueueKey } from './queues';
 import type { WorkerRegistry } from './registry';
 
@@ -27,8 +28,8 @@ export interface WorkerHostOptions {
   /** Lock duration; the stalled-job check runs at the same interval. */
   lockMs: number;
   log: WorkerHostLog;
-  /** Each finished attempt, with how long it ran (the metrics' job counters and durations). */
-  onJobFinished?: ((queue: QueueKey, outcome: 'completed' | 'failed', durationMs: number) => void) | undefined;
+  /** Each finished attempt, with how long it ran, how long it waited and whether it was the last (the metrics). */
+  onJobFinished?: ((queue: QueueKey, outcome: 'completed' | 'failed', durationMs: number, attempt: JobAttempt) => void) | undefined;
 }
 
 /**
@@ -57,15 +58,17 @@ export function startWorkers(options: WorkerHostOptions): WorkerHost {
       maxStalledCount: MAX_STALLED_COUNT,
       autorun: true,
     });
-    const finished = (job: Job<EffectJob>, outcome: 'completed' | 'failed'): void => {
-      options.onJobFinished?.(key, outcome, job.processedOn && job.finishedOn ? job.finishedOn - job.processedOn : 0);
+    const finished = (job: Job<EffectJob>, outcome: 'completed' | 'failed', final: boolean): void => {
+      const durationMs = job.processedOn && job.finishedOn ? job.finishedOn - job.processedOn : 0;
+      const waitMs = job.processedOn && job.timestamp ? job.processedOn - job.timestamp : null;
+      options.onJobFinished?.(key, outcome, durationMs, { waitMs, final });
     };
-    worker.on('completed', (job) => finished(job, 'completed'));
+    worker.on('completed', (job) => finished(job, 'completed', true));
     worker.on('failed', (job, error) => {
       if (!job) return;
-      finished(job, 'failed');
       const made = job.attemptsMade;
       const final = made >= (job.opts.attempts ?? attempts) || error.name === 'UnrecoverableError';
+      finished(job, 'failed', final);
       const line = `${key} job ${job.id} failed (attempt ${made} of ${job.opts.attempts ?? attempts}): ${error.message}`;
       if (final) options.log.error(`${line}; it is now a dead letter (GET /v1/admin/jobs/failed?queue=${key})`);
       else options.log.warn(`${line}; it will be retried`);

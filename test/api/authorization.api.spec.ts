@@ -63,6 +63,9 @@ const EXPECTED: Record<string, Expectation> = {
   // Dead letters span the whole ledger: admins of a root union only (an admin below one: test/api/insurance.api.spec.ts).
   'GET /v1/admin/jobs/failed': { who: ['admin'] },
   'POST /v1/admin/jobs/{queue}/{jobId}/retry': { who: ['admin'] },
+  // The queue dashboard's session cookie, like the dead letters for admins of a root union only (test/api/queue-dashboard.api.spec.ts).
+  'POST /v1/admin/dashboard/session': { who: ['admin'] },
+  'DELETE /v1/admin/dashboard/session': { who: ['admin'] },
   'POST /v1/admin/imports/orgs': { who: ['admin'] },
   'POST /v1/admin/imports/members': { who: ['admin'] },
   // An import of another subtree is not found (IMPORT.NOT_FOUND): test/api/roster-imports.api.spec.ts.

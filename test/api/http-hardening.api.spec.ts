@@ -8,6 +8,7 @@ import { createHttpApp } from '../../src/api/http';
 import { tokenService, UnionLedger } from '../../src/composition-root';
 import { loadConfig } from '../../src/config/config';
 import { closeDatabase, connectDatabase } from '../../src/infra/database';
+import { createLogger } from '../../src/infra/logging';
 import { freePort } from '../../src/infra/embedded';
 import { createRedisClients, type Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -23,9 +24,11 @@ import { startLedgerApp, TEST_HTTP_LIMITS, type LedgerApp } from '../support/led
 
 const DEADLINE_MS = 15_000;
 let app: LedgerApp;
+/** What the app logged (pino JSON lines), read by the client-abort test. */
+const logged: string[] = [];
 
 beforeAll(async () => {
-  app = await startLedgerApp();
+  app = await startLedgerApp({ logger: createLogger({ level: 'info', process: 'service', destination: { write: (chunk: string) => void logged.push(chunk) } }) });
   const system = { type: 'system', id: 'test' };
   await app.ledger.orgs.registerOrganisation({ orgId: 'js', name: '江苏', parentId: null, level: 'province' }, { commandId: 'o-js', actor: system });
   await app.ledger.catchUpReadModels();
@@ -184,35 +187,27 @@ describe('static files and headers', () => {
 
 describe('client aborts', () => {
   it('logs an upload the client abandons as one info line, without an error or a stack', async () => {
-    const written: string[] = [];
-    const spies = [process.stdout, process.stderr].map((stream) =>
-      jest.spyOn(stream, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-        written.push(String(chunk));
-        return true;
-      }) as typeof stream.write),
-    );
-    try {
-      const target = new URL('/v1/admin/imports/orgs', app.url);
-      const request = http.request({
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: { authorization: `Bearer ${await app.token('a-3', 'admin', 'js')}`, 'idempotency-key': 'k-abort', 'content-type': 'text/csv', 'content-length': String(1024 * 1024) },
-      });
-      request.on('error', () => undefined);
-      request.write('id,name,parent_id,level\n');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      request.destroy();
-      const deadline = Date.now() + DEADLINE_MS;
-      while (!written.some((line) => line.includes('aborted')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-    }
-    const aborted = written.filter((line) => line.includes('aborted'));
+    const from = logged.length;
+    const target = new URL('/v1/admin/imports/orgs', app.url);
+    const request = http.request({
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: 'POST',
+      headers: { authorization: `Bearer ${await app.token('a-3', 'admin', 'js')}`, 'idempotency-key': 'k-abort', 'content-type': 'text/csv', 'content-length': String(1024 * 1024) },
+    });
+    request.on('error', () => undefined);
+    request.write('id,name,parent_id,level\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    request.destroy();
+    const lines = () => logged.slice(from).map((line) => JSON.parse(line) as { level: string; msg: string; stack?: unknown });
+    const deadline = Date.now() + DEADLINE_MS;
+    while (!lines().some((line) => line.msg.includes('aborted')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const aborted = lines().filter((line) => line.msg.includes('aborted'));
     expect(aborted).toHaveLength(1);
-    expect(aborted[0]).toMatch(/\bLOG\b/);
-    expect(written.filter((line) => /\bERROR\b/.test(line))).toEqual([]);
+    expect(aborted[0]!.level).toBe('info');
+    expect(aborted[0]!.msg).not.toMatch(/\n\s+at /);
+    expect(lines().filter((line) => line.level === 'error' || line.level === 'fatal')).toEqual([]);
   });
 });
 

@@ -137,6 +137,9 @@ describe('GET /metrics without METRICS_TOKEN, with the workers running', () => {
     });
     const { text } = await scrape(app, admin);
     expect(sample(text, 'ul_job_duration_seconds_count', { queue: 'insurance', outcome: 'failed' })).toBe(1);
+    // Its wait in the queue (processedOn - timestamp), and, unrecoverable, it left a dead letter.
+    expect(sample(text, 'ul_job_wait_seconds_count', { queue: 'insurance' })).toBe(1);
+    expect(sample(text, 'ul_jobs_dead_lettered_total', { queue: 'insurance' })).toBe(1);
     expect(sample(text, 'ul_queue_jobs', { queue: 'insurance', state: 'failed' })).toBe(1);
   });
 });

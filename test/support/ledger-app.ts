@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { Role } from '../../src/api/common/auth';
+import type { ModuleImport } from '../../src/api/app.module';
 import { createHttpApp, lagReadings } from '../../src/api/http';
 import type { BenefitsSettings } from '../../src/application/benefits';
 import { openRuntime, tokenService, UnionLedger, type ImportSettings } from '../../src/composition-root';
@@ -19,6 +20,7 @@ import { QueueSet } from '../../src/workers/queue-set';
 import { startWorkerService, type WorkerService } from '../../src/workers/worker-service';
 import { smsWorker } from '../../src/workers/sms';
 import { DEFAULT_HTTP_LIMITS, loadConfig } from '../../src/config/config';
+import type { Logger } from '../../src/infra/logging';
 import { ServiceMetrics } from '../../src/infra/metrics';
 import type { Runtime } from '../../src/infra/runtime';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -74,6 +76,10 @@ export interface LedgerAppOptions {
   metricsToken?: string;
   /** The imports context's settings (the row count above which an upload runs as a job). */
   imports?: Partial<ImportSettings>;
+  /** Modules mounted beside the context modules (probe controllers). */
+  extraModules?: ModuleImport[];
+  /** The service's pino logger; default silent (a test that reads the logs passes one over a memory stream). */
+  logger?: Logger;
 }
 
 export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
@@ -114,6 +120,9 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const app: INestApplication = await createHttpApp(ledger, runtime, {
     metrics,
     metricsToken: options.metricsToken,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.extraModules ? { extraModules: options.extraModules } : {}),
+    queueDashboard: { queues: queues.keys.map((key) => queues.get(key)) },
     limits: TEST_HTTP_LIMITS,
     rateLimit: { perSecond: 100_000, burst: 100_000, keyPrefix: prefix },
   });
@@ -131,7 +140,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     log,
     schedules: false,
     ...(options.workers ? {} : { registry: { sms: smsWorker({ ledger }) } }),
-    onJobFinished: (queue, outcome, durationMs) => metrics.observeJob(queue, outcome, durationMs),
+    onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
   });
   return {
     url,

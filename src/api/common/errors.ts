@@ -202,6 +202,11 @@ export function internalErrorBody(requestId: string | undefined): ErrorBody {
   };
 }
 
+/** The route's template for the log, never the URL asked for: a query string may carry personal data. */
+function routeOf(request: FastifyRequest | undefined): string {
+  return request?.routeOptions?.url ?? 'unmatched';
+}
+
 /**
  * The one place errors become responses. Registered globally in http.ts, so it also covers what
  * Fastify raises before routing (malformed JSON, 413, 415) and the 404 for unknown routes.
@@ -218,7 +223,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const requestId = request?.id;
     if (isClientAbort(error)) {
       // Nobody is left to answer; a client hanging up is routine, so one info line and no stack.
-      this.logger.log(`request ${requestId ?? '?'} ${request?.method ?? ''} ${request?.url ?? ''} aborted by the client: ${(error as Error).message}`);
+      this.logger.log(`request ${requestId ?? '?'} ${request?.method ?? ''} ${routeOf(request)} aborted by the client: ${(error as Error).message}`);
       return;
     }
     if (isStaticFileRefusal(error, request)) error = AppError.notFound('HTTP.NOT_FOUND', 'no such file');
@@ -227,7 +232,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (!rendered) {
       // Internals (SQL, stack, file paths) go to the log with the request id, never to the client.
       const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-      this.logger.error(`request ${requestId ?? '?'} ${request?.method ?? ''} ${request?.url ?? ''} failed: ${stack}`);
+      this.logger.error(`request ${requestId ?? '?'} ${request?.method ?? ''} ${routeOf(request)} failed: ${stack}`);
       rendered = { status: 500, body: internalErrorBody(requestId), deterministic: false };
     }
     if (reply.sent) {

@@ -5,6 +5,7 @@ import type { FailedJob } from '../../application/jobs';
 import type { JwtClaims } from '../common/auth';
 import { AppError } from '../common/errors';
 import { LEDGER } from '../tokens';
+import { DASHBOARD_AUDIENCE, DASHBOARD_SESSION_TTL_SECONDS } from './queue-dashboard';
 
 /**
  * The jobs context's query and command as @nestjs/cqrs messages. Dead letters span the whole
@@ -59,4 +60,25 @@ export class RetryJobHandler implements ICommandHandler<RetryJob> {
   }
 }
 
-export const JOBS_HANDLERS = [GetFailedJobsHandler, RetryJobHandler];
+/** A session of the queue dashboard: a token only the dashboard accepts, for its cookie. */
+export class OpenDashboardSession extends Command<{ token: string; maxAgeSeconds: number; expiresAtMs: number }> {
+  constructor(readonly user: JwtClaims) {
+    super();
+  }
+}
+
+@CommandHandler(OpenDashboardSession)
+export class OpenDashboardSessionHandler implements ICommandHandler<OpenDashboardSession> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ user }: OpenDashboardSession) {
+    await requireRootAdmin(this.ledger, user);
+    const nowMs = Date.now();
+    // Never longer than the bearer token that opened it: a session outliving its token would extend it.
+    const maxAgeSeconds = Math.max(1, Math.min(DASHBOARD_SESSION_TTL_SECONDS, user.exp - Math.floor(nowMs / 1000)));
+    const token = await this.ledger.identity.tokens.sign({ sub: user.sub, role: user.role, org: user.org }, { ttlSeconds: maxAgeSeconds, nowMs, audience: DASHBOARD_AUDIENCE });
+    return { token, maxAgeSeconds, expiresAtMs: nowMs + maxAgeSeconds * 1000 };
+  }
+}
+
+export const JOBS_HANDLERS = [GetFailedJobsHandler, RetryJobHandler, OpenDashboardSessionHandler];

@@ -84,7 +84,12 @@ export class TokenService {
     this.byKid = new Map(keys.map((key) => [key.kid, key]));
   }
 
-  async sign(subject: TokenSubject, options: { ttlSeconds: number; nowMs?: number }): Promise<string> {
+  /**
+   * `audience` (default TOKEN_AUDIENCE, the API's) names what else a token may open: a token for
+   * another audience (the queue dashboard's session cookie) is refused by the API, and an API
+   * token is refused where that other audience is required.
+   */
+  async sign(subject: TokenSubject, options: { ttlSeconds: number; nowMs?: number; audience?: string }): Promise<string> {
     checkSubject(subject);
     if (!Number.isSafeInteger(options.ttlSeconds) || options.ttlSeconds < 1 || options.ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
       throw new TypeError(`ttlSeconds must be an integer from 1 to ${MAX_TOKEN_TTL_SECONDS}`);
@@ -95,7 +100,7 @@ export class TokenService {
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
       .setSubject(subject.sub)
       .setIssuer(TOKEN_ISSUER)
-      .setAudience(TOKEN_AUDIENCE)
+      .setAudience(options.audience ?? TOKEN_AUDIENCE)
       .setIssuedAt(iat)
       .setNotBefore(iat)
       .setExpirationTime(iat + options.ttlSeconds)
@@ -103,14 +108,14 @@ export class TokenService {
   }
 
   /** The claims of a valid token; throws DomainError 401 AUTH.INVALID_TOKEN with the reason otherwise. */
-  async verify(token: string, nowMs: number = Date.now()): Promise<TokenClaims> {
+  async verify(token: string, nowMs: number = Date.now(), audience: string = TOKEN_AUDIENCE): Promise<TokenClaims> {
     if (token.length > MAX_TOKEN_CHARS) throw invalid('too long');
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
         algorithms: ['HS256'],
         issuer: TOKEN_ISSUER,
-        audience: TOKEN_AUDIENCE,
+        audience,
         clockTolerance: CLOCK_SKEW_SECONDS,
         currentDate: new Date(nowMs),
         requiredClaims: ['sub', 'iat', 'exp', 'nbf'],

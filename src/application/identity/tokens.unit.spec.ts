@@ -33,6 +33,14 @@ const header = { alg: 'HS256', typ: 'JWT', kid };
 const claims = { ...subject, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat: NOW, nbf: NOW, exp: NOW + 60 };
 
 describe('bearer tokens (jose)', () => {
+  it('keeps audiences apart: a token for another audience does not open the API, nor an API token the other', async () => {
+    const other = await tokens.sign(subject, { ttlSeconds: 900, nowMs: NOW_MS, audience: 'union-ledger-queue-dashboard' });
+    expect(await tokens.verify(other, NOW_MS, 'union-ledger-queue-dashboard')).toEqual({ ...subject, iat: NOW, exp: NOW + 900 });
+    expect(await reasonOf(other)).toBe('aud check_failed');
+    const api = await tokens.sign(subject, { ttlSeconds: 900, nowMs: NOW_MS });
+    await expect(tokens.verify(api, NOW_MS, 'union-ledger-queue-dashboard')).rejects.toMatchObject({ reason: 'aud check_failed' });
+  });
+
   it('signs and verifies the claims round trip, naming the key', async () => {
     const token = await tokens.sign({ ...subject, sid: 'family-1' }, { ttlSeconds: 900, nowMs: NOW_MS });
     expect(await tokens.verify(token, NOW_MS + 1000)).toEqual({ ...subject, sid: 'family-1', iat: NOW, exp: NOW + 900 });
