@@ -38,12 +38,29 @@ export interface LoggerOptions {
   process: 'service' | 'worker' | 'cli';
 }
 
+/**
+ * The service and the worker write their lines asynchronously through a 16 KiB buffer: a
+ * synchronous write per request would put the terminal's or the log shipper's pipe on every
+ * request's path (issue 12). The buffer is flushed synchronously when the process exits, so a
+ * line logged just before process.exit is not lost. The one-shot CLI commands write synchronously:
+ * they log little, and their lines must come out in order with their answer.
+ */
+function fileDestination(fd: 1 | 2, processName: LoggerOptions['process']): DestinationStream {
+  if (processName === 'cli') return pino.destination({ dest: fd, sync: true });
+  const stream = pino.destination({ dest: fd, sync: false, minLength: 16 * 1024 });
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // Nothing is left to write to (the pipe closed): nothing more can be done at exit.
+    }
+  });
+  return stream;
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const destination =
-    options.destination === undefined || typeof options.destination === 'number'
-      ? // Synchronous writes: a line logged just before process.exit is not lost.
-        pino.destination({ dest: options.destination ?? 1, sync: true })
-      : options.destination;
+    options.destination === undefined || typeof options.destination === 'number' ? fileDestination(options.destination ?? 1, options.process) : options.destination;
   return pino(
     {
       level: options.level,
