@@ -8,6 +8,7 @@ import { rebuildLeaderboards } from '../projections/earning';
 import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '../projections/ledger';
 import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
+import { registerAuditCommand } from './audit-command';
 import { registerImportCommand } from './import-command';
 import { registerReconcileCommand } from './reconcile-command';
 import { registerTokenCommand } from './token-command';
@@ -146,6 +147,7 @@ export function buildCli(): Command {
   registerAdminCommand(program, { withRuntime });
   registerWorkerCommand(program);
   registerReconcileCommand(program, { withRuntime });
+  registerAuditCommand(program, { withRuntime });
 
   return program;
 }

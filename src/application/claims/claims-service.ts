@@ -86,10 +86,10 @@ export class Claims {
 
   constructor(private readonly deps: ClaimsDeps) {
     this.clock = deps.clock ?? (() => new Date());
-    this.campaigns = new CommandHandler(deps.store, { name: 'claim-campaign', initialState: initialCampaignState, evolve: evolveCampaign }, { cacheEntries: 1000 });
-    this.programmes = new CommandHandler(deps.store, { name: 'programme', initialState: initialProgrammeState, evolve: evolveProgramme }, { cacheEntries: 100 });
+    this.campaigns = new CommandHandler(deps.store, { name: 'claim-campaign', initialState: initialCampaignState, evolve: evolveCampaign }, { cacheEntries: 1000, clock: this.clock });
+    this.programmes = new CommandHandler(deps.store, { name: 'programme', initialState: initialProgrammeState, evolve: evolveProgramme }, { cacheEntries: 100, clock: this.clock });
     // Claim streams are read once each (at most N per campaign): a small cache is enough.
-    this.claims = new CommandHandler(deps.store, claimAggregate, { cacheEntries: 1000 });
+    this.claims = new CommandHandler(deps.store, claimAggregate, { cacheEntries: 1000, clock: this.clock });
   }
 
   /** A union admin offers N units to the active members of a union of their subtree; N vouchers are reserved from its budget now. */

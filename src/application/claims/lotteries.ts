@@ -83,8 +83,8 @@ export class Lotteries {
 
   constructor(private readonly deps: LotteriesDeps) {
     this.clock = deps.clock ?? (() => new Date());
-    this.lotteries = new CommandHandler(deps.store, { name: 'lottery', initialState: initialLotteryState, evolve: evolveLottery }, { cacheEntries: 1000 });
-    this.programmes = new CommandHandler(deps.store, { name: 'programme', initialState: initialProgrammeState, evolve: evolveProgramme }, { cacheEntries: 100 });
+    this.lotteries = new CommandHandler(deps.store, { name: 'lottery', initialState: initialLotteryState, evolve: evolveLottery }, { cacheEntries: 1000, clock: this.clock });
+    this.programmes = new CommandHandler(deps.store, { name: 'programme', initialState: initialProgrammeState, evolve: evolveProgramme }, { cacheEntries: 100, clock: this.clock });
   }
 
   /**
