@@ -219,10 +219,12 @@ async function main(): Promise<void> {
       return `${answer.status} ${code}`;
     });
     const result: BurstResult = { wallMs: run.wallMs, latencies: summarise(run.latencies), codes: run.codes, granted: new Set() };
+    log(`burst: ${seconds(run.wallMs)}, answers ${JSON.stringify(Object.fromEntries(run.codes))}`);
+    for (const line of service.errorLines().slice(0, 5)) log(`  service error: ${line.slice(0, 300)}`);
 
     // The log, checked: exactly U claims, U distinct members, slots 1..U.
     const rows = await bench.db.any<{ member_id: string; seq: number }>(
-      `SELECT data->>'memberId' AS member_id, (data->>'seq')::int AS seq FROM ul_events WHERE type = 'ClaimGranted' AND data->>'campaignId' = $1`,
+      `SELECT data->>'memberId' AS member_id, (data->>'seq')::int AS seq FROM ul_events WHERE event_type = 'ClaimGranted' AND data->>'campaignId' = $1`,
       [campaignId],
     );
     const seqs = rows.map((row) => row.seq).sort((a, b) => a - b);

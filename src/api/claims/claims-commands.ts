@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import type { ClaimOutcome } from '../../application/claims';
+import { GateUnavailableError, type ClaimOutcome } from '../../application/claims';
 import type { UnionLedger } from '../../composition-root';
 import type { CampaignTerms, LotteryState, LotteryTerms } from '../../domain/claims';
 import type { VoucherTerms } from '../../domain/benefits';
@@ -86,8 +86,14 @@ export class CreateCampaignHandler extends ClaimsHandler implements ICommandHand
 export class ClaimUnit extends ClaimsCommand<{ campaignId: string }, ClaimOutcome> {}
 @CommandHandler(ClaimUnit)
 export class ClaimUnitHandler extends ClaimsHandler implements ICommandHandler<ClaimUnit> {
-  execute({ user, input }: ClaimUnit): Promise<ClaimOutcome> {
-    return this.ledger.claims.claim(user.sub, input.campaignId);
+  async execute({ user, input }: ClaimUnit): Promise<ClaimOutcome> {
+    try {
+      return await this.ledger.claims.claim(user.sub, input.campaignId);
+    } catch (error) {
+      // Not the client's fault and not a bug: 503, and the retry learns whether the claim got in.
+      if (error instanceof GateUnavailableError) throw new AppError('CLAIM.GATE_UNAVAILABLE', 'the claim could not be taken now; try again', 503);
+      throw error;
+    }
   }
 }
 

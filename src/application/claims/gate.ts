@@ -53,6 +53,26 @@ export type Admission =
   /** No gate for this campaign in Redis (never opened, or Redis lost it). */
   | { kind: 'no_gate' };
 
+/**
+ * Redis did not answer the gate in time (the request path's connection fails fast: a hung or
+ * overloaded Redis must not queue a burst). The claim may or may not have been admitted; a retry
+ * finds out (a holder is recorded then), so the API answers 503 and the client retries.
+ */
+export class GateUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the claim gate did not answer: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'GateUnavailableError';
+  }
+}
+
+async function gated<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw new GateUnavailableError(error);
+  }
+}
+
 type WithGate = Redis & {
   ulClaimAdmit(units: string, taken: string, holders: string, pending: string, memberId: string, nowMs: number): Promise<[number, string]>;
   ulClaimPeek(units: string, taken: string, holders: string, pending: string, memberId: string): Promise<[number, string]>;
@@ -105,17 +125,17 @@ export class ClaimGate {
 
   async admit(campaignId: string, memberId: string, nowMs: number): Promise<Admission> {
     const keys = keysOf(this.prefix, campaignId);
-    return answer(await (this.redis as WithGate).ulClaimAdmit(keys.units, keys.taken, keys.holders, keys.pending, memberId, nowMs));
+    return answer(await gated((this.redis as WithGate).ulClaimAdmit(keys.units, keys.taken, keys.holders, keys.pending, memberId, nowMs)));
   }
 
   async peek(campaignId: string, memberId: string): Promise<Admission> {
     const keys = keysOf(this.prefix, campaignId);
-    return answer(await (this.redis as WithGate).ulClaimPeek(keys.units, keys.taken, keys.holders, keys.pending, memberId));
+    return answer(await gated((this.redis as WithGate).ulClaimPeek(keys.units, keys.taken, keys.holders, keys.pending, memberId)));
   }
 
   /** The member's claim is in the log: no longer pending. */
   async recorded(campaignId: string, memberId: string): Promise<void> {
-    await this.redis.zrem(keysOf(this.prefix, campaignId).pending, memberId);
+    await gated(this.redis.zrem(keysOf(this.prefix, campaignId).pending, memberId));
   }
 
   /** Admissions older than `beforeMs` not yet known to be recorded, oldest first, at most `limit`. */
