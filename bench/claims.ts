@@ -220,7 +220,7 @@ async function main(): Promise<void> {
     });
     const result: BurstResult = { wallMs: run.wallMs, latencies: summarise(run.latencies), codes: run.codes, granted: new Set() };
     log(`burst: ${seconds(run.wallMs)}, answers ${JSON.stringify(Object.fromEntries(run.codes))}`);
-    for (const line of service.errorLines().slice(0, 5)) log(`  service error: ${line.slice(0, 300)}`);
+    for (const line of service.errorLines().filter((entry) => /\bERROR\b/.test(entry)).slice(0, 5)) log(`  service error: ${line.slice(0, 300)}`);
 
     // The log, checked: exactly U claims, U distinct members, slots 1..U.
     const rows = await bench.db.any<{ member_id: string; seq: number }>(
