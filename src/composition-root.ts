@@ -29,6 +29,7 @@ import {
 } from './application/identity';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { RosterImports } from './application/imports';
+import { ClaimGate, Claims, Lotteries } from './application/claims';
 import { MemberService } from './application/members';
 import { SmsService, type SmsGatewayPort } from './application/sms';
 import { Mall, type MallSettings } from './application/mall';
@@ -38,6 +39,7 @@ import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './a
 import { OrgAccess, OrgService } from './application/orgs';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
+import { CLAIMS_MIGRATIONS, claimsProjection } from './projections/claims';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
 import { IMPORTS_MIGRATIONS, importsProjection } from './projections/imports';
 import { LEDGER_MIGRATIONS, ledgerProjection } from './projections/ledger';
@@ -66,11 +68,12 @@ export const MIGRATIONS = collectMigrations(
   PAYOUTS_MIGRATIONS,
   IMPORTS_MIGRATIONS,
   MALL_PROJECTION_MIGRATIONS,
+  CLAIMS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection(), mallProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection(), mallProjection(), claimsProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -214,6 +217,11 @@ export class UnionLedger {
   readonly sms: SmsService;
   // mall
   readonly mall: Mall;
+  // claims
+  readonly lotteries: Lotteries;
+  private claimsOrUndefined: Claims | undefined;
+  private readonly claimGateRedis: Redis | undefined;
+  private readonly redisKeyPrefix: string;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -281,6 +289,16 @@ export class UnionLedger {
       ...(options.mall ? { settings: options.mall } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    this.lotteries = new Lotteries({
+      store: this.store,
+      members: this.members,
+      orgAccess: this.orgAccess,
+      vault: () => this.vault,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    // The gate is on a claim's path: the fail-fast connection, so an outage answers at once instead of queueing the burst.
+    this.claimGateRedis = options.redisQueries ?? options.redis;
+    this.redisKeyPrefix = options.config.redisKeyPrefix;
     if (options.identity) {
       const { tokens, outside } = options.identity;
       const clock = options.clock ?? (() => new Date());
@@ -332,6 +350,23 @@ export class UnionLedger {
     if (!this.insurerOrUndefined) throw new Error('invariant violated: insurance grants need the insurer, and this process was started without it');
     this.insuranceGrantsOrUndefined ??= new InsuranceGrants({ store: this.store, members: this.members, vault: () => this.vault, insurer: this.insurerOrUndefined });
     return this.insuranceGrantsOrUndefined;
+  }
+
+  /** Limited-quota claims (needs Redis: the gate). */
+  get claims(): Claims {
+    const redis = this.claimGateRedis;
+    if (!redis) throw new Error('invariant violated: claims need Redis (the gate), and this process was started without it');
+    if (this.claimsOrUndefined) return this.claimsOrUndefined;
+    const gate = new ClaimGate(redis, this.redisKeyPrefix);
+    this.claimsOrUndefined = new Claims({
+      store: this.store,
+      db: this.db,
+      members: this.members,
+      orgAccess: this.orgAccess,
+      gate: () => gate,
+      ...(this.clock ? { clock: this.clock } : {}),
+    });
+    return this.claimsOrUndefined;
   }
 
   /** Failed jobs and their retry (needs the queues). */

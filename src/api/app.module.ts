@@ -11,6 +11,7 @@ import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
 import { ScopeGuard } from './common/scope';
 import { BenefitsModule } from './benefits';
+import { ClaimsModule } from './claims';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
@@ -34,7 +35,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule, ClaimsModule];
 
 export interface AppSettings {
   auth: AuthSettings;

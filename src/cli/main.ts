@@ -9,6 +9,7 @@ import { checkTrialBalance, ledgerProjection, type TrialBalanceReport } from '..
 import { cliLog } from './cli-log';
 import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
+import { registerAuditCommand } from './audit-command';
 import { registerImportCommand } from './import-command';
 import { registerReconcileCommand } from './reconcile-command';
 import { registerTokenCommand } from './token-command';
@@ -144,6 +145,7 @@ export function buildCli(): Command {
   registerAdminCommand(program, { withRuntime });
   registerWorkerCommand(program);
   registerReconcileCommand(program, { withRuntime });
+  registerAuditCommand(program, { withRuntime });
 
   return program;
 }

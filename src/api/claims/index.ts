@@ -1,0 +1,2 @@
+/** The claims context over HTTP. */
+export { ClaimsModule } from './claims.module';

@@ -1,0 +1,52 @@
+import type { CampaignTerms, LotteryState, LotteryTerms } from '../../domain/claims';
+import { fenToYuan } from '../../domain/shared';
+
+/** What the claims routes answer: instants as ISO text, money as yuan text; never the sealed seed. */
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function voucher(terms: { voucher: { category: string; faceFen: number; validFromMs: number; validUntilMs: number } }) {
+  return { category: terms.voucher.category, faceValue: fenToYuan(terms.voucher.faceFen), validFrom: iso(terms.voucher.validFromMs), validUntil: iso(terms.voucher.validUntilMs) };
+}
+
+export function presentCampaign(terms: CampaignTerms, counts?: { granted: number; admitted: number; pending: number }) {
+  return {
+    campaignId: terms.campaignId,
+    orgId: terms.orgId,
+    name: terms.name,
+    units: terms.units,
+    opensAt: iso(terms.opensAtMs),
+    closesAt: iso(terms.closesAtMs),
+    minPoints: terms.minPoints,
+    programmeId: terms.programmeId,
+    voucher: voucher(terms),
+    ...(counts ? { granted: counts.granted, admitted: counts.admitted, pending: counts.pending, remaining: terms.units - counts.admitted } : {}),
+  };
+}
+
+export function presentLottery(terms: LotteryTerms, state?: LotteryState) {
+  return {
+    lotteryId: terms.lotteryId,
+    orgId: terms.orgId,
+    name: terms.name,
+    entryPoints: terms.entryPoints,
+    prizes: terms.prizes,
+    opensAt: iso(terms.opensAtMs),
+    closesAt: iso(terms.closesAtMs),
+    losers: terms.losers,
+    maxEntries: terms.maxEntries,
+    programmeId: terms.programmeId,
+    voucher: voucher(terms),
+    commitment: terms.commitment,
+    ...(state
+      ? {
+          status: state.status,
+          entries: state.entries.size,
+          lateEntries: state.late.size,
+          // The seed appears only once it is revealed by the draw.
+          seed: state.seed,
+          winners: state.status === 'drawn' || state.status === 'settled' ? [...state.winners] : null,
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,324 @@
+import {
+  campaignStream,
+  checkEligible,
+  checkWindow,
+  claimStream,
+  createCampaign,
+  evolveCampaign,
+  evolveClaim,
+  grantClaim,
+  initialCampaignState,
+  initialClaimState,
+  slotStream,
+  type CampaignEvent,
+  type CampaignState,
+  type CampaignTerms,
+  type ClaimEvent,
+  type ClaimState,
+  type CreateCampaign,
+} from '../../domain/claims';
+import { evolveProgramme, initialProgrammeState, programmeStream, walletStream, type ProgrammeEvent, type ProgrammeState } from '../../domain/benefits';
+import { DomainError, schemaVersionOf } from '../../domain/shared';
+import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
+import type { EventStore, StreamAppend } from '../../eventstore/event-store';
+import type { Database } from '../../infra/database';
+import { catchUpProjection } from '../../projections';
+import { campaignsClosingAfter, claimsOf, claimsProjection } from '../../projections/claims';
+import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
+import type { MemberService } from '../members';
+import type { OrgAccess, Principal } from '../orgs';
+import type { ClaimGate } from './gate';
+
+/**
+ * Limited-quota claims: the burst path and its repair.
+ *
+ *   claim ─► window (campaign terms, cached: they never change) ─► gate.peek: sold out? answer now
+ *         ─► eligibility (the member's stream, the union tree) ─► gate.admit (Lua: slot or sold out)
+ *         ─► one commit: claim stream (no_stream) + slot stream (no_stream) + wallet voucher
+ *         ─► gate.recorded (the admission leaves the pending set)
+ *
+ * A crash between admission and commit leaves a slot in the gate's pending set with nothing in
+ * the log. The slot is RECORDED, not released: the gate admitted the member in arrival order, and
+ * eligibility was checked before. Either the member retries (the gate answers "holder" and the
+ * claim is recorded then), or `reconcile` records every admission pending longer than
+ * RECONCILE_AFTER_MS. Releasing instead would hand the slot to a later arrival and break first
+ * come first served.
+ */
+
+/** An admission pending this long is taken to have lost its request (a crash): reconcile records it. */
+export const RECONCILE_AFTER_MS = 30_000;
+/** Admissions reconciled per campaign per round, and campaigns per round. */
+const RECONCILE_PAGE = 500;
+const RECONCILE_CAMPAIGNS = 100;
+/** Closed campaigns are still reconciled this long after their window (a crash at the last second). */
+const RECONCILE_AFTER_CLOSE_MS = 24 * 3600 * 1000;
+const MAX_CREATE_ATTEMPTS = 8;
+const TERMS_CACHE_ENTRIES = 10_000;
+
+export interface ClaimsDeps {
+  store: EventStore;
+  db: Database;
+  members: Pick<MemberService, 'load'>;
+  orgAccess: OrgAccess;
+  gate: () => ClaimGate;
+  clock?: () => Date;
+}
+
+export interface ClaimOutcome {
+  campaignId: string;
+  memberId: string;
+  status: 'granted';
+  seq: number;
+  voucherId: string;
+  admittedAt: string;
+}
+
+const claimAggregate = { name: 'claim', initialState: initialClaimState, evolve: evolveClaim };
+const schemaVersion = (event: { data: object }): number => schemaVersionOf(event.data);
+
+export class Claims {
+  private readonly campaigns: CommandHandler<CampaignState, CampaignEvent>;
+  private readonly programmes: CommandHandler<ProgrammeState, ProgrammeEvent>;
+  private readonly claims: CommandHandler<ClaimState, ClaimEvent>;
+  /** Terms never change once created: the burst reads them from here, not from the store. */
+  private readonly terms = new Map<string, CampaignTerms>();
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: ClaimsDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.campaigns = new CommandHandler(deps.store, { name: 'claim-campaign', initialState: initialCampaignState, evolve: evolveCampaign }, { cacheEntries: 1000, clock: this.clock });
+    this.programmes = new CommandHandler(deps.store, { name: 'programme', initialState: initialProgrammeState, evolve: evolveProgramme }, { cacheEntries: 100, clock: this.clock });
+    // Claim streams are read once each (at most N per campaign): a small cache is enough.
+    this.claims = new CommandHandler(deps.store, claimAggregate, { cacheEntries: 1000, clock: this.clock });
+  }
+
+  /** A union admin offers N units to the active members of a union of their subtree; N vouchers are reserved from its budget now. */
+  async createCampaign(caller: Principal, input: Omit<CreateCampaign, 'createdBy'>, key: string): Promise<CampaignTerms> {
+    if (caller.role !== 'admin') throw new DomainError('AUTH.FORBIDDEN', 'only a union admin creates claim campaigns', 403);
+    await this.deps.orgAccess.assertCanView(caller, input.orgId);
+    const meta: CommandMeta = { commandId: `${caller.sub}:${key}`, actor: { type: caller.role, id: caller.sub } };
+    const command: CreateCampaign = { ...input, createdBy: caller.sub };
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const campaign = await this.campaigns.load(campaignStream(input.campaignId));
+      const programme = await this.programmes.load(programmeStream(input.programmeId));
+      const now = this.clock();
+      const decided = createCampaign(campaign.state, programme.state, command, now);
+      if (decided.campaign.length > 0) {
+        const appends: StreamAppend[] = [
+          { streamId: campaignStream(input.campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: 'no_stream' },
+          {
+            streamId: programmeStream(input.programmeId),
+            events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.campaign.length),
+            expectedRevision: programme.revision < 0n ? 'no_stream' : programme.revision,
+          },
+        ];
+        try {
+          await this.deps.store.appendToStreams(appends);
+        } catch (error) {
+          // Another command moved the programme (or created the campaign): decide again on what is there now.
+          if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue;
+          throw error;
+        }
+      }
+      const terms = (await this.campaigns.load(campaignStream(input.campaignId))).state.terms!;
+      await this.deps.gate().open(terms.campaignId, terms.units);
+      return terms;
+    }
+    throw new ConcurrencyError(programmeStream(input.programmeId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  /** The campaign's terms (from the cache once read); CLAIM.CAMPAIGN_NOT_FOUND when there is none. */
+  async campaign(campaignId: string): Promise<CampaignTerms> {
+    const cached = this.terms.get(campaignId);
+    if (cached) return cached;
+    const { state } = await this.campaigns.load(campaignStream(campaignId));
+    if (!state.terms) throw new DomainError('CLAIM.CAMPAIGN_NOT_FOUND', 'no such claim campaign', 404, { campaignId });
+    if (this.terms.size >= TERMS_CACHE_ENTRIES) this.terms.delete(this.terms.keys().next().value!);
+    this.terms.set(campaignId, state.terms);
+    return state.terms;
+  }
+
+  /** An admin may see a campaign of their subtree, an auditor every campaign. */
+  async campaignFor(caller: Principal, campaignId: string): Promise<CampaignTerms> {
+    const terms = await this.campaign(campaignId);
+    if (caller.role === 'member') throw new DomainError('AUTH.FORBIDDEN', 'members see their own claims', 403);
+    try {
+      await this.deps.orgAccess.assertCanView(caller, terms.orgId);
+    } catch (error) {
+      // Another subtree's campaign is not there, as far as this caller knows.
+      if (error instanceof DomainError && error.code === 'ORG.FORBIDDEN') throw new DomainError('CLAIM.CAMPAIGN_NOT_FOUND', 'no such claim campaign', 404, { campaignId });
+      throw error;
+    }
+    return terms;
+  }
+
+  /**
+   * A member claims one unit. Answers at once: granted (with the slot and the voucher), or
+   * CLAIM.SOLD_OUT / NOT_OPEN / CLOSED / NOT_ELIGIBLE / ALREADY_CLAIMED. Nothing is held for a
+   * member who is refused.
+   */
+  async claim(memberId: string, campaignId: string): Promise<ClaimOutcome> {
+    const terms = await this.campaign(campaignId);
+    const nowMs = this.clock().getTime();
+    checkWindow(terms, nowMs);
+    const gate = this.deps.gate();
+    // Sold out is answered from Redis alone: after the last unit, a claim costs one script call.
+    let peeked = await gate.peek(campaignId, memberId);
+    if (peeked.kind === 'no_gate') peeked = await this.restoreGate(terms).then(() => gate.peek(campaignId, memberId));
+    if (peeked.kind === 'sold_out') throw soldOut(terms);
+    if (peeked.kind === 'holder') return this.recordHeld(terms, memberId, peeked.seq, peeked.admittedAtMs);
+    const member = await this.deps.members.load(memberId);
+    const orgId = member.state.orgId;
+    checkEligible(terms, {
+      memberId,
+      status: member.state.status,
+      orgId,
+      inSubtree: member.state.status !== 'none' && (await this.deps.orgAccess.isWithin(orgId, terms.orgId)),
+      availablePoints: member.state.available,
+    });
+    const admission = await gate.admit(campaignId, memberId, nowMs);
+    switch (admission.kind) {
+      case 'sold_out':
+        throw soldOut(terms);
+      case 'no_gate':
+        // Lost between the peek and now (Redis restarted without its data): the client may retry.
+        throw new DomainError('CLAIM.BUSY', 'the claim could not be taken now; try again', 429);
+      case 'holder':
+        return this.recordHeld(terms, memberId, admission.seq, admission.admittedAtMs);
+      case 'admitted':
+        return this.record(terms, memberId, orgId, admission.seq, admission.admittedAtMs);
+      default: {
+        const unknown: never = admission;
+        throw new Error(`unknown admission ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /** The member's claim in the campaign, from the log (no lag): null when they hold none. */
+  async claimOf(memberId: string, campaignId: string): Promise<ClaimOutcome | null> {
+    await this.campaign(campaignId);
+    const events = await this.deps.store.readStream(claimStream(campaignId, memberId), { maxCount: 1 });
+    const granted = events[0];
+    if (!granted || granted.type !== 'ClaimGranted') return null;
+    return outcomeOf((granted.data as Extract<ClaimEvent, { type: 'ClaimGranted' }>['data']));
+  }
+
+  /** Gate counters (admitted, pending) next to the campaign's terms: what the admins' view adds to the read model. */
+  async gateCounts(campaignId: string): Promise<{ admitted: number; pending: number }> {
+    const counts = await this.deps.gate().counts(campaignId);
+    return { admitted: counts.taken, pending: counts.pending };
+  }
+
+  /**
+   * Records every admission pending longer than RECONCILE_AFTER_MS in the campaigns whose
+   * window is open or closed less than a day ago. Safe to run from several processes at once:
+   * the claim streams refuse a second recording.
+   */
+  async reconcile(): Promise<{ campaigns: number; recorded: number; alreadyRecorded: number }> {
+    const nowMs = this.clock().getTime();
+    const campaigns = await campaignsClosingAfter(this.deps.db, nowMs - RECONCILE_AFTER_CLOSE_MS, RECONCILE_CAMPAIGNS);
+    const totals = { campaigns: campaigns.length, recorded: 0, alreadyRecorded: 0 };
+    for (const row of campaigns) {
+      const result = await this.reconcileCampaign(row.campaignId, nowMs - RECONCILE_AFTER_MS);
+      totals.recorded += result.recorded;
+      totals.alreadyRecorded += result.alreadyRecorded;
+    }
+    return totals;
+  }
+
+  /** Records the campaign's admissions pending since before `beforeMs` (one page). */
+  async reconcileCampaign(campaignId: string, beforeMs: number): Promise<{ recorded: number; alreadyRecorded: number }> {
+    const terms = await this.campaign(campaignId);
+    const gate = this.deps.gate();
+    const result = { recorded: 0, alreadyRecorded: 0 };
+    for (const pending of await gate.pendingBefore(campaignId, beforeMs, RECONCILE_PAGE)) {
+      const claim = await this.claims.load(claimStream(campaignId, pending.memberId));
+      if (claim.state.status === 'granted') {
+        result.alreadyRecorded += 1;
+        await gate.recorded(campaignId, pending.memberId);
+        continue;
+      }
+      const member = await this.deps.members.load(pending.memberId);
+      await this.record(terms, pending.memberId, member.state.orgId, pending.seq, pending.admittedAtMs);
+      result.recorded += 1;
+    }
+    return result;
+  }
+
+  /**
+   * Sets the gate up again from the log when Redis has none for a live campaign (never opened
+   * after a crash at creation, or Redis lost its data): the read model is brought up to the end
+   * of the log first, and its claims are the slots already taken. An admission that was pending
+   * when Redis lost it is lost with it (its member was never answered "granted"; a retry queues
+   * again); a request still recording such a slot meets the slot's stream and is refused by the log.
+   */
+  async restoreGate(terms: CampaignTerms): Promise<void> {
+    await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+    const restore: Array<{ memberId: string; seq: number; admittedAtMs: number }> = [];
+    let afterSeq = 0;
+    for (let page = 0; page <= terms.units / RECONCILE_PAGE; page += 1) {
+      const rows = await claimsOf(this.deps.db, terms.campaignId, { afterSeq, limit: RECONCILE_PAGE });
+      restore.push(...rows.map((row) => ({ memberId: row.memberId, seq: row.seq, admittedAtMs: row.admittedAtMs })));
+      if (rows.length < RECONCILE_PAGE) break;
+      afterSeq = rows[rows.length - 1]!.seq;
+    }
+    await this.deps.gate().open(terms.campaignId, terms.units, restore);
+  }
+
+  /** A member the gate already holds a slot for: in the log already (a second claim), or not yet (a crash, a retry). */
+  private async recordHeld(terms: CampaignTerms, memberId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
+    const claim = await this.claims.load(claimStream(terms.campaignId, memberId));
+    if (claim.state.status === 'granted') throw alreadyClaimed(claim.state.seq);
+    const member = await this.deps.members.load(memberId);
+    return this.record(terms, memberId, member.state.orgId, seq, admittedAtMs);
+  }
+
+  /**
+   * One commit: the claim (no_stream), the slot (no_stream) and the voucher on the wallet. Event
+   * ids come from `claim:<campaign>:<member>`, so two recordings of the same admission (a retry
+   * racing reconciliation) store it once.
+   */
+  private async record(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
+    const stream = claimStream(terms.campaignId, memberId);
+    const claim = await this.claims.load(stream);
+    const decided = grantClaim(terms, claim.state, { memberId, orgId, seq, admittedAtMs });
+    const now = this.clock();
+    const meta: CommandMeta = { commandId: `claim:${terms.campaignId}:${memberId}`, actor: { type: 'member', id: memberId } };
+    const first = decided.claim.length;
+    const appends: StreamAppend[] = [
+      { streamId: stream, events: eventsToAppend(decided.claim, meta, now, schemaVersion), expectedRevision: 'no_stream' },
+      { streamId: slotStream(terms.campaignId, seq), events: eventsToAppend(decided.slot, meta, now, schemaVersion, first), expectedRevision: 'no_stream' },
+      { streamId: walletStream(memberId), events: eventsToAppend(decided.wallet, meta, now, schemaVersion, first + decided.slot.length), expectedRevision: 'any' },
+    ];
+    try {
+      await this.deps.store.appendToStreams(appends);
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError || error instanceof EventIdConflictError)) throw error;
+      // Recorded meanwhile by a racing request for the same admission: that is this claim.
+      const again = await this.claims.load(stream);
+      if (again.state.status === 'granted' && again.state.seq === seq) return this.answer(terms, memberId, orgId, seq, admittedAtMs);
+      if (again.state.status === 'granted') throw alreadyClaimed(again.state.seq);
+      // The slot is someone else's in the log: the gate was restored behind the log. Never N+1: refused.
+      throw new DomainError('CLAIM.BUSY', 'the claim could not be recorded now; try again', 429, { seq });
+    }
+    return this.answer(terms, memberId, orgId, seq, admittedAtMs);
+  }
+
+  private async answer(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
+    await this.deps.gate().recorded(terms.campaignId, memberId);
+    const granted = grantClaimData(terms, memberId, orgId, seq, admittedAtMs);
+    return outcomeOf(granted);
+  }
+}
+
+function grantClaimData(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Extract<ClaimEvent, { type: 'ClaimGranted' }>['data'] {
+  const event = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs }).claim[0]!;
+  return event.data as Extract<ClaimEvent, { type: 'ClaimGranted' }>['data'];
+}
+
+function outcomeOf(data: Extract<ClaimEvent, { type: 'ClaimGranted' }>['data']): ClaimOutcome {
+  return { campaignId: data.campaignId, memberId: data.memberId, status: 'granted', seq: data.seq, voucherId: data.voucherId, admittedAt: new Date(data.admittedAtMs).toISOString() };
+}
+
+const soldOut = (terms: CampaignTerms): DomainError => new DomainError('CLAIM.SOLD_OUT', 'every unit has been claimed', 409, { units: terms.units });
+const alreadyClaimed = (seq: number): DomainError => new DomainError('CLAIM.ALREADY_CLAIMED', 'this member has already claimed in this campaign', 409, { seq });

@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import {
+  HOLD_AFTER_CLOSE_MS,
+  SEED_BYTES,
+  checkEntry,
+  createLottery,
+  drawLottery,
+  drawWinners,
+  entered,
+  entriesHash,
+  evolveLottery,
+  initialLotteryState,
+  lotteryHoldId,
+  lotteryPurpose,
+  lotteryStream,
+  prizeBatchOf,
+  seedCommitment,
+  settled,
+  settlementOf,
+  sortEntries,
+  type CreateLottery,
+  type LotteryEvent,
+  type LotteryState,
+  type LotteryTerms,
+} from '../../domain/claims';
+import { evolveProgramme, initialProgrammeState, programmeStream, voucherGrant, walletStream, type ProgrammeEvent, type ProgrammeState } from '../../domain/benefits';
+import { DomainError, schemaVersionOf } from '../../domain/shared';
+import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
+import type { EventStore, StreamAppend } from '../../eventstore/event-store';
+import type { PiiVault } from '../../infra/pii';
+import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
+import type { MemberService } from '../members';
+import type { OrgAccess, Principal } from '../orgs';
+
+/**
+ * Points lotteries: creation with a sealed seed and its published commitment, entries paid by a
+ * points hold, the reveal and draw, the settlement of every entry, and the audit that recomputes
+ * the winners from the log alone (`union-ledger audit lottery <id>`).
+ */
+
+export interface LotteriesDeps {
+  store: EventStore;
+  members: Pick<MemberService, 'load' | 'execute'>;
+  orgAccess: OrgAccess;
+  vault: () => PiiVault;
+  clock?: () => Date;
+}
+
+export type LotteryInput = Omit<CreateLottery, 'commitment' | 'sealedSeed' | 'createdBy'>;
+
+export interface LotteryAudit {
+  lotteryId: string;
+  status: LotteryState['status'];
+  commitment: string;
+  seed: string | null;
+  /** SHA-256 of the revealed seed equals the commitment published at creation. */
+  commitmentOk: boolean;
+  entries: number;
+  entriesHash: string;
+  /** The draw's recorded hash of the entry list equals the one recomputed from the entries. */
+  entriesHashOk: boolean;
+  prizes: number;
+  recordedWinners: string[];
+  recomputedWinners: string[];
+  ok: boolean;
+}
+
+const MAX_CREATE_ATTEMPTS = 8;
+/** Entries settled at once: each is a member command and, for a winner, a wallet append. */
+const SETTLE_CONCURRENCY = 8;
+/** A stream is read in pages; this bounds a lottery's read at MAX_ENTRIES and then some. */
+const READ_PAGE = 1000;
+const MAX_READ_PAGES = 200;
+const schemaVersion = (event: { data: object }): number => schemaVersionOf(event.data);
+const sealOwner = (lotteryId: string): string => `lottery-${lotteryId}`;
+/** An already settled hold: nothing to do (the settlement ran before, or the hold ran out and was refunded). */
+const SETTLED_HOLD = new Set(['HOLD.ALREADY_POSTED', 'HOLD.ALREADY_VOIDED', 'HOLD.ALREADY_EXPIRED', 'HOLD.NOT_FOUND']);
+
+export class Lotteries {
+  private readonly lotteries: CommandHandler<LotteryState, LotteryEvent>;
+  private readonly programmes: CommandHandler<ProgrammeState, ProgrammeEvent>;
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: LotteriesDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.lotteries = new CommandHandler(deps.store, { name: 'lottery', initialState: initialLotteryState, evolve: evolveLottery }, { cacheEntries: 1000, clock: this.clock });
+    this.programmes = new CommandHandler(deps.store, { name: 'programme', initialState: initialProgrammeState, evolve: evolveProgramme }, { cacheEntries: 100, clock: this.clock });
+  }
+
+  /**
+   * A union admin creates a lottery: a fresh random seed is sealed by the vault (owner
+   * `lottery-<id>`) and only its SHA-256 is published; the prizes' vouchers are reserved from the
+   * union's budget in the same commit. A retry of the same request answers the lottery it created.
+   */
+  async create(caller: Principal, input: LotteryInput, key: string): Promise<LotteryTerms> {
+    if (caller.role !== 'admin') throw new DomainError('AUTH.FORBIDDEN', 'only a union admin creates lotteries', 403);
+    await this.deps.orgAccess.assertCanView(caller, input.orgId);
+    const meta: CommandMeta = { commandId: `${caller.sub}:${key}`, actor: { type: caller.role, id: caller.sub } };
+    const stream = lotteryStream(input.lotteryId);
+    const [first] = await this.deps.store.readStream(stream, { maxCount: 1 });
+    if (first && first.metadata.commandId === meta.commandId) return (await this.lotteries.load(stream)).state.terms!;
+    const seed = randomBytes(SEED_BYTES).toString('hex');
+    const command: CreateLottery = {
+      ...input,
+      commitment: seedCommitment(seed),
+      sealedSeed: await this.deps.vault().sealText(sealOwner(input.lotteryId), seed),
+      createdBy: caller.sub,
+    };
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const lottery = await this.lotteries.load(stream);
+      const programme = await this.programmes.load(programmeStream(input.programmeId));
+      const now = this.clock();
+      const decided = createLottery(lottery.state, programme.state, command, now);
+      const appends: StreamAppend[] = [
+        { streamId: stream, events: eventsToAppend(decided.lottery, meta, now, schemaVersion), expectedRevision: 'no_stream' },
+        {
+          streamId: programmeStream(input.programmeId),
+          events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.lottery.length),
+          expectedRevision: programme.revision < 0n ? 'no_stream' : programme.revision,
+        },
+      ];
+      try {
+        await this.deps.store.appendToStreams(appends);
+        return command;
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue;
+        throw error;
+      }
+    }
+    throw new ConcurrencyError(programmeStream(input.programmeId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  async state(lotteryId: string): Promise<LotteryState> {
+    const { state } = await this.lotteries.load(lotteryStream(lotteryId));
+    if (state.status === 'none') throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404, { lotteryId });
+    return state;
+  }
+
+  /** Members see the lotteries of their own unions, admins those of their subtree, auditors all (else LOTTERY.NOT_FOUND). */
+  async visibleTerms(caller: Principal, lotteryId: string): Promise<LotteryTerms> {
+    const state = await this.state(lotteryId);
+    const terms = state.terms!;
+    const visible =
+      caller.role === 'auditor' ||
+      ((caller.role === 'admin' || caller.role === 'finance') && (await this.deps.orgAccess.isWithin(terms.orgId, caller.org))) ||
+      (caller.role === 'member' && (await this.deps.orgAccess.isWithin(caller.org, terms.orgId)));
+    if (!visible) throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404, { lotteryId });
+    return terms;
+  }
+
+  /**
+   * A member enters: the entry's points are held on their stream (purpose `lottery:<id>`, until
+   * 30 days after entries close, so a lottery never drawn gives them back by itself), then the
+   * entry is recorded on the lottery's stream. A crash between the two is repaired by the retry
+   * (the hold is found and the entry recorded) or, if nobody retries, by the hold's expiry.
+   */
+  async enter(memberId: string, lotteryId: string): Promise<{ lotteryId: string; memberId: string; points: number; enteredAt: string }> {
+    const stream = lotteryStream(lotteryId);
+    const now = this.clock();
+    const terms = checkEntry((await this.lotteries.load(stream)).state, memberId, now.getTime());
+    const member = await this.deps.members.load(memberId);
+    if (member.state.status !== 'active' || !(await this.deps.orgAccess.isWithin(member.state.orgId, terms.orgId))) {
+      throw new DomainError('LOTTERY.NOT_ELIGIBLE', 'only active members of the lottery’s unions may enter', 403);
+    }
+    const commandId = `lottery:${lotteryId}:enter:${memberId}`;
+    const actor = { type: 'member', id: memberId };
+    try {
+      await this.deps.members.execute(
+        memberId,
+        { type: 'HoldPoints', holdId: lotteryHoldId(lotteryId), points: terms.entryPoints, purpose: lotteryPurpose(lotteryId), expiresAtMs: terms.closesAtMs + HOLD_AFTER_CLOSE_MS },
+        { commandId, actor },
+      );
+    } catch (error) {
+      // The hold is there from an earlier attempt whose entry was not recorded: record it now.
+      if (!(error instanceof DomainError && error.code === 'HOLD.DUPLICATE')) throw error;
+    }
+    const event = entered(terms, memberId, now.getTime());
+    try {
+      await this.deps.store.appendToStream(stream, eventsToAppend([event], { commandId: `${commandId}:entry`, actor }, now, schemaVersion), { expectedRevision: 'any' });
+    } catch (error) {
+      // The same entry recorded by a racing attempt (same event id, another time): it is there once.
+      if (!(error instanceof EventIdConflictError)) throw error;
+    }
+    return { lotteryId, memberId, points: terms.entryPoints, enteredAt: now.toISOString() };
+  }
+
+  /**
+   * The union reveals the sealed seed and draws (after entries close), then settles every
+   * entry. Safe to call again: the draw is recorded once, and each entry's settlement is a
+   * command with its own id, so a second call finishes what a crash interrupted.
+   */
+  async draw(caller: Principal, lotteryId: string, key: string): Promise<LotteryState> {
+    if (caller.role !== 'admin') throw new DomainError('AUTH.FORBIDDEN', 'only a union admin draws a lottery', 403);
+    const terms = (await this.state(lotteryId)).terms!;
+    try {
+      await this.deps.orgAccess.assertCanView(caller, terms.orgId);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'ORG.FORBIDDEN') throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404, { lotteryId });
+      throw error;
+    }
+    const seed = await this.deps.vault().openText(sealOwner(lotteryId), terms.sealedSeed);
+    if (seed === null) throw new DomainError('LOTTERY.SEED_LOST', 'the sealed seed can no longer be opened (its key was deleted)', 409);
+    await this.lotteries.handle(lotteryStream(lotteryId), (state, now) => drawLottery(state, seed, now), {
+      commandId: `${caller.sub}:${key}`,
+      actor: { type: caller.role, id: caller.sub },
+    });
+    return this.settle(lotteryId);
+  }
+
+  /** Posts or voids every entry's hold as the draw says and grants the winners' vouchers; then records LotterySettled. */
+  async settle(lotteryId: string): Promise<LotteryState> {
+    const stream = lotteryStream(lotteryId);
+    const state = (await this.lotteries.load(stream)).state;
+    if (state.status !== 'drawn') return state;
+    const terms = state.terms!;
+    const everyone = [...state.entries.keys(), ...state.late];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < everyone.length) {
+        const memberId = everyone[next++]!;
+        await this.settleEntry(state, terms, memberId);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SETTLE_CONCURRENCY, everyone.length) }, worker));
+    const result = await this.lotteries.handle(stream, (current) => settled(current), { commandId: `lottery:${lotteryId}:settled`, actor: { type: 'system', id: 'lotteries' } });
+    return result.state;
+  }
+
+  private async settleEntry(state: LotteryState, terms: LotteryTerms, memberId: string): Promise<void> {
+    const outcome = settlementOf(state, memberId);
+    const actor = { type: 'system', id: 'lotteries' };
+    const holdId = lotteryHoldId(terms.lotteryId);
+    try {
+      await this.deps.members.execute(memberId, { type: outcome === 'won' || outcome === 'spent' ? 'PostHold' : 'VoidHold', holdId }, { commandId: `lottery:${terms.lotteryId}:settle:${memberId}`, actor });
+    } catch (error) {
+      if (!(error instanceof DomainError && SETTLED_HOLD.has(error.code))) throw error;
+    }
+    if (outcome !== 'won') return;
+    const now = this.clock();
+    const prize = voucherGrant(memberId, { batchId: prizeBatchOf(terms.lotteryId), programmeId: terms.programmeId, orgId: terms.orgId }, terms.voucher);
+    try {
+      await this.deps.store.appendToStream(walletStream(memberId), eventsToAppend([prize], { commandId: `lottery:${terms.lotteryId}:prize:${memberId}`, actor }, now, schemaVersion), {
+        expectedRevision: 'any',
+      });
+    } catch (error) {
+      if (!(error instanceof EventIdConflictError)) throw error; // Granted by an earlier settlement: once.
+    }
+  }
+
+  /** Recomputes the draw from the log alone: the commitment, the entry list and the winners. */
+  async audit(lotteryId: string): Promise<LotteryAudit> {
+    const stream = lotteryStream(lotteryId);
+    let state = initialLotteryState;
+    let drawn: Extract<LotteryEvent, { type: 'LotteryDrawn' }>['data'] | null = null;
+    let from = 0n;
+    for (let page = 0; page < MAX_READ_PAGES; page += 1) {
+      const events = await this.deps.store.readStream(stream, { fromRevision: from, maxCount: READ_PAGE });
+      for (const recorded of events) {
+        const event = { type: recorded.type, data: recorded.data } as unknown as LotteryEvent;
+        state = evolveLottery(state, event);
+        if (event.type === 'LotteryDrawn') drawn = event.data;
+      }
+      if (events.length < READ_PAGE) break;
+      from = events[events.length - 1]!.revision + 1n;
+    }
+    if (state.status === 'none') throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404, { lotteryId });
+    const terms = state.terms!;
+    const sorted = sortEntries([...state.entries.keys()]);
+    const hash = entriesHash(sorted);
+    const seed = drawn?.seed ?? null;
+    const commitmentOk = seed !== null && seedCommitment(seed) === terms.commitment;
+    const recomputed = seed !== null && commitmentOk ? drawWinners(seed, sorted, terms.prizes) : [];
+    const recorded = drawn?.winners ?? [];
+    const entriesHashOk = drawn !== null && drawn.entriesHash === hash;
+    return {
+      lotteryId,
+      status: state.status,
+      commitment: terms.commitment,
+      seed,
+      commitmentOk,
+      entries: sorted.length,
+      entriesHash: hash,
+      entriesHashOk,
+      prizes: terms.prizes,
+      recordedWinners: [...recorded],
+      recomputedWinners: recomputed,
+      ok: commitmentOk && entriesHashOk && JSON.stringify(recorded) === JSON.stringify(recomputed),
+    };
+  }
+}

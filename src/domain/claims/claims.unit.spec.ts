@@ -1,0 +1,194 @@
+import { commandSpec } from '../../../test/support/given-when-then';
+import { evolveProgramme, fundBudget, initialProgrammeState, openProgramme, type ProgrammeEvent, type ProgrammeState } from '../benefits';
+import {
+  checkEligible,
+  checkEntry,
+  checkWindow,
+  createCampaign,
+  createLottery,
+  drawLottery,
+  drawWinners,
+  entered,
+  evolveCampaign,
+  evolveClaim,
+  evolveLottery,
+  grantClaim,
+  initialCampaignState,
+  initialClaimState,
+  initialLotteryState,
+  seedCommitment,
+  settled,
+  settlementOf,
+  type CampaignEvent,
+  type CampaignState,
+  type ClaimEvent,
+  type ClaimState,
+  type CreateCampaign,
+  type LotteryEvent,
+  type LotteryState,
+} from '.';
+
+const HOUR = 3600_000;
+const OPENS = Date.parse('2027-01-20T02:00:00Z');
+const CLOSES = OPENS + HOUR;
+const voucher = { category: 'rail-ticket', faceFen: 5000, validFromMs: OPENS, validUntilMs: CLOSES + 30 * 24 * HOUR };
+
+function fundedProgramme(amountFen: number): ProgrammeState {
+  const events: ProgrammeEvent[] = [];
+  const apply = (command: (state: ProgrammeState) => ProgrammeEvent[]) => events.push(...command(events.reduce(evolveProgramme, initialProgrammeState)));
+  apply((state) => openProgramme(state, { programmeId: 'p27', name: '2027 春运', year: 2027, rootOrgId: 'gd', openedBy: 'admin' }));
+  apply((state) => fundBudget(state, { amountFen, source: 'union_funds', reference: 'doc-1', proposalId: 'f1' }));
+  return events.reduce(evolveProgramme, initialProgrammeState);
+}
+
+const create: CreateCampaign = {
+  campaignId: 'spring-tickets',
+  orgId: 'gd',
+  name: '春运火车票',
+  units: 3,
+  opensAtMs: OPENS,
+  closesAtMs: CLOSES,
+  minPoints: 100,
+  programmeId: 'p27',
+  voucher,
+  createdBy: 'admin-gd',
+};
+const created: CampaignEvent = { type: 'ClaimCampaignCreated', data: create };
+const campaign = commandSpec<CampaignState, CampaignEvent>(initialCampaignState, evolveCampaign);
+const claim = commandSpec<ClaimState, ClaimEvent>(initialClaimState, evolveClaim);
+const before = new Date(OPENS - HOUR);
+
+describe('creating a claim campaign', () => {
+  it('records the terms and reserves N vouchers from the union’s budget in the same decision', () => {
+    const decided = createCampaign(initialCampaignState, fundedProgramme(100_000), create, before);
+    expect(decided.campaign).toEqual([created]);
+    expect(decided.programme).toEqual([
+      expect.objectContaining({
+        type: 'VouchersIssued',
+        data: expect.objectContaining({ campaignId: 'claim:spring-tickets', count: 3, amountFen: 15_000, postings: [expect.objectContaining({ credit: 'transit:vouchers:claim:spring-tickets' })] }),
+      }),
+    ]);
+  });
+
+  it('is refused when the budget cannot pay N vouchers, and for bad terms', () => {
+    expect(() => createCampaign(initialCampaignState, fundedProgramme(10_000), create, before)).toThrow(expect.objectContaining({ code: 'BUDGET.INSUFFICIENT' }));
+    const programme = fundedProgramme(100_000);
+    const refused = (change: Partial<CreateCampaign>) => () => createCampaign(initialCampaignState, programme, { ...create, ...change }, before);
+    expect(refused({ units: 0 })).toThrow(expect.objectContaining({ code: 'CLAIM.UNITS_INVALID' }));
+    expect(refused({ closesAtMs: OPENS })).toThrow(expect.objectContaining({ code: 'CLAIM.WINDOW_INVALID' }));
+    expect(refused({ campaignId: 'Bad:Id' })).toThrow(expect.objectContaining({ code: 'CLAIM.CAMPAIGN_ID_INVALID' }));
+    expect(refused({ voucher: { ...voucher, validUntilMs: CLOSES } })).toThrow(expect.objectContaining({ code: 'CLAIM.VOUCHER_INVALID' }));
+  });
+
+  it('is answered with nothing new when the same campaign is created again, and refused with other terms', () => {
+    const state = campaign.given([created]).state();
+    expect(createCampaign(state, fundedProgramme(100_000), create, before)).toEqual({ campaign: [], programme: [] });
+    campaign.given([created]).when((current) => createCampaign(current, fundedProgramme(100_000), { ...create, units: 4 }, before).campaign).thenFails('CLAIM.CAMPAIGN_EXISTS');
+  });
+});
+
+describe('claiming', () => {
+  const terms = create;
+  it('refuses before and after the window with codes of their own', () => {
+    expect(() => checkWindow(terms, OPENS - 1)).toThrow(expect.objectContaining({ code: 'CLAIM.NOT_OPEN' }));
+    expect(() => checkWindow(terms, CLOSES)).toThrow(expect.objectContaining({ code: 'CLAIM.CLOSED' }));
+    expect(() => checkWindow(terms, OPENS)).not.toThrow();
+  });
+
+  it('admits only active members of the subtree with the minimum balance', () => {
+    const member = { memberId: 'm1', status: 'active' as const, orgId: 'gd-gz', inSubtree: true, availablePoints: 100 };
+    expect(() => checkEligible(terms, member)).not.toThrow();
+    expect(() => checkEligible(terms, { ...member, status: 'enrolled' })).toThrow(expect.objectContaining({ code: 'CLAIM.NOT_ELIGIBLE', details: { reason: 'not_active' } }));
+    expect(() => checkEligible(terms, { ...member, inSubtree: false })).toThrow(expect.objectContaining({ details: { reason: 'outside_subtree' } }));
+    expect(() => checkEligible(terms, { ...member, availablePoints: 99 })).toThrow(expect.objectContaining({ details: { reason: 'min_points', minPoints: 100 } }));
+  });
+
+  it('grants slot `seq`: the claim, the slot and a voucher on the member’s wallet', () => {
+    const decided = grantClaim(terms, initialClaimState, { memberId: 'm1', orgId: 'gd-gz', seq: 2, admittedAtMs: OPENS + 5 });
+    expect(decided.claim).toEqual([
+      { type: 'ClaimGranted', data: { campaignId: 'spring-tickets', memberId: 'm1', orgId: 'gd-gz', seq: 2, admittedAtMs: OPENS + 5, voucherId: 'claim:spring-tickets:m1' } },
+    ]);
+    expect(decided.slot).toEqual([{ type: 'ClaimSlotTaken', data: { campaignId: 'spring-tickets', seq: 2, memberId: 'm1' } }]);
+    expect(decided.wallet).toEqual([
+      expect.objectContaining({
+        type: 'VoucherGranted',
+        data: expect.objectContaining({ voucherId: 'claim:spring-tickets:m1', faceFen: 5000, postings: [expect.objectContaining({ debit: 'transit:vouchers:claim:spring-tickets', credit: 'voucher:m1:available' })] }),
+      }),
+    ]);
+  });
+
+  it('never grants a member twice, nor a slot above N; the window is the admission’s', () => {
+    const granted = grantClaim(terms, initialClaimState, { memberId: 'm1', orgId: 'gd-gz', seq: 1, admittedAtMs: OPENS }).claim;
+    claim.given(granted).when((state) => grantClaim(terms, state, { memberId: 'm1', orgId: 'gd-gz', seq: 2, admittedAtMs: OPENS }).claim).thenFails('CLAIM.ALREADY_CLAIMED', { seq: 1 });
+    expect(() => grantClaim(terms, initialClaimState, { memberId: 'm2', orgId: 'gd-gz', seq: 4, admittedAtMs: OPENS })).toThrow('invariant violated');
+    // Recorded after the close (a reconciliation after a crash), admitted within the window: granted.
+    expect(grantClaim(terms, initialClaimState, { memberId: 'm3', orgId: 'gd-gz', seq: 3, admittedAtMs: CLOSES - 1 }).claim).toHaveLength(1);
+    claim.given([]).when((state) => grantClaim(terms, state, { memberId: 'm3', orgId: 'gd-gz', seq: 3, admittedAtMs: CLOSES }).claim).thenFails('CLAIM.CLOSED');
+  });
+});
+
+describe('lotteries', () => {
+  const SEED = 'ab'.repeat(32);
+  const lotteryTerms = {
+    lotteryId: 'new-year-draw',
+    orgId: 'gd',
+    name: '新春抽奖',
+    entryPoints: 50,
+    prizes: 2,
+    opensAtMs: OPENS,
+    closesAtMs: CLOSES,
+    losers: 'refund' as const,
+    maxEntries: 3,
+    programmeId: 'p27',
+    voucher,
+    commitment: seedCommitment(SEED),
+    sealedSeed: '{"sealed":true}',
+    createdBy: 'admin-gd',
+  };
+  const lotteryCreated: LotteryEvent = { type: 'LotteryCreated', data: lotteryTerms };
+  const lottery = commandSpec<LotteryState, LotteryEvent>(initialLotteryState, evolveLottery);
+  const entry = (memberId: string): LotteryEvent => entered(lotteryTerms, memberId, OPENS + 1);
+
+  it('is created with the commitment only, and reserves the prizes’ vouchers', () => {
+    const decided = createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, before);
+    expect(decided.lottery).toEqual([lotteryCreated]);
+    expect(JSON.stringify(decided.lottery)).not.toContain(SEED);
+    expect(decided.programme).toEqual([expect.objectContaining({ type: 'VouchersIssued', data: expect.objectContaining({ count: 2, amountFen: 10_000 }) })]);
+    expect(() => createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, new Date(OPENS + 1))).toThrow(expect.objectContaining({ code: 'LOTTERY.WINDOW_INVALID' }));
+  });
+
+  it('takes one entry per member within the window, up to its limit', () => {
+    const state = lottery.given([lotteryCreated, entry('m1')]).state();
+    expect(() => checkEntry(state, 'm2', OPENS - 1)).toThrow(expect.objectContaining({ code: 'LOTTERY.NOT_OPEN' }));
+    expect(() => checkEntry(state, 'm2', CLOSES)).toThrow(expect.objectContaining({ code: 'LOTTERY.CLOSED' }));
+    expect(() => checkEntry(state, 'm1', OPENS + 2)).toThrow(expect.objectContaining({ code: 'LOTTERY.ALREADY_ENTERED' }));
+    const full = lottery.given([lotteryCreated, entry('m1'), entry('m2'), entry('m3')]).state();
+    expect(() => checkEntry(full, 'm4', OPENS + 2)).toThrow(expect.objectContaining({ code: 'LOTTERY.FULL' }));
+  });
+
+  it('draws after the close with the committed seed only, the winners being the published function of seed and sorted entries', () => {
+    const given = [lotteryCreated, entry('m3'), entry('m1'), entry('m2')];
+    lottery.given(given).when((state) => drawLottery(state, SEED, new Date(CLOSES - 1))).thenFails('LOTTERY.NOT_CLOSED');
+    lottery.given(given).when((state) => drawLottery(state, 'cd'.repeat(32), new Date(CLOSES))).thenFails('LOTTERY.SEED_MISMATCH');
+    const [drawn] = lottery.given(given).when((state) => drawLottery(state, SEED, new Date(CLOSES))).then([
+      {
+        type: 'LotteryDrawn',
+        data: expect.objectContaining({ lotteryId: 'new-year-draw', seed: SEED, entryCount: 3, winners: drawWinners(SEED, ['m1', 'm2', 'm3'], 2) }),
+      },
+    ]);
+    // Drawn once: a second reveal decides nothing.
+    expect(drawLottery(lottery.given([...given, drawn!]).state(), SEED, new Date(CLOSES))).toEqual([]);
+  });
+
+  it('settles winners (posted), losers as the rules say, and late entries (refunded)', () => {
+    const given = [lotteryCreated, entry('m1'), entry('m2'), entry('m3')];
+    const [drawn] = drawLottery(lottery.given(given).state(), SEED, new Date(CLOSES));
+    const state = lottery.given([...given, drawn!, entry('m4')]).state();
+    const winners = drawWinners(SEED, ['m1', 'm2', 'm3'], 2);
+    for (const memberId of ['m1', 'm2', 'm3']) expect(settlementOf(state, memberId)).toBe(winners.includes(memberId) ? 'won' : 'refunded');
+    expect(settlementOf(state, 'm4')).toBe('late');
+    expect(settled(state)).toEqual([{ type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 2, refunded: 1, spent: 0, late: 1 } }]);
+    const spending = lottery.given([{ type: 'LotteryCreated', data: { ...lotteryTerms, losers: 'spend' } }, entry('m1'), entry('m2'), entry('m3'), drawn!]).state();
+    expect([...spending.entries.keys()].map((memberId) => settlementOf(spending, memberId)).sort()).toEqual(['spent', 'won', 'won']);
+  });
+});

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { DomainError, invariant } from '../shared';
+import { checkAmountFen, issueVouchers, type ProgrammeEvent, type ProgrammeState, type VoucherTerms } from '../benefits';
+import { MAX_POINTS_PER_SPEND } from '../members';
+import { CAMPAIGN_ID, MAX_NAME_CHARS, MAX_WINDOW_MS } from './campaign';
+import { drawWinners, isSeedHex, seedCommitment, sortEntries } from './draw';
+
+/**
+ * Points lotteries (积分抽奖), stream `lottery-<lotteryId>`. An entry costs points, held on the
+ * member's stream (a two-phase hold, purpose `lottery:<id>`) until the draw; the union commits to
+ * SHA-256 of a secret seed at creation (the seed itself is stored sealed, never in plaintext),
+ * reveals it after entries close, and the winners are `drawWinners(seed, sorted entries, prizes)`
+ * (draw.ts): anyone can recompute them from the stream. Winners' holds are posted and each gets a
+ * voucher from the union's budget (reserved at creation); losers' holds are voided (refunded) or
+ * posted (spent) as the lottery's rules say. An entry recorded after the draw (it raced the
+ * close) is late: it takes no part and its hold is voided.
+ */
+
+export const MAX_PRIZES = 500;
+export const MAX_ENTRIES = 100_000;
+/** Holds last this long after entries close: a draw that never happens gives every point back by itself. */
+export const HOLD_AFTER_CLOSE_MS = 30 * 24 * 3600 * 1000;
+/** The draw must happen before the holds run out (a day of margin for settling). */
+export const DRAW_DEADLINE_AFTER_CLOSE_MS = HOLD_AFTER_CLOSE_MS - 24 * 3600 * 1000;
+
+export type LoserRule = 'refund' | 'spend';
+
+export interface LotteryTerms {
+  lotteryId: string;
+  orgId: string;
+  name: string;
+  entryPoints: number;
+  prizes: number;
+  opensAtMs: number;
+  closesAtMs: number;
+  losers: LoserRule;
+  maxEntries: number;
+  programmeId: string;
+  voucher: VoucherTerms;
+  /** SHA-256 (hex) of the seed: published before entries open. */
+  commitment: string;
+  /** The seed sealed by the personal-data vault (owner `lottery-<id>`): not readable from the log. */
+  sealedSeed: string;
+  createdBy: string;
+}
+
+export type LotteryEvent =
+  | { type: 'LotteryCreated'; data: LotteryTerms }
+  | { type: 'LotteryEntered'; data: { lotteryId: string; memberId: string; holdId: string; points: number; enteredAtMs: number } }
+  | {
+      type: 'LotteryDrawn';
+      data: {
+        lotteryId: string;
+        /** The revealed seed, hex: SHA-256 of its bytes is the commitment. */
+        seed: string;
+        commitment: string;
+        entryCount: number;
+        /** SHA-256 (hex) of the sorted entry ids joined by "\n": names the exact list the draw used. */
+        entriesHash: string;
+        /** Member ids in prize order. */
+        winners: string[];
+      };
+    }
+  | { type: 'LotterySettled'; data: { lotteryId: string; won: number; refunded: number; spent: number; late: number } };
+
+export const lotteryStream = (lotteryId: string): string => `lottery-${lotteryId}`;
+export const lotteryHoldId = (lotteryId: string): string => `lottery:${lotteryId}`;
+export const lotteryPurpose = (lotteryId: string): string => `lottery:${lotteryId}`;
+export const prizeBatchOf = (lotteryId: string): string => `lottery:${lotteryId}`;
+
+export interface LotteryState {
+  status: 'none' | 'open' | 'drawn' | 'settled';
+  terms: LotteryTerms | null;
+  /** Entries before the draw, in stream order. */
+  entries: ReadonlyMap<string, { points: number; enteredAtMs: number }>;
+  /** Entries recorded after the draw (they raced the close): refunded, never drawn. */
+  late: ReadonlySet<string>;
+  seed: string | null;
+  winners: readonly string[];
+}
+
+export const initialLotteryState: LotteryState = { status: 'none', terms: null, entries: new Map(), late: new Set(), seed: null, winners: [] };
+
+export function evolveLottery(state: LotteryState, event: LotteryEvent): LotteryState {
+  switch (event.type) {
+    case 'LotteryCreated':
+      return { ...state, status: 'open', terms: event.data };
+    case 'LotteryEntered': {
+      const { memberId, points, enteredAtMs } = event.data;
+      if (state.status !== 'open') return { ...state, late: new Set(state.late).add(memberId) };
+      return { ...state, entries: new Map(state.entries).set(memberId, { points, enteredAtMs }) };
+    }
+    case 'LotteryDrawn':
+      return { ...state, status: 'drawn', seed: event.data.seed, winners: event.data.winners };
+    case 'LotterySettled':
+      return { ...state, status: 'settled' };
+    default: {
+      const unknown: never = event;
+      throw new Error(`unknown lottery event ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+export type CreateLottery = Omit<LotteryTerms, 'commitment' | 'sealedSeed'> & { commitment: string; sealedSeed: string };
+
+export function createLottery(state: LotteryState, programme: ProgrammeState, command: CreateLottery, now: Date): { lottery: LotteryEvent[]; programme: ProgrammeEvent[] } {
+  if (state.status !== 'none') throw new DomainError('LOTTERY.EXISTS', 'a lottery with this id exists', 409, { lotteryId: command.lotteryId });
+  if (!CAMPAIGN_ID.test(command.lotteryId)) throw new DomainError('LOTTERY.ID_INVALID', 'a lottery id is 1 to 48 of a-z, 0-9 and -', 400);
+  if (command.name.trim().length < 1 || command.name.length > MAX_NAME_CHARS) throw new DomainError('LOTTERY.NAME_INVALID', `a name is 1 to ${MAX_NAME_CHARS} characters`, 400);
+  if (!Number.isSafeInteger(command.entryPoints) || command.entryPoints < 1 || command.entryPoints > MAX_POINTS_PER_SPEND) {
+    throw new DomainError('LOTTERY.ENTRY_POINTS_INVALID', `an entry costs 1 to ${MAX_POINTS_PER_SPEND} points`, 400);
+  }
+  if (!Number.isSafeInteger(command.prizes) || command.prizes < 1 || command.prizes > MAX_PRIZES) {
+    throw new DomainError('LOTTERY.PRIZES_INVALID', `a lottery has 1 to ${MAX_PRIZES} prizes`, 400);
+  }
+  if (!Number.isSafeInteger(command.maxEntries) || command.maxEntries < 1 || command.maxEntries > MAX_ENTRIES) {
+    throw new DomainError('LOTTERY.MAX_ENTRIES_INVALID', `a lottery takes 1 to ${MAX_ENTRIES} entries`, 400);
+  }
+  const { opensAtMs, closesAtMs } = command;
+  if (!Number.isSafeInteger(opensAtMs) || !Number.isSafeInteger(closesAtMs) || closesAtMs <= opensAtMs || closesAtMs - opensAtMs > MAX_WINDOW_MS) {
+    throw new DomainError('LOTTERY.WINDOW_INVALID', 'entries must close after they open, within 31 days', 400);
+  }
+  // The commitment is published before entries open: a lottery created after they opened could have chosen its seed late.
+  if (opensAtMs < now.getTime()) throw new DomainError('LOTTERY.WINDOW_INVALID', 'entries must open after the lottery (and its commitment) is published', 400);
+  invariant(/^[0-9a-f]{64}$/.test(command.commitment), 'a commitment is SHA-256 in hex');
+  checkAmountFen(command.voucher.faceFen, 'face value');
+  if (command.voucher.validUntilMs <= closesAtMs) throw new DomainError('LOTTERY.VOUCHER_INVALID', 'the prize vouchers must be valid after entries close', 400);
+  const reserved = issueVouchers(programme, { orgId: command.orgId, campaignId: prizeBatchOf(command.lotteryId), chunk: 0, count: command.prizes, faceFen: command.voucher.faceFen });
+  return { lottery: [{ type: 'LotteryCreated', data: { ...command } }], programme: reserved };
+}
+
+/** Refuses an entry the lottery cannot take; the caller then holds the points and records the entry. */
+export function checkEntry(state: LotteryState, memberId: string, nowMs: number): LotteryTerms {
+  if (state.status === 'none' || !state.terms) throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404);
+  const terms = state.terms;
+  if (nowMs < terms.opensAtMs) throw new DomainError('LOTTERY.NOT_OPEN', 'entries have not opened yet', 409, { opensAt: new Date(terms.opensAtMs).toISOString() });
+  if (nowMs >= terms.closesAtMs || state.status !== 'open') throw new DomainError('LOTTERY.CLOSED', 'entries have closed', 409);
+  if (state.entries.has(memberId)) throw new DomainError('LOTTERY.ALREADY_ENTERED', 'this member has already entered', 409);
+  // Entries are recorded at any revision (no hot stream): the limit may be passed by the entries in flight, never by more.
+  if (state.entries.size >= terms.maxEntries) throw new DomainError('LOTTERY.FULL', 'the lottery has taken all the entries it can', 409, { maxEntries: terms.maxEntries });
+  return terms;
+}
+
+export function entered(terms: LotteryTerms, memberId: string, nowMs: number): LotteryEvent {
+  return { type: 'LotteryEntered', data: { lotteryId: terms.lotteryId, memberId, holdId: lotteryHoldId(terms.lotteryId), points: terms.entryPoints, enteredAtMs: nowMs } };
+}
+
+export const entriesHash = (sorted: readonly string[]): string => createHash('sha256').update(sorted.join('\n'), 'utf8').digest('hex');
+
+/** Reveals the seed and draws; the seed must be the one committed to. */
+export function drawLottery(state: LotteryState, seedHex: string, now: Date): LotteryEvent[] {
+  if (state.status === 'none' || !state.terms) throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404);
+  if (state.status !== 'open') return []; // Drawn already: the draw is recorded once.
+  const terms = state.terms;
+  if (now.getTime() < terms.closesAtMs) throw new DomainError('LOTTERY.NOT_CLOSED', 'the draw comes after entries close', 409, { closesAt: new Date(terms.closesAtMs).toISOString() });
+  if (now.getTime() > terms.closesAtMs + DRAW_DEADLINE_AFTER_CLOSE_MS) {
+    throw new DomainError('LOTTERY.DRAW_TOO_LATE', 'the entries’ holds are about to run out: the points go back by themselves', 409);
+  }
+  if (!isSeedHex(seedHex) || seedCommitment(seedHex) !== terms.commitment) {
+    throw new DomainError('LOTTERY.SEED_MISMATCH', 'the revealed seed does not match the published commitment', 422);
+  }
+  const sorted = sortEntries([...state.entries.keys()]);
+  return [
+    {
+      type: 'LotteryDrawn',
+      data: {
+        lotteryId: terms.lotteryId,
+        seed: seedHex,
+        commitment: terms.commitment,
+        entryCount: sorted.length,
+        entriesHash: entriesHash(sorted),
+        winners: drawWinners(seedHex, sorted, terms.prizes),
+      },
+    },
+  ];
+}
+
+/** What happens to an entry's hold at settlement: the winner's and a spending loser's are posted, the others voided. */
+export function settlementOf(state: LotteryState, memberId: string): 'won' | 'refunded' | 'spent' | 'late' {
+  invariant(state.status === 'drawn' || state.status === 'settled', 'entries are settled after the draw');
+  if (state.late.has(memberId) || !state.entries.has(memberId)) return 'late';
+  if (state.winners.includes(memberId)) return 'won';
+  return state.terms!.losers === 'spend' ? 'spent' : 'refunded';
+}
+
+export function settled(state: LotteryState): LotteryEvent[] {
+  if (state.status !== 'drawn') return [];
+  const counts = { won: 0, refunded: 0, spent: 0, late: state.late.size };
+  for (const memberId of state.entries.keys()) {
+    const outcome = settlementOf(state, memberId);
+    if (outcome !== 'late') counts[outcome] += 1;
+  }
+  return [{ type: 'LotterySettled', data: { lotteryId: state.terms!.lotteryId, ...counts } }];
+}

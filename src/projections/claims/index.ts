@@ -1,0 +1,15 @@
+/** The claims read models: campaigns and claims, lotteries and entries. */
+export { CLAIMS_MIGRATIONS } from './schema';
+export { CLAIMS_PROJECTION, claimsProjection } from './claims-projection';
+export {
+  campaignsClosingAfter,
+  claimCampaign,
+  claimsOf,
+  lottery,
+  lotteryEntries,
+  lotteryEntry,
+  type CampaignRow,
+  type ClaimRow,
+  type EntryRow,
+  type LotteryRow,
+} from './queries';

@@ -1,0 +1,181 @@
+import type { Queryable } from '../../infra/database';
+
+/** The claims read models' queries: campaigns with their counts, claims, lotteries and their entries. */
+
+export interface CampaignRow {
+  campaignId: string;
+  orgId: string;
+  name: string;
+  units: number;
+  granted: number;
+  opensAt: string;
+  closesAt: string;
+  minPoints: number;
+  programmeId: string;
+  category: string;
+  faceFen: number;
+}
+
+interface CampaignDbRow {
+  campaign_id: string;
+  org_id: string;
+  name: string;
+  units: number;
+  granted: number;
+  opens_at: Date;
+  closes_at: Date;
+  min_points: string;
+  programme_id: string;
+  category: string;
+  face_fen: string;
+}
+
+const campaignOf = (row: CampaignDbRow): CampaignRow => ({
+  campaignId: row.campaign_id,
+  orgId: row.org_id,
+  name: row.name,
+  units: row.units,
+  granted: row.granted,
+  opensAt: row.opens_at.toISOString(),
+  closesAt: row.closes_at.toISOString(),
+  minPoints: Number(row.min_points),
+  programmeId: row.programme_id,
+  category: row.category,
+  faceFen: Number(row.face_fen),
+});
+
+export async function claimCampaign(db: Queryable, campaignId: string): Promise<CampaignRow | null> {
+  const row = await db.oneOrNone<CampaignDbRow>(`SELECT * FROM ul_claim_campaigns WHERE campaign_id = $1`, [campaignId]);
+  return row ? campaignOf(row) : null;
+}
+
+/** Campaigns whose window closed after `sinceMs` (the ones reconciliation still looks at), at most `limit`. */
+export async function campaignsClosingAfter(db: Queryable, sinceMs: number, limit: number): Promise<CampaignRow[]> {
+  const rows = await db.any<CampaignDbRow>(`SELECT * FROM ul_claim_campaigns WHERE closes_at > $1 ORDER BY closes_at LIMIT $2`, [new Date(sinceMs), limit]);
+  return rows.map(campaignOf);
+}
+
+export interface ClaimRow {
+  memberId: string;
+  orgId: string;
+  seq: number;
+  voucherId: string;
+  admittedAtMs: number;
+  grantedAt: string;
+}
+
+/** A campaign's granted claims in slot order (first come first), from slot `afterSeq` on, at most `limit`. */
+export async function claimsOf(db: Queryable, campaignId: string, page: { afterSeq: number; limit: number }): Promise<ClaimRow[]> {
+  const rows = await db.any<{ member_id: string; org_id: string; seq: number; voucher_id: string; admitted_at: Date; granted_at: Date }>(
+    `SELECT member_id, org_id, seq, voucher_id, admitted_at, granted_at FROM ul_claims WHERE campaign_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    [campaignId, page.afterSeq, page.limit],
+  );
+  return rows.map((row) => ({
+    memberId: row.member_id,
+    orgId: row.org_id,
+    seq: row.seq,
+    voucherId: row.voucher_id,
+    admittedAtMs: row.admitted_at.getTime(),
+    grantedAt: row.granted_at.toISOString(),
+  }));
+}
+
+export interface LotteryRow {
+  lotteryId: string;
+  orgId: string;
+  name: string;
+  entryPoints: number;
+  prizes: number;
+  opensAt: string;
+  closesAt: string;
+  losers: string;
+  maxEntries: number;
+  programmeId: string;
+  faceFen: number;
+  commitment: string;
+  status: string;
+  entries: number;
+  seed: string | null;
+  entriesHash: string | null;
+  winners: string[] | null;
+}
+
+export async function lottery(db: Queryable, lotteryId: string): Promise<LotteryRow | null> {
+  const row = await db.oneOrNone<{
+    lottery_id: string;
+    org_id: string;
+    name: string;
+    entry_points: string;
+    prizes: number;
+    opens_at: Date;
+    closes_at: Date;
+    losers: string;
+    max_entries: number;
+    programme_id: string;
+    face_fen: string;
+    commitment: string;
+    status: string;
+    entries: number;
+    seed: string | null;
+    entries_hash: string | null;
+    winners: string[] | null;
+  }>(`SELECT * FROM ul_lotteries WHERE lottery_id = $1`, [lotteryId]);
+  if (!row) return null;
+  return {
+    lotteryId: row.lottery_id,
+    orgId: row.org_id,
+    name: row.name,
+    entryPoints: Number(row.entry_points),
+    prizes: row.prizes,
+    opensAt: row.opens_at.toISOString(),
+    closesAt: row.closes_at.toISOString(),
+    losers: row.losers,
+    maxEntries: row.max_entries,
+    programmeId: row.programme_id,
+    faceFen: Number(row.face_fen),
+    commitment: row.commitment,
+    status: row.status,
+    entries: row.entries,
+    seed: row.seed,
+    entriesHash: row.entries_hash,
+    winners: row.winners,
+  };
+}
+
+export interface EntryRow {
+  memberId: string;
+  points: number;
+  enteredAt: string;
+  late: boolean;
+  outcome: string | null;
+  prizeRank: number | null;
+}
+
+/** A lottery's entries by member id (the draw's order), after `afterMemberId`, at most `limit`. */
+export async function lotteryEntries(db: Queryable, lotteryId: string, page: { after: string; limit: number; winnersOnly?: boolean }): Promise<EntryRow[]> {
+  const rows = await db.any<{ member_id: string; points: string; entered_at: Date; late: boolean; outcome: string | null; prize_rank: number | null }>(
+    `SELECT member_id, points, entered_at, late, outcome, prize_rank FROM ul_lottery_entries
+      WHERE lottery_id = $1 AND member_id COLLATE "C" > $2 ${page.winnersOnly ? `AND outcome = 'won'` : ''}
+      ORDER BY member_id COLLATE "C" LIMIT $3`,
+    [lotteryId, page.after, page.limit],
+  );
+  return rows.map((row) => ({
+    memberId: row.member_id,
+    points: Number(row.points),
+    enteredAt: row.entered_at.toISOString(),
+    late: row.late,
+    outcome: row.outcome,
+    prizeRank: row.prize_rank,
+  }));
+}
+
+/** The member's entry, or null. */
+export async function lotteryEntry(db: Queryable, lotteryId: string, memberId: string): Promise<EntryRow | null> {
+  const row = await db.oneOrNone<{ member_id: string; points: string; entered_at: Date; late: boolean; outcome: string | null; prize_rank: number | null }>(
+    `SELECT member_id, points, entered_at, late, outcome, prize_rank FROM ul_lottery_entries WHERE lottery_id = $1 AND member_id = $2`,
+    [lotteryId, memberId],
+  );
+  return row
+    ? { memberId: row.member_id, points: Number(row.points), enteredAt: row.entered_at.toISOString(), late: row.late, outcome: row.outcome, prizeRank: row.prize_rank }
+    : null;
+}

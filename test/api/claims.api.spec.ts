@@ -1,0 +1,231 @@
+import { checkTrialBalance } from '../../src/projections/ledger';
+import { ADMIN, PROGRAMME, enrolActive, setUpUnions } from '../support/claims-fixtures';
+import { runCliOn } from '../support/cli';
+import { waitForFeedEnd } from '../support/feed';
+import { startLedgerApp, type Answer, type LedgerApp } from '../support/ledger-app';
+import { testTimeout } from '../support/wait-for';
+
+/**
+ * Claims over HTTP on real PostgreSQL and Redis: a burst of concurrent claims for a small quota
+ * (exactly N granted, nobody twice, every loser told CLAIM.SOLD_OUT at once), the window's codes,
+ * eligibility, the read models; and a lottery paid with points whose winners the CLI recomputes.
+ */
+
+const HOUR = 3600_000;
+let nowMs = Date.parse('2027-01-10T02:00:00Z');
+const OPENS = nowMs + HOUR;
+const CLOSES = OPENS + HOUR;
+let app: LedgerApp;
+let adminToken: string;
+let keyCounter = 0;
+const key = (): string => `ck-${(keyCounter += 1)}`;
+const members: string[] = [];
+const tokens = new Map<string, string>();
+let outsider: string;
+const MEMBERS = 240;
+const UNITS = 12;
+
+function expectCode(answer: Answer, status: number, code: string): void {
+  expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
+}
+
+function expectOk(answer: Answer, status = 200): Record<string, unknown> {
+  expect({ status: answer.status, body: answer.status === status ? {} : answer.body }).toEqual({ status, body: {} });
+  return answer.body;
+}
+
+async function catchUp(): Promise<void> {
+  await waitForFeedEnd(app.ledger.db);
+  await app.ledger.catchUpReadModels();
+}
+
+const voucher = { category: 'rail-ticket', faceValue: '50.00', validFrom: new Date(OPENS).toISOString(), validUntil: new Date(CLOSES + 30 * 24 * HOUR).toISOString() };
+
+beforeAll(async () => {
+  app = await startLedgerApp({ clock: () => new Date(nowMs) });
+  await setUpUnions(app.ledger, 1_000_000);
+  for (let serial = 1; serial <= MEMBERS; serial += 1) members.push(await enrolActive(app.ledger, serial, serial % 2 === 0 ? 'u-1' : 'u-2'));
+  outsider = await enrolActive(app.ledger, MEMBERS + 1, 'other');
+  for (const memberId of [...members, outsider]) tokens.set(memberId, await app.token(memberId, 'member', 'u-1'));
+  adminToken = await app.token(ADMIN.sub, 'admin', 'gd');
+}, testTimeout(2));
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('a claim campaign', () => {
+  const campaign = {
+    campaignId: 'spring-tickets',
+    orgId: 'gd',
+    name: '春运火车票',
+    units: UNITS,
+    opensAt: new Date(OPENS).toISOString(),
+    closesAt: new Date(CLOSES).toISOString(),
+    minPoints: 50,
+    programmeId: PROGRAMME,
+    voucher,
+  };
+  const claim = (memberId: string, idempotencyKey = key()) =>
+    app.call('POST', '/v1/me/claim-campaigns/spring-tickets/claim', { token: tokens.get(memberId)!, key: idempotencyKey });
+
+  it('is created by an admin of the union only, and its vouchers are reserved from the budget', async () => {
+    expectCode(await app.call('POST', '/v1/admin/claim-campaigns', { token: tokens.get(members[0]!)!, key: key(), body: campaign }), 403, 'AUTH.FORBIDDEN');
+    const otherAdmin = await app.token('admin-other', 'admin', 'other');
+    expectCode(await app.call('POST', '/v1/admin/claim-campaigns', { token: otherAdmin, key: key(), body: campaign }), 403, 'ORG.FORBIDDEN');
+    expectCode(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body: { ...campaign, units: 0 } }), 400, 'VALIDATION.FAILED');
+    const created = expectOk(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body: campaign }), 201);
+    expect(created).toMatchObject({ campaignId: 'spring-tickets', units: UNITS, voucher: { faceValue: '50.00' } });
+    await catchUp();
+    const budget = expectOk(await app.call('GET', `/v1/admin/programmes/${PROGRAMME}`, { token: adminToken }));
+    expect((budget.budgets as Array<Record<string, string>>).find((node) => node.orgId === 'gd')).toMatchObject({ remaining: '9400.00' });
+  });
+
+  it('refuses claims before the window opens', async () => {
+    expectCode(await claim(members[0]!), 409, 'CLAIM.NOT_OPEN');
+  });
+
+  it('refuses members outside the subtree, before the burst and without taking a unit', async () => {
+    nowMs = OPENS;
+    expectCode(await claim(outsider), 403, 'CLAIM.NOT_ELIGIBLE');
+    const view = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets', { token: adminToken }));
+    expect(view).toMatchObject({ admitted: 0, remaining: UNITS });
+  });
+
+  it('grants exactly N of a concurrent burst, nobody twice, and tells every loser CLAIM.SOLD_OUT', async () => {
+    nowMs = OPENS + 1000;
+    // Every member claims, and a tenth of them claim twice at once (a double tap with two keys).
+    const requests = [...members.map((memberId) => ({ memberId })), ...members.filter((_, index) => index % 10 === 0).map((memberId) => ({ memberId }))];
+    const answers = await Promise.all(requests.map(async ({ memberId }) => ({ memberId, answer: await claim(memberId) })));
+    const granted = answers.filter(({ answer }) => answer.status === 201);
+    expect(granted).toHaveLength(UNITS);
+    expect(new Set(granted.map(({ memberId }) => memberId)).size).toBe(UNITS);
+    expect(granted.map(({ answer }) => answer.body.seq).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: UNITS }, (_, index) => index + 1));
+    const refused = answers.filter(({ answer }) => answer.status !== 201);
+    const codes = new Set(refused.map(({ answer }) => `${answer.status} ${String(answer.body.code)}`));
+    expect([...codes].sort()).toEqual(expect.arrayContaining(['409 CLAIM.SOLD_OUT']));
+    for (const code of codes) expect(['409 CLAIM.SOLD_OUT', '409 CLAIM.ALREADY_CLAIMED']).toContain(code);
+    // ALREADY_CLAIMED only for a second tap of a winner.
+    const winners = new Set(granted.map(({ memberId }) => memberId));
+    for (const { memberId, answer } of refused) if (answer.body.code === 'CLAIM.ALREADY_CLAIMED') expect(winners.has(memberId)).toBe(true);
+
+    // The log holds the N claims; the read model shows them in arrival order; each winner holds a voucher.
+    await catchUp();
+    const view = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets', { token: adminToken }));
+    expect(view).toMatchObject({ granted: UNITS, admitted: UNITS, pending: 0, remaining: 0 });
+    const list = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets/claims?limit=500', { token: adminToken }));
+    expect((list.claims as Array<{ seq: number; memberId: string }>).map((row) => row.seq)).toEqual(Array.from({ length: UNITS }, (_, index) => index + 1));
+    const [first] = granted;
+    const mine = expectOk(await app.call('GET', '/v1/me/claim-campaigns/spring-tickets/claim', { token: tokens.get(first!.memberId)! }));
+    expect(mine).toMatchObject({ status: 'granted', seq: first!.answer.body.seq, voucherId: `claim:spring-tickets:${first!.memberId}` });
+    const wallet = expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.get(first!.memberId)! }));
+    expect(JSON.stringify(wallet)).toContain(`claim:spring-tickets:${first!.memberId}`);
+    const loser = refused.find(({ memberId }) => !winners.has(memberId))!;
+    expect(expectOk(await app.call('GET', '/v1/me/claim-campaigns/spring-tickets/claim', { token: tokens.get(loser.memberId)! }))).toMatchObject({ status: 'none' });
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+  });
+
+  it('answers a retried request with the same key from the stored answer, and a new claim of a winner with CLAIM.ALREADY_CLAIMED', async () => {
+    nowMs = OPENS + 2000;
+    const retryKey = key();
+    const someone = members[1]!;
+    const firstAnswer = await claim(someone, retryKey);
+    const again = await claim(someone, retryKey);
+    expect(again.status).toBe(firstAnswer.status);
+    expect(again.headers.get('idempotent-replay')).toBe('true');
+    const list = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets/claims', { token: adminToken }));
+    const holder = (list.claims as Array<{ memberId: string }>)[0]!.memberId;
+    expectCode(await claim(holder), 409, 'CLAIM.ALREADY_CLAIMED');
+  });
+
+  it('refuses claims after the window with CLAIM.CLOSED', async () => {
+    nowMs = CLOSES;
+    expectCode(await claim(members[5]!), 409, 'CLAIM.CLOSED');
+  });
+
+  it('hides another subtree’s campaign from its admins', async () => {
+    const otherAdmin = await app.token('admin-other', 'admin', 'other');
+    expectCode(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets', { token: otherAdmin }), 404, 'CLAIM.CAMPAIGN_NOT_FOUND');
+  });
+});
+
+describe('a points lottery', () => {
+  const LOTTERY_OPENS = CLOSES + HOUR;
+  const LOTTERY_CLOSES = LOTTERY_OPENS + HOUR;
+  const entrants = () => members.slice(0, 30);
+
+  it('publishes a commitment, holds the entries’ points, reveals the seed after the close, and its winners are recomputed by the CLI', async () => {
+    nowMs = CLOSES + 1000;
+    const created = expectOk(
+      await app.call('POST', '/v1/admin/lotteries', {
+        token: adminToken,
+        key: key(),
+        body: {
+          lotteryId: 'new-year-draw',
+          orgId: 'gd',
+          name: '新春积分抽奖',
+          entryPoints: 30,
+          prizes: 3,
+          opensAt: new Date(LOTTERY_OPENS).toISOString(),
+          closesAt: new Date(LOTTERY_CLOSES).toISOString(),
+          losers: 'refund',
+          maxEntries: 1000,
+          programmeId: PROGRAMME,
+          voucher: { ...voucher, validUntil: new Date(LOTTERY_CLOSES + 30 * 24 * HOUR).toISOString() },
+        },
+      }),
+      201,
+    );
+    expect(created.commitment).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(created)).not.toContain('sealed');
+    const lotteryId = 'new-year-draw';
+    const enter = (memberId: string) => app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() });
+    expectCode(await enter(members[0]!), 409, 'LOTTERY.NOT_OPEN');
+
+    nowMs = LOTTERY_OPENS;
+    const before = await Promise.all(entrants().map(async (memberId) => (await app.ledger.members.load(memberId)).state.available));
+    const entered = await Promise.all(entrants().map((memberId) => enter(memberId)));
+    for (const answer of entered) expectOk(answer, 201);
+    expectCode(await enter(members[0]!), 409, 'LOTTERY.ALREADY_ENTERED');
+    expectCode(await enter(outsider), 403, 'LOTTERY.NOT_ELIGIBLE');
+    for (const [index, memberId] of entrants().entries()) {
+      const { state } = await app.ledger.members.load(memberId);
+      expect({ available: state.available, held: state.held }).toEqual({ available: before[index]! - 30, held: 30 });
+    }
+    // Before the draw: the commitment, never the seed.
+    const open = expectOk(await app.call('GET', `/v1/lotteries/${lotteryId}`, { token: tokens.get(members[0]!)! }));
+    expect(open).toMatchObject({ status: 'open', entries: 30, seed: null, winners: null, commitment: created.commitment });
+    expectCode(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }), 409, 'LOTTERY.NOT_CLOSED');
+
+    nowMs = LOTTERY_CLOSES;
+    expectCode(await enter(members[40]!), 409, 'LOTTERY.CLOSED');
+    const drawn = expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }));
+    expect(drawn).toMatchObject({ status: 'settled', entries: 30, commitment: created.commitment });
+    expect(drawn.seed).toMatch(/^[0-9a-f]{64}$/);
+    const winners = drawn.winners as string[];
+    expect(winners).toHaveLength(3);
+
+    // Points conserved: winners paid their entry, losers got it back; nothing stays held.
+    for (const [index, memberId] of entrants().entries()) {
+      const { state } = await app.ledger.members.load(memberId);
+      expect({ memberId, available: state.available, held: state.held }).toEqual({ memberId, available: before[index]! - (winners.includes(memberId) ? 30 : 0), held: 0 });
+    }
+    await catchUp();
+    const listed = expectOk(await app.call('GET', `/v1/lotteries/${lotteryId}/entries?only=winners`, { token: adminToken }));
+    expect((listed.entries as Array<{ memberId: string }>).map((entry) => entry.memberId).sort()).toEqual([...winners].sort());
+    const mine = expectOk(await app.call('GET', `/v1/me/lotteries/${lotteryId}/entry`, { token: tokens.get(winners[0]!)! }));
+    expect(mine).toMatchObject({ outcome: 'won', prizeRank: 1 });
+    const prize = expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.get(winners[0]!)! }));
+    expect(JSON.stringify(prize)).toContain(`lottery:${lotteryId}:${winners[0]!}`);
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+
+    // The auditor's recomputation, from the log alone, through the real CLI.
+    const audit = await runCliOn(app.database, 'audit', 'lottery', lotteryId, '--json');
+    expect(audit.code).toBe(0);
+    // Jest's console capture may print into the same stdout before the report: the report is the last JSON object.
+    const report = JSON.parse(audit.stdout.slice(audit.stdout.lastIndexOf('\n{\n') + 1)) as Record<string, unknown>;
+    expect(report).toMatchObject({ ok: true, commitmentOk: true, entriesHashOk: true, entries: 30, seed: drawn.seed, recordedWinners: winners, recomputedWinners: winners });
+    const text = await runCliOn(app.database, 'audit', 'lottery', lotteryId);
+    expect(text.stdout).toContain('OK: the recorded winners are the draw of the committed seed over the entries');
+    expect((await runCliOn(app.database, 'audit', 'lottery', 'no-such-lottery')).code).toBe(2);
+  });
+});
