@@ -4,8 +4,8 @@ import { schemaVersionOf } from '../domain/shared';
 import { deterministicEventId } from './event-ids';
 
 /**
- * The one command handler every aggregate uses: read the stream (from a cached state onwards),
- * fold, decide, append with the expected revision, and retry only on a version conflict. Event
+ * The one command handler every aggregate uses: take the cached state (or read the stream from it
+ * onwards), fold, decide, append with the expected revision, and retry only on a version conflict. Event
  * ids derive from the command id, so a retried command (a client retry, a crash between append
  * and answer, another instance racing it) is answered from the stream instead of being written
  * twice. Nothing here knows a domain: the aggregate brings `initialState` and `evolve`, the caller
@@ -145,8 +145,16 @@ export class CommandHandler<State, Event extends DomainEvent> {
   async handle(streamId: string, decision: Decision<State, Event>, meta: CommandMeta, alongside?: Alongside<Event>): Promise<CommandResult<State>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     let idConflict: EventIdConflictError | undefined;
+    // The first attempt decides on the cached state without reading the stream: the append checks
+    // the revision inside the store (a stale cache fails it, and the next attempt reads), so an
+    // accepted command costs one round trip. What the append cannot check is decided on a read
+    // state only: a refusal and an empty decision on the unread cache are decided again after a read.
+    let read = false;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-      const entry = await this.catchUp(streamId);
+      const cached = read ? undefined : this.cache.get(streamId);
+      read = true;
+      const unread = cached !== undefined;
+      const entry = cached ?? (await this.catchUp(streamId));
       const seen = entry.commands.get(meta.commandId);
       if (idConflict && !seen) throw idConflict; // The ids belong to another stream: a reused command id.
       if (seen) {
@@ -159,6 +167,7 @@ export class CommandHandler<State, Event extends DomainEvent> {
       try {
         decided = [...due, ...(await decision(due.reduce(this.aggregate.evolve, entry.state), now))];
       } catch (refusal) {
+        if (unread) continue; // Refused on the cache: read the stream and decide again.
         if (due.length === 0) throw refusal;
         try {
           const stored = await this.append(streamId, entry, due, now, { ...meta, commandId: `${meta.commandId}:due` });
@@ -170,7 +179,10 @@ export class CommandHandler<State, Event extends DomainEvent> {
         }
         throw refusal;
       }
-      if (decided.length === 0) return { events: [], state: entry.state, revision: entry.revision, replayed: false };
+      if (decided.length === 0) {
+        if (unread) continue; // Nothing to do on the cache: read the stream and decide again.
+        return { events: [], state: entry.state, revision: entry.revision, replayed: false };
+      }
       try {
         const stored = await this.append(streamId, entry, decided, now, meta, alongside);
         if (!stored) continue; // Stored by an earlier attempt: catch up and answer from the stream.
