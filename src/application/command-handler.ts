@@ -1,6 +1,6 @@
 import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
 import type { Actor, AppendResult, EventStore, EventToAppend, JsonObject, RecordedEvent, StreamAppend } from '../eventstore/event-store';
-import { schemaVersionOf } from '../domain/shared';
+import { DomainError, schemaVersionOf } from '../domain/shared';
 import { deterministicEventId } from './event-ids';
 
 /**
@@ -42,6 +42,12 @@ export interface CommandMeta {
   commandId: string;
   actor: Actor;
   correlationId?: string;
+  /**
+   * A digest of the request that carried the command (hex), stored in its events' metadata: a
+   * repeated command id with another digest is the same key reused for another request, refused
+   * with COMMAND_ID_REUSED instead of being answered with the first request's events.
+   */
+  requestHash?: string;
 }
 
 /** An event as the command stored it: enough to answer the caller without reading it back. */
@@ -91,6 +97,9 @@ interface CacheEntry<State> {
   commands: Map<string, { first: bigint; count: number }>;
 }
 
+/** The code of the refusal of a command id already used with another request digest (CommandMeta.requestHash). */
+export const COMMAND_ID_REUSED = 'COMMAND.ID_REUSED';
+
 const DEFAULT_CACHE_ENTRIES = 100_000;
 const DEFAULT_MAX_ATTEMPTS = 8;
 const RECENT_COMMANDS_PER_STREAM = 64;
@@ -121,6 +130,7 @@ export function eventsToAppend<Event extends DomainEvent>(
       commandId: meta.commandId,
       actor: meta.actor,
       ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+      ...(meta.requestHash ? { requestHash: meta.requestHash } : {}),
     },
   }));
 }
@@ -159,6 +169,11 @@ export class CommandHandler<State, Event extends DomainEvent> {
       if (idConflict && !seen) throw idConflict; // The ids belong to another stream: a reused command id.
       if (seen) {
         const events = await this.store.readStream(streamId, { fromRevision: seen.first, maxCount: seen.count });
+        const storedHash = events[0]?.metadata.requestHash;
+        if (meta.requestHash !== undefined && storedHash !== undefined && storedHash !== meta.requestHash) {
+          // The HTTP layer answers it as IDEMPOTENCY.KEY_REUSED (a prefix domain errors may not use).
+          throw new DomainError(COMMAND_ID_REUSED, `command id ${meta.commandId} was already used for a different request`, 409);
+        }
         return { events, state: entry.state, revision: entry.revision, replayed: true };
       }
       const now = this.options.clock?.() ?? new Date();
