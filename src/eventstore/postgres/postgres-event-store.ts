@@ -196,6 +196,13 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
+/** The group statement itself failed (so it wrote nothing), as opposed to what came after it. */
+class GroupStatementFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the group append statement failed');
+  }
+}
+
 const DEFAULT_GROUP_MAX_BATCH = 256;
 const DEFAULT_GROUP_MAX_IN_FLIGHT = 2;
 /** Appends waiting for a group at most; beyond it callers queue on the promise of a slot (bounded memory). */
@@ -302,7 +309,13 @@ export class PostgresEventStore implements EventStore {
     let outcomes: StreamAppendOutcome[];
     try {
       outcomes = await this.appendPrepared(batch.map((pending, index) => ({ ...pending.part, index })));
-    } catch {
+    } catch (error) {
+      if (!(error instanceof GroupStatementFailed)) {
+        // After the statement (looking up stored ids failed): what was written stays written, and
+        // each caller learns that its answer is unknown, as from a lost connection.
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
       // The statement failed as a whole and wrote nothing: an event id being stored concurrently
       // under another stream (a reused command id), a deadlock of colliding lock hashes, a lost
       // connection. Each append then goes alone, and gets its own answer or error.
@@ -434,7 +447,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendEach(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
-    return this.appendPrepared(prepareMultiAppend(appends));
+    try {
+      return await this.appendPrepared(prepareMultiAppend(appends));
+    } catch (error) {
+      throw error instanceof GroupStatementFailed ? error.cause : error;
+    }
   }
 
   /**
@@ -446,17 +463,22 @@ export class PostgresEventStore implements EventStore {
     // The same lock order as every multi-append (see MULTI_APPEND_SQL).
     const ordered = [...parts].sort(byStreamId);
     const expected = ordered.map((part) => expectedParts(part.expected));
-    const rows = await this.db.any<AppendEachRow>({
-      name: 'ul-append-each',
-      text: APPEND_EACH_SQL,
-      values: [
-        ordered.map((part) => part.streamId),
-        expected.map(([kind]) => kind),
-        expected.map(([, revision]) => revision),
-        ordered.map((part) => part.callerIds),
-        `[${ordered.map((part) => eventsPayload(part.events)).join(',')}]`,
-      ],
-    });
+    let rows: AppendEachRow[];
+    try {
+      rows = await this.db.any<AppendEachRow>({
+        name: 'ul-append-each',
+        text: APPEND_EACH_SQL,
+        values: [
+          ordered.map((part) => part.streamId),
+          expected.map(([kind]) => kind),
+          expected.map(([, revision]) => revision),
+          ordered.map((part) => part.callerIds),
+          `[${ordered.map((part) => eventsPayload(part.events)).join(',')}]`,
+        ],
+      });
+    } catch (error) {
+      throw new GroupStatementFailed(error);
+    }
     const byOrd = new Map<number, AppendEachRow[]>();
     for (const row of rows) {
       const group = byOrd.get(row.out_ord);
