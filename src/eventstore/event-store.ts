@@ -164,8 +164,9 @@ export interface EventStore {
    * whose event ids are stored with other content, is not written and gets its error as its
    * outcome, while the other streams commit. A stream whose events are all stored already with the
    * same content gets its original result (idempotentReplay: true). The call as a whole throws only
-   * for bad input (the same validation and limits as appendToStreams) or when the store fails
-   * (then nothing was written). This is what group commit batches concurrent commands into.
+   * for bad input (the same validation and limits as appendToStreams, nothing written) or when the
+   * store fails (PostgreSQL: nothing was written if the statement failed; KurrentDB, which loops,
+   * keeps the streams before the failure). This is what group commit batches concurrent commands into.
    */
   appendEach(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
