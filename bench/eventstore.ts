@@ -4,7 +4,9 @@
  * In a fresh ul_bench_<random> database it runs, in this order:
  *   0. a warm-up on the empty database (reported: the cold-start plans);
  *   1. the fill: --read-events events through appendToStream, 1000 per append (timed);
- *   2. one-event appends, each to a new stream ('no_stream'), at 1/4/16 writers;
+ *   2. one-event appends, each to a new stream ('no_stream'), at 1/4/16 writers, plain and through
+ *      group commit (appendToStream of a store with groupCommit on), and group appends (appendEach
+ *      of 16 one-event appends to new streams per call) at 1 and --multi-writers writers;
  *   3. one-event appends to a few hot streams ('any'), at 1/4/16 writers;
  *   4. ten-event appends to new streams at 16 writers;
  *   5. multi-stream appends (appendToStreams): per call one event to the writer's own budget
@@ -95,13 +97,32 @@ interface AppendOutcome {
   baseline: MergedResult;
 }
 
-function appendCases(args: BenchArgs, store: PostgresEventStore, db: Database): AppendCase[] {
+/** One-event appends per group append (appendEach) in the group-append case. */
+const EACH_STREAMS = 16;
+
+function appendCases(args: BenchArgs, store: PostgresEventStore, grouped: PostgresEventStore, db: Database): AppendCase[] {
   const hotStreams = Array.from({ length: args.hotStreams }, (_, index) => `hot-${RUN_TAG}-${index}`);
   const pickHot = (): string => hotStreams[Math.floor(Math.random() * hotStreams.length)] as string;
   const distinct: Operation = async () => {
     const streamId = nextStreamId('member');
     await store.appendToStream(streamId, [makeEvent(streamId)], { expectedRevision: 'no_stream' });
     return 1;
+  };
+  // The same appends through group commit: concurrent writers' appends share statements and commits.
+  const distinctGrouped: Operation = async () => {
+    const streamId = nextStreamId('member');
+    await grouped.appendToStream(streamId, [makeEvent(streamId)], { expectedRevision: 'no_stream' });
+    return 1;
+  };
+  // What a group is, called directly: EACH_STREAMS one-event appends to new streams in one call.
+  const each: Operation = async () => {
+    const appends = Array.from({ length: EACH_STREAMS }, () => {
+      const streamId = nextStreamId('member');
+      return { streamId, events: [makeEvent(streamId)], expectedRevision: 'no_stream' as const };
+    });
+    const outcomes = await store.appendEach(appends);
+    if (!outcomes.every((outcome) => outcome.ok)) throw new Error('a group append to new streams was refused');
+    return appends.length;
   };
   const hot: Operation = async () => {
     const streamId = pickHot();
@@ -145,6 +166,22 @@ function appendCases(args: BenchArgs, store: PostgresEventStore, db: Database): 
       writers,
       eventsPerAppend: 1,
       subject: distinct,
+      baseline: baselineDistinct,
+    })),
+    ...args.writers.map((writers) => ({
+      label: '1-event, new stream each, group commit',
+      db,
+      writers,
+      eventsPerAppend: 1,
+      subject: distinctGrouped,
+      baseline: baselineDistinct,
+    })),
+    ...[1, args.multiWriters].map((writers) => ({
+      label: `group append (appendEach): ${EACH_STREAMS} new streams × 1 event per call`,
+      db,
+      writers,
+      eventsPerAppend: EACH_STREAMS,
+      subject: each,
       baseline: baselineDistinct,
     })),
     ...args.writers.map((writers) => ({
@@ -431,11 +468,13 @@ async function main(): Promise<void> {
   const poolMax = Math.max(...args.writers, args.batchWriters, args.multiWriters, args.fillWriters) + 2;
   let bench: BenchDatabase | undefined;
   let store: PostgresEventStore | undefined;
+  let grouped: PostgresEventStore | undefined;
   const started = process.hrtime.bigint();
   try {
     bench = await createBenchDatabase(server.adminUrl, poolMax);
     const { db } = bench;
     store = new PostgresEventStore(db);
+    grouped = new PostgresEventStore(db, { listen: false, groupCommit: {} });
     const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
     log('# Union Ledger event store benchmark');
     log(
@@ -448,7 +487,7 @@ async function main(): Promise<void> {
     await db.none(BASELINE_TABLE_SQL);
 
     const gate = new QuietGate(args.quietWait, args.quietThreshold);
-    const cases = appendCases(args, store, db);
+    const cases = appendCases(args, store, grouped, db);
     const warmCase = cases.find((spec) => spec.label === `${args.batchSize}-event, new stream each`) ?? cases[0]!;
     if (args.warmup > 0) {
       // The first appends run against an empty, never-analyzed ul_events: the plans each pool
@@ -490,7 +529,7 @@ async function main(): Promise<void> {
       const after = await ulEventsScans(db);
       log();
       log(
-        '## Appends (subject = PostgresEventStore.appendToStream, appendToStreams for the multi-stream row; ' +
+        '## Appends (subject = PostgresEventStore.appendToStream (with group commit where it says so), appendEach for the group-append rows, appendToStreams for the multi-stream row; ' +
           'INSERT = plain autocommit single-row INSERT, mean of the runs before and after)',
       );
       log(appendTable(outcomes));
@@ -531,6 +570,7 @@ async function main(): Promise<void> {
     log(`total time ${(msSince(started) / 1000).toFixed(0)} s`);
   } finally {
     await store?.close();
+    await grouped?.close();
     if (bench) {
       await bench.close({ keep: args.keep });
       log(args.keep ? `kept database ${bench.name}` : `dropped database ${bench.name}`);

@@ -93,13 +93,19 @@ export function openRuntime(config: AppConfig, options: Omit<RuntimeOptions, 'mi
  * The event store the configuration names (EVENT_STORE, KURRENTDB_URL; loadConfig has checked
  * them), behind the upcasters. `listen: false` for one-shot commands that need no wake-ups.
  */
-export function createEventStore(config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl'>, db: Database, options: { listen?: boolean } = {}): EventStore {
+export function createEventStore(
+  config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl' | 'groupCommitMaxBatch'>,
+  db: Database,
+  options: { listen?: boolean } = {},
+): EventStore {
   let adapter: EventStore;
   if (config.eventStore === 'kurrentdb') {
     if (!config.kurrentDbUrl) throw new Error('invariant violated: EVENT_STORE=kurrentdb without KURRENTDB_URL passed configuration checks');
     adapter = new KurrentDbEventStore(config.kurrentDbUrl);
   } else {
-    adapter = new PostgresEventStore(db, { listen: options.listen ?? true });
+    // Group commit: concurrent commands on different streams share one statement and one commit.
+    const maxBatch = config.groupCommitMaxBatch ?? 256;
+    adapter = new PostgresEventStore(db, { listen: options.listen ?? true, groupCommit: maxBatch > 1 ? { maxBatch } : false });
   }
   return new UpcastingEventStore(adapter, UPCASTERS);
 }

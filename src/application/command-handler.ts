@@ -1,11 +1,11 @@
 import { ConcurrencyError, EventIdConflictError } from '../eventstore/errors';
 import type { Actor, AppendResult, EventStore, EventToAppend, JsonObject, RecordedEvent, StreamAppend } from '../eventstore/event-store';
-import { schemaVersionOf } from '../domain/shared';
+import { DomainError, schemaVersionOf } from '../domain/shared';
 import { deterministicEventId } from './event-ids';
 
 /**
- * The one command handler every aggregate uses: read the stream (from a cached state onwards),
- * fold, decide, append with the expected revision, and retry only on a version conflict. Event
+ * The one command handler every aggregate uses: take the cached state (or read the stream from it
+ * onwards), fold, decide, append with the expected revision, and retry only on a version conflict. Event
  * ids derive from the command id, so a retried command (a client retry, a crash between append
  * and answer, another instance racing it) is answered from the stream instead of being written
  * twice. Nothing here knows a domain: the aggregate brings `initialState` and `evolve`, the caller
@@ -42,6 +42,12 @@ export interface CommandMeta {
   commandId: string;
   actor: Actor;
   correlationId?: string;
+  /**
+   * A digest of the request that carried the command (hex), stored in its events' metadata: a
+   * repeated command id with another digest is the same key reused for another request, refused
+   * with COMMAND_ID_REUSED instead of being answered with the first request's events.
+   */
+  requestHash?: string;
 }
 
 /** An event as the command stored it: enough to answer the caller without reading it back. */
@@ -91,6 +97,9 @@ interface CacheEntry<State> {
   commands: Map<string, { first: bigint; count: number }>;
 }
 
+/** The code of the refusal of a command id already used with another request digest (CommandMeta.requestHash). */
+export const COMMAND_ID_REUSED = 'COMMAND.ID_REUSED';
+
 const DEFAULT_CACHE_ENTRIES = 100_000;
 const DEFAULT_MAX_ATTEMPTS = 8;
 const RECENT_COMMANDS_PER_STREAM = 64;
@@ -121,6 +130,7 @@ export function eventsToAppend<Event extends DomainEvent>(
       commandId: meta.commandId,
       actor: meta.actor,
       ...(meta.correlationId ? { correlationId: meta.correlationId } : {}),
+      ...(meta.requestHash ? { requestHash: meta.requestHash } : {}),
     },
   }));
 }
@@ -145,12 +155,25 @@ export class CommandHandler<State, Event extends DomainEvent> {
   async handle(streamId: string, decision: Decision<State, Event>, meta: CommandMeta, alongside?: Alongside<Event>): Promise<CommandResult<State>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     let idConflict: EventIdConflictError | undefined;
+    // The first attempt decides on the cached state without reading the stream: the append checks
+    // the revision inside the store (a stale cache fails it, and the next attempt reads), so an
+    // accepted command costs one round trip. What the append cannot check is decided on a read
+    // state only: a refusal and an empty decision on the unread cache are decided again after a read.
+    let read = false;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-      const entry = await this.catchUp(streamId);
+      const cached = read ? undefined : this.cache.get(streamId);
+      read = true;
+      const unread = cached !== undefined;
+      const entry = cached ?? (await this.catchUp(streamId));
       const seen = entry.commands.get(meta.commandId);
       if (idConflict && !seen) throw idConflict; // The ids belong to another stream: a reused command id.
       if (seen) {
         const events = await this.store.readStream(streamId, { fromRevision: seen.first, maxCount: seen.count });
+        const storedHash = events[0]?.metadata.requestHash;
+        if (meta.requestHash !== undefined && storedHash !== undefined && storedHash !== meta.requestHash) {
+          // The HTTP layer answers it as IDEMPOTENCY.KEY_REUSED (a prefix domain errors may not use).
+          throw new DomainError(COMMAND_ID_REUSED, `command id ${meta.commandId} was already used for a different request`, 409);
+        }
         return { events, state: entry.state, revision: entry.revision, replayed: true };
       }
       const now = this.options.clock?.() ?? new Date();
@@ -159,6 +182,7 @@ export class CommandHandler<State, Event extends DomainEvent> {
       try {
         decided = [...due, ...(await decision(due.reduce(this.aggregate.evolve, entry.state), now))];
       } catch (refusal) {
+        if (unread) continue; // Refused on the cache: read the stream and decide again.
         if (due.length === 0) throw refusal;
         try {
           const stored = await this.append(streamId, entry, due, now, { ...meta, commandId: `${meta.commandId}:due` });
@@ -170,7 +194,10 @@ export class CommandHandler<State, Event extends DomainEvent> {
         }
         throw refusal;
       }
-      if (decided.length === 0) return { events: [], state: entry.state, revision: entry.revision, replayed: false };
+      if (decided.length === 0) {
+        if (unread) continue; // Nothing to do on the cache: read the stream and decide again.
+        return { events: [], state: entry.state, revision: entry.revision, replayed: false };
+      }
       try {
         const stored = await this.append(streamId, entry, decided, now, meta, alongside);
         if (!stored) continue; // Stored by an earlier attempt: catch up and answer from the stream.

@@ -43,6 +43,11 @@ export interface AppConfig {
   eventStore: 'postgres' | 'kurrentdb';
   kurrentDbUrl: string | undefined;
   /**
+   * EVENT_STORE_GROUP_COMMIT_BATCH (PostgreSQL only): concurrent single appends gathered into one
+   * statement and one commit at most (default 256); 1 turns group commit off (docs/EVENT-STORE.md).
+   */
+  groupCommitMaxBatch?: number;
+  /**
    * METRICS_TOKEN: the bearer token Prometheus presents at GET /metrics (at least 32 characters).
    * Unset: /metrics answers admin and auditor tokens only; it is never open to anyone.
    */
@@ -343,6 +348,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     redisKeyPrefix: redisKeyPrefix(env, problems),
     eventStore: eventStore(env, problems),
     kurrentDbUrl: url(env, 'KURRENTDB_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'], problems),
+    groupCommitMaxBatch: integer(env, 'EVENT_STORE_GROUP_COMMIT_BATCH', 256, 1, 1000, problems),
     jwtPreviousSecrets: previousSecrets(env, problems),
     metricsToken: metricsToken(env, problems),
     wechat: undefined,

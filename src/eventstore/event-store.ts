@@ -6,6 +6,8 @@
  * Positions and revisions are bigint so that no adapter ever rounds them.
  */
 
+import type { EventStoreError } from './errors';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -81,6 +83,13 @@ export interface AppendResult {
   idempotentReplay: boolean;
 }
 
+/**
+ * One stream's answer in a group append (EventStore.appendEach): its result, or why this stream,
+ * and only this one, was not written (a ConcurrencyError carrying the actual revision, or an
+ * EventIdConflictError).
+ */
+export type StreamAppendOutcome = { ok: true; result: AppendResult } | { ok: false; error: EventStoreError };
+
 export interface ReadStreamOptions {
   direction?: 'forwards' | 'backwards';
   /** Inclusive start revision; defaults to the first (forwards) or last (backwards) event. */
@@ -149,6 +158,17 @@ export interface EventStore {
    * Limits: LIMITS.streamsPerMultiAppend, eventsPerMultiAppend, multiAppendMaxBytes (validation.ts).
    */
   appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
+  /**
+   * Group append: appends to several streams in one transaction (on PostgreSQL one statement), but
+   * answers PER STREAM, in the order given: a stream that is not at its expected revision, or
+   * whose event ids are stored with other content, is not written and gets its error as its
+   * outcome, while the other streams commit. A stream whose events are all stored already with the
+   * same content gets its original result (idempotentReplay: true). The call as a whole throws only
+   * for bad input (the same validation and limits as appendToStreams, nothing written) or when the
+   * store fails (PostgreSQL: nothing was written if the statement failed; KurrentDB, which loops,
+   * keeps the streams before the failure). This is what group commit batches concurrent commands into.
+   */
+  appendEach(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
   /** Runs a checkpointed catch-up subscription over the global log, woken by new appends. */

@@ -8,6 +8,7 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   StreamAppend,
+  StreamAppendOutcome,
   SubscribeOptions,
   SubscriptionHandle,
 } from './event-store';
@@ -43,6 +44,10 @@ export class UpcastingEventStore implements EventStore {
 
   appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
     return this.inner.appendToStreams(appends);
+  }
+
+  appendEach(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+    return this.inner.appendEach(appends);
   }
 
   async readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

@@ -87,6 +87,54 @@ describe('activation', () => {
   });
 });
 
+describe('idempotency of earning actions, answered by the event store (issue 12)', () => {
+  let token: string;
+  let memberId: string;
+  beforeAll(async () => {
+    const enrolled = await enrol(77, '钱七', 'u-a');
+    memberId = enrolled.memberId;
+    token = await activate(enrolled.nationalId, '钱七');
+  });
+  const rows = async (): Promise<number> =>
+    Number((await app.ledger.db.one<{ count: string }>('SELECT count(*) AS count FROM ul_idempotency WHERE actor = $1', [memberId])).count);
+  const stream = async (): Promise<string[]> => (await app.ledger.store.readStream(`member-${memberId}`)).map((event) => event.type);
+
+  it('writes no idempotency row for an accepted check-in, and answers its retry with the same events, appended once', async () => {
+    const before = await rows();
+    const first = await app.call('POST', '/v1/me/check-ins', { token, key: 'es-checkin' });
+    expect(first.status).toBe(201);
+    expect(await rows()).toBe(before);
+    const again = await app.call('POST', '/v1/me/check-ins', { token, key: 'es-checkin' });
+    expect(again.status).toBe(201);
+    expect(again.body.events).toEqual(first.body.events);
+    expect((await stream()).filter((type) => type === 'CheckedIn')).toHaveLength(1);
+  });
+
+  it('refuses the same key with another body (IDEMPOTENCY.KEY_REUSED), and writes nothing for it', async () => {
+    const first = await app.call('POST', '/v1/me/article-reads', { token, key: 'es-article', body: { articleId: 'es-a-1' } });
+    expect(first.status).toBe(201);
+    const before = await stream();
+    const reused = await app.call('POST', '/v1/me/article-reads', { token, key: 'es-article', body: { articleId: 'es-a-2' } });
+    expectError(reused, 409, 'IDEMPOTENCY.KEY_REUSED');
+    expect(await stream()).toEqual(before);
+    const retried = await app.call('POST', '/v1/me/article-reads', { token, key: 'es-article', body: { articleId: 'es-a-1' } });
+    expect(retried.status).toBe(201);
+    expect(retried.body.events).toEqual(first.body.events);
+  });
+
+  it('stores a refusal (no event exists for it) and answers its retry with it, flagged as a replay', async () => {
+    const before = await rows();
+    const refused = await app.call('POST', '/v1/me/check-ins', { token, key: 'es-checkin-twice' });
+    expectError(refused, 409, 'CHECKIN.ALREADY_TODAY');
+    expect(await rows()).toBe(before + 1);
+    const again = await app.call('POST', '/v1/me/check-ins', { token, key: 'es-checkin-twice' });
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual(refused.body);
+    expect(again.headers.get('idempotent-replay')).toBe('true');
+    expectError(await app.call('POST', '/v1/me/article-reads', { token, key: 'es-checkin-twice', body: { articleId: 'es-a-3' } }), 409, 'IDEMPOTENCY.KEY_REUSED');
+  });
+});
+
 describe('earning', () => {
   let token: string;
   beforeAll(async () => {

@@ -362,6 +362,103 @@ export function describeEventStoreContract(adapter: string, makeFixture: () => P
       });
     });
 
+    describe('group append (appendEach): one call, an answer per stream', () => {
+      it('writes the streams that are at their expected revision and refuses only the stale one, with its actual revision', async () => {
+        const stale = `${prefix}-stale`;
+        const exact = `${prefix}-exact`;
+        await store.appendToStream(stale, [event(), event()], { expectedRevision: 'no_stream' });
+        await store.appendToStream(exact, [event()], { expectedRevision: 'no_stream' });
+        const appends: StreamAppend[] = [
+          { streamId: `${prefix}-z-new`, events: [event('A'), event('B')], expectedRevision: 'no_stream' },
+          { streamId: stale, events: [event('Lost')], expectedRevision: 0n },
+          { streamId: exact, events: [event('C')], expectedRevision: 0n },
+          { streamId: `${prefix}-a-any`, events: [event('D')] },
+        ];
+        const outcomes = await store.appendEach(appends);
+        expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, false, true, true]);
+        const refused = outcomes[1]!;
+        if (refused.ok) throw new Error('unreachable');
+        expect(refused.error).toBeInstanceOf(ConcurrencyError);
+        expect(refused.error).toMatchObject({ code: 'EVENTSTORE.WRONG_EXPECTED_REVISION', streamId: stale, expected: '0', actual: '1' });
+        expect((await store.readStream(stale)).map((item) => item.type)).toEqual(['PointsEarned', 'PointsEarned']);
+        for (const [index, append] of appends.entries()) {
+          const outcome = outcomes[index]!;
+          if (!outcome.ok) continue;
+          const stored = await store.readStream(append.streamId);
+          expect(outcome.result.idempotentReplay).toBe(false);
+          expect(outcome.result.events.map((item) => item.eventId)).toEqual(append.events.map((item) => item.eventId));
+          expect(stored.slice(-append.events.length).map((item) => item.eventId)).toEqual(append.events.map((item) => item.eventId));
+          expect(outcome.result.nextExpectedRevision).toBe(stored[stored.length - 1]!.revision);
+          expect(outcome.result.lastPosition).toBe(stored[stored.length - 1]!.globalPosition);
+        }
+        expect(outcomes[2]!.ok && outcomes[2]!.result.nextExpectedRevision).toBe(1n);
+      });
+
+      it("answers 'no_stream' and 'stream_exists' per stream", async () => {
+        const existing = `${prefix}-existing`;
+        await store.appendToStream(existing, [event()]);
+        const outcomes = await store.appendEach([
+          { streamId: existing, events: [event()], expectedRevision: 'no_stream' },
+          { streamId: `${prefix}-fresh`, events: [event()], expectedRevision: 'stream_exists' },
+          { streamId: `${prefix}-other`, events: [event()], expectedRevision: 'no_stream' },
+        ]);
+        expect(outcomes.map((outcome) => (outcome.ok ? 'ok' : (outcome.error as ConcurrencyError).actual))).toEqual(['0', 'no_stream', 'ok']);
+        expect(await store.readStream(`${prefix}-fresh`)).toEqual([]);
+        expect(await store.readStream(existing)).toHaveLength(1);
+      });
+
+      it('answers a stream whose events are stored already with its original result, and one with other content with a conflict, while the rest commit', async () => {
+        const replayed: StreamAppend = { streamId: `${prefix}-replayed`, events: [event(), event()], expectedRevision: 'no_stream' };
+        const first = await store.appendToStream(replayed.streamId, replayed.events, { expectedRevision: 'no_stream' });
+        const changedEvent = event();
+        await store.appendToStream(`${prefix}-changed`, [changedEvent]);
+        const anyEvents = [event()];
+        const firstAny = await store.appendToStream(`${prefix}-replayed-any`, anyEvents);
+        await store.appendToStream(`${prefix}-replayed-any`, [event()]);
+        const outcomes = await store.appendEach([
+          replayed,
+          { streamId: `${prefix}-changed`, events: [{ ...changedEvent, data: { points: 999 } }] },
+          { streamId: `${prefix}-fresh`, events: [event()] },
+          // A retry with 'any' after the stream moved on: the stored ids decide alone.
+          { streamId: `${prefix}-replayed-any`, events: anyEvents },
+        ]);
+        expect(outcomes[0]).toEqual({ ok: true, result: { ...first, idempotentReplay: true } });
+        expect(outcomes[1]!.ok).toBe(false);
+        if (!outcomes[1]!.ok) expect(outcomes[1]!.error).toBeInstanceOf(EventIdConflictError);
+        expect(outcomes[2]!.ok).toBe(true);
+        expect(outcomes[3]).toEqual({ ok: true, result: { ...firstAny, idempotentReplay: true } });
+        expect(await store.readStream(replayed.streamId)).toHaveLength(2);
+        expect(await store.readStream(`${prefix}-replayed-any`)).toHaveLength(2);
+        expect(await store.readStream(`${prefix}-changed`)).toHaveLength(1);
+        const again = await store.appendEach([{ streamId: replayed.streamId, events: replayed.events }]);
+        expect(again).toEqual([{ ok: true, result: { ...first, idempotentReplay: true } }]);
+      });
+
+      it('refuses bad input for the whole call before anything is written', async () => {
+        const streamId = `${prefix}-twice`;
+        await expectCode(
+          store.appendEach([
+            { streamId, events: [event()] },
+            { streamId, events: [event()] },
+          ]),
+          EventStoreValidationError,
+          'EVENTSTORE.STREAM_DUPLICATE',
+        );
+        await expectCode(store.appendEach([]), EventStoreValidationError, 'EVENTSTORE.EMPTY_APPEND');
+        await expectCode(store.appendEach([{ streamId: `${prefix}-empty`, events: [] }]), EventStoreValidationError, 'EVENTSTORE.EMPTY_APPEND');
+        expect(await store.readStream(streamId)).toEqual([]);
+      });
+
+      it('answers every one of many concurrent one-event appends of single writers on their own', async () => {
+        // What group commit sends: many streams, one event each, some of them stale.
+        const streams = Array.from({ length: 40 }, (_unused, index) => `${prefix}-w${index}`);
+        await Promise.all(streams.filter((_id, index) => index % 4 === 0).map((streamId) => store.appendToStream(streamId, [event()])));
+        const outcomes = await store.appendEach(streams.map((streamId) => ({ streamId, events: [event()], expectedRevision: 'no_stream' as const })));
+        expect(outcomes.map((outcome) => outcome.ok)).toEqual(streams.map((_id, index) => index % 4 !== 0));
+        for (const streamId of streams) expect(await store.readStream(streamId)).toHaveLength(1);
+      });
+    });
+
     describe('the global log', () => {
       it('reads all events in commit order, page by page, with stream-prefix and type filters', async () => {
         const a = `${prefix}-a`;

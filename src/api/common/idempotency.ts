@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  SetMetadata,
   createParamDecorator,
   type CallHandler,
   type ExecutionContext,
@@ -51,6 +52,33 @@ const PURGE_INTERVAL_MS = 3600_000;
 const MAX_CLAIM_ATTEMPTS = 3;
 
 const keys = new WeakMap<object, string>();
+const digests = new WeakMap<object, string>();
+
+export const EVENT_SOURCED_IDEMPOTENCY = 'union-ledger:event-sourced-idempotency';
+/** COMMAND_ID_REUSED of src/application/command-handler.ts (the HTTP chassis matches the code, not the module). */
+const COMMAND_ID_REUSED_CODE = 'COMMAND.ID_REUSED';
+
+/**
+ * The route's command derives its event ids from (actor, key) and its handler answers a repeated
+ * command id from the stream, compares the request digest stored in the events' metadata
+ * (`@IdempotencyDigest()`, passed as CommandMeta.requestHash), and refuses another body with
+ * IDEMPOTENCY.KEY_REUSED. So the event store is the idempotency record of an accepted request:
+ * the interceptor writes no row for it (it wrote two commits per command before: claim, then
+ * answer). Rows are written only where no event exists: a refusal (4xx), stored in one statement
+ * so that a retry gets the same refusal even if the state has changed since. Before running, one
+ * read (no commit) looks for such a row. What is given up: a retry racing its original is not
+ * answered IDEMPOTENCY.IN_PROGRESS (both run; the event ids make one of them a replay), and a
+ * replay of an accepted request answers the original events with the member's current state
+ * (balance, streak), without Idempotent-Replay.
+ */
+export const EventSourcedIdempotency = (): MethodDecorator => SetMetadata(EVENT_SOURCED_IDEMPOTENCY, true);
+
+/** `@IdempotencyDigest() digest: string`: hex SHA-256 of the request (method, path, canonical body), for CommandMeta.requestHash. */
+export const IdempotencyDigest = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
+  const digest = digests.get(context.switchToHttp().getRequest<FastifyRequest>());
+  if (digest === undefined) throw new Error('@IdempotencyDigest() used on a route the idempotency interceptor does not cover');
+  return digest;
+});
 
 /** `@IdempotencyKey() key: string`: the request's validated Idempotency-Key (on POST/PUT/PATCH/DELETE). */
 export const IdempotencyKey = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
@@ -117,6 +145,27 @@ type Claim = { kind: 'run' } | { kind: 'replay'; status: number; json: string | 
 /** What Fastify's default serialiser labels a JSON response with; a replay says the same. */
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
+/** What a stored row answers a request with the same key: its stored response, or why not. */
+function answerFromRow(row: StoredRow, method: string, path: string, hash: Buffer): Extract<Claim, { kind: 'replay' }> {
+  if (row.method !== method || row.path !== path || !row.request_hash.equals(hash)) {
+    throw AppError.conflict('IDEMPOTENCY.KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
+      method: row.method,
+      path: row.path,
+    });
+  }
+  if (row.status === 'pending') {
+    throw AppError.conflict('IDEMPOTENCY.IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+  if (row.response_omitted) {
+    throw AppError.conflict('IDEMPOTENCY.RESPONSE_NOT_KEPT', 'this request was already processed; its response was too large to keep', {
+      originalStatus: row.response_status,
+    });
+  }
+  // response_body: rows stored before schema version 9 (their key order is jsonb's).
+  const json = row.response_text ?? (row.response_body === null || row.response_body === undefined ? undefined : JSON.stringify(row.response_body));
+  return { kind: 'replay', status: row.response_status ?? 200, json };
+}
+
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('idempotency');
@@ -171,6 +220,10 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
       throw AppError.badRequest('HTTP.BAD_REQUEST', 'the body has a number out of range or is nested too deeply');
     }
 
+    if (Reflect.getMetadata(EVENT_SOURCED_IDEMPOTENCY, context.getHandler()) === true) {
+      return this.interceptEventSourced(request, reply, next, actor, key, hash);
+    }
+
     const claim = await this.claim(actor, key, request.method, request.url, hash);
     if (claim.kind === 'replay') {
       void reply.status(claim.status).header('idempotent-replay', 'true');
@@ -186,6 +239,58 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
       }),
       catchError((error: unknown) => from(this.completeWithError(actor, key, error)).pipe(mergeMap(() => throwError(() => error)))),
     );
+  }
+
+  /** See EventSourcedIdempotency: a read before, a row only for a refusal. */
+  private async interceptEventSourced(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: CallHandler,
+    actor: string,
+    key: string,
+    hash: Buffer,
+  ): Promise<Observable<unknown>> {
+    const row = await this.runtime.db.oneOrNone<StoredRow>(
+      `SELECT method, path, request_hash, status, response_status, response_body, response_text, response_omitted
+         FROM ul_idempotency WHERE actor = $1 AND key = $2`,
+      [actor, key],
+    );
+    if (row) {
+      const claim = answerFromRow(row, request.method, request.url, hash);
+      void reply.status(claim.status).header('idempotent-replay', 'true');
+      if (claim.json === undefined) return of(undefined);
+      void reply.header('content-type', JSON_CONTENT_TYPE);
+      return of(claim.json);
+    }
+    keys.set(request, key);
+    digests.set(request, hash.toString('hex'));
+    return next.handle().pipe(
+      catchError((error: unknown) => {
+        // The command handler found this command id stored with another request digest.
+        if ((error as { code?: unknown })?.code === COMMAND_ID_REUSED_CODE) {
+          return throwError(() => AppError.conflict('IDEMPOTENCY.KEY_REUSED', 'this Idempotency-Key was already used for a different request', {}));
+        }
+        return from(this.storeRefusal(actor, key, request.method, request.url, hash, error)).pipe(mergeMap(() => throwError(() => error)));
+      }),
+    );
+  }
+
+  /**
+   * A refusal's answer, kept for retries. Not an IDEMPOTENCY.* error: that answers this request's
+   * relation to an earlier one, and stored under the key it would then answer the earlier one too.
+   */
+  private async storeRefusal(actor: string, key: string, method: string, path: string, hash: Buffer, error: unknown): Promise<void> {
+    const rendered = renderKnownError(error);
+    if (!rendered?.deterministic || rendered.body.code.startsWith('IDEMPOTENCY.')) return;
+    const json = JSON.stringify(rendered.body);
+    const omitted = Buffer.byteLength(json, 'utf8') > MAX_STORED_RESPONSE_BYTES;
+    await this.runtime.db
+      .none(
+        `INSERT INTO ul_idempotency (actor, key, method, path, request_hash, status, response_status, response_text, response_omitted, completed_at)
+         VALUES ($1, $2, $3, $4, $5, 'done', $6, $7, $8, now()) ON CONFLICT DO NOTHING`,
+        [actor, key, method, path, hash, rendered.status, omitted ? null : json, omitted],
+      )
+      .catch((failure: unknown) => this.logger.error(`storing the refusal for key ${key} failed: ${(failure as Error).message}`));
   }
 
   private async claim(actor: string, key: string, method: string, path: string, hash: Buffer): Promise<Claim> {
@@ -215,23 +320,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
         [actor, key],
       );
       if (!row) continue;
-      if (row.method !== method || row.path !== path || !row.request_hash.equals(hash)) {
-        throw AppError.conflict('IDEMPOTENCY.KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
-          method: row.method,
-          path: row.path,
-        });
-      }
-      if (row.status === 'pending') {
-        throw AppError.conflict('IDEMPOTENCY.IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry shortly');
-      }
-      if (row.response_omitted) {
-        throw AppError.conflict('IDEMPOTENCY.RESPONSE_NOT_KEPT', 'this request was already processed; its response was too large to keep', {
-          originalStatus: row.response_status,
-        });
-      }
-      // response_body: rows stored before schema version 9 (their key order is jsonb's).
-      const json = row.response_text ?? (row.response_body === null || row.response_body === undefined ? undefined : JSON.stringify(row.response_body));
-      return { kind: 'replay', status: row.response_status ?? 200, json };
+      return answerFromRow(row, method, path, hash);
     }
     throw new Error(`idempotency key ${key}: could not claim it in ${MAX_CLAIM_ATTEMPTS} attempts`);
   }

@@ -2,7 +2,7 @@ import { Body, Controller, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
-import { IdempotencyKey } from '../common/idempotency';
+import { EventSourcedIdempotency, IdempotencyDigest, IdempotencyKey } from '../common/idempotency';
 import { ApiBodySchema, NoQuery, parseBody, parseNoBody, parseQuery } from '../common/validation';
 import { AnswerQuiz, CheckIn, ParticipateActivity, PostComment, ReadArticle, SubmitEvaluation } from './member-commands';
 import { presentMemberResult } from './present';
@@ -18,10 +18,11 @@ export class EarningActionsController {
   @Post('check-ins')
   @Roles('member')
   @ApiOperation({ summary: 'Daily check-in (once per natural day in Asia/Shanghai)' })
-  async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+  @EventSourcedIdempotency()
+  async checkIn(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @IdempotencyDigest() digest: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     parseNoBody(body);
-    const result = await this.commands.execute(new CheckIn(user, key, { type: 'CheckIn' }));
+    const result = await this.commands.execute(new CheckIn(user, key, { type: 'CheckIn' }, digest));
     return { ...presentMemberResult(user.sub, result), day: result.state.lastCheckInDay, streak: result.state.streak };
   }
 
@@ -29,10 +30,11 @@ export class EarningActionsController {
   @Roles('member')
   @ApiBodySchema(quizAnswerSchema)
   @ApiOperation({ summary: 'Answer a quiz (one attempt per quiz; points only if correct)' })
-  async answerQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+  @EventSourcedIdempotency()
+  async answerQuiz(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @IdempotencyDigest() digest: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(quizAnswerSchema, body);
-    const { result, correctAnswer } = await this.commands.execute(new AnswerQuiz(user, key, input.quizId, input.answer));
+    const { result, correctAnswer } = await this.commands.execute(new AnswerQuiz(user, key, input.quizId, input.answer, digest));
     const presented = presentMemberResult(user.sub, result);
     const answered = result.events.some((event) => event.type === 'QuizAnswered');
     return { ...presented, answered, correct: presented.pointsGranted > 0 || input.answer === correctAnswer };
@@ -42,10 +44,11 @@ export class EarningActionsController {
   @Roles('member')
   @ApiBodySchema(articleSchema)
   @ApiOperation({ summary: 'Record reading an article (points once per article)' })
-  async readArticle(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+  @EventSourcedIdempotency()
+  async readArticle(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @IdempotencyDigest() digest: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(articleSchema, body);
-    return presentMemberResult(user.sub, await this.commands.execute(new ReadArticle(user, key, { type: 'ReadArticle', articleId: input.articleId })));
+    return presentMemberResult(user.sub, await this.commands.execute(new ReadArticle(user, key, { type: 'ReadArticle', articleId: input.articleId }, digest)));
   }
 
   @Post('comments')

@@ -26,6 +26,8 @@ abstract class OwnMemberCommand<Type extends MemberCommand['type']> extends Comm
     readonly user: JwtClaims,
     readonly idempotencyKey: string,
     readonly command: Extract<MemberCommand, { type: Type }>,
+    /** The request's digest on routes with EventSourcedIdempotency (see commandMeta). */
+    readonly requestHash?: string,
   ) {
     super();
   }
@@ -41,11 +43,11 @@ export class SettleHold extends OwnMemberCommand<'PostHold' | 'VoidHold'> {}
 export class SpendPoints extends OwnMemberCommand<'SpendPoints'> {}
 
 /** Runs an own-account command for its caller; every handler below is this, one class per command. */
-abstract class OwnMemberCommandHandler<C extends { user: JwtClaims; idempotencyKey: string; command: MemberCommand }> {
+abstract class OwnMemberCommandHandler<C extends { user: JwtClaims; idempotencyKey: string; command: MemberCommand; requestHash?: string }> {
   constructor(@Inject(LEDGER) protected readonly ledger: UnionLedger) {}
 
-  execute({ user, idempotencyKey, command }: C): Promise<MemberCommandResult> {
-    return this.ledger.members.execute(user.sub, command, commandMeta(user, idempotencyKey));
+  execute({ user, idempotencyKey, command, requestHash }: C): Promise<MemberCommandResult> {
+    return this.ledger.members.execute(user.sub, command, commandMeta(user, idempotencyKey, requestHash));
   }
 }
 
@@ -80,6 +82,7 @@ export class AnswerQuiz extends Command<{ result: MemberCommandResult; correctAn
     readonly idempotencyKey: string,
     readonly quizId: string,
     readonly answer: string,
+    readonly requestHash?: string,
   ) {
     super();
   }
@@ -89,14 +92,14 @@ export class AnswerQuiz extends Command<{ result: MemberCommandResult; correctAn
 export class AnswerQuizHandler implements ICommandHandler<AnswerQuiz> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
-  async execute({ user, idempotencyKey, quizId, answer }: AnswerQuiz) {
+  async execute({ user, idempotencyKey, quizId, answer, requestHash }: AnswerQuiz) {
     const quiz = await this.ledger.quizzes.get(quizId);
     const notFound = (): AppError => AppError.notFound('QUIZ.NOT_FOUND', `no quiz ${quizId}`);
     if (!quiz) throw notFound();
     const result = await this.ledger.members.execute(
       user.sub,
       { type: 'AnswerQuiz', quizId, answer, correctAnswer: quiz.correctAnswer },
-      commandMeta(user, idempotencyKey),
+      commandMeta(user, idempotencyKey, requestHash),
       // A quiz of another subtree is, for this member, no quiz at all. Checked on the state the
       // command is decided on, so the scope costs no second read of the member's stream.
       async (state) => {

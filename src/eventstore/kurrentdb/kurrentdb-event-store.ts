@@ -44,6 +44,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StreamAppend,
+  type StreamAppendOutcome,
   type SubscribeOptions,
   type SubscriptionHandle,
 } from '../event-store';
@@ -527,6 +528,27 @@ export class KurrentDbEventStore implements EventStore {
    * to the revision seen, exactly as a single append does, so no append slips in between the check
    * and the write; a pin that loses a race means "check again", not an error for the caller.
    */
+  /**
+   * A group append as a loop of single appends, one stream after another in the order given:
+   * KurrentDB has no per-stream-outcome form of multiStreamAppend (it is all or nothing), and the
+   * server batches its own writes, so there is no commit to share. Each stream is still answered
+   * on its own; only bad input (validated for the whole call first) or a failing server throws.
+   */
+  async appendEach(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+    prepareMultiAppend(appends);
+    const outcomes: StreamAppendOutcome[] = [];
+    for (const append of appends) {
+      try {
+        const result = await this.appendToStream(append.streamId, append.events, { expectedRevision: append.expectedRevision ?? 'any' });
+        outcomes.push({ ok: true, result });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || error instanceof EventIdConflictError)) throw error;
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
+  }
+
   async appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
     const parts = prepareMultiAppend(appends);
     const streamIds = parts.map((part) => part.streamId);

@@ -22,6 +22,20 @@ describeEventStoreContract('postgres', async () => {
   };
 });
 
+// The same contract with group commit on, as the composition root builds it: every single append
+// goes through the queue, alone or in a group.
+describeEventStoreContract('postgres with group commit', async () => {
+  const database = await createTestDatabase();
+  const store = new PostgresEventStore(database.db, { groupCommit: { maxBatch: 64 } });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await database.drop();
+    },
+  };
+});
+
 /**
  * Reads the whole feed the way a subscriber does: page by page after the last position, until
  * `expected` events arrived, then once more to catch any extra. pg_snapshot_xmin is cluster-wide,
@@ -495,4 +509,239 @@ describe('PostgresEventStore: projections checkpoint in the same transaction as 
     const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM seen');
     expect(Number(count)).toBe(total);
   }, testTimeout());
+});
+
+describe('PostgresEventStore: group appends (appendEach) and group commit', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase({ poolMax: 24 });
+    store = new PostgresEventStore(database.db, { groupCommit: { maxBatch: 256, maxInFlight: 2 } });
+  });
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it('commits the streams of one call in one transaction and burns no position for the stale one between them', async () => {
+    await store.appendToStream('m-stale', [event()], { expectedRevision: 'no_stream' });
+    const outcomes = await store.appendEach([
+      { streamId: 'z-last', events: [event()], expectedRevision: 'no_stream' },
+      { streamId: 'm-stale', events: [event()], expectedRevision: 'no_stream' },
+      { streamId: 'a-first', events: [event(), event()], expectedRevision: 'no_stream' },
+    ]);
+    expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, false, true]);
+    const positions = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.events.map((item) => item.globalPosition) : []));
+    // Stream-id order: a-first (2, 3), m-stale refused without an insert, then z-last (4).
+    expect(positions.sort((a, b) => Number(a - b))).toEqual([2n, 3n, 4n]);
+    const { xids } = await database.db.one<{ xids: string }>("SELECT count(DISTINCT xmin::text) AS xids FROM ul_events WHERE stream_id <> 'm-stale'");
+    expect(Number(xids)).toBe(1);
+    expect((await verifyHashChains(database.db)).ok).toBe(true);
+  });
+
+  it('gathers concurrent single appends into few transactions, and answers each as if it had been alone', async () => {
+    await store.appendToStream('stale', [event()], { expectedRevision: 'no_stream' });
+    const replayedEvents = [event('Replayed')];
+    const original = await store.appendToStream('replayed', replayedEvents);
+    const { count: before } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_events');
+    // Issued in one tick: two go at once (maxInFlight 2), alone, through ul_append; the others wait and go together.
+    const fresh = Array.from({ length: 30 }, (_unused, index) => store.appendToStream(`fresh-${index}`, [event()], { expectedRevision: 'no_stream' }));
+    const stale = store.appendToStream('stale', [event()], { expectedRevision: 'no_stream' }).catch((error: unknown) => error);
+    const replay = store.appendToStream('replayed', replayedEvents);
+    const results = await Promise.all(fresh);
+    expect(results.map((result) => result.nextExpectedRevision)).toEqual(results.map(() => 0n));
+    expect(await stale).toMatchObject({ code: 'EVENTSTORE.WRONG_EXPECTED_REVISION', streamId: 'stale', actual: '0' });
+    expect(await replay).toEqual({ ...original, idempotentReplay: true });
+    const { xids, count } = await database.db.one<{ xids: string; count: string }>(
+      `SELECT count(DISTINCT xmin::text) AS xids, count(*) AS count FROM ul_events WHERE global_position > $1`,
+      [before],
+    );
+    expect(Number(count)).toBe(30);
+    expect(Number(xids)).toBeLessThanOrEqual(3);
+    // No gap: the refused and the replayed appends took no position.
+    const { max } = await database.db.one<{ max: string }>('SELECT max(global_position) AS max FROM ul_events');
+    expect(Number(max)).toBe(Number(before) + 30);
+  });
+
+  it('puts two appends to one stream in different groups, in the order they came', async () => {
+    const appends = Array.from({ length: 6 }, (_unused, index) => store.appendToStream(index % 2 === 0 ? 'same' : `other-${index}`, [event(`E${index}`)]));
+    await Promise.all(appends);
+    expect((await store.readStream('same')).map((item) => item.type)).toEqual(['E0', 'E2', 'E4']);
+  });
+
+  it('falls back to single appends when the group statement fails as a whole (an id being stored under another stream)', async () => {
+    const reused = event('Reused');
+    const holder = await database.db.connect();
+    try {
+      // An uncommitted append of the same event id to another stream: the group's insert waits on the unique index.
+      await holder.none('BEGIN');
+      const [prepared] = prepareAppend('elsewhere', [reused], 'any').events;
+      await holder.any("SELECT * FROM ul_append('elsewhere', 'any', NULL, $1::jsonb)", [
+        JSON.stringify([{ id: prepared!.eventId, type: 'Reused', v: 1, data: prepared!.data, meta: prepared!.metadata, digest: prepared!.digest.toString('hex') }]),
+      ]);
+      const blocker = store.appendToStream('first', [event()]); // goes alone
+      const blocker2 = store.appendToStream('second', [event()]); // goes alone
+      const grouped = [store.appendToStream('a-reuser', [{ ...reused, data: { other: true } }]).catch((error: unknown) => error), store.appendToStream('b-fine', [event()])];
+      await Promise.all([blocker, blocker2]);
+      await waitFor(
+        async () =>
+          (
+            await database.db.one<{ waiting: boolean }>(
+              "SELECT count(*) > 0 AS waiting FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND database IS NULL",
+            )
+          ).waiting,
+        { what: 'the group to wait on the uncommitted event id' },
+      );
+      await holder.none('COMMIT');
+      const [reuser, fine] = await Promise.all(grouped);
+      expect(reuser).toMatchObject({ code: 'EVENTSTORE.EVENT_ID_CONFLICT' });
+      expect(fine).toMatchObject({ nextExpectedRevision: 0n, idempotentReplay: false });
+    } finally {
+      holder.done();
+    }
+    expect(await store.readStream('a-reuser')).toEqual([]);
+    expect((await store.readStream('b-fine')).map((item) => item.revision)).toEqual([0n]);
+  }, testTimeout(2));
+
+  it('keeps a stream in revision order when a group got its xid on an earlier stream and then waited for a later one (the 1, 3, 2 trap)', async () => {
+    await store.appendToStream('b-hot', [event('R0')]);
+    const late = await database.db.connect();
+    try {
+      await late.none('BEGIN');
+      await late.one("SELECT pg_advisory_xact_lock(hashtextextended('b-hot', 0))");
+      const group = store.appendEach([
+        { streamId: 'b-hot', events: [event('R2')] },
+        { streamId: 'a-first', events: [event('A0')] },
+      ]);
+      group.catch(() => undefined);
+      await waitFor(
+        async () =>
+          (
+            await database.db.one<{ waiting: boolean }>(
+              "SELECT count(*) > 0 AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+          ).waiting,
+        { what: 'the group append to wait for the lock of b-hot' },
+      );
+      await late.any(appendSql('b-hot', 'R1'));
+      await late.none('COMMIT');
+      expect((await group).map((outcome) => outcome.ok)).toEqual([true, true]);
+    } finally {
+      late.done();
+    }
+    const feed = await readWholeFeed(store, 1, 4);
+    expect(feed.filter((item) => item.streamId === 'b-hot').map((item) => `${item.type}@${item.revision}`)).toEqual(['R0@0', 'R1@1', 'R2@2']);
+  }, testTimeout(2));
+
+  it(
+    'never deadlocks, loses or reorders an event under concurrent group commits, group appends with stale streams, multi-stream appends and early-xid writers',
+    async () => {
+      await database.db.none('CREATE TABLE scratch (id serial PRIMARY KEY, note text)');
+      const streams = Array.from({ length: 12 }, (_unused, index) => `hot-${index.toString().padStart(2, '0')}`);
+      const rounds = 20;
+      let written = 0;
+      let refused = 0;
+      // 6 group writers over random subsets, one stream of each at an exact revision read just
+      // before: a stale one is refused alone, the others are written.
+      const groupWriter = async (writer: number): Promise<void> => {
+        for (let round = 0; round < rounds; round += 1) {
+          const picked = streams.map((item) => ({ item, key: Math.random() })).sort((a, b) => a.key - b.key).slice(0, 2 + ((writer + round) % 5)).map(({ item }) => item);
+          const checked = picked[0]!;
+          const last = (await store.readStream(checked, { direction: 'backwards', maxCount: 1 }))[0];
+          const appends = picked.map((streamId) => ({
+            streamId,
+            events: [event(`G${writer}`)],
+            ...(streamId === checked ? { expectedRevision: last ? last.revision : ('no_stream' as const) } : {}),
+          }));
+          const outcomes = await store.appendEach(appends);
+          outcomes.forEach((outcome, index) => {
+            if (outcome.ok) written += appends[index]!.events.length;
+            else if (outcome.error instanceof ConcurrencyError && appends[index]!.streamId === checked) refused += 1;
+            else throw outcome.error;
+          });
+        }
+      };
+      // 8 single writers through group commit at exact revisions (retrying on a conflict), 2 multi-stream writers, 2 early-xid writers.
+      const singleWriter = async (writer: number): Promise<void> => {
+        for (let round = 0; round < rounds; round += 1) {
+          const streamId = streams[(writer * 5 + round * 7) % streams.length]!;
+          for (let attempt = 0; attempt < 50; attempt += 1) {
+            const last = (await store.readStream(streamId, { direction: 'backwards', maxCount: 1 }))[0];
+            try {
+              await store.appendToStream(streamId, [event(`S${writer}`)], { expectedRevision: last ? last.revision : 'no_stream' });
+              written += 1;
+              break;
+            } catch (error) {
+              if (!(error instanceof ConcurrencyError)) throw error;
+              refused += 1;
+            }
+          }
+        }
+      };
+      const multiWriter = async (writer: number): Promise<void> => {
+        for (let round = 0; round < rounds; round += 1) {
+          const picked = [streams[(writer + round) % 12]!, streams[(writer + round + 5) % 12]!];
+          await store.appendToStreams(picked.map((streamId) => ({ streamId, events: [event(`M${writer}`)] })));
+          written += 2;
+        }
+      };
+      const earlyXidWriter = async (writer: number): Promise<void> => {
+        for (let round = 0; round < rounds; round += 1) {
+          const streamId = streams[(writer * 3 + round) % streams.length]!;
+          await database.db.tx(async (tx) => {
+            await tx.none("INSERT INTO scratch (note) VALUES ('before append')");
+            await tx.any(verifiableAppendSql(streamId, `X${writer}`));
+          });
+          written += 1;
+        }
+      };
+
+      const seen: RecordedEvent[] = [];
+      let checkpoint = START;
+      let writing = true;
+      const reader = (async () => {
+        while (writing) {
+          const page = await store.readAll({ after: checkpoint, limit: 7 });
+          seen.push(...page.events);
+          checkpoint = page.nextAfter;
+          if (page.isEnd) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })();
+      try {
+        await Promise.all([
+          ...Array.from({ length: 6 }, (_unused, writer) => groupWriter(writer)),
+          ...Array.from({ length: 8 }, (_unused, writer) => singleWriter(writer)),
+          ...Array.from({ length: 2 }, (_unused, writer) => multiWriter(writer)),
+          ...Array.from({ length: 2 }, (_unused, writer) => earlyXidWriter(writer)),
+        ]);
+      } finally {
+        writing = false;
+        await reader;
+      }
+      await waitFor(
+        async () => {
+          let page: ReadAllResult;
+          do {
+            page = await store.readAll({ after: checkpoint, limit: 7 });
+            seen.push(...page.events);
+            checkpoint = page.nextAfter;
+          } while (!page.isEnd);
+          return seen.length >= written;
+        },
+        { what: `${written} events to reach the checkpointed reader`, seen: () => `${seen.length} events` },
+      );
+      expect(refused).toBeGreaterThan(0);
+      const { count } = await database.db.one<{ count: string }>('SELECT count(*) FROM ul_events');
+      expect(Number(count)).toBe(written);
+      expect(seen).toHaveLength(written);
+      expect(new Set(seen.map((item) => item.eventId)).size).toBe(written);
+      for (const streamId of streams) {
+        const revisions = seen.filter((item) => item.streamId === streamId).map((item) => Number(item.revision));
+        expect(revisions).toEqual(revisions.map((_revision, index) => index));
+      }
+      expect(await verifyHashChains(database.db)).toMatchObject({ ok: true, eventsChecked: written, streamsChecked: streams.length });
+    },
+    testTimeout(3),
+  );
 });

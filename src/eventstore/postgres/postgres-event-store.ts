@@ -16,11 +16,12 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StreamAppend,
+  type StreamAppendOutcome,
   type SubscribeOptions,
   type SubscriptionHandle,
 } from '../event-store';
 import { runSubscription, Waker } from '../subscription';
-import { clampLimit, prepareAppend, prepareMultiAppend, validateReadStream, type PreparedEvent, type PreparedStreamAppend } from '../validation';
+import { clampLimit, LIMITS, prepareAppend, prepareMultiAppend, validateReadStream, type PreparedEvent, type PreparedStreamAppend } from '../validation';
 
 export const NOTIFY_CHANNEL = 'ul_events';
 /** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
@@ -151,10 +152,63 @@ interface PgError {
   detail?: string;
 }
 
+/**
+ * ul_append_each (migration 11): every stream's part in one statement, answered per stream. The
+ * streams come sorted by id, as for MULTI_APPEND_SQL, and the function takes them in array order.
+ */
+const APPEND_EACH_SQL = `SELECT out_ord, out_status, out_event_id, out_revision, out_position
+  FROM ul_append_each($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::jsonb)`;
+
+interface AppendEachRow {
+  out_ord: number;
+  out_status: 'appended' | 'conflict' | 'stored';
+  out_event_id: string | null;
+  out_revision: string | null;
+  out_position: string | null;
+}
+
+export interface GroupCommitOptions {
+  /** Appends gathered into one statement at most (default 256; at most LIMITS.streamsPerMultiAppend). */
+  maxBatch?: number;
+  /**
+   * Group statements in flight at once (default 2). Appends that arrive while every slot is busy
+   * wait for the next free one and go together: the wait is at most one statement's time, and
+   * under no load an append goes alone, at once, through ul_append as without group commit.
+   */
+  maxInFlight?: number;
+}
+
 export interface PostgresEventStoreOptions {
   /** Open a LISTEN connection for cross-process wake-ups when the first subscription starts (default true). */
   listen?: boolean;
+  /**
+   * Group commit for appendToStream: concurrent single appends to different streams are gathered
+   * and written by one appendEach statement, one transaction and one commit for all of them, each
+   * answered as if it had been appended alone. Off when omitted.
+   */
+  groupCommit?: GroupCommitOptions | false;
 }
+
+/** A single append waiting in the group-commit queue, validated already. */
+interface PendingAppend {
+  part: PreparedStreamAppend;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+/** The group statement itself failed (so it wrote nothing), as opposed to what came after it. */
+class GroupStatementFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the group append statement failed');
+  }
+}
+
+const DEFAULT_GROUP_MAX_BATCH = 256;
+const DEFAULT_GROUP_MAX_IN_FLIGHT = 2;
+/** Appends waiting for a group at most; beyond it callers queue on the promise of a slot (bounded memory). */
+const GROUP_QUEUE_MAX = 100_000;
+/** Waiting appends looked at per group formed. */
+const GROUP_SCAN_MAX = 4096;
 
 /**
  * The PostgreSQL adapter. Appends run in one round trip through the ul_append function
@@ -174,14 +228,109 @@ export class PostgresEventStore implements EventStore {
   private readonly knownPositions = new Set<bigint>();
   /** Payload of this instance's NOTIFYs, so it can ignore its own (it woke its subscriptions already). */
   private readonly notifierId = randomUUID();
+  private readonly groupQueue: PendingAppend[] = [];
+  private groupsInFlight = 0;
+  private readonly streamsInFlight = new Set<string>();
+  private readonly groupMaxBatch: number;
+  private readonly groupMaxInFlight: number;
 
   constructor(
     private readonly db: Database,
     private readonly options: PostgresEventStoreOptions = {},
-  ) {}
+  ) {
+    const group = options.groupCommit || {};
+    this.groupMaxBatch = Math.min(LIMITS.streamsPerMultiAppend, Math.max(1, Math.floor(group.maxBatch ?? DEFAULT_GROUP_MAX_BATCH)));
+    this.groupMaxInFlight = Math.max(1, Math.floor(group.maxInFlight ?? DEFAULT_GROUP_MAX_IN_FLIGHT));
+  }
 
   async appendToStream(streamId: string, events: EventToAppend[], options: AppendOptions = {}): Promise<AppendResult> {
     const prepared = prepareAppend(streamId, events, options.expectedRevision);
+    const callerIds = events.some((event) => event?.eventId !== undefined);
+    if (!this.options.groupCommit) return this.appendOne(prepared, callerIds);
+    if (this.groupQueue.length >= GROUP_QUEUE_MAX) throw new Error(`group commit queue is full (${GROUP_QUEUE_MAX} appends waiting)`);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.groupQueue.push({ part: { index: 0, ...prepared, callerIds }, resolve, reject });
+      this.pumpGroups();
+    });
+  }
+
+  /**
+   * Starts a group while a slot is free: the waiting appends in arrival order, one per stream, at
+   * most groupMaxBatch. A stream may appear once per statement, and an append to a stream that a
+   * group in flight writes waits for that group to end: so one process's appends to one stream
+   * are written in the order they came, and a group never waits in PostgreSQL for a lock that
+   * another group of this process holds (which would stall all its other streams). A group of
+   * one goes through ul_append, the single append's path.
+   */
+  private pumpGroups(): void {
+    while (this.groupsInFlight < this.groupMaxInFlight && this.groupQueue.length > 0) {
+      const batch: PendingAppend[] = [];
+      const streams = new Set<string>();
+      const eventIds = new Set<string>();
+      let bytes = 0;
+      let events = 0;
+      // The scan is bounded too: a queue full of appends to one hot stream costs no quadratic time.
+      for (let index = 0, scanned = 0; index < this.groupQueue.length && batch.length < this.groupMaxBatch && scanned < GROUP_SCAN_MAX; scanned += 1) {
+        const pending = this.groupQueue[index]!;
+        const size = pending.part.events.reduce((sum, event) => sum + event.dataJson.length + event.metadataJson.length, 0);
+        const fits =
+          !streams.has(pending.part.streamId) &&
+          !this.streamsInFlight.has(pending.part.streamId) &&
+          !pending.part.events.some((event) => eventIds.has(event.eventId)) &&
+          (batch.length === 0 || (bytes + size <= LIMITS.multiAppendMaxBytes && events + pending.part.events.length <= LIMITS.eventsPerMultiAppend));
+        if (!fits) {
+          index += 1;
+          continue;
+        }
+        this.groupQueue.splice(index, 1);
+        batch.push(pending);
+        streams.add(pending.part.streamId);
+        for (const event of pending.part.events) eventIds.add(event.eventId);
+        bytes += size;
+        events += pending.part.events.length;
+      }
+      if (batch.length === 0) return; // Every waiting append is to a stream a group in flight writes.
+      this.groupsInFlight += 1;
+      for (const stream of streams) this.streamsInFlight.add(stream);
+      void this.runGroup(batch).finally(() => {
+        this.groupsInFlight -= 1;
+        for (const stream of streams) this.streamsInFlight.delete(stream);
+        this.pumpGroups();
+      });
+    }
+  }
+
+  private async runGroup(batch: PendingAppend[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch as [PendingAppend];
+      await this.appendOne(only.part, only.part.callerIds).then(only.resolve, only.reject);
+      return;
+    }
+    let outcomes: StreamAppendOutcome[];
+    try {
+      outcomes = await this.appendPrepared(batch.map((pending, index) => ({ ...pending.part, index })));
+    } catch (error) {
+      if (!(error instanceof GroupStatementFailed)) {
+        // After the statement (looking up stored ids failed): what was written stays written, and
+        // each caller learns that its answer is unknown, as from a lost connection.
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      // The statement failed as a whole and wrote nothing: an event id being stored concurrently
+      // under another stream (a reused command id), a deadlock of colliding lock hashes, a lost
+      // connection. Each append then goes alone, and gets its own answer or error.
+      await Promise.all(batch.map((pending) => this.appendOne(pending.part, pending.part.callerIds).then(pending.resolve, pending.reject)));
+      return;
+    }
+    batch.forEach((pending, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) pending.resolve(outcome.result);
+      else pending.reject(outcome.error);
+    });
+  }
+
+  /** One append through ul_append, in its own statement. */
+  private async appendOne(prepared: { streamId: string; events: PreparedEvent[]; expected: ExpectedRevision }, callerIds: boolean): Promise<AppendResult> {
     const [kind, revision] = expectedParts(prepared.expected);
     const payload = eventsPayload(prepared.events);
     let rows: Array<{ out_event_id: string; out_revision: string; out_position: string }>;
@@ -195,7 +344,6 @@ export class PostgresEventStore implements EventStore {
       const translated = this.translateAppendError(error, prepared.streamId, prepared.expected);
       // A repeated append fails on the revision or on the unique event id; with ids of the
       // caller's own, the stored copies decide whether it is a replay or a conflict.
-      const callerIds = events.some((event) => event?.eventId !== undefined);
       if (callerIds && (translated instanceof ConcurrencyError || translated instanceof EventIdConflictError)) {
         const replay = await this.replayOrConflict(prepared.streamId, prepared.events);
         if (replay) return replay;
@@ -296,6 +444,91 @@ export class PostgresEventStore implements EventStore {
     // One wake-up for the whole call.
     this.announceAppend();
     return results;
+  }
+
+  async appendEach(appends: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+    try {
+      return await this.appendPrepared(prepareMultiAppend(appends));
+    } catch (error) {
+      throw error instanceof GroupStatementFailed ? error.cause : error;
+    }
+  }
+
+  /**
+   * ul_append_each over validated parts (`index` = the part's place in the answer). Streams whose
+   * ids were stored already are looked up together afterwards, as a failed single append's are,
+   * and answered with their original result or an EventIdConflictError.
+   */
+  private async appendPrepared(parts: PreparedStreamAppend[]): Promise<StreamAppendOutcome[]> {
+    // The same lock order as every multi-append (see MULTI_APPEND_SQL).
+    const ordered = [...parts].sort(byStreamId);
+    const expected = ordered.map((part) => expectedParts(part.expected));
+    let rows: AppendEachRow[];
+    try {
+      rows = await this.db.any<AppendEachRow>({
+        name: 'ul-append-each',
+        text: APPEND_EACH_SQL,
+        values: [
+          ordered.map((part) => part.streamId),
+          expected.map(([kind]) => kind),
+          expected.map(([, revision]) => revision),
+          ordered.map((part) => part.callerIds),
+          `[${ordered.map((part) => eventsPayload(part.events)).join(',')}]`,
+        ],
+      });
+    } catch (error) {
+      throw new GroupStatementFailed(error);
+    }
+    const byOrd = new Map<number, AppendEachRow[]>();
+    for (const row of rows) {
+      const group = byOrd.get(row.out_ord);
+      if (group) group.push(row);
+      else byOrd.set(row.out_ord, [row]);
+    }
+    const outcomes: StreamAppendOutcome[] = new Array<StreamAppendOutcome>(parts.length);
+    const stored: PreparedStreamAppend[] = [];
+    let appended = false;
+    ordered.forEach((part, position) => {
+      const group = byOrd.get(position + 1) ?? [];
+      const status = group[0]?.out_status;
+      if (status === 'conflict' && group.length === 1) {
+        const actual = group[0]!.out_revision;
+        outcomes[part.index] = { ok: false, error: new ConcurrencyError(part.streamId, String(part.expected), actual ?? 'no_stream') };
+      } else if (status === 'stored' && group.length === 1) {
+        stored.push(part);
+      } else if (status === 'appended' && group.length === part.events.length && group.every((row) => row.out_status === 'appended')) {
+        appended = true;
+        const last = group[group.length - 1]!;
+        outcomes[part.index] = {
+          ok: true,
+          result: {
+            nextExpectedRevision: BigInt(last.out_revision!),
+            lastPosition: BigInt(last.out_position!),
+            events: group.map((row) => ({ eventId: row.out_event_id!, revision: BigInt(row.out_revision!), globalPosition: BigInt(row.out_position!) })),
+            idempotentReplay: false,
+          },
+        };
+      } else {
+        throw new Error(`invariant violated: ul_append_each answered ${group.length} rows (${status ?? 'none'}) for the ${part.events.length} events of ${part.streamId}`);
+      }
+    });
+    if (appended) this.announceAppend();
+    if (stored.length > 0) {
+      const byId = await this.storedIds(stored.flatMap((part) => part.events.map((event) => event.eventId)));
+      for (const part of stored) {
+        const replay = storedResult(part.events, byId);
+        outcomes[part.index] = replay
+          ? { ok: true, result: replay }
+          : {
+              ok: false,
+              error: new EventIdConflictError(`stream ${part.streamId}: event ids already stored with different content or in another batch`, {
+                streamId: part.streamId,
+                appendIndex: part.index,
+              }),
+            };
+      }
+    }
+    return outcomes;
   }
 
   /**

@@ -202,4 +202,109 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 11,
+    name: 'event store: ul_append_each, a group append answering per stream',
+    // Group commit (PostgresEventStore.appendEach and the batched appendToStream): many streams in
+    // one transaction, like appendToStreams, but a stream that is not at its expected revision, or
+    // whose caller ids are stored already, is answered as such and skipped instead of raising, so
+    // the other streams commit. The body per stream is ul_append's: the same lock, the same
+    // check before any insert (a skipped stream burns no position), the same sort key and hash
+    // chain. No EXCEPTION block: each would be a subtransaction, and a transaction with more than
+    // 64 of them overflows the snapshot's subxid cache, which slows every reader of the cluster.
+    // Streams are taken in array order (the adapter sorts them by id, as for appendToStreams), so
+    // two group appends, or a group and a multi-append, cannot deadlock over their locks.
+    // p_events: one JSON array per stream, as ul_append's p_events, in the same order.
+    // out_status: 'appended' (one row per event), 'conflict' (out_revision = the stream's last
+    // revision, NULL when it has none), 'stored' (some of the ids are stored already: the adapter
+    // decides replay or conflict from the stored rows, as after a failed ul_append).
+    sql: /* sql */ `
+      CREATE FUNCTION ul_append_each(p_stream_ids text[], p_kinds text[], p_revisions bigint[], p_check_ids boolean[], p_events jsonb)
+      RETURNS TABLE (out_ord integer, out_status text, out_event_id uuid, out_revision bigint, out_position bigint)
+      LANGUAGE plpgsql
+      -- As ul_append: a cached generic plan must never scan the table (migration 1).
+      SET enable_seqscan = off
+      AS $$
+      DECLARE
+        v_stream_id text;
+        v_kind text;
+        v_expected bigint;
+        v_events jsonb;
+        v_last_revision bigint;
+        v_last_hash bytea;
+        v_last_xid xid8;
+        v_sort_xid xid8;
+        v_recorded_at timestamptz;
+        v_recorded_ms bigint;
+        v_event jsonb;
+        v_digest bytea;
+        v_hash bytea;
+      BEGIN
+        FOR s IN 1 .. coalesce(array_length(p_stream_ids, 1), 0) LOOP
+          v_stream_id := p_stream_ids[s];
+          v_kind := p_kinds[s];
+          v_expected := p_revisions[s];
+          v_events := p_events -> (s - 1);
+          out_ord := s;
+          out_event_id := NULL;
+          out_revision := NULL;
+          out_position := NULL;
+
+          -- The lock before this stream's first write; see ul_append.
+          PERFORM pg_advisory_xact_lock(hashtextextended(v_stream_id, 0));
+
+          -- Caller ids already stored (a retried command) would fail the unique index and with it
+          -- the whole statement; checked under the lock, so a concurrent writer of this stream
+          -- has committed or not started.
+          IF p_check_ids[s] AND EXISTS (
+               SELECT 1 FROM ul_events e
+                WHERE e.event_id = ANY (ARRAY(SELECT (x ->> 'id')::uuid FROM jsonb_array_elements(v_events) AS x))) THEN
+            out_status := 'stored';
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+
+          SELECT e.stream_revision, e.hash, e.transaction_id
+            INTO v_last_revision, v_last_hash, v_last_xid
+            FROM ul_events e
+           WHERE e.stream_id = v_stream_id
+           ORDER BY e.stream_revision DESC
+           LIMIT 1;
+
+          -- Checked before any insert of this stream: a refused stream burns no position.
+          IF (v_kind = 'no_stream' AND v_last_revision IS NOT NULL)
+             OR (v_kind = 'stream_exists' AND v_last_revision IS NULL)
+             OR (v_kind = 'exact' AND v_last_revision IS DISTINCT FROM v_expected) THEN
+            out_status := 'conflict';
+            out_revision := v_last_revision;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+
+          -- The sort key of ul_append: never below the stream's previous key, never below our xid.
+          v_sort_xid := greatest(pg_current_xact_id(), v_last_xid);
+          v_recorded_at := date_trunc('milliseconds', clock_timestamp());
+          v_recorded_ms := (extract(epoch FROM v_recorded_at) * 1000)::bigint;
+          v_last_hash := coalesce(v_last_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+          v_last_revision := coalesce(v_last_revision, -1);
+          out_status := 'appended';
+
+          FOR i IN 0 .. jsonb_array_length(v_events) - 1 LOOP
+            v_event := v_events -> i;
+            v_last_revision := v_last_revision + 1;
+            v_digest := decode(v_event->>'digest', 'hex');
+            v_hash := sha256(v_last_hash || int8send(v_last_revision) || int8send(v_recorded_ms) || v_digest);
+            INSERT INTO ul_events (transaction_id, stream_id, stream_revision, event_id, event_type, schema_version,
+                                   data, metadata, recorded_at, content_digest, hash)
+            VALUES (v_sort_xid, v_stream_id, v_last_revision, (v_event->>'id')::uuid, v_event->>'type',
+                    (v_event->>'v')::integer, v_event->'data', v_event->'meta', v_recorded_at, v_digest, v_hash)
+            RETURNING event_id, stream_revision, global_position
+              INTO out_event_id, out_revision, out_position;
+            RETURN NEXT;
+            v_last_hash := v_hash;
+          END LOOP;
+        END LOOP;
+      END $$;
+    `,
+  },
 ];
