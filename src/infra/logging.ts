@@ -39,16 +39,16 @@ export interface LoggerOptions {
 }
 
 /**
- * The service and the worker write their lines asynchronously through an 8 KiB buffer (SonicBoom
- * wants it below its 16 KiB maxWrite): a synchronous write per request would put the terminal's or
- * the log shipper's pipe on every request's path (issue 12). The buffer is flushed synchronously
- * when the process exits, so a line logged just before process.exit is not lost. The one-shot CLI
- * commands write synchronously: they log little, and their lines must come out in order with their
- * answer.
+ * The service and the worker write their lines asynchronously (no buffering threshold, so a line
+ * goes out as soon as the stream is free, and a quiet service's lines are not held back): a
+ * synchronous write per request would put the terminal's or the log shipper's pipe on every
+ * request's path (issue 12). What is still queued is flushed synchronously when the process exits,
+ * so a line logged just before process.exit is not lost. The one-shot CLI commands write
+ * synchronously: they log little, and their lines must come out in order with their answer.
  */
 function fileDestination(fd: 1 | 2, processName: LoggerOptions['process']): DestinationStream {
   if (processName === 'cli') return pino.destination({ dest: fd, sync: true });
-  const stream = pino.destination({ dest: fd, sync: false, minLength: 8 * 1024 });
+  const stream = pino.destination({ dest: fd, sync: false });
   process.once('exit', () => {
     try {
       stream.flushSync();
