@@ -15,6 +15,8 @@ export interface CuttableProxy {
   port: number;
   /** Connections proxied so far, and connections refused while cut. */
   stats(): { connections: number; refused: number; cuts: number };
+  /** Connections open now. */
+  open(): number;
   /** Cuts every connection and refuses new ones until `restore()`. */
   cut(): number;
   restore(): void;
@@ -57,6 +59,7 @@ export async function startCuttableProxy(target: { host: string; port: number })
   return {
     port: address.port,
     stats: () => ({ ...counts }),
+    open: () => open.size / 2,
     cut() {
       isCut = true;
       counts.cuts += 1;

@@ -382,20 +382,23 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
     for (let slot = 0; slot < workerCount; slot += 1) launch(slot);
 
     // The requests, created while the workers run and die.
+    // The economy first: its read-model catch-up should not race the grants' appends.
     let created = false;
+    let creationError: Error | undefined;
     const creating = (async () => {
-      await Promise.all([
-        activateMembers(ledger, options.grants, { concurrency: 4 }),
-        (async () => {
-          const merchants = options.payouts / DAYS.length;
-          const economy = await openEconomy(ledger, clock, { merchants, days: DAYS, members: fixtureMembers, cardOf: (index) => (index === 0 ? CLOSED_CARD : testBankCard(index + 1)) });
-          await settleDays(ledger, clock, economy, DAYS);
-        })(),
-      ]);
+      const merchants = options.payouts / DAYS.length;
+      const economy = await openEconomy(ledger, clock, { merchants, days: DAYS, members: fixtureMembers, cardOf: (index) => (index === 0 ? CLOSED_CARD : testBankCard(index + 1)) });
+      await Promise.all([activateMembers(ledger, options.grants, { concurrency: 4 }), settleDays(ledger, clock, economy, DAYS)]);
       created = true;
       mark('requests created');
     })();
-    creating.catch(() => undefined);
+    creating.catch((error: unknown) => {
+      creationError = error as Error;
+    });
+    /** Every wait of the kill loop ends at once when creating the requests failed. */
+    const failFast = (): void => {
+      if (creationError) throw new Error(`creating the requests failed: ${creationError.stack ?? creationError.message}`);
+    };
 
     // The kills, with the Redis restart and the PostgreSQL cut among them.
     let kills = 0;
@@ -405,13 +408,15 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
     const postgresAt = Math.floor((2 * options.kills) / 3);
     for (let kill = 1; kill <= options.kills; kill += 1) {
       if (kill === redisAt) {
-        await waitFor(() => applied() >= expectedEffects / 4 || created, { what: 'a quarter of the effects before the Redis restart', timeoutMs: 600_000 });
+        await waitFor(() => (failFast(), applied() >= expectedEffects / 4 || created), { what: 'a quarter of the effects before the Redis restart', timeoutMs: 180_000 });
         await redis.restartEmpty();
         redisRestarts += 1;
         plan.push(`before kill ${kill}: Redis killed -9 and restarted empty (${applied()} effects applied)`);
         mark('Redis restarted empty');
       }
       if (kill === postgresAt) {
+        // While every worker runs (its pools, the relay's LISTEN connection open), so the cut drops live connections.
+        await waitFor(() => (failFast(), workers.every((worker) => worker.started()) && proxy.open() > 0), { what: 'every worker started before the PostgreSQL cut', timeoutMs: 120_000 });
         const dropped = proxy.cut();
         postgresDropped += dropped;
         plan.push(`before kill ${kill}: PostgreSQL cut for ${POSTGRES_CUT_MS} ms (${dropped} connections dropped, ${applied()} effects applied)`);
@@ -435,9 +440,9 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
         const more = 1 + Math.floor(random() * ((2 * expectedEffects) / options.kills));
         const target = Math.min(expectedEffects, applied() + more);
         plan.push(`kill ${kill}: slot ${slot}, after ${target} effects applied (${more} more)`);
-        await waitFor(() => applied() >= target || worker.child.exitCode !== null || (created && applied() >= expectedEffects), {
+        await waitFor(() => (failFast(), applied() >= target || worker.child.exitCode !== null || (created && applied() >= expectedEffects)), {
           what: `${target} effects applied`,
-          timeoutMs: 600_000,
+          timeoutMs: 180_000,
           seen: () => `${applied()} applied; worker: ${worker.tail().slice(-1_000)}`,
         });
       }
