@@ -375,19 +375,20 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
       return simulators.insurer.stats().applied + simulators.insurer.allEnrolments().filter((enrolment) => enrolment.status === 'refused').length + stats.applied + stats.declined;
     };
     // Grants, plus the members the payouts fixture activates (each also asks for a grant).
-    const fixtureMembers = Math.max(10, Math.ceil(options.payouts / 20));
+    // At most 20: the fixture's union is allocated 500,000 yuan and pays each member 20,000.
+    const fixtureMembers = Math.min(20, Math.max(10, Math.ceil(options.payouts / 50)));
     const expectedEffects = options.grants + fixtureMembers + options.payouts;
 
+    // The economy (programme funded, wallets paid, merchants admitted) before any worker runs:
+    // the workers' benefits sweep would otherwise race this process's batch for the wallets.
+    const economy = await openEconomy(ledger, clock, { merchants: options.payouts / DAYS.length, days: DAYS, members: fixtureMembers, cardOf: (index) => (index === 0 ? CLOSED_CARD : testBankCard(index + 1)) });
     mark('setup done');
     for (let slot = 0; slot < workerCount; slot += 1) launch(slot);
 
     // The requests, created while the workers run and die.
-    // The economy first: its read-model catch-up should not race the grants' appends.
     let created = false;
     let creationError: Error | undefined;
     const creating = (async () => {
-      const merchants = options.payouts / DAYS.length;
-      const economy = await openEconomy(ledger, clock, { merchants, days: DAYS, members: fixtureMembers, cardOf: (index) => (index === 0 ? CLOSED_CARD : testBankCard(index + 1)) });
       await Promise.all([activateMembers(ledger, options.grants, { concurrency: 4 }), settleDays(ledger, clock, economy, DAYS)]);
       created = true;
       mark('requests created');
