@@ -65,5 +65,5 @@ it('reconciles the pay day without a mismatch, and verify passes', () => {
 });
 
 it('stops the last workers cleanly on SIGTERM', () => {
-  expect(report.cleanStops).toBe(true);
+  expect({ clean: report.cleanStops, stops: report.stops }).toEqual({ clean: true, stops: report.stops.map(() => ({ code: 0, signal: null })) });
 });

@@ -125,8 +125,9 @@ export interface ScenarioReport {
   faultsInjected: { insurer: { errors: number; timeouts: number; lostAnswers: number }; gateway: { errors: number; timeouts: number; lostAnswers: number; inquiryErrors: number } };
   reconciliation: { exitCode: number; mismatches: number; statementLines: number; ledgerPayouts: number; output: string };
   verify: { exitCode: number; output: string };
-  /** The last worker processes stopped cleanly on SIGTERM. */
+  /** The last worker processes stopped cleanly on SIGTERM (exit 0 after "stopped"); their exits. */
   cleanStops: boolean;
+  stops: Array<{ code: number | null; signal: string | null }>;
   durationMs: number;
   phases: Record<string, number>;
   plan: string[];
@@ -491,6 +492,9 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
     await waitFor(settled, { what: 'every request to have an outcome or a dead letter', timeoutMs: options.drainTimeoutMs ?? 240_000, intervalMs: 250, seen: () => last });
     mark('drained');
 
+    // A process still starting has no SIGTERM handler yet (it would die of the signal, as from a
+    // kill): the graceful stop is checked on processes that are up.
+    await waitFor(() => workers.every((worker) => worker.started()), { what: 'every worker started before the SIGTERM', timeoutMs: 120_000, seen: () => workers.map((worker) => worker.tail().slice(-500)).join('\n') });
     stopping = true;
     for (const worker of workers) {
       worker.ending = true;
@@ -498,6 +502,7 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
     }
     const exits = await Promise.all(workers.map((worker) => worker.exited));
     const cleanStops = exits.every((exit) => exit.code === 0) && workers.every((worker) => worker.tail().includes('stopped'));
+    if (!cleanStops) log(`SIGTERM stops: ${JSON.stringify(exits)}\n${workers.map((worker) => worker.tail().slice(-1_000)).join('\n')}`);
     mark('workers stopped');
 
     // The figures.
@@ -591,6 +596,7 @@ export async function runWorkerFaultScenario(options: ScenarioOptions): Promise<
       reconciliation,
       verify: { exitCode: verified.code, output: `${verified.stdout}${verified.code === 0 ? '' : verified.stderr}`.slice(-2_000) },
       cleanStops,
+      stops: exits,
       durationMs: Date.now() - startedMs,
       phases,
       plan,
