@@ -9,12 +9,13 @@ import { workerRegistry, type WorkerRegistry } from './registry';
 import { startReconciliationSchedule, type ReconciliationSchedule } from './payouts';
 import { scheduleTasks, startSchedules, type Schedules } from './schedules';
 import { bullPrefix } from './queues';
-import { replayOutstanding, startRelay } from './relay';
+import { replayOutstanding, startRelay, watchRedisRestarts } from './relay';
 import { startWorkers, type WorkerHost, type WorkerHostLog, type WorkerHostOptions } from './worker-host';
 
 /**
  * Everything a worker process runs, in the order it needs it: the Redis eviction-policy check,
- * the replay of requests Redis may have lost, the relay, the registered workers and the job
+ * the replay of requests Redis may have lost (at start, and again whenever Redis comes back as
+ * another server: relay/redis-restarts.ts), the relay, the registered workers and the job
  * schedulers of the time-driven work (src/workers/schedules: the benefits sweep, idle members'
  * expired holds, merchant day close, year-end close; these replace the in-process sweep timer,
  * which only a WORKERS=off service still runs). Used by
@@ -55,6 +56,8 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   if (policy.ok) log.log(policy.message);
   else log.warn(policy.message);
 
+  // Watched before the start's replay, so that a restart between the two is not missed.
+  const restarts = await watchRedisRestarts({ redis: options.redis, replay: () => replayOutstanding({ db: options.db, queues: options.queues }), log });
   const replay = await replayOutstanding({ db: options.db, queues: options.queues });
   log.log(
     `relay: ${replay.outstanding} request(s) without a recorded outcome, ${replay.readded} of them re-added (Redis no longer held them)` +
@@ -115,6 +118,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       await host.close();
       await reconciliation?.close();
       await schedules?.close();
+      restarts.close();
       await relay.stop();
     },
   };
