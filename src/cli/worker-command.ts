@@ -41,7 +41,7 @@ export async function runWorkerProcess(): Promise<void> {
   const outside = await connectOutsideServices(config);
   const redis = runtime.redis!;
   const queues = new QueueSet(redis, config.redisKeyPrefix);
-  const ledger = new UnionLedger({ config, db: runtime.db, piiKeys, insurer: outside.insurer, payments: outside.payments, sms: outside.sms });
+  const ledger = new UnionLedger({ config, db: runtime.db, piiKeys, insurer: outside.insurer, payments: outside.payments, sms: outside.sms, redis });
   // This process's registry: its workers' job outcomes, durations and waits, the queues' depths
   // (read on scrape) and Node's own figures. No projection runs here, so there is no lag to report.
   const metrics = new ServiceMetrics({ lag: () => ({}), queueDepths: () => queues.depths() });

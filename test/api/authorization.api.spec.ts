@@ -143,6 +143,18 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/admin/mall/orders/{orderId}/dispatch': { who: ['admin'], outside: { as: 'admin', refusal: hidden('MALL.ORDER_NOT_FOUND') } },
   'POST /v1/admin/mall/orders/{orderId}/return': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MALL.ORDER_NOT_FOUND') } },
   'GET /v1/admin/mall/units/{orgId}/pickups': { who: ['admin'], outside: { as: 'admin' } },
+  // Claims and lotteries (another subtree's campaign or lottery: test/api/claims.api.spec.ts).
+  'POST /v1/admin/claim-campaigns': { who: ['admin'] },
+  'GET /v1/admin/claim-campaigns/{campaignId}': { who: ['admin', 'finance', 'auditor'] },
+  'GET /v1/admin/claim-campaigns/{campaignId}/claims': { who: ['admin', 'finance', 'auditor'] },
+  'POST /v1/me/claim-campaigns/{campaignId}/claim': { who: ['member'] },
+  'GET /v1/me/claim-campaigns/{campaignId}/claim': { who: ['member'] },
+  'POST /v1/admin/lotteries': { who: ['admin'] },
+  'GET /v1/lotteries/{lotteryId}': { who: ['member', 'admin', 'finance', 'auditor'] },
+  'GET /v1/lotteries/{lotteryId}/entries': { who: ['member', 'admin', 'finance', 'auditor'] },
+  'POST /v1/me/lotteries/{lotteryId}/entries': { who: ['member'] },
+  'GET /v1/me/lotteries/{lotteryId}/entry': { who: ['member'] },
+  'POST /v1/admin/lotteries/{lotteryId}/draw': { who: ['admin'] },
 };
 
 let app: LedgerApp;

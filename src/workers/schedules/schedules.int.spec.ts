@@ -37,7 +37,7 @@ async function twoRuns(name: Parameters<typeof runSchedule>[1], period: string) 
 
 beforeAll(async () => {
   app = await startLedgerApp({ clock: () => new Date(nowMs) });
-  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, db: app.ledger.db, clock: () => new Date(nowMs) });
+  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, db: app.ledger.db, clock: () => new Date(nowMs) });
   await app.ledger.orgs.registerOrganisation({ orgId: 'sched-hn', name: 'Union sched-hn', parentId: null, level: 'province' }, { commandId: 'org:sched-hn', actor: system });
 }, testTimeout());
 afterAll(async () => {
@@ -132,6 +132,7 @@ describe('the schedulers', () => {
       const schedulers = await first.queue.getJobSchedulers();
       expect(schedulers.map((scheduler) => [scheduler.key, scheduler.pattern, scheduler.tz]).sort()).toEqual([
         ['benefits-sweep', '0 * * * * *', 'Asia/Shanghai'],
+        ['claims-reconcile', '45 * * * * *', 'Asia/Shanghai'],
         ['mall-orders', '15 * * * * *', 'Asia/Shanghai'],
         ['member-holds', '30 * * * * *', 'Asia/Shanghai'],
         ['merchant-day-close', '0 10 0 * * *', 'Asia/Shanghai'],

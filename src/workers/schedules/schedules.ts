@@ -17,7 +17,7 @@ import type { EventStore } from '../../eventstore/event-store';
 
 export const SCHEDULES_QUEUE = 'ul-schedules';
 
-export type ScheduleName = 'benefits-sweep' | 'member-holds' | 'merchant-day-close' | 'year-end-close' | 'mall-orders';
+export type ScheduleName = 'benefits-sweep' | 'member-holds' | 'merchant-day-close' | 'year-end-close' | 'mall-orders' | 'claims-reconcile';
 export type ScheduleCounts = Record<string, number>;
 /** The work of one schedule for one period (the period names the run, e.g. in command ids). */
 export type ScheduleTasks = Record<ScheduleName, (period: string) => Promise<ScheduleCounts>>;
@@ -40,6 +40,9 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   { name: 'member-holds', pattern: '30 * * * * *', periodOf: minuteOf },
   // Mall orders not paid by their deadline expire and release what they held; interrupted settlements finish (Mall.sweep).
   { name: 'mall-orders', pattern: '15 * * * * *', periodOf: minuteOf },
+  // Claim admissions the gate let through whose request never reached the log (a crash between the
+  // two) are recorded, so the gate and the log agree (Claims.reconcile).
+  { name: 'claims-reconcile', pattern: '45 * * * * *', periodOf: minuteOf },
   // Yesterday's merchant settlements (Benefits.settleDue): the period is the day closed.
   { name: 'merchant-day-close', pattern: '0 10 0 * * *', periodOf: (atMs) => previousDay(periodsOf(new Date(atMs)).day) },
   // Programmes of the year just over: the period is the year closed.

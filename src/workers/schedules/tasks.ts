@@ -1,4 +1,5 @@
 import type { Benefits } from '../../application/benefits';
+import type { Claims } from '../../application/claims';
 import type { Mall } from '../../application/mall';
 import type { MemberService } from '../../application/members';
 import type { Queryable } from '../../infra/database';
@@ -13,6 +14,8 @@ export function scheduleTasks(deps: {
   benefits: Pick<Benefits, 'sweep' | 'settleDue' | 'closeEndedProgrammes'>;
   members: Pick<MemberService, 'releaseDueHolds'>;
   mall: Pick<Mall, 'sweep'>;
+  /** A function: the claims context needs Redis (its gate), reached only when the schedule runs. */
+  claims: () => Pick<Claims, 'reconcile'>;
   db: Queryable;
   clock?: () => Date;
 }): ScheduleTasks {
@@ -31,6 +34,7 @@ export function scheduleTasks(deps: {
       return { members, holds };
     },
     'mall-orders': async () => ({ ...(await deps.mall.sweep()) }),
+    'claims-reconcile': async () => ({ ...(await deps.claims().reconcile()) }),
     'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
     'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
   };
