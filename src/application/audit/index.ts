@@ -1,0 +1,6 @@
+/**
+ * The audit context's use cases, for finance auditors: sealed stream heads and their comparison
+ * with the database (docs/AUDIT.md). Everything here but sealing reads only.
+ */
+export { HEADS_PAGE, compareHeads, feedPointAt, headsAt, visibleFeedEnd, type FeedPoint, type TakenHeads } from './heads';
+export { SealFileError, Seals, readSealFile, writeSealFile, type SealResult } from './seals';

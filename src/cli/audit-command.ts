@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { compareHeads, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { createEventStore } from '../composition-root';
+import { loadConfig } from '../config/config';
+import type { HeadFinding } from '../domain/audit';
+import type { Runtime } from '../infra/runtime';
+
+/**
+ * `union-ledger audit ...`: the auditors' toolkit (docs/AUDIT.md). Every subcommand but `seal`
+ * runs on a read-only connection and migrates nothing, so a database role with SELECT only
+ * (docs/audit/auditor-role.sql) can run it. Exit 0: nothing found; 1: something found (named on
+ * stdout); 2: the command could not run.
+ */
+
+type WithRuntime = <T>(work: (runtime: Runtime) => Promise<T>, options?: { readOnly?: boolean }) => Promise<T>;
+
+export function findingText(finding: HeadFinding): string {
+  switch (finding.kind) {
+    case 'vanished':
+      return `VANISHED stream ${finding.streamId}: sealed at revision ${finding.sealedRevision}, no event of it is stored now`;
+    case 'truncated':
+      return `TRUNCATED stream ${finding.streamId}: sealed at revision ${finding.sealedRevision}, its last stored revision is ${finding.lastRevision}`;
+    case 'rewritten':
+      return `REWRITTEN stream ${finding.streamId} at or before revision ${finding.sealedRevision}: sealed hash ${finding.sealedHash}, stored hash ${finding.storedHash}`;
+    default: {
+      const unknown: never = finding;
+      throw new Error(`invariant violated: unknown finding ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+export function registerAuditCommand(program: Command, deps: { withRuntime: WithRuntime }): void {
+  const audit = program.command('audit').description("the auditors' toolkit: sealed stream heads (read-only but for `seal`)");
+
+  audit
+    .command('seal')
+    .description('record every stream head at the visible end of the log as a HeadsSealed event (chained to the previous seal) and write the heads to a file to keep outside the database')
+    .requiredOption('--out <file>', 'where to write the seal file (NDJSON: the seal, then one line per stream head)')
+    .action(async (options: { out: string }) => {
+      const result = await deps.withRuntime(async (runtime) => {
+        const store = createEventStore(loadConfig(), runtime.db, { listen: false });
+        try {
+          return await new Seals(store, runtime.db).seal();
+        } finally {
+          await store.close();
+        }
+      });
+      await writeSealFile(options.out, result.seal, result.heads.heads);
+      process.stdout.write(
+        `${result.recorded ? 'sealed' : 'nothing new since seal'} #${result.seal.sealNumber} at position ${result.seal.position}: ` +
+          `${result.seal.streams} streams, ${result.seal.events} events, root ${result.seal.root}; heads written to ${options.out}\n`,
+      );
+    });
+
+  audit
+    .command('heads')
+    .description('compare the database with an earlier seal file: report vanished streams, truncated streams and rewritten tails; exit 1 if any')
+    .requiredOption('--compare <file>', 'a seal file written by `audit seal`')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { compare: string; json?: boolean }) => {
+      let sealed: Awaited<ReturnType<typeof readSealFile>>;
+      try {
+        sealed = await readSealFile(options.compare);
+      } catch (error) {
+        if (!(error instanceof SealFileError)) throw error;
+        process.stdout.write(`SEAL FILE REFUSED: ${error.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const report = await deps.withRuntime(
+        async (runtime) => {
+          const compared = await compareHeads(runtime.db, sealed.heads);
+          // The seal as the database recorded it: a root that differs from the file's means one of
+          // them was altered, and the file, kept outside, is the one to trust.
+          const store = createEventStore(loadConfig(), runtime.db, { listen: false });
+          const stored = await new Seals(store, runtime.db).list().finally(() => store.close());
+          const same = stored.find((item) => item.position === sealed.seal.position);
+          return { ...compared, storedSeal: same ?? null };
+        },
+        { readOnly: true },
+      );
+      const sealDiffers = report.storedSeal !== null && report.storedSeal.root !== sealed.seal.root;
+      const ok = report.findings.length === 0 && !sealDiffers;
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ ok, seal: sealed.seal, compared: report.compared, findings: report.findings, storedSeal: report.storedSeal }, null, 2)}\n`);
+      } else {
+        for (const finding of report.findings) process.stdout.write(`${findingText(finding)}\n`);
+        if (sealDiffers) process.stdout.write(`SEAL REWRITTEN: the database's seal at position ${sealed.seal.position} has root ${report.storedSeal!.root}, the file ${sealed.seal.root}\n`);
+        if (report.storedSeal === null) process.stdout.write(`note: the database holds no seal at position ${sealed.seal.position}\n`);
+        process.stdout.write(
+          ok
+            ? `OK: ${report.compared} sealed stream heads of seal #${sealed.seal.sealNumber} (position ${sealed.seal.position}) all still stored\n`
+            : `ALTERED: ${report.findings.length} of ${report.compared} sealed stream heads differ\n`,
+        );
+      }
+      process.exitCode = ok ? 0 : 1;
+    });
+}
