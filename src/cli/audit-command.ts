@@ -1,8 +1,9 @@
-import type { Command } from 'commander';
-import { compareHeads, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { InvalidArgumentError, type Command } from 'commander';
+import { compareHeads, exportLedger, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
 import { createEventStore } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { HeadFinding } from '../domain/audit';
+import { pgp } from '../infra/database';
 import type { Runtime } from '../infra/runtime';
 
 /**
@@ -11,6 +12,9 @@ import type { Runtime } from '../infra/runtime';
  * (docs/audit/auditor-role.sql) can run it. Exit 0: nothing found; 1: something found (named on
  * stdout); 2: the command could not run.
  */
+
+/** One consistent read-only view of the database for an answer made of several queries. */
+const READ_ONLY_SNAPSHOT = new pgp.txMode.TransactionMode({ tiLevel: pgp.txMode.isolationLevel.repeatableRead, readOnly: true });
 
 type WithRuntime = <T>(work: (runtime: Runtime) => Promise<T>, options?: { readOnly?: boolean }) => Promise<T>;
 
@@ -27,6 +31,11 @@ export function findingText(finding: HeadFinding): string {
       throw new Error(`invariant violated: unknown finding ${JSON.stringify(unknown)}`);
     }
   }
+}
+
+function position(value: string): bigint {
+  if (!/^\d{1,19}$/.test(value)) throw new InvalidArgumentError('a global position is a whole number');
+  return BigInt(value);
 }
 
 export function registerAuditCommand(program: Command, deps: { withRuntime: WithRuntime }): void {
@@ -94,5 +103,46 @@ export function registerAuditCommand(program: Command, deps: { withRuntime: With
         );
       }
       process.exitCode = ok ? 0 : 1;
+    });
+
+  audit
+    .command('export')
+    .description(
+      'write the events as NDJSON in global order, the latest seal with its heads, every seal, a manifest with SHA-256 of each file, ' +
+        'SHA256SUMS, a README and check_export.py, for an outsider to check with sha256sum, jq and Python; exit 1 if the latest seal no longer matches',
+    )
+    .requiredOption('--to <dir>', 'an empty (or new) directory for the export')
+    .option('--from <position>', 'the first event exported: the one at this global position (default: the first)', position)
+    .option('--until <position>', 'the last event exported: the one at this global position (default: the end of the log)', position)
+    .action(async (options: { to: string; from?: bigint; until?: bigint }) => {
+      const outcome = await deps.withRuntime(
+        async (runtime) => {
+          const store = createEventStore(loadConfig(), runtime.db, { listen: false });
+          try {
+            const seals = new Seals(store, runtime.db);
+            // One snapshot: the events, the seals and the heads all agree.
+            return await runtime.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) =>
+              exportLedger(tx, () => seals.list(), { directory: options.to, fromPosition: options.from, untilPosition: options.until }),
+            );
+          } catch (error) {
+            if (error instanceof ExportRangeError) return error;
+            throw error;
+          } finally {
+            await store.close();
+          }
+        },
+        { readOnly: true },
+      );
+      if (outcome instanceof ExportRangeError) {
+        process.stderr.write(`audit export: ${outcome.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stdout.write(
+        `exported ${outcome.events} events (to position ${outcome.endPosition ?? '-'}) and ${outcome.files.length} files to ${options.to}; ` +
+          `${outcome.seal ? `seal #${outcome.seal.sealNumber} at position ${outcome.seal.position}` : 'no seal recorded yet'}\n`,
+      );
+      if (outcome.sealMismatch) process.stdout.write(`SEAL MISMATCH: ${outcome.sealMismatch}\n`);
+      process.exitCode = outcome.sealMismatch ? 1 : 0;
     });
 }

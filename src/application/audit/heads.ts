@@ -21,20 +21,21 @@ export interface FeedPoint {
  * flight. Events at or before it never change (absent tampering), so heads taken there are stable.
  */
 export async function visibleFeedEnd(db: Queryable): Promise<FeedPoint> {
-  const row = await db.oneOrNone<{ global_position: string; transaction_id: string }>(
-    `SELECT global_position, transaction_id::text AS transaction_id FROM ul_events
+  // The sort key leaves as text under another name: ORDER BY a text column named transaction_id would sort as text.
+  const row = await db.oneOrNone<{ global_position: string; sort_key: string }>(
+    `SELECT global_position, transaction_id::text AS sort_key FROM ul_events
       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
   );
-  return row ? { position: BigInt(row.global_position), sortKey: row.transaction_id } : { position: -1n, sortKey: null };
+  return row ? { position: BigInt(row.global_position), sortKey: row.sort_key } : { position: -1n, sortKey: null };
 }
 
 /** The feed point at a global position (null when no event is stored there). */
 export async function feedPointAt(db: Queryable, position: bigint): Promise<FeedPoint | null> {
-  const row = await db.oneOrNone<{ transaction_id: string }>('SELECT transaction_id::text AS transaction_id FROM ul_events WHERE global_position = $1', [
+  const row = await db.oneOrNone<{ sort_key: string }>('SELECT transaction_id::text AS sort_key FROM ul_events WHERE global_position = $1', [
     position.toString(),
   ]);
-  return row ? { position, sortKey: row.transaction_id } : null;
+  return row ? { position, sortKey: row.sort_key } : null;
 }
 
 /** SQL: the event is at or before the feed point given as ($n, $n+1) = (position, sort key). */

@@ -4,3 +4,4 @@
  */
 export { HEADS_PAGE, compareHeads, feedPointAt, headsAt, visibleFeedEnd, type FeedPoint, type TakenHeads } from './heads';
 export { SealFileError, Seals, readSealFile, writeSealFile, type SealResult } from './seals';
+export { EXPORT_FORMAT, ExportRangeError, exportLedger, type ExportOptions, type ExportResult, type ExportedFile } from './export';
