@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { compareHeads, exportLedger, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { AsOfError, balancesAsOf, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
 import { createEventStore } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { HeadFinding } from '../domain/audit';
@@ -36,6 +36,14 @@ export function findingText(finding: HeadFinding): string {
 function position(value: string): bigint {
   if (!/^\d{1,19}$/.test(value)) throw new InvalidArgumentError('a global position is a whole number');
   return BigInt(value);
+}
+
+/** A global position (digits) or an ISO-8601 time. */
+function asOf(value: string): AsOf {
+  if (/^\d{1,19}$/.test(value)) return { position: BigInt(value) };
+  const time = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time)) throw new InvalidArgumentError('--as-of is a global position or an ISO-8601 time (2026-11-30T00:00:00+08:00)');
+  return { time: new Date(time) };
 }
 
 export function registerAuditCommand(program: Command, deps: { withRuntime: WithRuntime }): void {
@@ -144,5 +152,39 @@ export function registerAuditCommand(program: Command, deps: { withRuntime: With
       );
       if (outcome.sealMismatch) process.stdout.write(`SEAL MISMATCH: ${outcome.sealMismatch}\n`);
       process.exitCode = outcome.sealMismatch ? 1 : 0;
+    });
+
+  audit
+    .command('balances')
+    .description("every account's balance and the trial balance as of a global position or a time, folded from the events (not the journal)")
+    .requiredOption('--as-of <position|time>', 'a global position (the log up to that event) or an ISO-8601 time (events recorded at or before it)', asOf)
+    .option('--account <account>', 'one account only, e.g. member:42:available')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { asOf: AsOf; account?: string; json?: boolean }) => {
+      const report = await deps.withRuntime(
+        (runtime) =>
+          runtime.db
+            .tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => balancesAsOf(tx, options.asOf, { account: options.account }))
+            .catch((error: unknown) => (error instanceof AsOfError ? error : Promise.reject(error))),
+        { readOnly: true },
+      );
+      if (report instanceof AsOfError) {
+        process.stderr.write(`audit balances: ${report.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const balanced = report.trialBalance.every((asset) => asset.total === '0') && report.malformedPostings === 0;
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        const at = report.asOf.position !== null ? `position ${report.asOf.position}` : `${report.asOf.time}`;
+        process.stdout.write(
+          `as of ${at}: ${report.events} events; trial balance ${report.trialBalance.map((asset) => `${asset.asset} ${asset.total} over ${asset.accounts} accounts`).join(', ') || 'no postings'}` +
+            `${report.malformedPostings > 0 ? `; ${report.malformedPostings} malformed posting(s) left out` : ''}\n`,
+        );
+        for (const line of report.accounts) process.stdout.write(`${line.account}\t${line.asset}\t${line.balance}\n`);
+        if (report.truncated) process.stdout.write(`(more accounts: name one with --account, or use --json with a narrower question)\n`);
+      }
+      process.exitCode = balanced ? 0 : 1;
     });
 }
