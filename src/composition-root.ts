@@ -27,6 +27,7 @@ import {
   type SmsPort,
   type WeChatPort,
 } from './application/identity';
+import { AuditorReads } from './application/audit';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
@@ -190,6 +191,8 @@ export class UnionLedger {
   readonly members: MemberService;
   // benefits
   readonly benefits: Benefits;
+  // audit: the auditor routes' reads, each logged
+  readonly auditor: AuditorReads;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -250,6 +253,7 @@ export class UnionLedger {
         wechat: outside.wechat,
       };
     }
+    this.auditor = new AuditorReads(this.store, options.db, options.clock);
     this.insurerOrUndefined = options.insurer;
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;

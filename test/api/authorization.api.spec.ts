@@ -119,6 +119,10 @@ const EXPECTED: Record<string, Expectation> = {
   'GET /v1/merchant/settlements': { who: ['merchant'] },
   // Payouts: the reconciliation covers every union's merchants (auditors, and admins of a root union: see test/api/payouts.api.spec.ts).
   'GET /v1/admin/reconciliation/{date}': { who: ['admin', 'auditor'] },
+  // Audit: read-only routes for auditors alone, who see every union (test/api/audit.api.spec.ts).
+  'GET /v1/audit/balances': { who: ['auditor'] },
+  'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
+  'GET /v1/audit/seals': { who: ['auditor'] },
 };
 
 let app: LedgerApp;
@@ -149,7 +153,8 @@ function concrete(path: string): string {
     .replace('{paymentId}', fixture.paymentId)
     .replace('{queue}', 'insurance')
     .replace('{jobId}', 'job-x')
-    .replace('{date}', '2026-01-01');
+    .replace('{date}', '2026-01-01')
+    .replace('{streamId}', 'member-x');
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {

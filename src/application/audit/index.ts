@@ -6,3 +6,4 @@ export { HEADS_PAGE, compareHeads, feedPointAt, headsAt, visibleFeedEnd, type Fe
 export { SealFileError, Seals, readSealFile, writeSealFile, type SealResult } from './seals';
 export { EXPORT_FORMAT, ExportRangeError, exportLedger, type ExportOptions, type ExportResult, type ExportedFile } from './export';
 export { AS_OF_ACCOUNTS_MAX, AsOfError, balancesAsOf, type AccountBalance, type AsOf, type BalancesAsOf } from './balances';
+export { AuditorReads, STREAM_EVENTS_MAX, auditAccessStream } from './auditor-reads';
