@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { AsOfError, balancesAsOf, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { AsOfError, balancesAsOf, recomputeAllGrants, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
 import { createEventStore } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { HeadFinding } from '../domain/audit';
@@ -186,5 +186,26 @@ export function registerAuditCommand(program: Command, deps: { withRuntime: With
         if (report.truncated) process.stdout.write(`(more accounts: name one with --account, or use --json with a narrower question)\n`);
       }
       process.exitCode = balanced ? 0 : 1;
+    });
+
+  audit
+    .command('grants')
+    .description('recompute every points grant from its pinned rule version and recorded inputs; exit 1 and name each that differs')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const report = await deps.withRuntime((runtime) => runtime.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => recomputeAllGrants(tx)), { readOnly: true });
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        for (const finding of report.findings) {
+          process.stdout.write(`DIFFERS: grant ${finding.grantId} (${finding.streamId} revision ${finding.revision}): ${finding.what} recorded ${finding.recorded}, recomputed ${finding.recomputed}\n`);
+        }
+        process.stdout.write(
+          report.findings.length === 0
+            ? `OK: ${report.grants} points grants recomputed from their pinned rule versions, all equal\n`
+            : `${report.findings.length} difference(s) in ${report.grants} points grants\n`,
+        );
+      }
+      process.exitCode = report.findings.length === 0 ? 0 : 1;
     });
 }

@@ -7,3 +7,4 @@ export { SealFileError, Seals, readSealFile, writeSealFile, type SealResult } fr
 export { EXPORT_FORMAT, ExportRangeError, exportLedger, type ExportOptions, type ExportResult, type ExportedFile } from './export';
 export { AS_OF_ACCOUNTS_MAX, AsOfError, balancesAsOf, type AccountBalance, type AsOf, type BalancesAsOf } from './balances';
 export { AuditorReads, STREAM_EVENTS_MAX, auditAccessStream } from './auditor-reads';
+export { recomputeAllGrants, type GrantsReport } from './grants';

@@ -19,3 +19,4 @@ export {
   type SealsState,
   type StreamHead,
 } from './heads';
+export { recomputeGrants, type GrantFinding, type StoredGrant } from './grants';
