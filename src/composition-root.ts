@@ -27,7 +27,7 @@ import {
   type SmsPort,
   type WeChatPort,
 } from './application/identity';
-import { AuditorReads } from './application/audit';
+import { AuditorReads, Seals } from './application/audit';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { MemberService } from './application/members';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
@@ -191,8 +191,9 @@ export class UnionLedger {
   readonly members: MemberService;
   // benefits
   readonly benefits: Benefits;
-  // audit: the auditor routes' reads, each logged
+  // audit: the auditor routes' reads, each logged; the seals of the stream heads
   readonly auditor: AuditorReads;
+  readonly seals: Seals;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -254,6 +255,7 @@ export class UnionLedger {
       };
     }
     this.auditor = new AuditorReads(this.store, options.db, options.clock);
+    this.seals = new Seals(this.store, options.db);
     this.insurerOrUndefined = options.insurer;
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;

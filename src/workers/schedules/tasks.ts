@@ -1,3 +1,4 @@
+import type { Seals } from '../../application/audit';
 import type { Benefits } from '../../application/benefits';
 import type { MemberService } from '../../application/members';
 import type { Queryable } from '../../infra/database';
@@ -11,6 +12,7 @@ const HOLDS_PER_RUN = 500;
 export function scheduleTasks(deps: {
   benefits: Pick<Benefits, 'sweep' | 'settleDue' | 'closeEndedProgrammes'>;
   members: Pick<MemberService, 'releaseDueHolds'>;
+  seals: Pick<Seals, 'seal'>;
   db: Queryable;
   clock?: () => Date;
 }): ScheduleTasks {
@@ -30,5 +32,10 @@ export function scheduleTasks(deps: {
     },
     'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
     'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
+    // The root goes in the HeadsSealed event; the auditor takes the heads out with `audit export` (seal.ndjson).
+    'audit-seal': async () => {
+      const sealed = await deps.seals.seal();
+      return { sealNumber: sealed.seal.sealNumber, streams: sealed.seal.streams, recorded: sealed.recorded ? 1 : 0 };
+    },
   };
 }
