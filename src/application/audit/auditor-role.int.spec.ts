@@ -107,6 +107,13 @@ describe('an auditor role with SELECT only', () => {
     expect(stdout).toContain('OK: 1 sealed stream heads of seal #1');
   });
 
+  it('runs audit balances, audit grants and audit export', async () => {
+    expect(await runCliOn(auditor, 'audit', 'balances', '--as-of', new Date().toISOString())).toMatchObject({ code: 0, stdout: expect.stringContaining('member:a:available\tPOINTS\t5') });
+    expect(await runCliOn(auditor, 'audit', 'grants')).toMatchObject({ code: 0, stdout: expect.stringContaining('OK: 0 points grants') });
+    const exported = await runCliOn(auditor, 'audit', 'export', '--to', path.join(directory, 'export'));
+    expect(exported).toMatchObject({ code: 0, stdout: expect.stringContaining('exported 2 events') });
+  });
+
   it('is told to have the owner migrate first, rather than failing on a missing table', async () => {
     await asAdmin(`CREATE TABLE ul_migrations_saved AS SELECT * FROM ul_migrations; DELETE FROM ul_migrations WHERE version = (SELECT max(version) FROM ul_migrations)`);
     try {
