@@ -27,6 +27,7 @@ import {
   TokenService,
   type WeChatPort,
 } from './application/identity';
+import { AuditorReads, Seals } from './application/audit';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { RosterImports } from './application/imports';
 import { ClaimGate, Claims, Lotteries } from './application/claims';
@@ -228,6 +229,9 @@ export class UnionLedger {
   private claimsOrUndefined: Claims | undefined;
   private readonly claimGateRedis: Redis | undefined;
   private readonly redisKeyPrefix: string;
+  // audit: the auditor routes' reads, each logged; the seals of the stream heads
+  readonly auditor: AuditorReads;
+  readonly seals: Seals;
   // identity
   private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
@@ -322,6 +326,8 @@ export class UnionLedger {
         wechat: outside.wechat,
       };
     }
+    this.auditor = new AuditorReads(this.store, options.db, options.clock);
+    this.seals = new Seals(this.store, options.db);
     this.insurerOrUndefined = options.insurer;
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;

@@ -1,3 +1,4 @@
+import { AuditModule } from './audit';
 import { Module, type DynamicModule, type ForwardReference, type Type } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
@@ -35,7 +36,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule, ClaimsModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule, ClaimsModule, AuditModule];
 
 export interface AppSettings {
   auth: AuthSettings;

@@ -1,64 +1,213 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { LotteryAudit } from '../application/claims';
-import { UnionLedger } from '../composition-root';
+import { AsOfError, balancesAsOf, recomputeAllGrants, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { createEventStore } from '../composition-root';
 import { loadConfig } from '../config/config';
-import { DomainError } from '../domain/shared';
+import type { HeadFinding } from '../domain/audit';
+import { pgp } from '../infra/database';
 import type { Runtime } from '../infra/runtime';
 
 /**
- * `union-ledger audit lottery <id> [--json]`: recomputes a lottery's draw from the log alone
- * (the seed revealed by the draw, the entries on the lottery's stream) and compares it with the
- * recorded winners. Prints the commitment, the seed, the entry count and hash, both winner lists;
- * exit 0 when everything matches, 1 when anything differs (or the lottery is not drawn yet), 2
- * when there is no such lottery.
+ * `union-ledger audit ...`: the auditors' toolkit (docs/AUDIT.md). Every subcommand but `seal`
+ * runs on a read-only connection and migrates nothing, so a database role with SELECT only
+ * (docs/audit/auditor-role.sql) can run it. Exit 0: nothing found; 1: something found (named on
+ * stdout); 2: the command could not run.
  */
 
-function lotteryId(value: string): string {
-  if (!/^[a-z0-9][a-z0-9-]{0,47}$/.test(value)) throw new InvalidArgumentError('a lottery id is 1 to 48 of a-z, 0-9 and -');
-  return value;
+/** One consistent read-only view of the database for an answer made of several queries. */
+const READ_ONLY_SNAPSHOT = new pgp.txMode.TransactionMode({ tiLevel: pgp.txMode.isolationLevel.repeatableRead, readOnly: true });
+
+type WithRuntime = <T>(work: (runtime: Runtime) => Promise<T>, options?: { readOnly?: boolean }) => Promise<T>;
+
+export function findingText(finding: HeadFinding): string {
+  switch (finding.kind) {
+    case 'vanished':
+      return `VANISHED stream ${finding.streamId}: sealed at revision ${finding.sealedRevision}, no event of it is stored now`;
+    case 'truncated':
+      return `TRUNCATED stream ${finding.streamId}: sealed at revision ${finding.sealedRevision}, its last stored revision is ${finding.lastRevision}`;
+    case 'rewritten':
+      return `REWRITTEN stream ${finding.streamId} at or before revision ${finding.sealedRevision}: sealed hash ${finding.sealedHash}, stored hash ${finding.storedHash}`;
+    default: {
+      const unknown: never = finding;
+      throw new Error(`invariant violated: unknown finding ${JSON.stringify(unknown)}`);
+    }
+  }
 }
 
-export function lotteryAuditText(audit: LotteryAudit): string {
-  const mark = (ok: boolean): string => (ok ? 'OK' : 'MISMATCH');
-  return (
-    `lottery ${audit.lotteryId} (${audit.status})\n` +
-    `commitment  ${audit.commitment}\n` +
-    `seed        ${audit.seed ?? '(not revealed yet)'}\n` +
-    `sha256(seed) = commitment: ${audit.seed === null ? 'n/a' : mark(audit.commitmentOk)}\n` +
-    `entries     ${audit.entries}, sha256 of the sorted list ${audit.entriesHash}: ${audit.seed === null ? 'n/a' : mark(audit.entriesHashOk)}\n` +
-    `prizes      ${audit.prizes}\n` +
-    `recorded winners:   ${audit.recordedWinners.join(' ') || '-'}\n` +
-    `recomputed winners: ${audit.recomputedWinners.join(' ') || '-'}\n` +
-    `${audit.ok ? 'OK: the recorded winners are the draw of the committed seed over the entries' : 'NOT VERIFIED'}\n`
-  );
+function position(value: string): bigint {
+  if (!/^\d{1,19}$/.test(value)) throw new InvalidArgumentError('a global position is a whole number');
+  return BigInt(value);
 }
 
-export function registerAuditCommand(program: Command, deps: { withRuntime<T>(work: (runtime: Runtime) => Promise<T>): Promise<T> }): void {
-  const audit = program.command('audit').description('recompute what the ledger recorded from the log alone');
+/** A global position (digits) or an ISO-8601 time. */
+function asOf(value: string): AsOf {
+  if (/^\d{1,19}$/.test(value)) return { position: BigInt(value) };
+  const time = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time)) throw new InvalidArgumentError('--as-of is a global position or an ISO-8601 time (2026-11-30T00:00:00+08:00)');
+  return { time: new Date(time) };
+}
+
+/** Registers `union-ledger audit ...` and returns it, so that other contexts add their own audits (`audit lottery`). */
+export function registerAuditCommand(program: Command, deps: { withRuntime: WithRuntime }): Command {
+  const audit = program.command('audit').description("the auditors' toolkit: sealed stream heads, export, balances as of a moment, recomputed grants and lottery draws (read-only but for `seal`)");
+
   audit
-    .command('lottery')
-    .argument('<lotteryId>', 'the lottery', lotteryId)
-    .description('recompute a lottery’s winners from the revealed seed and the entries; exit 1 when they differ from the recorded ones')
-    .option('--json', 'print the audit as JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
-      const config = loadConfig();
-      const outcome = await deps.withRuntime(async (runtime) => {
-        const ledger = new UnionLedger({ config, db: runtime.db, listen: false });
+    .command('seal')
+    .description('record every stream head at the visible end of the log as a HeadsSealed event (chained to the previous seal) and write the heads to a file to keep outside the database')
+    .requiredOption('--out <file>', 'where to write the seal file (NDJSON: the seal, then one line per stream head)')
+    .action(async (options: { out: string }) => {
+      const result = await deps.withRuntime(async (runtime) => {
+        const store = createEventStore(loadConfig(), runtime.db, { listen: false });
         try {
-          return await ledger.lotteries.audit(id);
-        } catch (error) {
-          if (error instanceof DomainError) return error;
-          throw error;
+          return await new Seals(store, runtime.db).seal();
         } finally {
-          await ledger.close();
+          await store.close();
         }
       });
-      if (outcome instanceof DomainError) {
-        process.stderr.write(`not audited: ${outcome.code} ${outcome.message}\n`);
+      await writeSealFile(options.out, result.seal, result.heads.heads);
+      process.stdout.write(
+        `${result.recorded ? 'sealed' : 'nothing new since seal'} #${result.seal.sealNumber} at position ${result.seal.position}: ` +
+          `${result.seal.streams} streams, ${result.seal.events} events, root ${result.seal.root}; heads written to ${options.out}\n`,
+      );
+    });
+
+  audit
+    .command('heads')
+    .description('compare the database with an earlier seal file: report vanished streams, truncated streams and rewritten tails; exit 1 if any')
+    .requiredOption('--compare <file>', 'a seal file written by `audit seal`')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { compare: string; json?: boolean }) => {
+      let sealed: Awaited<ReturnType<typeof readSealFile>>;
+      try {
+        sealed = await readSealFile(options.compare);
+      } catch (error) {
+        if (!(error instanceof SealFileError)) throw error;
+        process.stdout.write(`SEAL FILE REFUSED: ${error.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const report = await deps.withRuntime(
+        async (runtime) => {
+          const compared = await compareHeads(runtime.db, sealed.heads);
+          // The seal as the database recorded it: a root that differs from the file's means one of
+          // them was altered, and the file, kept outside, is the one to trust.
+          const store = createEventStore(loadConfig(), runtime.db, { listen: false });
+          const stored = await new Seals(store, runtime.db).list().finally(() => store.close());
+          const same = stored.find((item) => item.position === sealed.seal.position);
+          return { ...compared, storedSeal: same ?? null };
+        },
+        { readOnly: true },
+      );
+      const sealDiffers = report.storedSeal !== null && report.storedSeal.root !== sealed.seal.root;
+      const ok = report.findings.length === 0 && !sealDiffers;
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ ok, seal: sealed.seal, compared: report.compared, findings: report.findings, storedSeal: report.storedSeal }, null, 2)}\n`);
+      } else {
+        for (const finding of report.findings) process.stdout.write(`${findingText(finding)}\n`);
+        if (sealDiffers) process.stdout.write(`SEAL REWRITTEN: the database's seal at position ${sealed.seal.position} has root ${report.storedSeal!.root}, the file ${sealed.seal.root}\n`);
+        if (report.storedSeal === null) process.stdout.write(`note: the database holds no seal at position ${sealed.seal.position}\n`);
+        process.stdout.write(
+          ok
+            ? `OK: ${report.compared} sealed stream heads of seal #${sealed.seal.sealNumber} (position ${sealed.seal.position}) all still stored\n`
+            : `ALTERED: ${report.findings.length} of ${report.compared} sealed stream heads differ\n`,
+        );
+      }
+      process.exitCode = ok ? 0 : 1;
+    });
+
+  audit
+    .command('export')
+    .description(
+      'write the events as NDJSON in global order, the latest seal with its heads, every seal, a manifest with SHA-256 of each file, ' +
+        'SHA256SUMS, a README and check_export.py, for an outsider to check with sha256sum, jq and Python; exit 1 if the latest seal no longer matches',
+    )
+    .requiredOption('--to <dir>', 'an empty (or new) directory for the export')
+    .option('--from <position>', 'the first event exported: the one at this global position (default: the first)', position)
+    .option('--until <position>', 'the last event exported: the one at this global position (default: the end of the log)', position)
+    .action(async (options: { to: string; from?: bigint; until?: bigint }) => {
+      const outcome = await deps.withRuntime(
+        async (runtime) => {
+          const store = createEventStore(loadConfig(), runtime.db, { listen: false });
+          try {
+            const seals = new Seals(store, runtime.db);
+            // One snapshot: the events, the seals and the heads all agree.
+            return await runtime.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) =>
+              exportLedger(tx, () => seals.list(), { directory: options.to, fromPosition: options.from, untilPosition: options.until }),
+            );
+          } catch (error) {
+            if (error instanceof ExportRangeError) return error;
+            throw error;
+          } finally {
+            await store.close();
+          }
+        },
+        { readOnly: true },
+      );
+      if (outcome instanceof ExportRangeError) {
+        process.stderr.write(`audit export: ${outcome.message}\n`);
         process.exitCode = 2;
         return;
       }
-      process.stdout.write(options.json ? `${JSON.stringify(outcome, null, 2)}\n` : lotteryAuditText(outcome));
-      process.exitCode = outcome.ok ? 0 : 1;
+      process.stdout.write(
+        `exported ${outcome.events} events (to position ${outcome.endPosition ?? '-'}) and ${outcome.files.length} files to ${options.to}; ` +
+          `${outcome.seal ? `seal #${outcome.seal.sealNumber} at position ${outcome.seal.position}` : 'no seal recorded yet'}\n`,
+      );
+      if (outcome.sealMismatch) process.stdout.write(`SEAL MISMATCH: ${outcome.sealMismatch}\n`);
+      process.exitCode = outcome.sealMismatch ? 1 : 0;
     });
+
+  audit
+    .command('balances')
+    .description("every account's balance and the trial balance as of a global position or a time, folded from the events (not the journal)")
+    .requiredOption('--as-of <position|time>', 'a global position (the log up to that event) or an ISO-8601 time (events recorded at or before it)', asOf)
+    .option('--account <account>', 'one account only, e.g. member:42:available')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { asOf: AsOf; account?: string; json?: boolean }) => {
+      const report = await deps.withRuntime(
+        (runtime) =>
+          runtime.db
+            .tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => balancesAsOf(tx, options.asOf, { account: options.account }))
+            .catch((error: unknown) => (error instanceof AsOfError ? error : Promise.reject(error))),
+        { readOnly: true },
+      );
+      if (report instanceof AsOfError) {
+        process.stderr.write(`audit balances: ${report.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const balanced = report.trialBalance.every((asset) => asset.total === '0') && report.malformedPostings === 0;
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        const at = report.asOf.position !== null ? `position ${report.asOf.position}` : `${report.asOf.time}`;
+        process.stdout.write(
+          `as of ${at}: ${report.events} events; trial balance ${report.trialBalance.map((asset) => `${asset.asset} ${asset.total} over ${asset.accounts} accounts`).join(', ') || 'no postings'}` +
+            `${report.malformedPostings > 0 ? `; ${report.malformedPostings} malformed posting(s) left out` : ''}\n`,
+        );
+        for (const line of report.accounts) process.stdout.write(`${line.account}\t${line.asset}\t${line.balance}\n`);
+        if (report.truncated) process.stdout.write(`(more accounts: name one with --account, or use --json with a narrower question)\n`);
+      }
+      process.exitCode = balanced ? 0 : 1;
+    });
+
+  audit
+    .command('grants')
+    .description('recompute every points grant from its pinned rule version and recorded inputs; exit 1 and name each that differs')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const report = await deps.withRuntime((runtime) => runtime.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => recomputeAllGrants(tx)), { readOnly: true });
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        for (const finding of report.findings) {
+          process.stdout.write(`DIFFERS: grant ${finding.grantId} (${finding.streamId} revision ${finding.revision}): ${finding.what} recorded ${finding.recorded}, recomputed ${finding.recomputed}\n`);
+        }
+        process.stdout.write(
+          report.findings.length === 0
+            ? `OK: ${report.grants} points grants recomputed from their pinned rule versions, all equal\n`
+            : `${report.findings.length} difference(s) in ${report.grants} points grants\n`,
+        );
+      }
+      process.exitCode = report.findings.length === 0 ? 0 : 1;
+    });
+  return audit;
 }

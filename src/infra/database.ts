@@ -17,6 +17,11 @@ export interface DatabaseOptions {
   poolMax?: number;
   applicationName?: string;
   idleInTransactionTimeoutMs?: number;
+  /**
+   * Every transaction on these connections is read-only (`default_transaction_read_only`): the
+   * auditors' commands run on it, so that a bug in them cannot write either.
+   */
+  readOnly?: boolean;
 }
 
 /** How long a query waits for a connection (a new one, or a free one of the pool) before it fails. */
@@ -34,7 +39,8 @@ export function connectDatabase(options: DatabaseOptions): Database {
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   };
   // node-postgres passes `options` to the server at connect time; pg-promise's types omit it.
-  Object.assign(config, { options: `-c idle_in_transaction_session_timeout=${idleMs}` });
+  const readOnly = options.readOnly ? ' -c default_transaction_read_only=on' : '';
+  Object.assign(config, { options: `-c idle_in_transaction_session_timeout=${idleMs}${readOnly}` });
   const db = pgp(config);
   // An idle pooled connection that the server closes (restart, pg_terminate_backend, a dropped
   // test database) makes the pool emit 'error'; the pool discards that connection by itself, and

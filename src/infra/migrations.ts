@@ -56,3 +56,24 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
   const current = migrations.reduce((max, migration) => Math.max(max, migration.version), 0);
   return { applied, current };
 }
+
+export class SchemaBehindError extends Error {}
+
+/**
+ * What `migrate` would report, without writing: for a read-only connection. A database missing
+ * any of the code's migrations is refused, since the code's queries assume every table.
+ */
+export async function checkMigrated(db: Database, migrations: readonly Migration[]): Promise<MigrationReport> {
+  const table = await db.one<{ present: boolean }>("SELECT to_regclass('ul_migrations') IS NOT NULL AS present");
+  const done = new Set(
+    table.present ? ((await db.map('SELECT version FROM ul_migrations', [], (row: { version: number }) => row.version)) as number[]) : [],
+  );
+  const pending = migrations.filter((migration) => !done.has(migration.version));
+  if (pending.length > 0) {
+    throw new SchemaBehindError(
+      `the database lacks migration(s) ${pending.map((migration) => migration.version).join(', ')}: run \`union-ledger migrate\` as the owner first (a read-only connection migrates nothing)`,
+    );
+  }
+  const current = migrations.reduce((max, migration) => Math.max(max, migration.version), 0);
+  return { applied: [], current };
+}

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import type { AppConfig } from '../config/config';
 import { closeDatabase, connectDatabase, type Database } from './database';
 import { probeTcp, startEmbeddedPostgres, startEmbeddedRedis, type EmbeddedServer } from './embedded';
-import { migrate, type Migration, type MigrationReport } from './migrations';
+import { checkMigrated, migrate, type Migration, type MigrationReport } from './migrations';
 
 /**
  * The process's connections: PostgreSQL (named or embedded, migrated) and, for the service,
@@ -27,6 +27,11 @@ export interface RuntimeOptions {
   /** Every owner's migrations (the composition root collects them: MIGRATIONS). */
   migrations: readonly Migration[];
   log: (line: string) => void;
+  /**
+   * For auditors: connections are read-only and nothing is migrated (a role with SELECT only
+   * could not); a schema behind the code's migrations is refused instead of upgraded.
+   */
+  readOnly?: boolean;
 }
 
 /** Redacts the password from a connection URL before it is logged. */
@@ -93,8 +98,8 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
   try {
     const postgres = await resolvePostgres(config, options.log);
     if (postgres.server) embedded.push(postgres.server);
-    const db = connectDatabase({ url: postgres.url, poolMax: config.databasePoolMax });
-    const migrations = await migrate(db, options.migrations);
+    const db = connectDatabase({ url: postgres.url, poolMax: config.databasePoolMax, readOnly: options.readOnly });
+    const migrations = options.readOnly ? await checkMigrated(db, options.migrations) : await migrate(db, options.migrations);
 
     let redis: Redis | undefined;
     let redisQueries: Redis | undefined;

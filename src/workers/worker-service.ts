@@ -102,7 +102,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     const ledger = options.ledger;
     schedules = await startSchedules({
       store: ledger.store,
-      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, db: options.db }),
+      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, seals: ledger.seals, db: options.db }),
       connection: options.redis,
       prefix: bullPrefix(options.redisKeyPrefix),
       onError: (name, error) => log.error(`schedule ${name} failed and will be retried: ${error.message}`),

@@ -155,6 +155,10 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/me/lotteries/{lotteryId}/entries': { who: ['member'] },
   'GET /v1/me/lotteries/{lotteryId}/entry': { who: ['member'] },
   'POST /v1/admin/lotteries/{lotteryId}/draw': { who: ['admin'] },
+  // Audit: read-only routes for auditors alone, who see every union (test/api/audit.api.spec.ts).
+  'GET /v1/audit/balances': { who: ['auditor'] },
+  'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
+  'GET /v1/audit/seals': { who: ['auditor'] },
 };
 
 let app: LedgerApp;
@@ -187,7 +191,8 @@ function concrete(path: string): string {
     .replace('{jobId}', 'job-x')
     .replace('{date}', '2026-01-01')
     .replace('{skuId}', 'sku-1')
-    .replace('{orderId}', fixture.orderId);
+    .replace('{orderId}', fixture.orderId)
+    .replace('{streamId}', 'member-x');
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {

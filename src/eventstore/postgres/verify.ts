@@ -12,7 +12,13 @@ export interface BrokenLink {
   streamId: string;
   revision: bigint;
   globalPosition: bigint;
-  reason: 'content altered' | 'hash mismatch' | 'revision gap';
+  /**
+   * - content altered: the content no longer gives the stored digest, over which the stored hash was made
+   * - digest altered: the content gives the digest the stored hash was made over, but the stored digest is another
+   * - hash mismatch: the link does not hold (an edited recorded_at, a hash recomputed after an edit upstream)
+   * - revision gap: an event is missing before this one
+   */
+  reason: 'content altered' | 'digest altered' | 'hash mismatch' | 'revision gap';
   storedHash: string;
   computedHash: string;
 }
@@ -87,7 +93,9 @@ export async function verifyHashChains(
         revision !== expectedRevision
           ? 'revision gap'
           : !digest.equals(row.content_digest)
-            ? 'content altered'
+            ? computed.equals(row.hash)
+              ? 'digest altered'
+              : 'content altered'
             : !computed.equals(row.hash)
               ? 'hash mismatch'
               : undefined;

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../infra/database';
 import { ASSETS } from '../../domain/shared';
+import { LEDGER_PROJECTION } from './ledger-projection';
 
 /**
  * Double-entry checks for auditors, computed from the stored events themselves and compared with
@@ -35,6 +36,15 @@ export interface TrialBalanceReport {
   negativeAccounts: Array<{ account: string; asset: string; balance: string; position: string }>;
   journalMismatches: Array<{ account: string; asset: string; fromEvents: string; inJournal: string }>;
   balanceMismatches: Array<{ memberId: string; detail: string }>;
+  /**
+   * The ledger projection's checkpoint (-1 before its first batch). The journal and balances are
+   * judged against the fold of the events up to it, never brought up to date first: a check that
+   * wrote the journal from the events and then compared them would only compare them with itself,
+   * and an auditor's connection cannot write.
+   */
+  journalPosition: string;
+  /** Events after that checkpoint: checked for double entry above, not yet against the journal. */
+  eventsPastJournal: number;
 }
 
 const REPORT_LIMIT = 20;
@@ -45,22 +55,29 @@ const REPORT_LIMIT = 20;
  */
 const POSTINGS = `
   raw_postings AS (
-    SELECT e.event_id, e.global_position, p.ordinality AS line, p.value AS posting,
+    SELECT e.event_id, e.global_position, e.transaction_id, p.ordinality AS line, p.value AS posting,
            CASE WHEN e.schema_version < 2 THEN 'POINTS' ELSE p.value->>'asset' END AS asset,
            CASE WHEN e.schema_version < 2 THEN p.value->'points' ELSE p.value->'amount' END AS amount_json
       FROM ul_events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'postings') WITH ORDINALITY AS p(value, ordinality)
      WHERE jsonb_typeof(e.data->'postings') = 'array'),
   postings AS (
-    SELECT event_id, global_position, line, posting, asset,
+    SELECT event_id, global_position, transaction_id, line, posting, asset,
            CASE WHEN jsonb_typeof(amount_json) = 'number' THEN (amount_json #>> '{}')::numeric END AS amount
       FROM raw_postings)`;
 
 const EVENT_LINES = `
   WITH ${POSTINGS},
   lines AS (
-    SELECT event_id, global_position, asset, posting->>'debit' AS account, -amount AS amount FROM postings WHERE amount IS NOT NULL
+    SELECT event_id, global_position, transaction_id, asset, posting->>'debit' AS account, -amount AS amount FROM postings WHERE amount IS NOT NULL
     UNION ALL
-    SELECT event_id, global_position, asset, posting->>'credit', amount FROM postings WHERE amount IS NOT NULL)`;
+    SELECT event_id, global_position, transaction_id, asset, posting->>'credit', amount FROM postings WHERE amount IS NOT NULL)`;
+
+/**
+ * The events the journal has folded: those at or before the ledger projection's checkpoint in the
+ * feed's order, (transaction_id, global_position). $1 is the checkpoint (-1: none), $2 the sort key
+ * of the event there (null if that event is gone: then position alone decides).
+ */
+const IN_JOURNAL_FOLD = `($1::bigint >= 0 AND (transaction_id, global_position) <= (coalesce($2::xid8, transaction_id), $1::bigint))`;
 
 /**
  * Accounts that must never be negative, at any position of the log: a member's points, a union's
@@ -70,14 +87,28 @@ const EVENT_LINES = `
 const NON_NEGATIVE = ['member:%', 'budget:%', 'wallet:%', 'voucher:%'];
 
 export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceReport> {
+  // Reads only: callers that want one consistent picture run this in a repeatable-read transaction.
+  const checkpoint = await db.oneOrNone<{ position: string; transaction_id: string | null }>(
+    `SELECT c.position::text AS position, (SELECT e.transaction_id::text FROM ul_events e WHERE e.global_position = c.position) AS transaction_id
+       FROM ul_checkpoints c WHERE c.name = $1`,
+    [LEDGER_PROJECTION],
+  );
+  const fold = [checkpoint?.position ?? '-1', checkpoint?.transaction_id ?? null];
+  const { past } = await db.one<{ past: string }>(`SELECT count(*) AS past FROM ul_events WHERE NOT ${IN_JOURNAL_FOLD}`, fold);
+  // A posting that is not a positive whole amount of a known asset between two accounts, and
+  // postings that are not a list at all: each reported, never cast (casting 0.5 to bigint is what crashed).
   const badPostings = await db.any<{ event_id: string; posting: unknown }>(
-    `WITH ${POSTINGS}
-     SELECT event_id, posting FROM postings
-      WHERE amount IS NULL OR amount <= 0 OR amount <> trunc(amount)
-         OR asset IS NULL OR NOT (asset = ANY($2))
-         OR coalesce(posting->>'debit', '') = '' OR coalesce(posting->>'credit', '') = ''
-         OR posting->>'debit' = posting->>'credit'
-      ORDER BY global_position, line LIMIT $1`,
+    `WITH ${POSTINGS},
+     bad AS (
+       SELECT event_id, global_position, line, posting FROM postings
+        WHERE amount IS NULL OR amount <= 0 OR amount <> trunc(amount)
+           OR asset IS NULL OR NOT (asset = ANY($2))
+           OR coalesce(posting->>'debit', '') = '' OR coalesce(posting->>'credit', '') = ''
+           OR posting->>'debit' = posting->>'credit'
+       UNION ALL
+       SELECT event_id, global_position, 0, data->'postings' FROM ul_events
+        WHERE data ? 'postings' AND jsonb_typeof(data->'postings') <> 'array')
+     SELECT event_id, posting FROM bad ORDER BY global_position, line LIMIT $1`,
     [REPORT_LIMIT, ASSETS],
   );
   // Per asset and for the whole ledger in one scan of the events' postings (the () grouping set is the whole).
@@ -89,6 +120,7 @@ export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceRepo
   const fromEvents = grouped.filter((row) => !row.whole);
   const totals = grouped.find((row) => row.whole)!;
   const fromJournal = await db.any<{ asset: string; total: string }>('SELECT asset, sum(amount)::text AS total FROM ul_journal GROUP BY asset');
+  const journalParams = (limit: number): unknown[] => [...fold, limit];
   const mixedAssetAccounts = await db.any<{ account: string; assets: string }>(
     `${EVENT_LINES} SELECT account, string_agg(DISTINCT asset, ',' ORDER BY asset) AS assets FROM lines
       GROUP BY account HAVING count(DISTINCT asset) > 1 ORDER BY account LIMIT $1`,
@@ -106,13 +138,13 @@ export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceRepo
   );
   const journalMismatches = await db.any<{ account: string; asset: string; from_events: string | null; in_journal: string | null }>(
     `${EVENT_LINES},
-      from_events AS (SELECT account, asset, sum(amount) AS total FROM lines GROUP BY account, asset),
+      from_events AS (SELECT account, asset, sum(amount) AS total FROM lines WHERE ${IN_JOURNAL_FOLD} GROUP BY account, asset),
       in_journal AS (SELECT account, asset, sum(amount) AS total FROM ul_journal GROUP BY account, asset)
      SELECT coalesce(e.account, j.account) AS account, coalesce(e.asset, j.asset) AS asset,
             e.total::text AS from_events, j.total::text AS in_journal
        FROM from_events e FULL JOIN in_journal j ON j.account = e.account AND j.asset = e.asset
-      WHERE e.total IS DISTINCT FROM j.total ORDER BY 1, 2 LIMIT $1`,
-    [REPORT_LIMIT],
+      WHERE e.total IS DISTINCT FROM j.total ORDER BY 1, 2 LIMIT $3`,
+    journalParams(REPORT_LIMIT),
   );
   // ul_balances holds members' points: compare it with their POINTS journal lines.
   const balanceMismatches = await db.any<{ member_id: string; detail: string }>(
@@ -166,5 +198,7 @@ export async function checkTrialBalance(db: Queryable): Promise<TrialBalanceRepo
       inJournal: row.in_journal ?? '0',
     })),
     balanceMismatches: balanceMismatches.map((row) => ({ memberId: row.member_id, detail: row.detail })),
+    journalPosition: fold[0]!,
+    eventsPastJournal: Number(past),
   };
 }

@@ -37,7 +37,7 @@ async function twoRuns(name: Parameters<typeof runSchedule>[1], period: string) 
 
 beforeAll(async () => {
   app = await startLedgerApp({ clock: () => new Date(nowMs) });
-  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, db: app.ledger.db, clock: () => new Date(nowMs) });
+  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, seals: app.ledger.seals, db: app.ledger.db, clock: () => new Date(nowMs) });
   await app.ledger.orgs.registerOrganisation({ orgId: 'sched-hn', name: 'Union sched-hn', parentId: null, level: 'province' }, { commandId: 'org:sched-hn', actor: system });
 }, testTimeout());
 afterAll(async () => {
@@ -113,11 +113,25 @@ describe('a schedule period', () => {
     expect((await app.ledger.store.readStream('programme-sched-2027')).map((event) => event.type)).not.toContain('ProgrammeClosed');
   });
 
+  it('seals the stream heads once a day, each seal chained to the one before', async () => {
+    expect(await twoRuns('audit-seal', '2026-12-30')).toEqual(['already-ran', 'ran']);
+    expect(await recorded(scheduleStream('audit-seal', '2026-12-30'))).toEqual([
+      { type: 'ScheduleRan', data: { schedule: 'audit-seal', period: '2026-12-30', counts: { sealNumber: expect.any(Number), streams: expect.any(Number), recorded: expect.any(Number) } } },
+    ]);
+    // Two overlapping runs record one seal at one position; at two positions (the first seal's
+    // event already visible to the second run) two seals, the second naming the first's root.
+    const seals = await app.ledger.seals.list();
+    expect(seals.length).toBeGreaterThanOrEqual(1);
+    expect(seals[0]).toMatchObject({ sealNumber: 1, previousRoot: null, root: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    seals.slice(1).forEach((seal, index) => expect(seal).toMatchObject({ sealNumber: index + 2, previousRoot: seals[index]!.root }));
+  });
+
   it('names the period a fired job is for: the Shanghai minute, the day closed, the year closed', () => {
     const fired = (name: string, atIso: string): string => periodOfJob({ name, data: {}, timestamp: Date.parse(atIso), opts: {} } as unknown as Job<ScheduleJobData>);
     expect(fired('benefits-sweep', '2026-12-31T16:05:00.000Z')).toBe('2027-01-01T00:05');
     expect(fired('member-holds', '2026-12-31T15:59:30.000Z')).toBe('2026-12-31T23:59');
     expect(fired('merchant-day-close', '2026-09-11T16:10:00.000Z')).toBe('2026-09-11'); // 00:10 on the 12th in Shanghai.
+    expect(fired('audit-seal', '2026-09-11T18:00:00.000Z')).toBe('2026-09-11'); // 02:00 on the 12th in Shanghai.
     expect(periodOfJob({ name: 'merchant-day-close', data: { period: '2026-09-01' }, timestamp: 0, opts: {} } as unknown as Job<ScheduleJobData>)).toBe('2026-09-01');
   });
 });
@@ -131,6 +145,7 @@ describe('the schedulers', () => {
     try {
       const schedulers = await first.queue.getJobSchedulers();
       expect(schedulers.map((scheduler) => [scheduler.key, scheduler.pattern, scheduler.tz]).sort()).toEqual([
+        ['audit-seal', '0 0 2 * * *', 'Asia/Shanghai'],
         ['benefits-sweep', '0 * * * * *', 'Asia/Shanghai'],
         ['claims-reconcile', '45 * * * * *', 'Asia/Shanghai'],
         ['mall-orders', '15 * * * * *', 'Asia/Shanghai'],

@@ -17,7 +17,7 @@ import type { EventStore } from '../../eventstore/event-store';
 
 export const SCHEDULES_QUEUE = 'ul-schedules';
 
-export type ScheduleName = 'benefits-sweep' | 'member-holds' | 'merchant-day-close' | 'year-end-close' | 'mall-orders' | 'claims-reconcile';
+export type ScheduleName = 'benefits-sweep' | 'member-holds' | 'merchant-day-close' | 'year-end-close' | 'mall-orders' | 'claims-reconcile' | 'audit-seal';
 export type ScheduleCounts = Record<string, number>;
 /** The work of one schedule for one period (the period names the run, e.g. in command ids). */
 export type ScheduleTasks = Record<ScheduleName, (period: string) => Promise<ScheduleCounts>>;
@@ -47,6 +47,8 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   { name: 'merchant-day-close', pattern: '0 10 0 * * *', periodOf: (atMs) => previousDay(periodsOf(new Date(atMs)).day) },
   // Programmes of the year just over: the period is the year closed.
   { name: 'year-end-close', pattern: '0 30 0 1 1 *', periodOf: (atMs) => String(Number(periodsOf(new Date(atMs)).year) - 1) },
+  // The stream heads sealed once a day (docs/AUDIT.md), after the day's closes: the period is the day sealed.
+  { name: 'audit-seal', pattern: '0 0 2 * * *', periodOf: (atMs) => previousDay(periodsOf(new Date(atMs)).day) },
 ];
 
 export interface ScheduleJobData {

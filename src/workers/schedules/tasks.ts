@@ -1,3 +1,4 @@
+import type { Seals } from '../../application/audit';
 import type { Benefits } from '../../application/benefits';
 import type { Claims } from '../../application/claims';
 import type { Mall } from '../../application/mall';
@@ -16,6 +17,7 @@ export function scheduleTasks(deps: {
   mall: Pick<Mall, 'sweep'>;
   /** A function: the claims context needs Redis (its gate), reached only when the schedule runs. */
   claims: () => Pick<Claims, 'reconcile'>;
+  seals: Pick<Seals, 'seal'>;
   db: Queryable;
   clock?: () => Date;
 }): ScheduleTasks {
@@ -37,5 +39,10 @@ export function scheduleTasks(deps: {
     'claims-reconcile': async () => ({ ...(await deps.claims().reconcile()) }),
     'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
     'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
+    // The root goes in the HeadsSealed event; the auditor takes the heads out with `audit export` (seal.ndjson).
+    'audit-seal': async () => {
+      const sealed = await deps.seals.seal();
+      return { sealNumber: sealed.seal.sealNumber, streams: sealed.seal.streams, recorded: sealed.recorded ? 1 : 0 };
+    },
   };
 }

@@ -1,0 +1,2 @@
+/** The audit context over HTTP. */
+export { AuditModule } from './audit.module';

@@ -1,0 +1,10 @@
+/**
+ * The audit context's use cases, for finance auditors: sealed stream heads and their comparison
+ * with the database (docs/AUDIT.md). Everything here but sealing reads only.
+ */
+export { HEADS_PAGE, compareHeads, feedPointAt, headsAt, visibleFeedEnd, type FeedPoint, type TakenHeads } from './heads';
+export { SealFileError, Seals, readSealFile, writeSealFile, type SealResult } from './seals';
+export { EXPORT_FORMAT, ExportRangeError, exportLedger, type ExportOptions, type ExportResult, type ExportedFile } from './export';
+export { AS_OF_ACCOUNTS_MAX, AsOfError, balancesAsOf, type AccountBalance, type AsOf, type BalancesAsOf } from './balances';
+export { AuditorReads, STREAM_EVENTS_MAX, auditAccessStream } from './auditor-reads';
+export { recomputeAllGrants, type GrantsReport } from './grants';

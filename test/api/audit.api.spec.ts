@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { auditAccessStream } from '../../src/application/audit';
+import { posting, POSTINGS_SCHEMA_VERSION } from '../../src/domain/shared';
+import type { JsonObject } from '../../src/eventstore/event-store';
+import { startLedgerApp, type LedgerApp } from '../support/ledger-app';
+import { testTimeout } from '../support/wait-for';
+import { waitForFeedEnd } from '../support/feed';
+
+jest.setTimeout(testTimeout(3));
+
+/**
+ * The auditor routes over HTTP: read-only, for the auditor role alone, every access recorded as an
+ * AuditorRead event on the auditor's access stream before it is answered.
+ */
+
+let app: LedgerApp;
+let auditor: string;
+const positions: string[] = [];
+
+beforeAll(async () => {
+  app = await startLedgerApp();
+  auditor = await app.token('auditor-1', 'auditor', 'p-1');
+  for (const amount of [100, 250]) {
+    const result = await app.ledger.store.appendToStream('budget-audit', [
+      {
+        eventId: randomUUID(),
+        type: 'ValueMoved',
+        schemaVersion: POSTINGS_SCHEMA_VERSION,
+        data: { postings: [posting('fund:dues', 'budget:audit', amount, 'CNY_FEN')] } as unknown as JsonObject,
+        metadata: { occurredAt: new Date().toISOString() },
+      },
+    ]);
+    positions.push(result.lastPosition.toString());
+  }
+  await waitForFeedEnd(app.database.db);
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+describe('the auditor routes', () => {
+  it('answer balances as of a position, folded from the events', async () => {
+    const first = await app.call('GET', `/v1/audit/balances?asOf=${positions[0]}&account=budget:audit`, { token: auditor });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ asOf: { position: positions[0] }, accounts: [{ account: 'budget:audit', asset: 'CNY_FEN', balance: '100' }], trialBalance: [{ asset: 'CNY_FEN', total: '0' }] });
+    const second = await app.call('GET', `/v1/audit/balances?asOf=${positions[1]}&account=budget:audit`, { token: auditor });
+    expect(second.body).toMatchObject({ accounts: [{ account: 'budget:audit', balance: '350' }] });
+    expect(await app.call('GET', '/v1/audit/balances?asOf=999999999999', { token: auditor })).toMatchObject({ status: 404, body: { code: 'AUDIT.POSITION_UNKNOWN' } });
+    expect(await app.call('GET', '/v1/audit/balances?asOf=2026-13-45T00:00:00Z', { token: auditor })).toMatchObject({ status: 400, body: { code: 'AUDIT.AS_OF_INVALID' } });
+  });
+
+  it("answer any stream's events and the seals", async () => {
+    const events = await app.call('GET', '/v1/audit/streams/budget-audit/events?limit=1&fromRevision=1', { token: auditor });
+    expect(events.status).toBe(200);
+    expect(events.body).toMatchObject({ events: [{ streamId: 'budget-audit', revision: '1', globalPosition: positions[1], type: 'ValueMoved' }] });
+    expect(await app.call('GET', '/v1/audit/seals', { token: auditor })).toMatchObject({ status: 200, body: { seals: [] } });
+  });
+
+  it('refuse everyone but auditors, and log every access by an auditor', async () => {
+    const admin = await app.token('admin-1', 'admin', 'p-1');
+    expect(await app.call('GET', '/v1/audit/seals', { token: admin })).toMatchObject({ status: 403, body: { code: 'AUTH.FORBIDDEN' } });
+    const logged = await app.ledger.store.readStream(auditAccessStream('auditor-1'));
+    expect(logged.map((event) => [event.type, event.data['route']])).toEqual([
+      ['AuditorRead', 'balances'],
+      ['AuditorRead', 'balances'],
+      ['AuditorRead', 'balances'],
+      ['AuditorRead', 'balances'],
+      ['AuditorRead', 'stream-events'],
+      ['AuditorRead', 'seals'],
+    ]);
+    expect(logged[4]!.data).toEqual({ auditorId: 'auditor-1', route: 'stream-events', params: { streamId: 'budget-audit', fromRevision: 1, limit: 1 } });
+    expect(logged[4]!.metadata.actor).toEqual({ type: 'auditor', id: 'auditor-1' });
+    expect(await app.ledger.store.readStream(auditAccessStream('admin-1'))).toEqual([]);
+  });
+});
