@@ -14,7 +14,8 @@ import { activateThroughWeChat, startLedgerApp, testNationalId, type LedgerApp }
  * content types, invalid UTF-8, BOMs, NUL, unknown and malformed query parameters, bad path
  * parameters, long paths and query strings (kept under Node's 16 KB header limit). Asserted: no
  * answer is a 5xx, every answer >= 400 is `{ code, message, details }`, no malformed JSON write
- * with valid credentials is accepted, and `ul_events` has exactly as many rows afterwards.
+ * with valid credentials is accepted, and `ul_events` has exactly as many rows afterwards (but for
+ * the auditors' access log, see eventCount).
  *
  * FUZZ_REQUESTS (default 10,000) and FUZZ_SEED (default: random, printed) reproduce a run.
  * FUZZ_STRICT=1 also fails on the framework-shaped answers listed in FRAMEWORK_ERRORS.
@@ -690,8 +691,13 @@ function describeOutcome(outcome: Outcome): string {
   ].join('\n');
 }
 
+/**
+ * Events stored, but for the auditors' access log: an auditor's read is recorded as `AuditorRead`
+ * before it is answered, whatever it finds, so a request the fuzzer happens to make well-formed
+ * for an audit route rightly leaves one (test/api/audit.api.spec.ts checks those records).
+ */
 async function eventCount(): Promise<number> {
-  const { count } = await app.database.db.one<{ count: string }>('SELECT count(*) FROM ul_events');
+  const { count } = await app.database.db.one<{ count: string }>("SELECT count(*) FROM ul_events WHERE event_type <> 'AuditorRead'");
   return Number(count);
 }
 
