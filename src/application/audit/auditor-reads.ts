@@ -3,6 +3,7 @@ import { pgp, type Database } from '../../infra/database';
 import type { HeadsSealedData } from '../../domain/audit';
 import { balancesAsOf, type AsOf, type BalancesAsOf } from './balances';
 import { Seals } from './seals';
+import { accountStatement, type AccountStatementPage } from './statement';
 
 /**
  * What the auditor routes read, and the record of each read: every access by an auditor is an
@@ -40,6 +41,11 @@ export class AuditorReads {
 
   balances(asOf: AsOf, options: { account?: string; limit?: number }): Promise<BalancesAsOf> {
     return this.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => balancesAsOf(tx, asOf, options));
+  }
+
+  /** One snapshot: the cursor's sort key and the page agree. */
+  accountStatement(account: string, afterPosition: bigint | null, limit: number): Promise<AccountStatementPage> {
+    return this.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => accountStatement(tx, account, afterPosition, limit));
   }
 
   listSeals(): Promise<HeadsSealedData[]> {
