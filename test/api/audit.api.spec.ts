@@ -98,4 +98,31 @@ describe('the auditor routes', () => {
     expect(logged[4]!.metadata.actor).toEqual({ type: 'auditor', id: 'auditor-1' });
     expect(await app.ledger.store.readStream(auditAccessStream('admin-1'))).toEqual([]);
   });
+
+  it('answer the verification status: the last full run with its position, a new one started in the background', async () => {
+    const first = await app.call('GET', '/v1/audit/verification', { token: auditor });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ lastError: null, maxAgeMs: 600_000 });
+    // The first read starts the run; the status answers at once and the result comes later.
+    await app.ledger.auditor.verifications.settled();
+    const done = await app.call('GET', '/v1/audit/verification', { token: auditor });
+    expect(done.body).toMatchObject({
+      last: { ok: true, hashChains: { ok: true, broken: [] }, trialBalance: { ok: true } },
+      runningSince: null,
+      lastError: null,
+    });
+    const last = (done.body as { last: { feedPosition: string; hashChains: { eventsChecked: number } } }).last;
+    expect(BigInt(last.feedPosition)).toBeGreaterThanOrEqual(BigInt(positions[1]!));
+    expect(last.hashChains.eventsChecked).toBeGreaterThanOrEqual(2);
+    for (const role of ['admin', 'finance', 'member'] as const) {
+      const token = await app.token(`${role}-v`, role, 'p-1');
+      expect(await app.call('GET', '/v1/audit/verification', { token })).toMatchObject({ status: 403, body: { code: 'AUTH.FORBIDDEN' } });
+    }
+    expect(await app.call('GET', '/v1/audit/verification?full=1', { token: auditor })).toMatchObject({ status: 400, body: { code: 'VALIDATION.FAILED' } });
+    const logged = await app.ledger.store.readStream(auditAccessStream('auditor-1'));
+    expect(logged.slice(-2).map((event) => event.data)).toEqual([
+      { auditorId: 'auditor-1', route: 'verification', params: {} },
+      { auditorId: 'auditor-1', route: 'verification', params: {} },
+    ]);
+  });
 });

@@ -160,6 +160,7 @@ const EXPECTED: Record<string, Expectation> = {
   'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
   'GET /v1/audit/seals': { who: ['auditor'] },
   'GET /v1/audit/accounts/{account}/statement': { who: ['auditor'] },
+  'GET /v1/audit/verification': { who: ['auditor'] },
 };
 
 let app: LedgerApp;

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { AsOfError, StatementCursorError, type AccountStatementPage, type AsOf, type BalancesAsOf } from '../../application/audit';
+import { AsOfError, StatementCursorError, type AccountStatementPage, type AsOf, type BalancesAsOf, type VerificationStatus } from '../../application/audit';
 import type { UnionLedger } from '../../composition-root';
 import type { HeadsSealedData } from '../../domain/audit';
 import type { RecordedEvent } from '../../eventstore/event-store';
@@ -124,4 +124,21 @@ export class GetAccountStatementHandler implements IQueryHandler<GetAccountState
   }
 }
 
-export const AUDIT_QUERY_HANDLERS = [GetBalancesAsOfHandler, GetStreamEventsHandler, GetSealsHandler, GetAccountStatementHandler];
+export class GetVerification extends Query<VerificationStatus> {
+  constructor(readonly user: JwtClaims) {
+    super();
+  }
+}
+
+@QueryHandler(GetVerification)
+export class GetVerificationHandler implements IQueryHandler<GetVerification> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ user }: GetVerification): Promise<VerificationStatus> {
+    auditorOnly(user);
+    await this.ledger.auditor.logAccess(user.sub, 'verification', {});
+    return this.ledger.auditor.verifications.status();
+  }
+}
+
+export const AUDIT_QUERY_HANDLERS = [GetBalancesAsOfHandler, GetStreamEventsHandler, GetSealsHandler, GetAccountStatementHandler, GetVerificationHandler];

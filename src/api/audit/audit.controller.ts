@@ -3,7 +3,7 @@ import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { ApiParamSchema, ApiQuerySchema, NoQuery, parseParams, parseQuery } from '../common/validation';
-import { GetAccountStatement, GetBalancesAsOf, GetSeals, GetStreamEvents } from './audit-queries';
+import { GetAccountStatement, GetBalancesAsOf, GetSeals, GetStreamEvents, GetVerification } from './audit-queries';
 import { accountParams, accountStatementQuery, balancesQuery, streamEventsQuery, streamParams } from './schemas';
 
 /** Read-only routes for finance auditors; every call is logged as an AuditorRead event. */
@@ -63,5 +63,16 @@ export class AuditController {
     const { account } = parseParams(accountParams, params);
     const { afterPosition, limit = 100 } = parseQuery(accountStatementQuery, query);
     return this.queries.execute(new GetAccountStatement(user, account, afterPosition, limit));
+  }
+
+  @Get('verification')
+  @Roles('auditor')
+  @ApiOperation({
+    summary:
+      "The last full verification (hash chains and double entry, as `union-ledger verify`), with its feed position and times; a stale or missing one starts a new run in the background (auditors; logged)",
+  })
+  async verification(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    return this.queries.execute(new GetVerification(user));
   }
 }

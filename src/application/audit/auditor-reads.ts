@@ -4,6 +4,7 @@ import type { HeadsSealedData } from '../../domain/audit';
 import { balancesAsOf, type AsOf, type BalancesAsOf } from './balances';
 import { Seals } from './seals';
 import { accountStatement, type AccountStatementPage } from './statement';
+import { Verifications } from './verification';
 
 /**
  * What the auditor routes read, and the record of each read: every access by an auditor is an
@@ -19,6 +20,8 @@ const READ_ONLY_SNAPSHOT = new pgp.txMode.TransactionMode({ tiLevel: pgp.txMode.
 
 export class AuditorReads {
   private readonly seals: Seals;
+  /** The last verification run and the one in progress (src/application/audit/verification.ts). */
+  readonly verifications: Verifications;
 
   constructor(
     private readonly store: EventStore,
@@ -26,6 +29,7 @@ export class AuditorReads {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.seals = new Seals(store, db);
+    this.verifications = new Verifications(db, clock);
   }
 
   /** Records one read before it is answered: a read that could not be logged is not answered. */
