@@ -10,3 +10,4 @@ export { AuditorReads, STREAM_EVENTS_MAX, auditAccessStream } from './auditor-re
 export { recomputeAllGrants, type GrantsReport } from './grants';
 export { ACCOUNT_STATEMENT_PAGE_MAX, StatementCursorError, accountStatement, type AccountStatementLine, type AccountStatementPage } from './statement';
 export { VERIFICATION_MAX_AGE_MS, Verifications, type VerificationResult, type VerificationStatus } from './verification';
+export { recomputeBenefitGrants, type BenefitGrantsReport } from './benefit-grants';
