@@ -1,5 +1,6 @@
 import type { Queryable } from '../../infra/database';
-import { recomputeBatch, recomputeVoucherExpiries, type BenefitFinding, type StoredBenefitEvent } from '../../domain/audit';
+import { paidShares, recomputeBatch, recomputeBatchCredits, recomputeVoucherExpiries, type BenefitFinding, type StoredBenefitEvent, type StoredCredit } from '../../domain/audit';
+import { BATCH_CHUNK } from '../../domain/benefits';
 
 /**
  * The benefits part of `union-ledger audit grants`: every sealed batch's shares and every voucher
@@ -48,8 +49,32 @@ async function readStreamEvents(db: Queryable, streamId: string, types: readonly
   return rows.map((row) => ({ revision: Number(row.stream_revision), type: row.event_type, data: row.data, occurredAtMs: row.occurred_ms === null ? Number.NaN : Number(row.occurred_ms) }));
 }
 
-const BATCH_EVENTS = ['BatchDrafted', 'BatchItemsListed', 'BatchSealed'];
+const BATCH_EVENTS = ['BatchDrafted', 'BatchItemsListed', 'BatchSealed', 'BatchChunkPaid'];
 const WALLET_VOUCHER_EVENTS = ['VoucherGranted', 'VoucherExpired', 'PaymentAuthorised', 'PaymentCaptured', 'PaymentVoided', 'PaymentRefunded'];
+
+/**
+ * The wallet credits made in a batch's name, read from the wallets of the members it lists (by
+ * stream id, one query per listed chunk, on the stream index), against the shares its paid chunks
+ * record. A credit in the batch's name to a member it does not list is not looked for here.
+ */
+async function checkCredits(db: Queryable, events: readonly StoredBenefitEvent[]): Promise<BenefitFinding[]> {
+  const drafted = events.find((event) => event.type === 'BatchDrafted');
+  if (!drafted) return [];
+  const batchId = String(drafted.data['batchId']);
+  const kind = drafted.data['kind'];
+  const credits: StoredCredit[] = [];
+  for (const event of events) {
+    if (event.type !== 'BatchItemsListed' || !Array.isArray(event.data['items'])) continue;
+    const wallets = (event.data['items'] as Array<Record<string, unknown>>).map((item) => `wallet-${String(item['memberId'])}`);
+    const rows = await db.any<{ stream_id: string; stream_revision: string; data: Record<string, unknown> }>(
+      `SELECT stream_id, stream_revision, data FROM ul_events
+        WHERE stream_id = ANY($1) AND event_type = $2 AND data->>'batchId' = $3 ORDER BY stream_id, stream_revision`,
+      [wallets, kind === 'vouchers' ? 'VoucherGranted' : 'WalletCredited', batchId],
+    );
+    credits.push(...rows.map((row) => ({ streamId: row.stream_id, revision: Number(row.stream_revision), data: row.data })));
+  }
+  return recomputeBatchCredits(batchId, kind, paidShares(events, BATCH_CHUNK), credits);
+}
 
 export async function recomputeBenefitGrants(db: Queryable, maxFindings = 1_000): Promise<BenefitGrantsReport> {
   const findings: BenefitFinding[] = [];
@@ -59,7 +84,9 @@ export async function recomputeBenefitGrants(db: Queryable, maxFindings = 1_000)
   let batches = 0;
   await streamsWith(db, 'BatchSealed', 'batch-', async (streamId) => {
     batches += 1;
-    keep(recomputeBatch(streamId, await readStreamEvents(db, streamId, BATCH_EVENTS)));
+    const events = await readStreamEvents(db, streamId, BATCH_EVENTS);
+    keep(recomputeBatch(streamId, events));
+    keep(await checkCredits(db, events));
   });
   let voucherExpiries = 0;
   await streamsWith(db, 'VoucherExpired', 'wallet-', async (streamId) => {

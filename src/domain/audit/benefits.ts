@@ -169,3 +169,60 @@ export function recomputeVoucherExpiries(streamId: string, events: readonly Stor
   }
   return findings;
 }
+
+/** A wallet's `WalletCredited` or `VoucherGranted` naming a batch, as read. */
+export interface StoredCredit {
+  streamId: string;
+  revision: number;
+  data: Record<string, unknown>;
+}
+
+/** The members a batch's paid chunks paid (each chunk pays a prefix of its listed members), with their shares. */
+export function paidShares(events: readonly StoredBenefitEvent[], chunkSize: number): Map<string, number> {
+  const chunks = new Map<number, Array<Record<string, unknown>>>();
+  for (const event of events) {
+    if (event.type === 'BatchItemsListed' && Array.isArray(event.data['items'])) chunks.set(num(event.data['chunk']), event.data['items'] as Array<Record<string, unknown>>);
+  }
+  const paid = new Map<string, number>();
+  for (const event of events) {
+    if (event.type !== 'BatchChunkPaid') continue;
+    const items = chunks.get(num(event.data['chunk'])) ?? [];
+    for (const item of items.slice(0, Math.min(num(event.data['paidCount']), chunkSize))) paid.set(String(item['memberId']), num(item['amountFen']));
+  }
+  return paid;
+}
+
+/**
+ * A batch's wallet credits against the shares its paid chunks record: every paid member credited
+ * once with their share (a voucher at the campaign's face value), from the batch's transit account
+ * to their wallet, and nobody else credited in the batch's name.
+ */
+export function recomputeBatchCredits(batchId: string, kind: unknown, paid: ReadonlyMap<string, number>, credits: readonly StoredCredit[]): BenefitFinding[] {
+  const findings: BenefitFinding[] = [];
+  const seen = new Set<string>();
+  for (const credit of credits) {
+    const memberId = credit.streamId.slice('wallet-'.length);
+    const found = (what: string, recorded: unknown, recomputed: unknown): void => {
+      findings.push({ streamId: credit.streamId, revision: credit.revision, id: batchId, what, recorded: JSON.stringify(recorded), recomputed: JSON.stringify(recomputed) });
+    };
+    const amountFen = num(kind === 'vouchers' ? credit.data['faceFen'] : credit.data['amountFen']);
+    const share = paid.get(memberId);
+    if (share === undefined) found('credit', { memberId, amountFen }, 'no paid share in this batch');
+    else if (seen.has(memberId)) found('credit', { memberId, amountFen }, 'credited once');
+    else if (amountFen !== share) found('credit', { memberId, amountFen }, { memberId, amountFen: share });
+    seen.add(memberId);
+    const expected = [
+      kind === 'vouchers'
+        ? { debit: benefitAccounts.voucherTransit(batchId), credit: benefitAccounts.voucher(memberId), amount: amountFen, asset: 'CNY_FEN' }
+        : { debit: benefitAccounts.disbursementTransit(batchId), credit: benefitAccounts.wallet(memberId), amount: amountFen, asset: 'CNY_FEN' },
+    ];
+    const postings = Array.isArray(credit.data['postings'])
+      ? (credit.data['postings'] as Array<Record<string, unknown>>).map((p) => ({ debit: p['debit'], credit: p['credit'], amount: p['amount'], asset: p['asset'] }))
+      : credit.data['postings'];
+    if (JSON.stringify(postings) !== JSON.stringify(expected)) found('postings', credit.data['postings'], expected);
+  }
+  for (const [memberId, share] of paid) {
+    if (!seen.has(memberId)) findings.push({ streamId: `wallet-${memberId}`, revision: -1, id: batchId, what: 'credit', recorded: 'none', recomputed: JSON.stringify({ memberId, amountFen: share }) });
+  }
+  return findings;
+}

@@ -20,4 +20,4 @@ export {
   type StreamHead,
 } from './heads';
 export { recomputeGrants, type GrantFinding, type StoredGrant } from './grants';
-export { equalSharesFen, recomputeBatch, recomputeVoucherExpiries, type BenefitFinding, type StoredBenefitEvent } from './benefits';
+export { equalSharesFen, paidShares, recomputeBatch, recomputeBatchCredits, recomputeVoucherExpiries, type BenefitFinding, type StoredBenefitEvent, type StoredCredit } from './benefits';
