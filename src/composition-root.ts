@@ -467,6 +467,8 @@ export class UnionLedger {
 
   async close(): Promise<void> {
     await this.benefits.stopSweeps();
+    // A verification run in progress reads through the pool the caller closes next.
+    await this.auditor.verifications.settled();
     await this.rosterImportsOrUndefined?.stop();
     await Promise.all(this.projections.map((handle) => handle.stop()));
     this.projections = [];

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { AsOfError, balancesAsOf, recomputeAllGrants, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { AsOfError, balancesAsOf, recomputeAllGrants, recomputeBenefitGrants, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
 import { createEventStore } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { HeadFinding } from '../domain/audit';
@@ -191,10 +191,18 @@ export function registerAuditCommand(program: Command, deps: { withRuntime: With
 
   audit
     .command('grants')
-    .description('recompute every points grant from its pinned rule version and recorded inputs; exit 1 and name each that differs')
+    .description(
+      'recompute every points grant from its pinned rule version and recorded inputs, every disbursement batch\'s shares from its sealed total, ' +
+        'and every voucher expiry\'s amount and time from the wallet; exit 1 and name each that differs',
+    )
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }) => {
-      const report = await deps.withRuntime((runtime) => runtime.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => recomputeAllGrants(tx)), { readOnly: true });
+      // One snapshot for both: the benefits findings and the points findings describe the same ledger.
+      const report = await deps.withRuntime(
+        (runtime) => runtime.db.tx({ mode: READ_ONLY_SNAPSHOT }, async (tx) => ({ ...(await recomputeAllGrants(tx)), benefits: await recomputeBenefitGrants(tx) })),
+        { readOnly: true },
+      );
+      const { benefits } = report;
       if (options.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
@@ -206,8 +214,15 @@ export function registerAuditCommand(program: Command, deps: { withRuntime: With
             ? `OK: ${report.grants} points grants recomputed from their pinned rule versions, all equal\n`
             : `${report.findings.length} difference(s) in ${report.grants} points grants\n`,
         );
+        for (const finding of benefits.findings) {
+          process.stdout.write(`DIFFERS: ${finding.id} (${finding.streamId} revision ${finding.revision}): ${finding.what} recorded ${finding.recorded}, recomputed ${finding.recomputed}\n`);
+        }
+        const counted = `${benefits.batches} sealed disbursement batches and ${benefits.voucherExpiries} voucher expiries`;
+        process.stdout.write(
+          benefits.findings.length === 0 ? `OK: ${counted} recomputed, all equal\n` : `${benefits.findings.length} difference(s) in ${counted}\n`,
+        );
       }
-      process.exitCode = report.findings.length === 0 ? 0 : 1;
+      process.exitCode = report.findings.length === 0 && benefits.findings.length === 0 ? 0 : 1;
     });
   return audit;
 }

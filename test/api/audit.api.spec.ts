@@ -57,9 +57,29 @@ describe('the auditor routes', () => {
     expect(await app.call('GET', '/v1/audit/seals', { token: auditor })).toMatchObject({ status: 200, body: { seals: [] } });
   });
 
+  it("answer any account's statement from the events, paged by global position", async () => {
+    const first = await app.call('GET', '/v1/audit/accounts/budget:audit/statement?limit=1', { token: auditor });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({
+      account: 'budget:audit',
+      lines: [expect.objectContaining({ globalPosition: positions[0], streamId: 'budget-audit', revision: '0', type: 'ValueMoved', asset: 'CNY_FEN', amount: '100', counterparty: 'fund:dues' })],
+      nextPosition: positions[0],
+    });
+    const second = await app.call('GET', `/v1/audit/accounts/budget:audit/statement?limit=1&afterPosition=${positions[0]}`, { token: auditor });
+    expect(second.body).toMatchObject({ lines: [{ globalPosition: positions[1], amount: '250' }], nextPosition: null });
+    const debit = await app.call('GET', '/v1/audit/accounts/fund:dues/statement', { token: auditor });
+    expect((debit.body as { lines: Array<{ amount: string }> }).lines.map((line) => line.amount)).toEqual(['-100', '-250']);
+    expect(await app.call('GET', '/v1/audit/accounts/BUDGET;drop/statement', { token: auditor })).toMatchObject({ status: 400, body: { code: 'AUDIT.ACCOUNT_INVALID' } });
+    expect(await app.call('GET', '/v1/audit/accounts/budget:audit/statement?afterPosition=999999999999', { token: auditor })).toMatchObject({ status: 404, body: { code: 'AUDIT.POSITION_UNKNOWN' } });
+    expect(await app.call('GET', '/v1/audit/accounts/budget:audit/statement?limit=501', { token: auditor })).toMatchObject({ status: 400, body: { code: 'VALIDATION.FAILED' } });
+  });
+
   it('refuse everyone but auditors, and log every access by an auditor', async () => {
     const admin = await app.token('admin-1', 'admin', 'p-1');
     expect(await app.call('GET', '/v1/audit/seals', { token: admin })).toMatchObject({ status: 403, body: { code: 'AUTH.FORBIDDEN' } });
+    const member = await app.token('member-1', 'member', 'p-1');
+    expect(await app.call('GET', '/v1/audit/accounts/budget:audit/statement', { token: admin })).toMatchObject({ status: 403, body: { code: 'AUTH.FORBIDDEN' } });
+    expect(await app.call('GET', '/v1/audit/accounts/member:member-1:available/statement', { token: member })).toMatchObject({ status: 403, body: { code: 'AUTH.FORBIDDEN' } });
     const logged = await app.ledger.store.readStream(auditAccessStream('auditor-1'));
     expect(logged.map((event) => [event.type, event.data['route']])).toEqual([
       ['AuditorRead', 'balances'],
@@ -68,9 +88,41 @@ describe('the auditor routes', () => {
       ['AuditorRead', 'balances'],
       ['AuditorRead', 'stream-events'],
       ['AuditorRead', 'seals'],
+      ['AuditorRead', 'account-statement'],
+      ['AuditorRead', 'account-statement'],
+      ['AuditorRead', 'account-statement'],
+      ['AuditorRead', 'account-statement'],
+      ['AuditorRead', 'account-statement'],
     ]);
     expect(logged[4]!.data).toEqual({ auditorId: 'auditor-1', route: 'stream-events', params: { streamId: 'budget-audit', fromRevision: 1, limit: 1 } });
     expect(logged[4]!.metadata.actor).toEqual({ type: 'auditor', id: 'auditor-1' });
     expect(await app.ledger.store.readStream(auditAccessStream('admin-1'))).toEqual([]);
+  });
+
+  it('answer the verification status: the last full run with its position, a new one started in the background', async () => {
+    const first = await app.call('GET', '/v1/audit/verification', { token: auditor });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ lastError: null, maxAgeMs: 600_000 });
+    // The first read starts the run; the status answers at once and the result comes later.
+    await app.ledger.auditor.verifications.settled();
+    const done = await app.call('GET', '/v1/audit/verification', { token: auditor });
+    expect(done.body).toMatchObject({
+      last: { ok: true, hashChains: { ok: true, broken: [] }, trialBalance: { ok: true } },
+      runningSince: null,
+      lastError: null,
+    });
+    const last = (done.body as { last: { feedPosition: string; hashChains: { eventsChecked: number } } }).last;
+    expect(BigInt(last.feedPosition)).toBeGreaterThanOrEqual(BigInt(positions[1]!));
+    expect(last.hashChains.eventsChecked).toBeGreaterThanOrEqual(2);
+    for (const role of ['admin', 'finance', 'member'] as const) {
+      const token = await app.token(`${role}-v`, role, 'p-1');
+      expect(await app.call('GET', '/v1/audit/verification', { token })).toMatchObject({ status: 403, body: { code: 'AUTH.FORBIDDEN' } });
+    }
+    expect(await app.call('GET', '/v1/audit/verification?full=1', { token: auditor })).toMatchObject({ status: 400, body: { code: 'VALIDATION.FAILED' } });
+    const logged = await app.ledger.store.readStream(auditAccessStream('auditor-1'));
+    expect(logged.slice(-2).map((event) => event.data)).toEqual([
+      { auditorId: 'auditor-1', route: 'verification', params: {} },
+      { auditorId: 'auditor-1', route: 'verification', params: {} },
+    ]);
   });
 });

@@ -159,6 +159,8 @@ const EXPECTED: Record<string, Expectation> = {
   'GET /v1/audit/balances': { who: ['auditor'] },
   'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
   'GET /v1/audit/seals': { who: ['auditor'] },
+  'GET /v1/audit/accounts/{account}/statement': { who: ['auditor'] },
+  'GET /v1/audit/verification': { who: ['auditor'] },
 };
 
 let app: LedgerApp;
@@ -192,7 +194,8 @@ function concrete(path: string): string {
     .replace('{date}', '2026-01-01')
     .replace('{skuId}', 'sku-1')
     .replace('{orderId}', fixture.orderId)
-    .replace('{streamId}', 'member-x');
+    .replace('{streamId}', 'member-x')
+    .replace('{account}', 'member:x:available');
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {

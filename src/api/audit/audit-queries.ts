@@ -1,12 +1,13 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { AsOfError, type AsOf, type BalancesAsOf } from '../../application/audit';
+import { AsOfError, StatementCursorError, type AccountStatementPage, type AsOf, type BalancesAsOf, type VerificationStatus } from '../../application/audit';
 import type { UnionLedger } from '../../composition-root';
 import type { HeadsSealedData } from '../../domain/audit';
 import type { RecordedEvent } from '../../eventstore/event-store';
 import type { JwtClaims } from '../common/auth';
 import { AppError } from '../common/errors';
 import { LEDGER } from '../tokens';
+import { ACCOUNT_NAME } from './schemas';
 
 /**
  * The auditor routes' queries. Each is for the auditor role alone (auditors see every union, so no
@@ -92,4 +93,52 @@ export class GetSealsHandler implements IQueryHandler<GetSeals> {
   }
 }
 
-export const AUDIT_QUERY_HANDLERS = [GetBalancesAsOfHandler, GetStreamEventsHandler, GetSealsHandler];
+export class GetAccountStatement extends Query<AccountStatementPage> {
+  constructor(
+    readonly user: JwtClaims,
+    readonly account: string,
+    readonly afterPosition: string | undefined,
+    readonly limit: number,
+  ) {
+    super();
+  }
+}
+
+@QueryHandler(GetAccountStatement)
+export class GetAccountStatementHandler implements IQueryHandler<GetAccountStatement> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ user, account, afterPosition, limit }: GetAccountStatement): Promise<AccountStatementPage> {
+    auditorOnly(user);
+    // Logged before the name is judged, as balances logs before its asOf is: the question was asked.
+    await this.ledger.auditor.logAccess(user.sub, 'account-statement', { account, afterPosition: afterPosition ?? null, limit });
+    if (!ACCOUNT_NAME.test(account)) {
+      throw AppError.badRequest('AUDIT.ACCOUNT_INVALID', 'an account is a lower-case kind and one to four colon-separated parts, e.g. member:42:available');
+    }
+    try {
+      return await this.ledger.auditor.accountStatement(account, afterPosition === undefined ? null : BigInt(afterPosition), limit);
+    } catch (error) {
+      if (error instanceof StatementCursorError) throw AppError.notFound('AUDIT.POSITION_UNKNOWN', error.message);
+      throw error;
+    }
+  }
+}
+
+export class GetVerification extends Query<VerificationStatus> {
+  constructor(readonly user: JwtClaims) {
+    super();
+  }
+}
+
+@QueryHandler(GetVerification)
+export class GetVerificationHandler implements IQueryHandler<GetVerification> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ user }: GetVerification): Promise<VerificationStatus> {
+    auditorOnly(user);
+    await this.ledger.auditor.logAccess(user.sub, 'verification', {});
+    return this.ledger.auditor.verifications.status();
+  }
+}
+
+export const AUDIT_QUERY_HANDLERS = [GetBalancesAsOfHandler, GetStreamEventsHandler, GetSealsHandler, GetAccountStatementHandler, GetVerificationHandler];

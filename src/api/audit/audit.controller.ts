@@ -3,8 +3,8 @@ import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { ApiParamSchema, ApiQuerySchema, NoQuery, parseParams, parseQuery } from '../common/validation';
-import { GetBalancesAsOf, GetSeals, GetStreamEvents } from './audit-queries';
-import { balancesQuery, streamEventsQuery, streamParams } from './schemas';
+import { GetAccountStatement, GetBalancesAsOf, GetSeals, GetStreamEvents, GetVerification } from './audit-queries';
+import { accountParams, accountStatementQuery, balancesQuery, streamEventsQuery, streamParams } from './schemas';
 
 /** Read-only routes for finance auditors; every call is logged as an AuditorRead event. */
 @ApiTags('audit')
@@ -52,5 +52,27 @@ export class AuditController {
   async seals(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     return { seals: await this.queries.execute(new GetSeals(user)) };
+  }
+
+  @Get('accounts/:account/statement')
+  @Roles('auditor')
+  @ApiParamSchema(accountParams)
+  @ApiQuerySchema(accountStatementQuery)
+  @ApiOperation({ summary: "Any account's postings in feed order, read from the events, paged by global position (auditors; logged)" })
+  async accountStatement(@CurrentUser() user: JwtClaims, @Param() params: unknown, @Query() query: unknown) {
+    const { account } = parseParams(accountParams, params);
+    const { afterPosition, limit = 100 } = parseQuery(accountStatementQuery, query);
+    return this.queries.execute(new GetAccountStatement(user, account, afterPosition, limit));
+  }
+
+  @Get('verification')
+  @Roles('auditor')
+  @ApiOperation({
+    summary:
+      "The last full verification (hash chains and double entry, as `union-ledger verify`), with its feed position and times; a stale or missing one starts a new run in the background (auditors; logged)",
+  })
+  async verification(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    return this.queries.execute(new GetVerification(user));
   }
 }

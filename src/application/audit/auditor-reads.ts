@@ -3,6 +3,8 @@ import { pgp, type Database } from '../../infra/database';
 import type { HeadsSealedData } from '../../domain/audit';
 import { balancesAsOf, type AsOf, type BalancesAsOf } from './balances';
 import { Seals } from './seals';
+import { accountStatement, type AccountStatementPage } from './statement';
+import { Verifications } from './verification';
 
 /**
  * What the auditor routes read, and the record of each read: every access by an auditor is an
@@ -18,6 +20,8 @@ const READ_ONLY_SNAPSHOT = new pgp.txMode.TransactionMode({ tiLevel: pgp.txMode.
 
 export class AuditorReads {
   private readonly seals: Seals;
+  /** The last verification run and the one in progress (src/application/audit/verification.ts). */
+  readonly verifications: Verifications;
 
   constructor(
     private readonly store: EventStore,
@@ -25,6 +29,7 @@ export class AuditorReads {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.seals = new Seals(store, db);
+    this.verifications = new Verifications(db, clock);
   }
 
   /** Records one read before it is answered: a read that could not be logged is not answered. */
@@ -40,6 +45,11 @@ export class AuditorReads {
 
   balances(asOf: AsOf, options: { account?: string; limit?: number }): Promise<BalancesAsOf> {
     return this.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => balancesAsOf(tx, asOf, options));
+  }
+
+  /** One snapshot: the cursor's sort key and the page agree. */
+  accountStatement(account: string, afterPosition: bigint | null, limit: number): Promise<AccountStatementPage> {
+    return this.db.tx({ mode: READ_ONLY_SNAPSHOT }, (tx) => accountStatement(tx, account, afterPosition, limit));
   }
 
   listSeals(): Promise<HeadsSealedData[]> {

@@ -8,3 +8,6 @@ export { EXPORT_FORMAT, ExportRangeError, exportLedger, type ExportOptions, type
 export { AS_OF_ACCOUNTS_MAX, AsOfError, balancesAsOf, type AccountBalance, type AsOf, type BalancesAsOf } from './balances';
 export { AuditorReads, STREAM_EVENTS_MAX, auditAccessStream } from './auditor-reads';
 export { recomputeAllGrants, type GrantsReport } from './grants';
+export { ACCOUNT_STATEMENT_PAGE_MAX, StatementCursorError, accountStatement, type AccountStatementLine, type AccountStatementPage } from './statement';
+export { VERIFICATION_MAX_AGE_MS, Verifications, type VerificationResult, type VerificationStatus } from './verification';
+export { recomputeBenefitGrants, type BenefitGrantsReport } from './benefit-grants';

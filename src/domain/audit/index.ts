@@ -20,3 +20,4 @@ export {
   type StreamHead,
 } from './heads';
 export { recomputeGrants, type GrantFinding, type StoredGrant } from './grants';
+export { equalSharesFen, paidShares, recomputeBatch, recomputeBatchCredits, recomputeVoucherExpiries, type BenefitFinding, type StoredBenefitEvent, type StoredCredit } from './benefits';
