@@ -45,8 +45,9 @@ export async function startService(
       const line = raw.replace(ANSI, '');
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
-      // Text lines (ERROR) and pino JSON lines (level error or fatal, issue 9).
-      if (/\bERROR\b|"level":"(error|fatal)"|failed/.test(line)) errors.push(line);
+      // pino JSON lines by their level alone (an info line may name a route such as /v1/admin/jobs/failed);
+      // text lines (a crash before the logger exists) by ERROR or "failed".
+      if (line.startsWith('{') ? /"level":"(error|fatal)"/.test(line) : /\bERROR\b|failed/.test(line)) errors.push(line);
       const match = /listening on (https?:\/\/\S+?)\s/.exec(`${line} `);
       if (match) {
         clearTimeout(timer);
