@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultInjector, mergeCallFaults, NO_CALL_FAULTS, type CallFaults } from './http';
 
 /**
  * A simulated insurer (the accident mutual-aid plan), served by the simulators' HTTP server
@@ -7,13 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * grants enrolled N people, each once, whatever went wrong on the way.
  *
  * Faults, set at start (`startSimulators({ insurer: {...} })`) or at any time through the admin
- * route, each drawn per call:
- *   latencyMs       every answer waits a random 0..latencyMs first
- *   errorRate       answered 503 without applying anything
- *   timeoutRate     never answered (the connection is held until the client gives up) and not applied
- *   lostAnswerRate  applied, then the connection is dropped before the answer: the client cannot
- *                   tell this from a timeout, which is the case exactly-once has to survive
- * and refuseRequestIds: requests refused for good (an uninsurable person).
+ * route: the simulators' CallFaults (latency, errors, timeouts, lost answers, drawn per call; see
+ * http.ts) and refuseRequestIds: requests refused for good (an uninsurable person).
  *
  *   POST /insurer/v1/enrolments         (Authorization: Bearer <api key>) enrol, see src/infra/insurer-http.ts
  *   GET  /insurer/v1/enrolments/{id}    the request's status, or 404 not_found
@@ -21,11 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  *   PUT  /simulator/insurer/faults      { latencyMs?, errorRate?, timeoutRate?, lostAnswerRate?, refuseRequestIds? } (test and demo only)
  */
 
-export interface InsurerFaults {
-  latencyMs: number;
-  errorRate: number;
-  timeoutRate: number;
-  lostAnswerRate: number;
+export interface InsurerFaults extends CallFaults {
   refuseRequestIds: string[];
 }
 
@@ -53,13 +45,10 @@ export interface SimulatedEnrolment {
   appliedTimes: number;
 }
 
-export const NO_FAULTS: InsurerFaults = { latencyMs: 0, errorRate: 0, timeoutRate: 0, lostAnswerRate: 0, refuseRequestIds: [] };
+export const NO_FAULTS: InsurerFaults = { ...NO_CALL_FAULTS, refuseRequestIds: [] };
 
 const MAX_ENROLMENTS = 1_000_000;
 const MAX_REFUSED_IDS = 10_000;
-const MAX_LATENCY_MS = 60_000;
-/** A held ("timed out") call is dropped after this even if its client never gives up. */
-const HOLD_MAX_MS = 120_000;
 
 type Reply = (status: number, body: unknown) => void;
 
@@ -76,25 +65,18 @@ function lastDayOfCover(from: string, termYears: number): string {
 
 /** Checks fault settings from the admin route; returns the problem, or the merged settings. */
 export function mergeFaults(current: InsurerFaults, patch: Record<string, unknown>): InsurerFaults | string {
-  const next: InsurerFaults = { ...current, refuseRequestIds: [...current.refuseRequestIds] };
-  for (const [key, value] of Object.entries(patch)) {
-    if (key === 'latencyMs') {
-      if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > MAX_LATENCY_MS) return `latencyMs: an integer from 0 to ${MAX_LATENCY_MS}`;
-      next.latencyMs = value as number;
-    } else if (key === 'errorRate' || key === 'timeoutRate' || key === 'lostAnswerRate') {
-      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) return `${key}: a number from 0 to 1`;
-      next[key] = value;
-    } else if (key === 'refuseRequestIds') {
-      if (!Array.isArray(value) || value.length > MAX_REFUSED_IDS || !value.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 200)) {
-        return `refuseRequestIds: at most ${MAX_REFUSED_IDS} request ids`;
-      }
-      next.refuseRequestIds = value as string[];
-    } else {
-      return `unknown setting ${key} (allowed: latencyMs, errorRate, timeoutRate, lostAnswerRate, refuseRequestIds)`;
-    }
+  const { refuseRequestIds, ...callPatch } = patch;
+  const calls = mergeCallFaults(current, callPatch);
+  if (typeof calls === 'string') return calls.replace('lostAnswerRate)', 'lostAnswerRate, refuseRequestIds)');
+  if (refuseRequestIds === undefined) return { ...calls, refuseRequestIds: [...current.refuseRequestIds] };
+  if (
+    !Array.isArray(refuseRequestIds) ||
+    refuseRequestIds.length > MAX_REFUSED_IDS ||
+    !refuseRequestIds.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 200)
+  ) {
+    return `refuseRequestIds: at most ${MAX_REFUSED_IDS} request ids`;
   }
-  if (next.errorRate + next.timeoutRate + next.lostAnswerRate > 1) return 'errorRate + timeoutRate + lostAnswerRate must not exceed 1';
-  return next;
+  return { ...calls, refuseRequestIds: refuseRequestIds as string[] };
 }
 
 export class InsurerSimulator {
@@ -102,24 +84,25 @@ export class InsurerSimulator {
   /** Enrolments by request id (insertion order: the oldest is forgotten first beyond MAX_ENROLMENTS). */
   private readonly enrolments = new Map<string, SimulatedEnrolment>();
   private sequence = 0;
-  private readonly counts = { enrolRequests: 0, replayedEnrolments: 0, statusRequests: 0, errors: 0, timeouts: 0, lostAnswers: 0 };
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly counts = { enrolRequests: 0, replayedEnrolments: 0, statusRequests: 0 };
+  private readonly injector: FaultInjector;
 
   constructor(
     private readonly apiKey: string,
     faults: Partial<InsurerFaults> = {},
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
   ) {
+    this.injector = new FaultInjector(random);
     const merged = mergeFaults(NO_FAULTS, faults as Record<string, unknown>);
     if (typeof merged === 'string') throw new Error(`invalid insurer simulator faults: ${merged}`);
     this.faults = merged;
   }
 
   stats(): InsurerStats {
-    const { enrolRequests, replayedEnrolments, statusRequests, errors, timeouts, lostAnswers } = this.counts;
+    const { enrolRequests, replayedEnrolments, statusRequests } = this.counts;
     let applied = 0;
     for (const enrolment of this.enrolments.values()) applied += enrolment.appliedTimes;
-    return { applied, enrolRequests, replayedEnrolments, statusRequests, injected: { errors, timeouts, lostAnswers }, faults: this.faults };
+    return { applied, enrolRequests, replayedEnrolments, statusRequests, injected: { ...this.injector.injected }, faults: this.faults };
   }
 
   setFaults(patch: Partial<InsurerFaults>): InsurerFaults {
@@ -159,16 +142,19 @@ export class InsurerSimulator {
     if (path === '/insurer/v1/enrolments' && request.method === 'POST') {
       const body = await readJson();
       this.counts.enrolRequests += 1;
-      await this.withFaults(request, response, reply, true, () => this.enrol(body, request.headers['idempotency-key']));
+      await this.injector.run(this.faults, request, response, true, () => {
+        const answer = this.enrol(body, request.headers['idempotency-key']);
+        return { ...answer, applied: answer.status === 200 };
+      });
       return true;
     }
     const match = /^\/insurer\/v1\/enrolments\/([^/]{1,600})$/.exec(path);
     if (match && request.method === 'GET') {
       this.counts.statusRequests += 1;
       const requestId = decodeURIComponent(match[1]!);
-      await this.withFaults(request, response, reply, false, () => {
+      await this.injector.run(this.faults, request, response, false, () => {
         const enrolment = this.enrolments.get(requestId);
-        return enrolment ? { status: 200, body: present(enrolment) } : { status: 404, body: { requestId, status: 'not_found' } };
+        return enrolment ? { status: 200, body: present(enrolment), applied: false } : { status: 404, body: { requestId, status: 'not_found' }, applied: false };
       });
       return true;
     }
@@ -178,8 +164,7 @@ export class InsurerSimulator {
 
   /** Stops every held call (the server is closing). */
   close(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.injector.close();
   }
 
   private enrol(body: Record<string, unknown> | null, idempotencyKey: string | string[] | undefined): { status: number; body: unknown } {
@@ -228,58 +213,6 @@ export class InsurerSimulator {
     if (this.enrolments.size >= MAX_ENROLMENTS) this.enrolments.delete(this.enrolments.keys().next().value!);
     this.enrolments.set(requestId, enrolment);
     return { status: 200, body: present(enrolment) };
-  }
-
-  /** Runs `work` under the faults drawn for this call; `applies`: the call changes something (enrolment). */
-  private async withFaults(request: IncomingMessage, response: ServerResponse, reply: Reply, applies: boolean, work: () => { status: number; body: unknown }): Promise<void> {
-    const draw = this.random();
-    const { errorRate, timeoutRate, lostAnswerRate } = this.faults;
-    const latencyMs = Math.floor(this.random() * (this.faults.latencyMs + 1));
-    if (draw < timeoutRate) {
-      this.counts.timeouts += 1;
-      await this.hold(request, response);
-      return;
-    }
-    await this.sleep(latencyMs);
-    if (draw < timeoutRate + errorRate) {
-      this.counts.errors += 1;
-      reply(503, { error: 'insurer temporarily unavailable (simulated)' });
-      return;
-    }
-    const result = work();
-    if (applies && result.status === 200 && draw < timeoutRate + errorRate + lostAnswerRate) {
-      // Applied; the answer is lost on the way back.
-      this.counts.lostAnswers += 1;
-      response.destroy();
-      return;
-    }
-    reply(result.status, result.body);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        resolve();
-      }, ms);
-      this.timers.add(timer);
-    });
-  }
-
-  /** Holds the call without answering until the client gives up (or HOLD_MAX_MS). */
-  private hold(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        response.destroy();
-        resolve();
-      };
-      const timer = setTimeout(done, HOLD_MAX_MS);
-      this.timers.add(timer);
-      request.socket.once('close', done);
-    });
   }
 }
 
