@@ -1,4 +1,5 @@
 import { InsurerError, type EnrolmentRequest, type InsurerAnswer, type InsurerPort } from '../application/insurance';
+import { callJsonService, type JsonServiceCall } from './json-service-call';
 
 /**
  * The HTTP adapter of the insurance context's port: an insurer's enrolment API with a bearer API
@@ -17,7 +18,6 @@ import { InsurerError, type EnrolmentRequest, type InsurerAnswer, type InsurerPo
  * the insured person's data ever appear in an error.
  */
 
-const MAX_ANSWER_BYTES = 16 * 1024;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 export interface InsurerHttpClientOptions {
@@ -28,7 +28,11 @@ export interface InsurerHttpClientOptions {
 }
 
 export class InsurerHttpClient implements InsurerPort {
-  constructor(private readonly options: InsurerHttpClientOptions) {}
+  private readonly target: JsonServiceCall;
+
+  constructor(options: InsurerHttpClientOptions) {
+    this.target = { ...options, service: 'the insurer', fail: (message, kind) => new InsurerError(message, kind) };
+  }
 
   async enrol(request: EnrolmentRequest): Promise<InsurerAnswer> {
     const { status, body } = await this.call('POST', '/insurer/v1/enrolments', request.requestId, {
@@ -48,31 +52,8 @@ export class InsurerHttpClient implements InsurerPort {
     return decision(body, requestId);
   }
 
-  private async call(method: 'GET' | 'POST', path: string, idempotencyKey: string | undefined, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.apiKey}`, accept: 'application/json' };
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    let text: string;
-    // The deadline covers the whole exchange, the body included: an answer that stops half way is no answer.
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
-    try {
-      response = await fetch(new URL(path, this.options.baseUrl), { method, headers, signal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      text = await response.text();
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new InsurerError(`the insurer did not answer within ${this.options.timeoutMs} ms`, 'timeout');
-      throw new InsurerError(`the connection to the insurer failed (${name})`, 'connection');
-    }
-    if (text.length > MAX_ANSWER_BYTES) throw new InsurerError('the insurer answered with an oversized body', 'answer');
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new InsurerError(`the insurer answered HTTP ${response.status} with a body that is not JSON`, 'answer');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InsurerError('the insurer answered with a body that is not an object', 'answer');
-    return { status: response.status, body: parsed as Record<string, unknown> };
+  private call(method: 'GET' | 'POST', path: string, idempotencyKey: string | undefined, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    return callJsonService(this.target, method, path, idempotencyKey, body);
   }
 }
 

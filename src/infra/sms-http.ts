@@ -1,4 +1,5 @@
 import { SmsGatewayError, type SmsAnswer, type SmsGatewayPort, type SmsMessage } from '../application/sms';
+import { callJsonService, type JsonServiceCall } from './json-service-call';
 
 /**
  * The HTTP adapter of the SMS context's port: an SMS gateway with a bearer API key (SMS_API_URL,
@@ -17,7 +18,6 @@ import { SmsGatewayError, type SmsAnswer, type SmsGatewayPort, type SmsMessage }
  * key, the phone number nor the code ever appear in an error.
  */
 
-const MAX_ANSWER_BYTES = 16 * 1024;
 const MAX_MESSAGE_ID_LENGTH = 128;
 const MAX_REASON_LENGTH = 200;
 
@@ -29,10 +29,16 @@ export interface SmsHttpClientOptions {
 }
 
 export class SmsHttpClient implements SmsGatewayPort {
-  private readonly timeoutMs: number;
+  private readonly target: JsonServiceCall;
 
-  constructor(private readonly options: SmsHttpClientOptions) {
-    this.timeoutMs = options.timeoutMs ?? 5_000;
+  constructor(options: SmsHttpClientOptions) {
+    this.target = {
+      baseUrl: options.baseUrl,
+      apiKey: options.apiKey,
+      timeoutMs: options.timeoutMs ?? 5_000,
+      service: 'the SMS gateway',
+      fail: (message, kind) => new SmsGatewayError(message, kind),
+    };
   }
 
   async send(message: SmsMessage): Promise<SmsAnswer> {
@@ -53,31 +59,8 @@ export class SmsHttpClient implements SmsGatewayPort {
     return decision(body, requestId);
   }
 
-  private async call(method: 'GET' | 'POST', path: string, idempotencyKey: string | undefined, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.apiKey}`, accept: 'application/json' };
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    let text: string;
-    // The deadline covers the whole exchange, the body included: an answer that stops half way is no answer.
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    try {
-      response = await fetch(new URL(path, this.options.baseUrl), { method, headers, signal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      text = await response.text();
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new SmsGatewayError(`the SMS gateway did not answer within ${this.timeoutMs} ms`, 'timeout');
-      throw new SmsGatewayError(`the connection to the SMS gateway failed (${name})`, 'connection');
-    }
-    if (text.length > MAX_ANSWER_BYTES) throw new SmsGatewayError('the SMS gateway answered with an oversized body', 'answer');
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new SmsGatewayError(`the SMS gateway answered HTTP ${response.status} with a body that is not JSON`, 'answer');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SmsGatewayError('the SMS gateway answered with a body that is not an object', 'answer');
-    return { status: response.status, body: parsed as Record<string, unknown> };
+  private call(method: 'GET' | 'POST', path: string, idempotencyKey: string | undefined, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    return callJsonService(this.target, method, path, idempotencyKey, body);
   }
 }
 
