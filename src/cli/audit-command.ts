@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { AsOfError, balancesAsOf, recomputeAllGrants, recomputeBenefitGrants, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
+import { AsOfError, balancesAsOf, parseAsOf, recomputeAllGrants, recomputeBenefitGrants, compareHeads, exportLedger, type AsOf, ExportRangeError, readSealFile, SealFileError, Seals, writeSealFile } from '../application/audit';
 import { createEventStore } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { HeadFinding } from '../domain/audit';
@@ -40,10 +40,9 @@ function position(value: string): bigint {
 
 /** A global position (digits) or an ISO-8601 time. */
 function asOf(value: string): AsOf {
-  if (/^\d{1,19}$/.test(value)) return { position: BigInt(value) };
-  const time = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time)) throw new InvalidArgumentError('--as-of is a global position or an ISO-8601 time (2026-11-30T00:00:00+08:00)');
-  return { time: new Date(time) };
+  const parsed = parseAsOf(value);
+  if (!parsed) throw new InvalidArgumentError('--as-of is a global position or an ISO-8601 time (2026-11-30T00:00:00+08:00)');
+  return parsed;
 }
 
 /** Registers `union-ledger audit ...` and returns it, so that other contexts add their own audits (`audit lottery`). */

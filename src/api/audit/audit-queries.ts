@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { AsOfError, StatementCursorError, type AccountStatementPage, type AsOf, type BalancesAsOf, type VerificationStatus } from '../../application/audit';
+import { AsOfError, parseAsOf, StatementCursorError, type AccountStatementPage, type BalancesAsOf, type VerificationStatus } from '../../application/audit';
 import type { UnionLedger } from '../../composition-root';
 import type { HeadsSealedData } from '../../domain/audit';
 import type { RecordedEvent } from '../../eventstore/event-store';
@@ -37,14 +37,8 @@ export class GetBalancesAsOfHandler implements IQueryHandler<GetBalancesAsOf> {
     auditorOnly(user);
     // Logged first: a question the service then refuses was still asked.
     await this.ledger.auditor.logAccess(user.sub, 'balances', { asOf, account: account ?? null, limit });
-    let at: AsOf;
-    if (/^\d+$/.test(asOf)) {
-      at = { position: BigInt(asOf) };
-    } else {
-      const time = Date.parse(asOf);
-      if (Number.isNaN(time)) throw AppError.badRequest('AUDIT.AS_OF_INVALID', 'asOf is a global position or an ISO-8601 time');
-      at = { time: new Date(time) };
-    }
+    const at = parseAsOf(asOf);
+    if (!at) throw AppError.badRequest('AUDIT.AS_OF_INVALID', 'asOf is a global position or an ISO-8601 time');
     try {
       return await this.ledger.auditor.balances(at, { ...(account ? { account } : {}), limit });
     } catch (error) {

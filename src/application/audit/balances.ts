@@ -14,6 +14,14 @@ export class AsOfError extends Error {}
 
 export type AsOf = { position: bigint } | { time: Date };
 
+/** A moment as an auditor writes it (CLI `--as-of`, route `?asOf=`): a global position, or an ISO-8601 time; null when it is neither. */
+export function parseAsOf(text: string): AsOf | null {
+  if (/^\d{1,19}$/.test(text)) return { position: BigInt(text) };
+  const time = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(time)) return null;
+  return { time: new Date(time) };
+}
+
 export interface AccountBalance {
   account: string;
   asset: string;

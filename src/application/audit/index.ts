@@ -5,7 +5,7 @@
 export { HEADS_PAGE, compareHeads, feedPointAt, headsAt, visibleFeedEnd, type FeedPoint, type TakenHeads } from './heads';
 export { SealFileError, Seals, readSealFile, writeSealFile, type SealResult } from './seals';
 export { EXPORT_FORMAT, ExportRangeError, exportLedger, type ExportOptions, type ExportResult, type ExportedFile } from './export';
-export { AS_OF_ACCOUNTS_MAX, AsOfError, balancesAsOf, type AccountBalance, type AsOf, type BalancesAsOf } from './balances';
+export { AS_OF_ACCOUNTS_MAX, AsOfError, balancesAsOf, parseAsOf, type AccountBalance, type AsOf, type BalancesAsOf } from './balances';
 export { AuditorReads, STREAM_EVENTS_MAX, auditAccessStream } from './auditor-reads';
 export { recomputeAllGrants, type GrantsReport } from './grants';
 export { ACCOUNT_STATEMENT_PAGE_MAX, StatementCursorError, accountStatement, type AccountStatementLine, type AccountStatementPage } from './statement';
