@@ -33,10 +33,10 @@ export interface VoucherInput {
 }
 
 const voucherOf = (input: VoucherInput): VoucherTerms => ({
+  validFromMs: ms(input.validFrom, 'voucher/validFrom'),
+  validUntilMs: ms(input.validUntil, 'voucher/validUntil'),
   category: input.category,
   faceFen: yuanToFen(input.faceValue),
-  validFromMs: Date.parse(input.validFrom),
-  validUntilMs: Date.parse(input.validUntil),
 });
 
 /** An instant the schema let through but the calendar does not know (2027-02-30T...). */
@@ -62,8 +62,7 @@ export class CreateCampaign extends ClaimsCommand<CampaignInput, CampaignTerms> 
 @CommandHandler(CreateCampaign)
 export class CreateCampaignHandler extends ClaimsHandler implements ICommandHandler<CreateCampaign> {
   execute({ user, key, input }: CreateCampaign): Promise<CampaignTerms> {
-    ms(input.voucher.validFrom, 'voucher/validFrom');
-    ms(input.voucher.validUntil, 'voucher/validUntil');
+    const voucher = voucherOf(input.voucher); // First: its instants are checked before the campaign's.
     return this.ledger.claims.createCampaign(
       user,
       {
@@ -75,7 +74,7 @@ export class CreateCampaignHandler extends ClaimsHandler implements ICommandHand
         closesAtMs: ms(input.closesAt, 'closesAt'),
         minPoints: input.minPoints ?? 0,
         programmeId: input.programmeId,
-        voucher: voucherOf(input.voucher),
+        voucher,
       },
       key,
     );
@@ -115,8 +114,7 @@ export class CreateLottery extends ClaimsCommand<LotteryInput, LotteryTerms> {}
 @CommandHandler(CreateLottery)
 export class CreateLotteryHandler extends ClaimsHandler implements ICommandHandler<CreateLottery> {
   execute({ user, key, input }: CreateLottery): Promise<LotteryTerms> {
-    ms(input.voucher.validFrom, 'voucher/validFrom');
-    ms(input.voucher.validUntil, 'voucher/validUntil');
+    const voucher = voucherOf(input.voucher); // First: its instants are checked before the lottery's.
     return this.ledger.lotteries.create(
       user,
       {
@@ -130,7 +128,7 @@ export class CreateLotteryHandler extends ClaimsHandler implements ICommandHandl
         losers: input.losers,
         maxEntries: input.maxEntries,
         programmeId: input.programmeId,
-        voucher: voucherOf(input.voucher),
+        voucher,
       },
       key,
     );
