@@ -27,6 +27,13 @@ interface Expectation {
   outside?: { as: Role; body?: unknown; path?: string; csv?: string; refusal?: { status: number; code: string } };
 }
 
+/** The weekly report of campaign camp-1 the fixtures make: next Monday's (a report id is only a label for its week). */
+const MATRIX_REPORT = ((): string => {
+  const shanghai = new Date(Date.now() + 8 * 3600_000);
+  const daysToMonday = (8 - shanghai.getUTCDay()) % 7 || 7;
+  return new Date(shanghai.getTime() + daysToMonday * 86_400_000).toISOString().slice(0, 10);
+})();
+
 /** The benefits context hides records outside the caller's scope: not found, not forbidden. */
 const hidden = (code: string) => ({ status: 404, code });
 
@@ -167,6 +174,11 @@ const EXPECTED: Record<string, Expectation> = {
     outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1/targets', csv: 'seq,unit,members,target\n1,u-1,10,5\n', refusal: hidden('CAMPAIGN.NOT_FOUND') },
   },
   'GET /v1/admin/campaigns/{campaignId}/progress': { who: ['admin', 'auditor'], outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1/progress', refusal: hidden('CAMPAIGN.NOT_FOUND') } },
+  'GET /v1/admin/campaigns/{campaignId}/reports': { who: ['admin', 'auditor'], outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1/reports', refusal: hidden('CAMPAIGN.NOT_FOUND') } },
+  'GET /v1/admin/campaigns/{campaignId}/reports/{file}': {
+    who: ['admin', 'auditor'],
+    outside: { as: 'admin', path: `/v1/admin/campaigns/camp-1/reports/${MATRIX_REPORT}.csv`, refusal: hidden('CAMPAIGN.NOT_FOUND') },
+  },
   // Audit: read-only routes for auditors alone, who see every union (test/api/audit.api.spec.ts).
   'GET /v1/audit/balances': { who: ['auditor'] },
   'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
@@ -290,6 +302,7 @@ beforeAll(async () => {
     key(),
   );
   await app.ledger.catchUpReadModels();
+  expect((await app.ledger.campaigns.reports.generateWeekly(MATRIX_REPORT)).reports).toBe(1);
 }, testTimeout());
 afterAll(async () => {
   await app?.close();

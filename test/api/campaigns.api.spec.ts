@@ -1,3 +1,4 @@
+import ExcelJS from 'exceljs';
 import { startLedgerApp, testNationalId, type Answer, type LedgerApp } from '../support/ledger-app';
 import { waitForFeedEnd } from '../support/feed';
 import { testTimeout } from '../support/wait-for';
@@ -212,6 +213,66 @@ describe('a campaign with per-unit targets', () => {
       [50, true],
       [90, null],
     ]);
+  });
+
+  it('makes a weekly report once per week, with ranks and the change since last week, downloadable per subtree', async () => {
+    const shanghai = new Date(Date.now() + 8 * HOUR);
+    const monday = new Date(shanghai.getTime() + (((8 - shanghai.getUTCDay()) % 7 || 7) * 24 * HOUR)).toISOString().slice(0, 10);
+    const nextMonday = new Date(Date.parse(`${monday}T00:00:00Z`) + 7 * 24 * HOUR).toISOString().slice(0, 10);
+    expect(await app.ledger.campaigns.reports.generateWeekly(monday)).toEqual({ campaigns: 1, reports: 1, units: 6 });
+    expect(await app.ledger.campaigns.reports.generateWeekly(monday)).toEqual({ campaigns: 1, reports: 0, units: 0 });
+    // Two more check-ins in u-b during the week after.
+    for (let index = 0; index < 2; index += 1) {
+      const memberId = await memberOf('u-b');
+      await app.ledger.members.execute(memberId, { type: 'CheckIn' }, { commandId: `checkin:${memberId}`, actor: system });
+    }
+    expect(await app.ledger.campaigns.reports.generateWeekly(nextMonday)).toEqual({ campaigns: 1, reports: 1, units: 6 });
+
+    const listed = await app.call('GET', '/v1/admin/campaigns/checkin-2026/reports', { token: unitAdmin });
+    expect((listed.body.reports as Array<Record<string, unknown>>).map((report) => [report.reportId, report.previousReportId])).toEqual([
+      [nextMonday, monday],
+      [monday, null],
+    ]);
+    const download = async (path: string, token: string) => {
+      const response = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, type: response.headers.get('content-type'), bytes: Buffer.from(await response.arrayBuffer()) };
+    };
+    const csv = await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.csv`, provinceAdmin);
+    expect({ status: csv.status, type: csv.type }).toEqual({ status: 200, type: 'text/csv; charset=utf-8' });
+    const lines = csv.bytes.toString('utf8').replace(/^\ufeff/, '').trim().split('\r\n').map((line) => line.split(','));
+    expect(lines[0]).toEqual(['序号', '单位', '单位编号', '上级', '层级', '会员数', '目标数', '完成数', '完成率%', '同级排名', '较上周']);
+    // Tree order, best first among siblings: u-b's two new check-ins lift it to 40% and js-nj's change to +2.
+    expect(lines.slice(1).map((cells) => [cells[2], cells[7], cells[8], cells[9], cells[10]])).toEqual([
+      ['js', '15', '60', '1', '2'],
+      ['js-sz', '5', '100', '1', '0'],
+      ['u-c', '5', '100', '1', '0'],
+      ['js-nj', '10', '50', '2', '2'],
+      ['u-a', '6', '60', '1', '0'],
+      ['u-b', '4', '40', '2', '2'],
+    ]);
+    // The unit's admin gets the unit's part only, and nothing of the sibling's.
+    const own = await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.csv`, unitAdmin);
+    expect(own.bytes.toString('utf8').trim().split('\r\n').slice(1).map((line) => line.split(',')[2])).toEqual(['u-a']);
+    expect((await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.csv?orgId=u-b`, unitAdmin)).status).toBe(404);
+    expect((await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.csv`, otherAdmin)).status).toBe(404);
+    expect((await download(`/v1/admin/campaigns/checkin-2026/reports/2020-01-06.csv`, provinceAdmin)).status).toBe(404);
+    // The same rows as a workbook, and the chart of the province's cities.
+    const xlsx = await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.xlsx?orgId=js-nj`, provinceAdmin);
+    expect(xlsx.status).toBe(200);
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(xlsx.bytes as unknown as ArrayBuffer);
+    const sheet = workbook.getWorksheet('进度')!;
+    expect([3, 4, 5].map((row) => [sheet.getRow(row).getCell(3).value, sheet.getRow(row).getCell(8).value, sheet.getRow(row).getCell(11).value])).toEqual([
+      ['js-nj', 10, 2],
+      ['u-a', 6, 0],
+      ['u-b', 4, 2],
+    ]);
+    const svg = await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.svg`, auditor);
+    expect({ status: svg.status, type: svg.type }).toEqual({ status: 200, type: 'image/svg+xml' });
+    // A bar per city, best first, and the province's total as a line.
+    expect(svg.bytes.toString('utf8')).toMatch(/^<svg[\s\S]*>苏州市总工会<[\s\S]*>南京市总工会<[\s\S]*合计 60%[\s\S]*<\/svg>$/);
+    // Kept: the second download is the stored file, byte for byte.
+    expect((await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.xlsx?orgId=js-nj`, provinceAdmin)).bytes.equals(xlsx.bytes)).toBe(true);
   });
 
   it('gives the same progress after a rebuild from event zero', async () => {

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import type { ProgressView } from '../../application/campaigns';
+import type { ProgressView, ReportFile, ReportFormat, ReportSummary } from '../../application/campaigns';
 import type { UnionLedger } from '../../composition-root';
 import type { CampaignState, CampaignTerms } from '../../domain/campaigns';
 import type { CampaignRow } from '../../projections/campaigns';
@@ -59,4 +59,37 @@ export class GetProgressHandler extends CampaignsQueryHandler implements IQueryH
   }
 }
 
-export const CAMPAIGNS_QUERY_HANDLERS = [ListCampaignsHandler, GetCampaignHandler, GetProgressHandler];
+export class ListReports extends Query<ReportSummary[]> {
+  constructor(
+    readonly user: JwtClaims,
+    readonly campaignId: string,
+  ) {
+    super();
+  }
+}
+@QueryHandler(ListReports)
+export class ListReportsHandler extends CampaignsQueryHandler implements IQueryHandler<ListReports> {
+  execute({ user, campaignId }: ListReports): Promise<ReportSummary[]> {
+    return this.ledger.campaigns.reports.list(user, campaignId);
+  }
+}
+
+export class GetReportFile extends Query<ReportFile> {
+  constructor(
+    readonly user: JwtClaims,
+    readonly campaignId: string,
+    readonly reportId: string,
+    readonly format: ReportFormat,
+    readonly orgId: string | undefined,
+  ) {
+    super();
+  }
+}
+@QueryHandler(GetReportFile)
+export class GetReportFileHandler extends CampaignsQueryHandler implements IQueryHandler<GetReportFile> {
+  execute({ user, campaignId, reportId, format, orgId }: GetReportFile): Promise<ReportFile> {
+    return this.ledger.campaigns.reports.file(user, campaignId, reportId, format, orgId);
+  }
+}
+
+export const CAMPAIGNS_QUERY_HANDLERS = [ListCampaignsHandler, GetCampaignHandler, GetProgressHandler, ListReportsHandler, GetReportFileHandler];

@@ -1,15 +1,16 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { CsvUpload } from '../common/http-limits';
 import { IdempotencyKey } from '../common/idempotency';
 import { csvBody } from '../common/imports';
 import { ApiBodySchema, ApiParamSchema, ApiQuerySchema, NoQuery, parseBody, parseParams, parseQuery } from '../common/validation';
 import { CreateCampaign, ImportTargets } from './campaigns-commands';
-import { GetCampaign, GetProgress, ListCampaigns } from './campaigns-queries';
+import { GetCampaign, GetProgress, GetReportFile, ListCampaigns, ListReports } from './campaigns-queries';
 import { presentCampaign, presentRow } from './present';
-import { campaignParams, createCampaignSchema, listQuery, progressQuery } from './schemas';
+import { campaignParams, createCampaignSchema, listQuery, progressQuery, reportFileParams, reportFileQuery } from './schemas';
 
 /**
  * Campaigns with per-unit targets (docs/CAMPAIGNS.md): admins of the campaign's root create them
@@ -78,5 +79,40 @@ export class CampaignsController {
     const { campaignId } = parseParams(campaignParams, params);
     const { orgId } = parseQuery(progressQuery, query);
     return this.queries.execute(new GetProgress(user, campaignId, orgId));
+  }
+
+  @Get(':campaignId/reports')
+  @Roles('admin', 'auditor')
+  @ApiParamSchema(campaignParams)
+  @ApiOperation({ summary: 'The weekly reports (every Monday 00:00 Asia/Shanghai), newest first, with the links of their files' })
+  async reports(@CurrentUser() user: JwtClaims, @Param() params: unknown, @Query() query: unknown) {
+    const { campaignId } = parseParams(campaignParams, params);
+    parseQuery(NoQuery, query);
+    const reports = await this.queries.execute(new ListReports(user, campaignId));
+    const base = `/v1/admin/campaigns/${campaignId}/reports`;
+    return {
+      reports: reports.map((report) => ({
+        reportId: report.reportId,
+        generatedAt: report.generatedAt.toISOString(),
+        previousReportId: report.previousReportId,
+        units: report.units,
+        files: { csv: `${base}/${report.reportId}.csv`, xlsx: `${base}/${report.reportId}.xlsx`, svg: `${base}/${report.reportId}.svg` },
+      })),
+    };
+  }
+
+  @Get(':campaignId/reports/:file')
+  @Roles('admin', 'auditor')
+  @ApiParamSchema(reportFileParams)
+  @ApiQuerySchema(reportFileQuery)
+  @ApiProduces('text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'image/svg+xml')
+  @ApiOperation({ summary: 'A weekly report of a subtree (yours by default) as CSV, XLSX or an SVG chart: each unit’s done/target/%/rank and the change since last week' })
+  async reportFile(@CurrentUser() user: JwtClaims, @Param() params: unknown, @Query() query: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { campaignId, file } = parseParams(reportFileParams, params);
+    const { orgId } = parseQuery(reportFileQuery, query);
+    const [reportId, format] = file.split('.') as [string, 'csv' | 'xlsx' | 'svg'];
+    const found = await this.queries.execute(new GetReportFile(user, campaignId, reportId, format, orgId));
+    void reply.header('content-type', found.contentType).header('content-disposition', `attachment; filename="${found.filename}"`);
+    return found.content;
   }
 }

@@ -22,6 +22,7 @@ import { campaignRow, campaignsActiveBetween, campaignsFor, milestonesReached, r
 import { CommandHandler, type CommandMeta } from '../command-handler';
 import type { OrgAccess, Principal } from '../orgs';
 import { parseTargets, type TargetsReport } from './targets-csv';
+import { CampaignReports } from './weekly-reports';
 
 /**
  * Campaigns with per-unit targets: creation, targets from the published CSV, progress per unit
@@ -81,9 +82,12 @@ export interface ProgressView {
 export class Campaigns {
   private readonly handler: CommandHandler<CampaignState, CampaignEvent>;
   private readonly clock: () => Date;
+  /** The weekly reports: snapshots and their files. */
+  readonly reports: CampaignReports;
 
   constructor(private readonly deps: CampaignsDeps) {
     this.clock = deps.clock ?? (() => new Date());
+    this.reports = new CampaignReports({ store: deps.store, db: deps.db, campaigns: this, clock: this.clock });
     this.handler = new CommandHandler(deps.store, { name: 'campaign', initialState: initialCampaignState, evolve: evolveCampaign }, { cacheEntries: 1000, clock: this.clock });
   }
 
@@ -164,8 +168,7 @@ export class Campaigns {
    * the caller sits above it (or is an auditor).
    */
   async progress(caller: Principal, campaignId: string, orgId?: string): Promise<ProgressView> {
-    const { terms } = await this.campaignFor(caller, campaignId);
-    const org = await this.scopedOrg(caller, terms, orgId);
+    const { terms, orgId: org } = await this.scope(caller, campaignId, orgId);
     const rows = await rolledUp(this.deps.db, campaignId, org, 1);
     const top = rows.find((row) => row.depth === 0);
     if (!top) throw new DomainError('CAMPAIGN.ORG_NOT_FOUND', `organisation ${org} is not in the campaign’s tree yet`, 404, { orgId: org });
@@ -179,6 +182,12 @@ export class Campaigns {
       children: children.map((child) => ({ ...unitOf(child), rank: ranks.get(child)!, hasChildren: child.level !== 'grassroots' })),
       milestones: terms.milestones.map((milestone) => ({ ...milestone, reached: reached.find((row) => row.percent === milestone.percent) ?? null })),
     };
+  }
+
+  /** The campaign and the organisation of its tree the caller asks about (404 outside their part of it). */
+  async scope(caller: Principal, campaignId: string, orgId?: string): Promise<{ terms: CampaignTerms; orgId: string }> {
+    const { terms } = await this.campaignFor(caller, campaignId);
+    return { terms, orgId: await this.scopedOrg(caller, terms, orgId) };
   }
 
   /** Every organisation of the campaign's subtree with its rolled-up counts (the dashboard; the weekly report). */
