@@ -141,6 +141,12 @@ async function rawZincrby(redis: Redis, prefix: string, grants: number, perPipel
   return commands;
 }
 
+/** CPU seconds (user + system) this process used since `since`. */
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+}
+
 /** Times each batch from the progress callback, for percentiles of one batch's read + apply + commit. */
 function batchTimer(): { onProgress: (applied: number) => void; summary: () => string } {
   const latencies: number[] = [];
@@ -214,8 +220,10 @@ async function main(): Promise<void> {
       log(`- baseline, feed read alone (readAll, 10,000-event pages): ${fmtInt(read)} events in ${seconds(readMs)} = ${fmtInt(read / (readMs / 1000))} events/s`);
       const timer = batchTimer();
       t0 = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
       const applied = await rebuildProjection(store, db, ledgerProjection(), timer.onProgress);
       const rebuildMs = msSince(t0);
+      const cpu = cpuSeconds(cpu0);
       const rows = Number(
         (await db.one<{ count: string }>('SELECT ((SELECT count(*) FROM ul_journal) + (SELECT count(*) FROM ul_statement) + (SELECT count(*) FROM ul_balances)) AS count')).count,
       );
@@ -226,7 +234,7 @@ async function main(): Promise<void> {
       log(`- baseline, plain multi-row INSERTs of the same ${fmtInt(rows)} rows (10,000 a statement): ${seconds(insertMs)} = ${fmtInt(rows / (insertMs / 1000))} rows/s`);
       const rate = applied / (rebuildMs / 1000);
       const baselineRate = applied / ((readMs + insertMs) / 1000);
-      log(`- **ledger rebuilt: ${fmtInt(applied)} events in ${seconds(rebuildMs)} = ${fmtInt(rate)} events/s**; ${timer.summary()}`);
+      log(`- **ledger rebuilt: ${fmtInt(applied)} events in ${seconds(rebuildMs)} = ${fmtInt(rate)} events/s**; ${timer.summary()}; this process's CPU ${cpu.toFixed(1)} s`);
       log(`- ratio to "read the feed + plain INSERT of the rows" (${fmtInt(baselineRate)} events/s): ${fmtRatio(rate / baselineRate)}`);
       const balance = await checkTrialBalance(db);
       log(`- trial balance after the rebuild: ${balance.ok ? 'ok' : 'NOT OK'}`);
@@ -248,11 +256,13 @@ async function main(): Promise<void> {
       log(`- baseline, raw ioredis pipeline of the same ${fmtInt(commands)} ZINCRBYs (16 per grant, 5,000 grants a pipeline): ${seconds(rawMs)} = ${fmtInt(commands / (rawMs / 1000))} commands/s`);
       const timer = batchTimer();
       t0 = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
       const applied = await rebuildLeaderboards(store, db, leaderboards, timer.onProgress);
       const rebuildMs = msSince(t0);
+      const cpu = cpuSeconds(cpu0);
       const rate = applied / (rebuildMs / 1000);
       const baselineRate = applied / ((readMs + rawMs) / 1000);
-      log(`- **leaderboards rebuilt: ${fmtInt(applied)} events in ${seconds(rebuildMs)} = ${fmtInt(rate)} events/s**; ${timer.summary()}`);
+      log(`- **leaderboards rebuilt: ${fmtInt(applied)} events in ${seconds(rebuildMs)} = ${fmtInt(rate)} events/s**; ${timer.summary()}; this process's CPU ${cpu.toFixed(1)} s`);
       log(`- ratio to "read the feed + raw ZINCRBY pipeline" (${fmtInt(baselineRate)} events/s): ${fmtRatio(rate / baselineRate)}`);
       log(`- target >= 50,000 events/s: ${rate >= 50_000 ? 'met' : 'not met'}`);
       log();
