@@ -106,7 +106,7 @@ function historyOf(steps: Step[], run: string): RecordedEvent[] {
         balance.holds.push({ holdId, points });
         record(stream, 'PointsHeld', { memberId, holdId, points, postings: [posting(account('available'), account('held'), points)] });
       }
-    } else {
+    } else if (step.kind === 'settle') {
       const hold = balance.holds.shift();
       if (!hold) continue;
       balance.held -= hold.points;
