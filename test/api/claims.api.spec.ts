@@ -124,17 +124,36 @@ describe('a claim campaign', () => {
     expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
   });
 
-  it('answers a retried request with the same key from the stored answer, and a new claim of a winner with CLAIM.ALREADY_CLAIMED', async () => {
+  it('answers a loser’s retry with the same refusal and a new claim of a winner with CLAIM.ALREADY_CLAIMED, writing no idempotency row', async () => {
     nowMs = OPENS + 2000;
-    const retryKey = key();
-    const someone = members[1]!;
-    const firstAnswer = await claim(someone, retryKey);
-    const again = await claim(someone, retryKey);
-    expect(again.status).toBe(firstAnswer.status);
-    expect(again.headers.get('idempotent-replay')).toBe('true');
+    const rows = async () => Number((await app.ledger.db.one<{ n: string }>(`SELECT count(*) AS n FROM ul_idempotency WHERE path LIKE '%/claim-campaigns/%'`)).n);
     const list = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets/claims', { token: adminToken }));
-    const holder = (list.claims as Array<{ memberId: string }>)[0]!.memberId;
-    expectCode(await claim(holder), 409, 'CLAIM.ALREADY_CLAIMED');
+    const holder = (list.claims as Array<{ memberId: string; seq: number }>)[0]!;
+    const retryKey = key();
+    const winners = new Set((list.claims as Array<{ memberId: string }>).map((row) => row.memberId));
+    const loser = members.find((memberId) => !winners.has(memberId))!;
+    const refused = await claim(loser, retryKey);
+    expectCode(refused, 409, 'CLAIM.SOLD_OUT');
+    const again = await claim(loser, retryKey);
+    expectCode(again, 409, 'CLAIM.SOLD_OUT');
+    expectCode(await claim(holder.memberId), 409, 'CLAIM.ALREADY_CLAIMED');
+    expect(await rows()).toBe(0);
+  });
+
+  it('answers a granted claim retried with its Idempotency-Key from ClaimGranted, with Idempotent-Replay', async () => {
+    nowMs = OPENS + 2500;
+    const winner = members[0]!;
+    // A second campaign of one unit: the first member to claim wins, and retries with the same key.
+    const second = { ...campaign, campaignId: 'one-ticket', units: 1 };
+    expectOk(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body: second }), 201);
+    const retryKey = key();
+    const call = () => app.call('POST', '/v1/me/claim-campaigns/one-ticket/claim', { token: tokens.get(winner)!, key: retryKey });
+    const first = expectOk(await call(), 201);
+    const replay = await call();
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replay')).toBe('true');
+    expect(replay.body).toEqual(first);
+    expectCode(await app.call('POST', '/v1/me/claim-campaigns/one-ticket/claim', { token: tokens.get(winner)!, key: key() }), 409, 'CLAIM.ALREADY_CLAIMED');
   });
 
   it('refuses claims after the window with CLAIM.CLOSED', async () => {

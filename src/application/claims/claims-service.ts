@@ -71,6 +71,8 @@ export interface ClaimOutcome {
   seq: number;
   voucherId: string;
   admittedAt: string;
+  /** The same request answered again from the log (a retry with the same Idempotency-Key). */
+  replayed?: boolean;
 }
 
 const claimAggregate = { name: 'claim', initialState: initialClaimState, evolve: evolveClaim };
@@ -157,7 +159,7 @@ export class Claims {
    * CLAIM.SOLD_OUT / NOT_OPEN / CLOSED / NOT_ELIGIBLE / ALREADY_CLAIMED. Nothing is held for a
    * member who is refused.
    */
-  async claim(memberId: string, campaignId: string): Promise<ClaimOutcome> {
+  async claim(memberId: string, campaignId: string, requestId?: string): Promise<ClaimOutcome> {
     const terms = await this.campaign(campaignId);
     const nowMs = this.clock().getTime();
     checkWindow(terms, nowMs);
@@ -166,7 +168,7 @@ export class Claims {
     let peeked = await gate.peek(campaignId, memberId);
     if (peeked.kind === 'no_gate') peeked = await this.restoreGate(terms).then(() => gate.peek(campaignId, memberId));
     if (peeked.kind === 'sold_out') throw soldOut(terms);
-    if (peeked.kind === 'holder') return this.recordHeld(terms, memberId, peeked.seq, peeked.admittedAtMs);
+    if (peeked.kind === 'holder') return this.recordHeld(terms, memberId, peeked.seq, peeked.admittedAtMs, requestId);
     const member = await this.deps.members.load(memberId);
     const orgId = member.state.orgId;
     checkEligible(terms, {
@@ -184,9 +186,9 @@ export class Claims {
         // Lost between the peek and now (Redis restarted without its data): the client may retry.
         throw new DomainError('CLAIM.BUSY', 'the claim could not be taken now; try again', 429);
       case 'holder':
-        return this.recordHeld(terms, memberId, admission.seq, admission.admittedAtMs);
+        return this.recordHeld(terms, memberId, admission.seq, admission.admittedAtMs, requestId);
       case 'admitted':
-        return this.record(terms, memberId, orgId, admission.seq, admission.admittedAtMs);
+        return this.record(terms, memberId, orgId, admission.seq, admission.admittedAtMs, requestId);
       default: {
         const unknown: never = admission;
         throw new Error(`unknown admission ${JSON.stringify(unknown)}`);
@@ -266,11 +268,16 @@ export class Claims {
   }
 
   /** A member the gate already holds a slot for: in the log already (a second claim), or not yet (a crash, a retry). */
-  private async recordHeld(terms: CampaignTerms, memberId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
-    const claim = await this.claims.load(claimStream(terms.campaignId, memberId));
-    if (claim.state.status === 'granted') throw alreadyClaimed(claim.state.seq);
+  private async recordHeld(terms: CampaignTerms, memberId: string, seq: number, admittedAtMs: number, requestId: string | undefined): Promise<ClaimOutcome> {
+    const [granted] = await this.deps.store.readStream(claimStream(terms.campaignId, memberId), { maxCount: 1 });
+    if (granted?.type === 'ClaimGranted') {
+      const data = granted.data as Extract<ClaimEvent, { type: 'ClaimGranted' }>['data'];
+      // The same request again (same Idempotency-Key and body): its answer, from the log.
+      if (requestId !== undefined && granted.metadata.requestHash === requestId) return { ...outcomeOf(data), replayed: true };
+      throw alreadyClaimed(data.seq);
+    }
     const member = await this.deps.members.load(memberId);
-    return this.record(terms, memberId, member.state.orgId, seq, admittedAtMs);
+    return this.record(terms, memberId, member.state.orgId, seq, admittedAtMs, requestId);
   }
 
   /**
@@ -278,12 +285,13 @@ export class Claims {
    * ids come from `claim:<campaign>:<member>`, so two recordings of the same admission (a retry
    * racing reconciliation) store it once.
    */
-  private async record(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
+  private async record(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number, requestId?: string): Promise<ClaimOutcome> {
     const stream = claimStream(terms.campaignId, memberId);
-    const claim = await this.claims.load(stream);
-    const decided = grantClaim(terms, claim.state, { memberId, orgId, seq, admittedAtMs });
+    // No read: the append at no_stream is the check (a claim already there fails it, handled below).
+    const decided = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs });
     const now = this.clock();
-    const meta: CommandMeta = { commandId: `claim:${terms.campaignId}:${memberId}`, actor: { type: 'member', id: memberId } };
+    // requestHash names the HTTP request (key and body) that made the claim, so that its retry is answered from the log.
+    const meta: CommandMeta = { commandId: `claim:${terms.campaignId}:${memberId}`, actor: { type: 'member', id: memberId }, ...(requestId ? { requestHash: requestId } : {}) };
     const first = decided.claim.length;
     const appends: StreamAppend[] = [
       { streamId: stream, events: eventsToAppend(decided.claim, meta, now, schemaVersion), expectedRevision: 'no_stream' },
