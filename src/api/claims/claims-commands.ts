@@ -111,15 +111,16 @@ export interface LotteryInput {
   closesAt: string;
   losers: 'refund' | 'spend';
   maxEntries: number;
-  programmeId: string;
-  voucher: VoucherInput;
+  programmeId?: string | undefined;
+  voucher?: VoucherInput | undefined;
+  prizePoints?: number | undefined;
 }
 
 export class CreateLottery extends ClaimsCommand<LotteryInput, LotteryTerms> {}
 @CommandHandler(CreateLottery)
 export class CreateLotteryHandler extends ClaimsHandler implements ICommandHandler<CreateLottery> {
   execute({ user, key, input }: CreateLottery): Promise<LotteryTerms> {
-    const voucher = voucherOf(input.voucher); // First: its instants are checked before the lottery's.
+    const voucher = input.voucher === undefined ? null : voucherOf(input.voucher); // First: its instants are checked before the lottery's.
     return this.ledger.lotteries.create(
       user,
       {
@@ -132,8 +133,9 @@ export class CreateLotteryHandler extends ClaimsHandler implements ICommandHandl
         closesAtMs: ms(input.closesAt, 'closesAt'),
         losers: input.losers,
         maxEntries: input.maxEntries,
-        programmeId: input.programmeId,
+        programmeId: input.programmeId ?? null,
         voucher,
+        prizePoints: input.prizePoints ?? null,
       },
       key,
     );

@@ -5,7 +5,8 @@ import { fenToYuan } from '../../domain/shared';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function voucher(terms: { voucher: { category: string; faceFen: number; validFromMs: number; validUntilMs: number } }) {
+function voucher(terms: { voucher: { category: string; faceFen: number; validFromMs: number; validUntilMs: number } | null }) {
+  if (terms.voucher === null) return null;
   return { category: terms.voucher.category, faceValue: fenToYuan(terms.voucher.faceFen), validFrom: iso(terms.voucher.validFromMs), validUntil: iso(terms.voucher.validUntilMs) };
 }
 
@@ -37,6 +38,7 @@ export function presentLottery(terms: LotteryTerms, state?: LotteryState) {
     maxEntries: terms.maxEntries,
     programmeId: terms.programmeId,
     voucher: voucher(terms),
+    prizePoints: terms.prizePoints ?? null,
     commitment: terms.commitment,
     ...(state
       ? {

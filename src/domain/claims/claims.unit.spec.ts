@@ -16,6 +16,7 @@ import {
   initialCampaignState,
   initialClaimState,
   initialLotteryState,
+  prizeOf,
   seedCommitment,
   settled,
   settlementOf,
@@ -155,6 +156,17 @@ describe('lotteries', () => {
     expect(JSON.stringify(decided.lottery)).not.toContain(SEED);
     expect(decided.programme).toEqual([expect.objectContaining({ type: 'VouchersIssued', data: expect.objectContaining({ count: 2, amountFen: 10_000 }) })]);
     expect(() => createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, new Date(OPENS + 1))).toThrow(expect.objectContaining({ code: 'LOTTERY.WINDOW_INVALID' }));
+  });
+
+  it('is created with a points prize touching no budget, and refuses a prize that is both or neither', () => {
+    const points = { ...lotteryTerms, programmeId: null, voucher: null, prizePoints: 500 };
+    const decided = createLottery(initialLotteryState, initialProgrammeState, points, before);
+    expect(decided).toEqual({ lottery: [{ type: 'LotteryCreated', data: points }], programme: [] });
+    expect(prizeOf(points)).toEqual({ kind: 'points', points: 500 });
+    expect(prizeOf(lotteryTerms)).toEqual({ kind: 'voucher', programmeId: 'p27', voucher });
+    expect(() => createLottery(initialLotteryState, fundedProgramme(100_000), { ...lotteryTerms, prizePoints: 500 }, before)).toThrow(expect.objectContaining({ code: 'LOTTERY.PRIZE_INVALID' }));
+    expect(() => createLottery(initialLotteryState, initialProgrammeState, { ...lotteryTerms, programmeId: null, voucher: null }, before)).toThrow(expect.objectContaining({ code: 'LOTTERY.PRIZE_INVALID' }));
+    expect(() => createLottery(initialLotteryState, initialProgrammeState, { ...points, prizePoints: 0 }, before)).toThrow(expect.objectContaining({ code: 'LOTTERY.PRIZE_INVALID' }));
   });
 
   it('takes one entry per member within the window, up to its limit', () => {

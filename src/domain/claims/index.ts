@@ -42,6 +42,8 @@ export {
   evolveLottery,
   initialLotteryState,
   lotteryHoldId,
+  prizeAwardId,
+  prizeOf,
   lotteryPurpose,
   lotteryStream,
   prizeBatchOf,

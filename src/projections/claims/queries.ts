@@ -90,8 +90,9 @@ export interface LotteryRow {
   closesAt: string;
   losers: string;
   maxEntries: number;
-  programmeId: string;
-  faceFen: number;
+  programmeId: string | null;
+  faceFen: number | null;
+  prizePoints: number | null;
   commitment: string;
   status: string;
   entries: number;
@@ -111,8 +112,9 @@ export async function lottery(db: Queryable, lotteryId: string): Promise<Lottery
     closes_at: Date;
     losers: string;
     max_entries: number;
-    programme_id: string;
-    face_fen: string;
+    programme_id: string | null;
+    face_fen: string | null;
+    prize_points: string | null;
     commitment: string;
     status: string;
     entries: number;
@@ -132,7 +134,8 @@ export async function lottery(db: Queryable, lotteryId: string): Promise<Lottery
     losers: row.losers,
     maxEntries: row.max_entries,
     programmeId: row.programme_id,
-    faceFen: Number(row.face_fen),
+    faceFen: row.face_fen === null ? null : Number(row.face_fen),
+    prizePoints: row.prize_points === null ? null : Number(row.prize_points),
     commitment: row.commitment,
     status: row.status,
     entries: row.entries,
