@@ -247,4 +247,49 @@ describe('a points lottery', () => {
     expect(text.stdout).toContain('OK: the recorded winners are the draw of the committed seed over the entries');
     expect((await runCliOn(app.database, 'audit', 'lottery', 'no-such-lottery')).code).toBe(2);
   });
+
+  it('credits a points prize to each winner, once, and spends the losers’ entries when the rules say so', async () => {
+    const opens = LOTTERY_CLOSES + HOUR;
+    const closes = opens + HOUR;
+    nowMs = opens - 1000;
+    const lotteryId = 'points-draw';
+    const created = expectOk(
+      await app.call('POST', '/v1/admin/lotteries', {
+        token: adminToken,
+        key: key(),
+        body: { lotteryId, orgId: 'gd', name: '积分大奖', entryPoints: 10, prizes: 2, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'spend', maxEntries: 100, prizePoints: 200 },
+      }),
+      201,
+    );
+    expect(created).toMatchObject({ prizePoints: 200, voucher: null, programmeId: null });
+    // Both a voucher and points: refused.
+    expectCode(
+      await app.call('POST', '/v1/admin/lotteries', {
+        token: adminToken,
+        key: key(),
+        body: { lotteryId: 'both', orgId: 'gd', name: 'x', entryPoints: 10, prizes: 1, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'spend', maxEntries: 100, prizePoints: 200, programmeId: PROGRAMME, voucher },
+      }),
+      400,
+      'LOTTERY.PRIZE_INVALID',
+    );
+    const players = members.slice(100, 110);
+    nowMs = opens;
+    const before = await Promise.all(players.map(async (memberId) => (await app.ledger.members.load(memberId)).state.available));
+    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
+    nowMs = closes;
+    const drawKey = key();
+    const drawn = expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: drawKey }));
+    const winners = drawn.winners as string[];
+    expect(winners).toHaveLength(2);
+    // A second draw (another key) settles nothing twice.
+    expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }));
+    for (const [index, memberId] of players.entries()) {
+      const { state } = await app.ledger.members.load(memberId);
+      expect({ memberId, available: state.available, held: state.held }).toEqual({ memberId, available: before[index]! - 10 + (winners.includes(memberId) ? 200 : 0), held: 0 });
+    }
+    await catchUp();
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+    const audit = await runCliOn(app.database, 'audit', 'lottery', lotteryId);
+    expect(audit.code).toBe(0);
+  });
 });
