@@ -10,7 +10,7 @@ function voucher(terms: { voucher: { category: string; faceFen: number; validFro
   return { category: terms.voucher.category, faceValue: fenToYuan(terms.voucher.faceFen), validFrom: iso(terms.voucher.validFromMs), validUntil: iso(terms.voucher.validUntilMs) };
 }
 
-export function presentCampaign(terms: CampaignTerms, counts?: { granted: number; admitted: number; pending: number }) {
+export function presentCampaign(terms: CampaignTerms, counts?: { granted: number; admitted: number; pending: number; closed: { unclaimed: number; returnedFen: number; closedAt: string } | null }) {
   return {
     campaignId: terms.campaignId,
     orgId: terms.orgId,
@@ -21,7 +21,16 @@ export function presentCampaign(terms: CampaignTerms, counts?: { granted: number
     minPoints: terms.minPoints,
     programmeId: terms.programmeId,
     voucher: voucher(terms),
-    ...(counts ? { granted: counts.granted, admitted: counts.admitted, pending: counts.pending, remaining: terms.units - counts.admitted } : {}),
+    ...(counts
+      ? {
+          granted: counts.granted,
+          admitted: counts.admitted,
+          pending: counts.pending,
+          remaining: terms.units - counts.admitted,
+          // After the window: what nobody claimed, and its value back in the budget (null while open).
+          closed: counts.closed ? { unclaimed: counts.closed.unclaimed, returned: fenToYuan(counts.closed.returnedFen), closedAt: counts.closed.closedAt } : null,
+        }
+      : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 import {
+  CLOSE_AFTER_WINDOW_MS,
   campaignStream,
   checkEligible,
+  closeCampaign,
   checkWindow,
   claimStream,
   createCampaign,
@@ -23,7 +25,7 @@ import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors'
 import type { EventStore, StreamAppend } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
 import { catchUpProjection } from '../../projections';
-import { campaignsClosingAfter, claimsOf, claimsProjection } from '../../projections/claims';
+import { campaignsClosingAfter, campaignsToClose, claimCampaign, claimsOf, claimsProjection } from '../../projections/claims';
 import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
 import type { MemberService } from '../members';
 import type { OrgAccess, Principal } from '../orgs';
@@ -216,16 +218,69 @@ export class Claims {
    * window is open or closed less than a day ago. Safe to run from several processes at once:
    * the claim streams refuse a second recording.
    */
-  async reconcile(): Promise<{ campaigns: number; recorded: number; alreadyRecorded: number }> {
+  async reconcile(): Promise<{ campaigns: number; recorded: number; alreadyRecorded: number; closed: number }> {
     const nowMs = this.clock().getTime();
     const campaigns = await campaignsClosingAfter(this.deps.db, nowMs - RECONCILE_AFTER_CLOSE_MS, RECONCILE_CAMPAIGNS);
-    const totals = { campaigns: campaigns.length, recorded: 0, alreadyRecorded: 0 };
+    const totals = { campaigns: campaigns.length, recorded: 0, alreadyRecorded: 0, closed: 0 };
     for (const row of campaigns) {
       const result = await this.reconcileCampaign(row.campaignId, nowMs - RECONCILE_AFTER_MS);
       totals.recorded += result.recorded;
       totals.alreadyRecorded += result.alreadyRecorded;
     }
+    // Campaigns whose window ended: their unclaimed units' value goes back to the budget, once.
+    for (const row of await campaignsToClose(this.deps.db, nowMs - CLOSE_AFTER_WINDOW_MS, RECONCILE_CAMPAIGNS)) {
+      const closed = await this.closeCampaign(row.campaignId);
+      if (closed.closedNow) totals.closed += 1;
+    }
     return totals;
+  }
+
+  /**
+   * Closes a campaign after its window (and CLOSE_AFTER_WINDOW_MS): every admission still pending
+   * in the gate is recorded first, the read model is brought to the end of the log, and the
+   * claims it holds are the campaign's grants; then ClaimCampaignClosed and the programme's
+   * VoucherValueReturned (the unclaimed units' value from the campaign's voucher transit account
+   * back to the union's budget) are appended in one commit, the campaign at its revision: the
+   * value returns exactly once, however many processes run this. After the window no new
+   * admission can be taken (the claim path checks the window before the gate), so the count is final.
+   */
+  async closeCampaign(campaignId: string): Promise<{ closedNow: boolean; granted: number; unclaimed: number; returnedFen: number }> {
+    const terms = await this.campaign(campaignId);
+    for (let page = 0; page <= terms.units / RECONCILE_PAGE; page += 1) {
+      const { recorded, alreadyRecorded } = await this.reconcileCampaign(campaignId, Number.MAX_SAFE_INTEGER);
+      if (recorded + alreadyRecorded < RECONCILE_PAGE) break;
+    }
+    await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+    const granted = (await claimCampaign(this.deps.db, campaignId))?.granted ?? 0;
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const campaign = await this.campaigns.load(campaignStream(campaignId));
+      const programme = await this.programmes.load(programmeStream(terms.programmeId));
+      const now = this.clock();
+      const decided = closeCampaign(campaign.state, programme.state, { granted }, now);
+      const closedEvent = decided.campaign[0];
+      if (!closedEvent) {
+        const row = await claimCampaign(this.deps.db, campaignId);
+        return { closedNow: false, granted: row?.granted ?? granted, unclaimed: row?.unclaimed ?? terms.units - granted, returnedFen: row?.returnedFen ?? 0 };
+      }
+      const meta: CommandMeta = { commandId: `claim-close:${campaignId}`, actor: { type: 'system', id: 'claims' } };
+      const appends: StreamAppend[] = [{ streamId: campaignStream(campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: campaign.revision }];
+      if (decided.programme.length > 0) {
+        appends.push({
+          streamId: programmeStream(terms.programmeId),
+          events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.campaign.length),
+          expectedRevision: programme.revision,
+        });
+      }
+      try {
+        await this.deps.store.appendToStreams(appends);
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // Closed meanwhile, or the programme moved: decide again.
+        throw error;
+      }
+      const data = (closedEvent as Extract<CampaignEvent, { type: 'ClaimCampaignClosed' }>).data;
+      return { closedNow: true, granted: data.granted, unclaimed: data.unclaimed, returnedFen: data.returnedFen };
+    }
+    throw new ConcurrencyError(campaignStream(campaignId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
 
   /** Records the campaign's admissions pending since before `beforeMs` (one page). */

@@ -1,7 +1,9 @@
 import { commandSpec } from '../../../test/support/given-when-then';
 import { evolveProgramme, fundBudget, initialProgrammeState, openProgramme, type ProgrammeEvent, type ProgrammeState } from '../benefits';
 import {
+  CLOSE_AFTER_WINDOW_MS,
   checkEligible,
+  closeCampaign,
   checkEntry,
   checkWindow,
   createCampaign,
@@ -85,6 +87,45 @@ describe('creating a claim campaign', () => {
     const state = campaign.given([created]).state();
     expect(createCampaign(state, fundedProgramme(100_000), create, before)).toEqual({ campaign: [], programme: [] });
     campaign.given([created]).when((current) => createCampaign(current, fundedProgramme(100_000), { ...create, units: 4 }, before).campaign).thenFails('CLAIM.CAMPAIGN_EXISTS');
+  });
+});
+
+describe('closing a campaign after its window', () => {
+  const reserved = (): ProgrammeState => {
+    const programme = fundedProgramme(100_000);
+    return createCampaign(initialCampaignState, programme, create, before).programme.reduce(evolveProgramme, programme);
+  };
+  const afterWindow = new Date(CLOSES + CLOSE_AFTER_WINDOW_MS);
+
+  it('returns the unclaimed units’ value from the campaign’s transit account to the union’s budget, once', () => {
+    const programme = reserved();
+    const decided = closeCampaign(campaign.given([created]).state(), programme, { granted: 1 }, afterWindow);
+    expect(decided.campaign).toEqual([{ type: 'ClaimCampaignClosed', data: { campaignId: 'spring-tickets', granted: 1, unclaimed: 2, returnedFen: 10_000 } }]);
+    expect(decided.programme).toEqual([
+      {
+        type: 'VoucherValueReturned',
+        data: {
+          programmeId: 'p27',
+          expiries: [{ expiryId: 'unclaimed:claim:spring-tickets', voucherId: 'claim:spring-tickets:unclaimed', orgId: 'gd', amountFen: 10_000 }],
+          amountFen: 10_000,
+          postings: [{ debit: 'transit:vouchers:claim:spring-tickets', credit: 'budget:p27:gd', amount: 10_000, asset: 'CNY_FEN' }],
+        },
+      },
+    ]);
+    const after = decided.programme.reduce(evolveProgramme, programme);
+    expect(after.budgets.get('gd')!.balance).toBe(programme.budgets.get('gd')!.balance + 10_000);
+    // Closed: a second close decides nothing, and the programme would not return the same value twice either.
+    expect(closeCampaign(campaign.given([created, ...decided.campaign]).state(), after, { granted: 1 }, afterWindow)).toEqual({ campaign: [], programme: [] });
+    expect(closeCampaign(campaign.given([created]).state(), after, { granted: 1 }, afterWindow).programme).toEqual([]);
+  });
+
+  it('is refused before the window (and its minute) is over; with every unit claimed it returns nothing', () => {
+    campaign.given([created]).when((state) => closeCampaign(state, reserved(), { granted: 0 }, new Date(CLOSES)).campaign).thenFails('CLAIM.NOT_CLOSED');
+    expect(closeCampaign(campaign.given([created]).state(), reserved(), { granted: 3 }, afterWindow)).toEqual({
+      campaign: [{ type: 'ClaimCampaignClosed', data: { campaignId: 'spring-tickets', granted: 3, unclaimed: 0, returnedFen: 0 } }],
+      programme: [],
+    });
+    expect(() => closeCampaign(campaign.given([created]).state(), reserved(), { granted: 4 }, afterWindow)).toThrow(/lies within/);
   });
 });
 

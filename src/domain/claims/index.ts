@@ -12,6 +12,8 @@ export {
   checkEligible,
   checkWindow,
   claimStream,
+  CLOSE_AFTER_WINDOW_MS,
+  closeCampaign,
   createCampaign,
   evolveCampaign,
   evolveClaim,

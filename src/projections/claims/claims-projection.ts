@@ -11,6 +11,7 @@ type ClaimsEvent = CampaignEvent | ClaimEvent | LotteryEvent;
 /** Every event type this projection reads; the `satisfies` check fails to compile when one is left out. */
 const EVENT_TYPES = {
   ClaimCampaignCreated: true,
+  ClaimCampaignClosed: true,
   ClaimGranted: true,
   ClaimSlotTaken: true,
   LotteryCreated: true,
@@ -42,6 +43,14 @@ export function claimsProjection(): Projection {
             );
             break;
           }
+          case 'ClaimCampaignClosed':
+            await tx.none(`UPDATE ul_claim_campaigns SET unclaimed = $2, returned_fen = $3, closed_at = $4 WHERE campaign_id = $1`, [
+              event.data.campaignId,
+              event.data.unclaimed,
+              event.data.returnedFen,
+              at,
+            ]);
+            break;
           case 'ClaimGranted': {
             const d = event.data;
             await tx.none(
