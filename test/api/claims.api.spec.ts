@@ -292,4 +292,33 @@ describe('a points lottery', () => {
     const audit = await runCliOn(app.database, 'audit', 'lottery', lotteryId);
     expect(audit.code).toBe(0);
   });
+
+  it('returns the value of a campaign’s unclaimed units to the budget once the window is over, exactly once', async () => {
+    const opens = nowMs + 1000;
+    const closes = opens + HOUR;
+    const body = { campaignId: 'leftovers', orgId: 'gd', name: '剩余名额', programmeId: PROGRAMME, units: 5, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), voucher: { ...voucher, validFrom: new Date(opens).toISOString(), validUntil: new Date(closes + 30 * 24 * HOUR).toISOString() } };
+    const remaining = async () => {
+      await catchUp();
+      const programme = expectOk(await app.call('GET', `/v1/admin/programmes/${PROGRAMME}`, { token: adminToken }));
+      return (programme.budgets as Array<Record<string, string>>).find((node) => node.orgId === 'gd')!.remaining;
+    };
+    await app.ledger.claims.reconcile(); // The earlier campaigns, long over, close now: what follows is this one's alone.
+    const before = await remaining();
+    expectOk(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body }), 201);
+    expect(await remaining()).toBe((Number(before) - 250).toFixed(2));
+    nowMs = opens;
+    for (const memberId of members.slice(200, 202)) expectOk(await app.call('POST', '/v1/me/claim-campaigns/leftovers/claim', { token: tokens.get(memberId)!, key: key() }), 201);
+    // Within the window and its last minute, nothing is returned.
+    nowMs = closes;
+    await app.ledger.claims.reconcile();
+    expect(await remaining()).toBe((Number(before) - 250).toFixed(2));
+    nowMs = closes + 61_000;
+    // Two runs at once (two worker processes): the value comes back once.
+    await Promise.all([app.ledger.claims.reconcile(), app.ledger.claims.closeCampaign('leftovers')]);
+    await app.ledger.claims.reconcile();
+    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
+    const view = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/leftovers', { token: adminToken }));
+    expect(view).toMatchObject({ granted: 2, closed: { unclaimed: 3, returned: '150.00' } });
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+  });
 });
