@@ -24,7 +24,7 @@ import { DomainError, schemaVersionOf } from '../../domain/shared';
 import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
 import type { EventStore, StreamAppend } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
-import { catchUpProjection } from '../../projections';
+import { CheckpointMovedError, catchUpProjection } from '../../projections';
 import { campaignsClosingAfter, campaignsToClose, claimCampaign, claimsOf, claimsProjection } from '../../projections/claims';
 import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
 import type { MemberService } from '../members';
@@ -55,6 +55,9 @@ const RECONCILE_CAMPAIGNS = 100;
 /** Closed campaigns are still reconciled this long after their window (a crash at the last second). */
 const RECONCILE_AFTER_CLOSE_MS = 24 * 3600 * 1000;
 const MAX_CREATE_ATTEMPTS = 8;
+const MAX_CATCH_UP_ATTEMPTS = 8;
+/** PostgreSQL's unique_violation: a racing applier inserted the row first. */
+const UNIQUE_VIOLATION = '23505';
 const TERMS_CACHE_ENTRIES = 10_000;
 
 export interface ClaimsDeps {
@@ -250,7 +253,7 @@ export class Claims {
       const { recorded, alreadyRecorded } = await this.reconcileCampaign(campaignId, Number.MAX_SAFE_INTEGER);
       if (recorded + alreadyRecorded < RECONCILE_PAGE) break;
     }
-    await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+    await this.catchUpReadModel();
     const granted = (await claimCampaign(this.deps.db, campaignId))?.granted ?? 0;
     for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
       const campaign = await this.campaigns.load(campaignStream(campaignId));
@@ -310,7 +313,7 @@ export class Claims {
    * again); a request still recording such a slot meets the slot's stream and is refused by the log.
    */
   async restoreGate(terms: CampaignTerms): Promise<void> {
-    await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+    await this.catchUpReadModel();
     const restore: Array<{ memberId: string; seq: number; admittedAtMs: number }> = [];
     let afterSeq = 0;
     for (let page = 0; page <= terms.units / RECONCILE_PAGE; page += 1) {
@@ -320,6 +323,24 @@ export class Claims {
       afterSeq = rows[rows.length - 1]!.seq;
     }
     await this.deps.gate().open(terms.campaignId, terms.units, restore);
+  }
+
+  /**
+   * Brings the claims read model to the end of the log. Another applier (the service's
+   * subscription, a second close in another process) may apply the same batch at the same time:
+   * one of the two then fails on the checkpoint's compare-and-set or on a row the other inserted,
+   * rolls back, and simply continues from where the other left the checkpoint.
+   */
+  private async catchUpReadModel(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+        return;
+      } catch (error) {
+        const raced = error instanceof CheckpointMovedError || (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+        if (!raced || attempt >= MAX_CATCH_UP_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** A member the gate already holds a slot for: in the log already (a second claim), or not yet (a crash, a retry). */
