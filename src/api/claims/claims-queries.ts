@@ -17,6 +17,8 @@ export interface CampaignView {
   /** Slots the gate has handed out, and those not yet known to be in the log. */
   admitted: number;
   pending: number;
+  /** Once closed after the window: the units nobody claimed, whose value went back to the budget (fen). */
+  closed: { unclaimed: number; returnedFen: number; closedAt: string } | null;
 }
 
 export class GetCampaign extends Query<CampaignView> {
@@ -33,7 +35,8 @@ export class GetCampaignHandler implements IQueryHandler<GetCampaign> {
   async execute({ user, campaignId }: GetCampaign): Promise<CampaignView> {
     const terms = await this.ledger.claims.campaignFor(user, campaignId);
     const [row, gate] = await Promise.all([claimCampaign(this.ledger.db, campaignId), this.ledger.claims.gateCounts(campaignId)]);
-    return { terms, granted: row?.granted ?? 0, ...gate };
+    const closed = row && row.closedAt !== null ? { unclaimed: row.unclaimed ?? 0, returnedFen: row.returnedFen ?? 0, closedAt: row.closedAt } : null;
+    return { terms, granted: row?.granted ?? 0, ...gate, closed };
   }
 }
 
