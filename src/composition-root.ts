@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from './infra/runtime';
 import type { AppConfig } from './config/config';
 import { upcastPostings } from './domain/shared';
 import type { EventStore, SubscriptionHandle } from './eventstore/event-store';

@@ -11,6 +11,24 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   /** Unset: an embedded Redis (in memory) is started. */
   redisUrl: string | undefined;
+  /**
+   * READ_DATABASE_URL: a PostgreSQL streaming replica of DATABASE_URL's server that read-model
+   * queries are routed to, with read-your-writes for the caller who just wrote
+   * (src/infra/read-replica.ts). Unset: every query reads the primary.
+   */
+  readDatabaseUrl: string | undefined;
+  /**
+   * READ_REPLICA_MAX_WAIT_MS (default 200): how long a writer's read waits for the replica to
+   * replay the write before it reads the primary instead. READ_REPLICA_MARK_TTL_MS (default
+   * 60000): how long a caller's last write position is remembered (longer than any lag tolerated).
+   */
+  readReplica: { maxWaitMs: number; markTtlMs: number };
+  /**
+   * REDIS_CLUSTER_NODES: `host:port` of some nodes of a Redis Cluster (comma-separated); the
+   * process then uses an ioredis Cluster client instead of REDIS_URL for BullMQ, leaderboards,
+   * rate limits and the claim gate. Unset: REDIS_URL (or an embedded Redis).
+   */
+  redisClusterNodes: Array<{ host: string; port: number }> | undefined;
   dataDir: string;
   embeddedPostgresPort: number;
   databasePoolMax: number;
@@ -248,6 +266,27 @@ function simulatorFaults(env: Env, problems: string[], variable = 'PAYMENT_GATEW
   return faults;
 }
 
+/** `host:port,host:port`: at least one node, at most 64, each a host and a port. */
+function clusterNodes(env: Env, problems: string[]): AppConfig['redisClusterNodes'] {
+  const raw = env.REDIS_CLUSTER_NODES;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const nodes: Array<{ host: string; port: number }> = [];
+  for (const part of raw.split(',').map((text) => text.trim())) {
+    const match = /^([A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:]{2,39}\]):(\d{1,5})$/.exec(part);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      problems.push(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
+      return undefined;
+    }
+    nodes.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length > 64) {
+    problems.push(`REDIS_CLUSTER_NODES names ${nodes.length} nodes; at most 64 (a few seed nodes are enough: the client learns the rest)`);
+    return undefined;
+  }
+  return nodes;
+}
+
 function eventStore(env: Env, problems: string[]): AppConfig['eventStore'] {
   const raw = env.EVENT_STORE ?? 'postgres';
   if (!(EVENT_STORES as readonly string[]).includes(raw)) {
@@ -336,6 +375,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     port: integer(env, 'PORT', 3000, 0, 65_535, problems),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], problems),
+    readDatabaseUrl: url(env, 'READ_DATABASE_URL', ['postgres:', 'postgresql:'], problems),
+    readReplica: {
+      maxWaitMs: integer(env, 'READ_REPLICA_MAX_WAIT_MS', 200, 0, 10_000, problems),
+      markTtlMs: integer(env, 'READ_REPLICA_MARK_TTL_MS', 60_000, 1_000, 3_600_000, problems),
+    },
+    redisClusterNodes: clusterNodes(env, problems),
     dataDir: path.resolve(cwd, env.DATA_DIR ?? 'data'),
     embeddedPostgresPort: integer(env, 'EMBEDDED_POSTGRES_PORT', 54_329, 1024, 65_535, problems),
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 20, 1, 500, problems),
@@ -382,6 +427,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (config.eventStore === 'kurrentdb' && config.kurrentDbUrl === undefined && !problems.some((problem) => problem.startsWith('KURRENTDB_URL'))) {
     problems.push('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb (for example kurrentdb://127.0.0.1:2113?tls=false)');
   }
+  // Without a DATABASE_URL the primary is an embedded server, which has no replica to name.
+  if (config.readDatabaseUrl !== undefined && config.databaseUrl === undefined) problems.push('READ_DATABASE_URL needs DATABASE_URL (a replica of the embedded PostgreSQL is not supported)');
+  if (config.redisClusterNodes !== undefined && config.redisUrl !== undefined) problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: name one Redis (a server or a cluster)');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
