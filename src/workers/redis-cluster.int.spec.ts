@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
+import { takeToken } from '../api/common/rate-limit';
 import { UnionLedger } from '../composition-root';
 import { loadConfig } from '../config/config';
 import type { RecordedEvent } from '../eventstore/event-store';
@@ -122,7 +123,8 @@ describe('the relay and the payouts worker on a Redis Cluster', () => {
       const failoverMs = Date.now() - failoverStartedMs;
       // The failover happened mid-run: payouts were still to be paid when it began.
       expect(paidBeforeFailover).toBeLessThan(payouts.length);
-      expect((await cluster!.ownersOf(queueKey)).master).toBe(newMaster);
+      // Every node learns the new owner of the slot by gossip, within moments.
+      await waitFor(async () => (await cluster!.ownersOf(queueKey)).master === newMaster, { what: 'the cluster to name the new master of the queues\' slot', timeoutMs: 30_000 });
 
       let outcomes = 0;
       await waitFor(
@@ -202,4 +204,28 @@ describe('leaderboards on a Redis Cluster', () => {
     },
     testTimeout(2),
   );
+});
+
+describe('rate limits on a Redis Cluster', () => {
+  it('keeps one token bucket per subject, each a single key on its own slot', async () => {
+    if (unavailable) return;
+    const clients = createRedisClients({ clusterNodes: cluster!.nodes });
+    await clients.commands.connect();
+    try {
+      const prefix = `ul-test-rl-${randomBytes(3).toString('hex')}:`;
+      const subjects = ['member-a', 'member-b', 'member-c', 'member-d'];
+      const slots = new Set(await Promise.all(subjects.map(async (subject) => cluster!.cli(cluster!.nodes[0]!.port, 'CLUSTER', 'KEYSLOT', `${prefix}ratelimit:${subject}`))));
+      expect(slots.size).toBeGreaterThan(1);
+      for (const subject of subjects) {
+        // A burst of 3 at 1 per second: three allowed, the fourth refused, whichever master holds the key.
+        const answers = [];
+        for (let index = 0; index < 4; index += 1) answers.push((await takeToken(clients.commands, `${prefix}ratelimit:${subject}`, 1, 3)).allowed);
+        expect(answers).toEqual([true, true, true, false]);
+      }
+      for (const subject of subjects) await clients.commands.del(`${prefix}ratelimit:${subject}`);
+    } finally {
+      clients.commands.disconnect();
+      clients.queries.disconnect();
+    }
+  });
 });

@@ -19,8 +19,8 @@ export interface LocalRedisCluster {
   nodesVariable: string;
   /** redis-cli against one node. */
   cli(port: number, ...args: string[]): Promise<string>;
-  /** The port of the master serving `key`'s slot now, and of its replica. */
-  ownersOf(key: string): Promise<{ master: number; replica: number }>;
+  /** The port of the master serving `key`'s slot now (as the first node sees it). */
+  ownersOf(key: string): Promise<{ master: number }>;
   /** A manual failover (CLUSTER FAILOVER on the replica): the replica takes over once it has all the master's writes; returns the new master's port. */
   failOver(masterPort: number): Promise<number>;
   stop(): Promise<void>;
@@ -90,7 +90,7 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
     throw error;
   }
 
-  const ownersOf = async (key: string): Promise<{ master: number; replica: number }> => {
+  const ownersOf = async (key: string): Promise<{ master: number }> => {
     const slot = Number(await cli(ports[0]!, 'CLUSTER', 'KEYSLOT', key));
     // CLUSTER NODES: id addr flags master-id ping pong epoch link-state slots...
     const lines = (await cli(ports[0]!, 'CLUSTER', 'NODES')).split('\n').map((line) => line.trim().split(' '));
@@ -100,9 +100,7 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
       return slot >= from! && slot <= (to ?? from)!;
     }));
     if (!master) throw new Error(`no master serves slot ${slot}`);
-    const replica = lines.find((fields) => fields[2]!.includes('slave') && fields[3] === master[0]);
-    if (!replica) throw new Error(`the master on ${portOf(master)} has no replica`);
-    return { master: portOf(master), replica: portOf(replica) };
+    return { master: portOf(master) };
   };
 
   return {
@@ -111,11 +109,18 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
     cli,
     ownersOf,
     async failOver(masterPort) {
-      const lines = (await cli(masterPort, 'CLUSTER', 'NODES')).split('\n').map((line) => line.trim().split(' '));
-      const self = lines.find((fields) => fields[2]!.includes('myself'))!;
-      const replica = lines.find((fields) => fields[2]!.includes('slave') && fields[3] === self[0]);
-      if (!replica) throw new Error(`the master on ${masterPort} has no replica`);
+      // The master's own view names its replica (right after a failover the demoted node takes a moment to attach).
+      const replica = await waitFor(
+        async () => {
+          const lines = (await cli(masterPort, 'CLUSTER', 'NODES')).split('\n').map((line) => line.trim().split(' '));
+          const self = lines.find((fields) => fields[2]!.includes('myself'))!;
+          return lines.find((fields) => fields[2]!.includes('slave') && !fields[2]!.includes('fail') && fields[3] === self[0]);
+        },
+        { what: `a replica of the master on ${masterPort}`, timeoutMs: 30_000 },
+      );
       const replicaPort = Number(/:(\d+)@/.exec(replica[1]!)![1]);
+      // A manual failover needs the replica in sync with its master (master_link_status:up).
+      await waitFor(async () => /master_link_status:up/.test(await cli(replicaPort, 'INFO', 'replication')), { what: `the replica on ${replicaPort} to be in sync`, timeoutMs: 30_000 });
       await cli(replicaPort, 'CLUSTER', 'FAILOVER');
       await waitFor(async () => /role:master/.test(await cli(replicaPort, 'INFO', 'replication')), { what: `the replica on ${replicaPort} to take over`, timeoutMs: 30_000 });
       for (const port of ports) {
