@@ -287,6 +287,32 @@ function clusterNodes(env: Env, problems: string[]): AppConfig['redisClusterNode
   return nodes;
 }
 
+const KURRENTDB_SCHEMES = ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'];
+
+/**
+ * KURRENTDB_URL is a KurrentDB connection string, not always a URL: a cluster is named by its
+ * nodes, `kurrentdb://host1:2113,host2:2113,host3:2113?tls=true`, which WHATWG URL refuses. One
+ * host is checked as a URL; several are checked as `host:port` each, with the same schemes.
+ */
+function kurrentDbConnectionString(env: Env, problems: string[]): string | undefined {
+  const raw = env.KURRENTDB_URL;
+  if (raw === undefined || raw === '') return undefined;
+  const cluster = /^([a-z+]+:)\/\/(?:[^@/?#]*@)?([^/?#]+)(\/?(?:\?[^#]*)?)$/.exec(raw);
+  if (cluster && cluster[2]!.includes(',')) {
+    if (!KURRENTDB_SCHEMES.includes(cluster[1]!)) {
+      problems.push(`KURRENTDB_URL must use ${KURRENTDB_SCHEMES.join(' or ')} (got '${cluster[1]}')`);
+      return undefined;
+    }
+    const hosts = cluster[2]!.split(',');
+    if (hosts.length > 16 || hosts.some((host) => !/^[A-Za-z0-9_.-]{1,253}:\d{1,5}$/.test(host))) {
+      problems.push('KURRENTDB_URL: a cluster\'s nodes must each be host:port (at most 16), comma-separated');
+      return undefined;
+    }
+    return raw;
+  }
+  return url(env, 'KURRENTDB_URL', KURRENTDB_SCHEMES, problems);
+}
+
 function eventStore(env: Env, problems: string[]): AppConfig['eventStore'] {
   const raw = env.EVENT_STORE ?? 'postgres';
   if (!(EVENT_STORES as readonly string[]).includes(raw)) {
@@ -392,7 +418,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 40, 1, 1_000_000, problems),
     redisKeyPrefix: redisKeyPrefix(env, problems),
     eventStore: eventStore(env, problems),
-    kurrentDbUrl: url(env, 'KURRENTDB_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'], problems),
+    kurrentDbUrl: kurrentDbConnectionString(env, problems),
     groupCommitMaxBatch: integer(env, 'EVENT_STORE_GROUP_COMMIT_BATCH', 256, 1, 1000, problems),
     jwtPreviousSecrets: previousSecrets(env, problems),
     metricsToken: metricsToken(env, problems),
