@@ -49,7 +49,7 @@ export function replicaUnavailableReason(): string | undefined {
   return undefined;
 }
 
-export async function startReplicatedPostgres(): Promise<ReplicatedPostgres> {
+export async function startReplicatedPostgres(options: { fsync?: boolean } = {}): Promise<ReplicatedPostgres> {
   const binDir = postgresBinDir();
   if (!binDir) throw new Error(replicaUnavailableReason());
   const asRoot = process.getuid?.() === 0;
@@ -80,11 +80,11 @@ export async function startReplicatedPostgres(): Promise<ReplicatedPostgres> {
   try {
     // initdb's pg_hba.conf with --auth=trust has `host replication all 127.0.0.1/32 trust`.
     await tool('initdb', ['-D', primaryDir, '-U', 'root', '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C']);
-    // fsync off: these files are thrown away, and a commit's visibility on the standby does not
-    // depend on it (the WAL is still streamed record by record).
+    // fsync off by default: these files are thrown away, and a commit's visibility on the standby
+    // does not depend on it (the WAL is still streamed record by record). A benchmark turns it on.
     await appendFile(
       path.join(primaryDir, 'postgresql.conf'),
-      `\nport = ${primaryPort}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nwal_level = replica\nmax_wal_senders = 4\nfsync = off\nmax_connections = 60\nshared_buffers = 32MB\n`,
+      `\nport = ${primaryPort}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nwal_level = replica\nmax_wal_senders = 4\nfsync = ${options.fsync ? 'on' : 'off'}\nmax_connections = 60\nshared_buffers = 32MB\n`,
     );
     await tool('pg_ctl', ['-D', primaryDir, '-l', path.join(dir, 'primary.log'), '-w', '-t', '60', 'start']);
     started.push(primaryDir);
