@@ -45,115 +45,6 @@ afterAll(async () => {
 const DAYS = ['2026-09-01', '2026-09-02', '2026-09-03', '2026-09-04'];
 const PAY_DAY = '2026-09-05';
 
-describe('the relay and the payouts worker on a Redis Cluster', () => {
-  let database: TestDatabase;
-  let simulator: PaymentGatewaySimulator;
-  let ledger: UnionLedger;
-  let clients: RedisClients;
-  let queues: QueueSet;
-  let workers: WorkerService | undefined;
-  let payouts: RequestedPayout[];
-  const prefix = `ul-test-cluster-${randomBytes(4).toString('hex')}:`;
-  const clock = testClock();
-  const log: string[] = [];
-
-  beforeAll(async () => {
-    if (unavailable) return;
-    database = await createTestDatabase();
-    // Each payment takes a while, so the failover lands while jobs are still waiting and running.
-    simulator = await startPaymentGatewaySimulator({ seed: 20_261_130, clock: () => clock.now(), faults: { latencyMs: 50 } });
-    clients = createRedisClients({ clusterNodes: cluster!.nodes });
-    await Promise.all([clients.commands.connect(), clients.queries.connect()]);
-    ledger = new UnionLedger({
-      config: loadConfig({ DATABASE_URL: database.url, REDIS_CLUSTER_NODES: cluster!.nodesVariable, REDIS_KEY_PREFIX: prefix }),
-      db: database.db,
-      redis: clients.commands,
-      redisQueries: clients.queries,
-      piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
-      clock: () => clock.now(),
-      payments: new PaymentGatewayHttpClient({ baseUrl: simulator.url, apiKey: simulator.apiKey, timeoutMs: 2_000 }),
-    });
-    queues = new QueueSet(clients.commands, prefix);
-    const economy = await openEconomy(ledger, clock, { merchants: 12, days: DAYS });
-    payouts = await settleDays(ledger, clock, economy, DAYS);
-    clock.setShanghai(PAY_DAY, '09:00');
-  }, testTimeout(2));
-
-  afterAll(async () => {
-    if (unavailable) return;
-    await workers?.close();
-    await queues?.close();
-    await ledger?.close();
-    await simulator?.close();
-    clients?.commands.disconnect();
-    clients?.queries.disconnect();
-    await database?.drop();
-  });
-
-  it('keeps every queue key in one hash slot', () => {
-    if (unavailable) return;
-    expect(queues.prefix).toBe(`{${prefix}bull}`);
-    expect(bullPrefix(prefix)).toBe(`${prefix}bull`);
-  });
-
-  it(
-    'pays every settlement exactly once while the master holding the queues fails over',
-    async () => {
-      if (unavailable) return;
-      const queueKey = `${queues.prefix}:${QUEUES.payouts}:id`;
-      const owners = await cluster!.ownersOf(queueKey);
-      workers = await startWorkerService({
-        ledger,
-        db: database.db,
-        redis: clients.commands,
-        redisKeyPrefix: prefix,
-        queues,
-        settings: { concurrency: 2, lockMs: 5_000 },
-        log: { log: (line) => log.push(line), warn: (line) => log.push(line), error: (line) => log.push(line) },
-        schedules: false,
-      });
-      const queue: Queue<EffectJob> = queues.get('payouts');
-      // Some payouts done, the rest still queued or running: then the master goes.
-      await waitFor(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= Math.ceil(payouts.length / 4), {
-        what: 'a quarter of the payouts to be paid before the failover',
-      });
-      const paidBeforeFailover = simulator.appliedIds().length;
-      const failoverStartedMs = Date.now();
-      const newMaster = await cluster!.failOver(owners.master);
-      const failoverMs = Date.now() - failoverStartedMs;
-      // The failover happened mid-run: payouts were still to be paid when it began.
-      expect(paidBeforeFailover).toBeLessThan(payouts.length);
-      // Every node learns the new owner of the slot by gossip, within moments.
-      await waitFor(async () => (await cluster!.ownersOf(queueKey)).master === newMaster, { what: 'the cluster to name the new master of the queues\' slot', timeoutMs: 30_000 });
-
-      let outcomes = 0;
-      await waitFor(
-        async () => {
-          outcomes = (await database.db.one<{ count: number }>("SELECT count(*)::int AS count FROM ul_events WHERE event_type IN ('PayoutSucceeded', 'PayoutFailed')")).count;
-          return outcomes >= payouts.length;
-        },
-        { what: 'every payout to have an outcome', seen: () => `${outcomes} of ${payouts.length}; log: ${log.slice(-5).join(' | ')}`, timeoutMs: 120_000 },
-      );
-      const rows = await database.db.any<{ payout_id: string; type: string; count: number }>(
-        `SELECT data->>'payoutId' AS payout_id, event_type AS type, count(*)::int AS count FROM ul_events
-          WHERE event_type IN ('PayoutSucceeded', 'PayoutFailed') GROUP BY 1, 2`,
-      );
-      expect(rows.filter((row) => row.count !== 1)).toEqual([]);
-      expect(new Set(rows.map((row) => row.payout_id))).toEqual(new Set(payouts.map((payout) => payout.payoutId)));
-      const succeeded = rows.filter((row) => row.type === 'PayoutSucceeded').map((row) => row.payout_id).sort();
-      const applied = simulator.appliedIds();
-      expect(new Set(applied).size).toBe(applied.length);
-      expect([...applied].sort()).toEqual(succeeded);
-      expect(succeeded).toHaveLength(payouts.length);
-      // eslint-disable-next-line no-console -- the figures the report quotes
-      console.log(`Redis Cluster failover: ${paidBeforeFailover} of ${payouts.length} payouts paid when it began, took ${failoverMs} ms; duplicates paid: ${applied.length - new Set(applied).size}`);
-      // The jobs live on the cluster under the hash-tagged prefix, all on the new master now.
-      expect(Number(await cluster!.cli(newMaster, 'EXISTS', queueKey))).toBe(1);
-    },
-    testTimeout(3),
-  );
-});
-
 describe('leaderboards on a Redis Cluster', () => {
   const organisation = (orgId: string, parentId: string | null, position: bigint): RecordedEvent =>
     ({ type: 'OrganisationRegistered', data: { orgId, parentId }, globalPosition: position }) as unknown as RecordedEvent;
@@ -228,4 +119,155 @@ describe('rate limits on a Redis Cluster', () => {
       clients.queries.disconnect();
     }
   });
+});
+
+// Last: its kill leaves one master without a replica, which the failover above needs.
+describe('the relay and the payouts worker on a Redis Cluster', () => {
+  let database: TestDatabase;
+  let simulator: PaymentGatewaySimulator;
+  let ledger: UnionLedger;
+  let clients: RedisClients;
+  let queues: QueueSet;
+  let workers: WorkerService | undefined;
+  let payouts: RequestedPayout[];
+  let economy: { merchants: string[]; members: string[] };
+  const prefix = `ul-test-cluster-${randomBytes(4).toString('hex')}:`;
+  const clock = testClock();
+  const log: string[] = [];
+
+  beforeAll(async () => {
+    if (unavailable) return;
+    database = await createTestDatabase();
+    // Each payment takes a while, so the failover lands while jobs are still waiting and running.
+    simulator = await startPaymentGatewaySimulator({ seed: 20_261_130, clock: () => clock.now(), faults: { latencyMs: 50 } });
+    clients = createRedisClients({ clusterNodes: cluster!.nodes });
+    await Promise.all([clients.commands.connect(), clients.queries.connect()]);
+    ledger = new UnionLedger({
+      config: loadConfig({ DATABASE_URL: database.url, REDIS_CLUSTER_NODES: cluster!.nodesVariable, REDIS_KEY_PREFIX: prefix }),
+      db: database.db,
+      redis: clients.commands,
+      redisQueries: clients.queries,
+      piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
+      clock: () => clock.now(),
+      payments: new PaymentGatewayHttpClient({ baseUrl: simulator.url, apiKey: simulator.apiKey, timeoutMs: 2_000 }),
+    });
+    queues = new QueueSet(clients.commands, prefix);
+    economy = await openEconomy(ledger, clock, { merchants: 12, days: DAYS });
+    payouts = await settleDays(ledger, clock, economy, DAYS);
+    clock.setShanghai(PAY_DAY, '09:00');
+  }, testTimeout(2));
+
+  afterAll(async () => {
+    if (unavailable) return;
+    await workers?.close();
+    await queues?.close();
+    await ledger?.close();
+    await simulator?.close();
+    clients?.commands.disconnect();
+    clients?.queries.disconnect();
+    await database?.drop();
+  }, testTimeout());
+
+  it('keeps every queue key in one hash slot', () => {
+    if (unavailable) return;
+    expect(queues.prefix).toBe(`{${prefix}bull}`);
+    expect(bullPrefix(prefix)).toBe(`${prefix}bull`);
+  });
+
+  it(
+    'pays every settlement exactly once while the master holding the queues fails over',
+    async () => {
+      if (unavailable) return;
+      const queueKey = `${queues.prefix}:${QUEUES.payouts}:id`;
+      const owners = await cluster!.ownersOf(queueKey);
+      workers = await startWorkerService({
+        ledger,
+        db: database.db,
+        redis: clients.commands,
+        redisKeyPrefix: prefix,
+        queues,
+        settings: { concurrency: 2, lockMs: 5_000 },
+        log: { log: (line) => log.push(line), warn: (line) => log.push(line), error: (line) => log.push(line) },
+        schedules: false,
+      });
+      const queue: Queue<EffectJob> = queues.get('payouts');
+      // Some payouts done, the rest still queued or running: then the master goes.
+      await waitFor(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= Math.ceil(payouts.length / 4), {
+        what: 'a quarter of the payouts to be paid before the failover',
+      });
+      const paidBeforeFailover = simulator.appliedIds().length;
+      const failoverStartedMs = Date.now();
+      const newMaster = await cluster!.failOver(owners.master);
+      const failoverMs = Date.now() - failoverStartedMs;
+      // The failover happened mid-run: payouts were still to be paid when it began.
+      expect(paidBeforeFailover).toBeLessThan(payouts.length);
+      // Every node learns the new owner of the slot by gossip, within moments.
+      await waitFor(async () => (await cluster!.ownersOf(queueKey)).master === newMaster, { what: 'the cluster to name the new master of the queues\' slot', timeoutMs: 30_000 });
+
+      let outcomes = 0;
+      await waitFor(
+        async () => {
+          outcomes = (await database.db.one<{ count: number }>("SELECT count(*)::int AS count FROM ul_events WHERE event_type IN ('PayoutSucceeded', 'PayoutFailed')")).count;
+          return outcomes >= payouts.length;
+        },
+        { what: 'every payout to have an outcome', seen: () => `${outcomes} of ${payouts.length}; log: ${log.slice(-5).join(' | ')}`, timeoutMs: 120_000 },
+      );
+      const rows = await database.db.any<{ payout_id: string; type: string; count: number }>(
+        `SELECT data->>'payoutId' AS payout_id, event_type AS type, count(*)::int AS count FROM ul_events
+          WHERE event_type IN ('PayoutSucceeded', 'PayoutFailed') GROUP BY 1, 2`,
+      );
+      expect(rows.filter((row) => row.count !== 1)).toEqual([]);
+      expect(new Set(rows.map((row) => row.payout_id))).toEqual(new Set(payouts.map((payout) => payout.payoutId)));
+      const succeeded = rows.filter((row) => row.type === 'PayoutSucceeded').map((row) => row.payout_id).sort();
+      const applied = simulator.appliedIds();
+      expect(new Set(applied).size).toBe(applied.length);
+      expect([...applied].sort()).toEqual(succeeded);
+      expect(succeeded).toHaveLength(payouts.length);
+      // eslint-disable-next-line no-console -- the figures the report quotes
+      console.log(`Redis Cluster failover: ${paidBeforeFailover} of ${payouts.length} payouts paid when it began, took ${failoverMs} ms; duplicates paid: ${applied.length - new Set(applied).size}`);
+      // The jobs live on the cluster under the hash-tagged prefix, all on the new master now.
+      expect(Number(await cluster!.cli(newMaster, 'EXISTS', queueKey))).toBe(1);
+    },
+    testTimeout(3),
+  );
+
+  it(
+    'loses no payout when the master holding the queues is killed mid-run (the replay re-adds what Redis lost)',
+    async () => {
+      if (unavailable) return;
+      expect(workers).toBeDefined();
+      const queueKey = `${queues.prefix}:${QUEUES.payouts}:id`;
+      const { master } = await cluster!.ownersOf(queueKey);
+      const paidBefore = simulator.appliedIds().length;
+      const more = await settleDays(ledger, clock, economy, ['2026-09-06', '2026-09-07']);
+      clock.setShanghai('2026-09-08', '09:00');
+      const all = [...payouts, ...more];
+      await waitFor(async () => simulator.appliedIds().length > paidBefore, { what: 'the new payouts to start being paid' });
+      const paidAtKill = simulator.appliedIds().length - paidBefore;
+      await cluster!.kill(master);
+      await waitFor(async () => (await cluster!.ownersOf(queueKey)).master !== master, { what: 'a replica to take over the queues\' slot', timeoutMs: 60_000 });
+
+      let outcomes = 0;
+      await waitFor(
+        async () => {
+          outcomes = (await database.db.one<{ count: number }>("SELECT count(*)::int AS count FROM ul_events WHERE event_type IN ('PayoutSucceeded', 'PayoutFailed')")).count;
+          return outcomes >= all.length;
+        },
+        { what: 'every payout to have an outcome after the kill', seen: () => `${outcomes} of ${all.length}; log: ${log.slice(-5).join(' | ')}`, timeoutMs: 180_000 },
+      );
+      const rows = await database.db.any<{ payout_id: string; count: number }>(
+        `SELECT data->>'payoutId' AS payout_id, count(*)::int AS count FROM ul_events WHERE event_type IN ('PayoutSucceeded', 'PayoutFailed') GROUP BY 1`,
+      );
+      expect(rows.filter((row) => row.count !== 1)).toEqual([]);
+      expect(new Set(rows.map((row) => row.payout_id))).toEqual(new Set(all.map((payout) => payout.payoutId)));
+      const applied = simulator.appliedIds();
+      expect(new Set(applied).size).toBe(applied.length);
+      expect(applied).toHaveLength(all.length);
+      // The worker saw the masters change (a promoted replica has another run_id) and replayed.
+      expect(log.some((line) => line.includes('Redis came back as another server'))).toBe(true);
+      // eslint-disable-next-line no-console -- the figures the report quotes
+      console.log(`Redis Cluster master killed: ${paidAtKill} of ${more.length} new payouts paid when it died; ${log.filter((line) => line.includes('came back')).join(' | ')}`);
+    },
+    testTimeout(3),
+  );
 });

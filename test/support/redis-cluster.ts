@@ -21,6 +21,11 @@ export interface LocalRedisCluster {
   cli(port: number, ...args: string[]): Promise<string>;
   /** The port of the master serving `key`'s slot now (as the first node sees it). */
   ownersOf(key: string): Promise<{ master: number }>;
+  /**
+   * Kills the node on `port` with SIGKILL (what a crashed host looks like); the cluster promotes its
+   * replica after cluster-node-timeout. Returns once every other node sees the cluster ok again.
+   */
+  kill(port: number): Promise<void>;
   /** A manual failover (CLUSTER FAILOVER on the replica): the replica takes over once it has all the master's writes; returns the new master's port. */
   failOver(masterPort: number): Promise<number>;
   stop(): Promise<void>;
@@ -52,6 +57,9 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
     ports.push(port);
   }
   const processes: ChildProcess[] = [];
+  const byPort = new Map<number, ChildProcess>();
+  const dead = new Set<number>();
+  const live = () => ports.filter((port) => !dead.has(port));
   const cli = async (port: number, ...args: string[]): Promise<string> => (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).stdout.trim();
 
   const stop = async (): Promise<void> => {
@@ -79,6 +87,7 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
         { stdio: 'ignore' },
       );
       processes.push(child);
+      byPort.set(port, child);
     }
     for (const port of ports) await waitFor(() => probeTcp('127.0.0.1', port, 200), { what: `redis-server on ${port} to listen`, timeoutMs: 20_000 });
     await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes']);
@@ -91,16 +100,17 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
   }
 
   const ownersOf = async (key: string): Promise<{ master: number }> => {
-    const slot = Number(await cli(ports[0]!, 'CLUSTER', 'KEYSLOT', key));
+    const via = live()[0]!;
+    const slot = Number(await cli(via, 'CLUSTER', 'KEYSLOT', key));
     // CLUSTER NODES: id addr flags master-id ping pong epoch link-state slots...
-    const lines = (await cli(ports[0]!, 'CLUSTER', 'NODES')).split('\n').map((line) => line.trim().split(' '));
+    const lines = (await cli(via, 'CLUSTER', 'NODES')).split('\n').map((line) => line.trim().split(' '));
     const portOf = (fields: string[]) => Number(/:(\d+)@/.exec(fields[1]!)![1]);
     const master = lines.find((fields) => fields[2]!.includes('master') && !fields[2]!.includes('fail') && fields.slice(8).some((range) => {
       const [from, to] = range.split('-').map(Number);
       return slot >= from! && slot <= (to ?? from)!;
     }));
-    if (!master) throw new Error(`no master serves slot ${slot}`);
-    return { master: portOf(master) };
+    // None during a failover (the old master is flagged fail, the replica not yet promoted): 0.
+    return { master: master ? portOf(master) : 0 };
   };
 
   return {
@@ -108,6 +118,17 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
     nodesVariable: ports.map((port) => `127.0.0.1:${port}`).join(','),
     cli,
     ownersOf,
+    async kill(port) {
+      const child = byPort.get(port);
+      if (!child) throw new Error(`no node on ${port}`);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      dead.add(port);
+      for (const other of live()) {
+        await waitFor(async () => /cluster_state:ok/.test(await cli(other, 'CLUSTER', 'INFO').catch(() => '')), { what: `node ${other} to see the cluster ok after ${port} died`, timeoutMs: 60_000 });
+      }
+    },
     async failOver(masterPort) {
       // The master's own view names its replica (right after a failover the demoted node takes a moment to attach).
       const replica = await waitFor(
@@ -123,7 +144,7 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
       await waitFor(async () => /master_link_status:up/.test(await cli(replicaPort, 'INFO', 'replication')), { what: `the replica on ${replicaPort} to be in sync`, timeoutMs: 30_000 });
       await cli(replicaPort, 'CLUSTER', 'FAILOVER');
       await waitFor(async () => /role:master/.test(await cli(replicaPort, 'INFO', 'replication')), { what: `the replica on ${replicaPort} to take over`, timeoutMs: 30_000 });
-      for (const port of ports) {
+      for (const port of live()) {
         await waitFor(async () => /cluster_state:ok/.test(await cli(port, 'CLUSTER', 'INFO')), { what: `node ${port} to see the cluster ok after the failover`, timeoutMs: 30_000 });
       }
       return replicaPort;
