@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../../infra/runtime';
 import { START, type EventStore, type ReadAllResult, type RecordedEvent, type SubscriptionHandle } from '../../eventstore/event-store';
 import type { PointsGrantedData } from '../../domain/members';
 import type { Database } from '../../infra/database';
