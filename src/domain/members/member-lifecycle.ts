@@ -81,6 +81,8 @@ export function acceptTransfer(state: MemberState, command: Of<'AcceptTransfer'>
   requireIn(state);
   const pending = requirePending(state, command.transferId);
   if (command.to.orgId !== pending.toOrgId) throw new Error('invariant violated: a transfer is accepted into the unit it was requested for');
+  // Parked (or merged) into the very unit asked for since the request: there is nowhere to move; decline it.
+  if (pending.toOrgId === state.orgId) throw new DomainError('TRANSFER.SAME_UNIT', 'the member already belongs to this unit', 422);
   requireOpenUnit(command.to);
   return [
     {
