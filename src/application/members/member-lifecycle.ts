@@ -129,7 +129,7 @@ export class MemberLifecycle implements MemberMover {
 
   async declineTransfer(caller: Principal, memberId: string, transferId: string, reason: string, meta: CommandMeta) {
     const replay = await this.replayed(memberId, meta);
-    if (replay) return { ...replay, status: 'declined' as const };
+    if (replay) return replay;
     await this.pendingInScope(caller, memberId, transferId);
     const result = await this.deps.members.execute(memberId, { type: 'DeclineTransfer', transferId, adminId: caller.sub, reason }, meta);
     return { transferId, memberId, orgId: result.state.orgId, status: 'declined' as const };
@@ -139,13 +139,15 @@ export class MemberLifecycle implements MemberMover {
    * A retried accept or decline (same command id) is answered from the member's stream: after the
    * first one the transfer no longer waits, so the scope check would call it not found.
    */
-  private async replayed(memberId: string, meta: CommandMeta): Promise<{ transferId: string; memberId: string; orgId: string; status: 'accepted' } | null> {
+  private async replayed(memberId: string, meta: CommandMeta): Promise<{ transferId: string; memberId: string; orgId: string; status: 'accepted' | 'declined' } | null> {
     if (!ORG_ID.test(memberId)) return null;
     const events = await this.deps.store.readStream(`member-${memberId}`, { direction: 'backwards', maxCount: 64 });
     const done = events.find((event) => event.metadata.commandId === meta.commandId && (event.type === 'MemberTransferred' || event.type === 'MemberTransferDeclined'));
     if (!done) return null;
     const data = done.data as { transferId: string; toOrgId: string; fromOrgId: string };
-    return { transferId: data.transferId, memberId, orgId: done.type === 'MemberTransferred' ? data.toOrgId : data.fromOrgId, status: 'accepted' };
+    return done.type === 'MemberTransferred'
+      ? { transferId: data.transferId, memberId, orgId: data.toOrgId, status: 'accepted' }
+      : { transferId: data.transferId, memberId, orgId: data.fromOrgId, status: 'declined' };
   }
 
   /** The member left their job: parked at the upper-level union of their unit until a new unit takes them in. */
