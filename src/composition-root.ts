@@ -32,15 +32,15 @@ import { AuditorReads, Seals } from './application/audit';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { RosterImports } from './application/imports';
 import { ClaimGate, Claims, Lotteries } from './application/claims';
-import { MemberService } from './application/members';
+import { MemberLifecycle, MemberService } from './application/members';
 import { SmsService, type SmsGatewayPort } from './application/sms';
 import { Mall, type MallSettings } from './application/mall';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
-import { OrgAccess, OrgService } from './application/orgs';
+import { OrgAccess, OrgChanges, OrgService } from './application/orgs';
 import { Campaigns } from './application/campaigns';
-import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
+import { catchUpProjection, CheckpointMovedError, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { CLAIMS_MIGRATIONS, claimsProjection } from './projections/claims';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
@@ -187,6 +187,8 @@ export interface UnionLedgerOptions {
   clock?: () => Date;
   /** Member states kept by the command handler (default 100,000). */
   memberCacheEntries?: number;
+  /** How long a check of the tree's version vouches for the cached paths of OrgAccess (default ORG_TREE_CHECK_MS; 0: every lookup checks). */
+  orgTreeCheckMs?: number;
   /** The benefits context's settings (approval threshold, authorisation and code lifetimes). */
   benefits?: Partial<BenefitsSettings> | undefined;
   /** The mall's settings (an order's time to pay, the holds' grace beyond it). */
@@ -211,6 +213,13 @@ export interface ImportSettings {
   /** Uploads of at least this many rows are stored sealed and run as a job (202); smaller ones run in the request. */
   asyncMinRows: number;
 }
+
+/**
+ * Another process's move of an organisation is seen by this one's authorisation checks within this
+ * long: one read of the tree's version vouches for the cached paths that long (a move made by this
+ * process is seen at once).
+ */
+export const ORG_TREE_CHECK_MS = 250;
 
 export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { asyncMinRows: 1_000 };
 
@@ -237,6 +246,9 @@ export class UnionLedger {
   readonly mall: Mall;
   // claims
   readonly lotteries: Lotteries;
+  // lifecycle: transfers, parking, leaving, joining online; changes to the tree
+  readonly lifecycle: MemberLifecycle;
+  readonly orgChanges: OrgChanges;
   private claimsOrUndefined: Claims | undefined;
   private readonly claimGateRedis: Redis | undefined;
   private readonly redisKeyPrefix: string;
@@ -281,7 +293,7 @@ export class UnionLedger {
     this.importSettings = { ...DEFAULT_IMPORT_SETTINGS, ...options.imports };
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
-    this.orgAccess = new OrgAccess(this.orgs);
+    this.orgAccess = new OrgAccess(this.orgs, options.orgTreeCheckMs ?? ORG_TREE_CHECK_MS);
     this.rules = new RuleBook(this.store);
     this.quizzes = new QuizBook(this.store);
     this.members = new MemberService(this.store, this.rules, {
@@ -351,6 +363,26 @@ export class UnionLedger {
     this.campaigns = new Campaigns({ store: this.store, db: options.db, orgAccess: this.orgAccess, ...(options.clock ? { clock: options.clock } : {}) });
     this.auditor = new AuditorReads(this.store, options.db, options.clock);
     this.seals = new Seals(this.store, options.db);
+    this.lifecycle = new MemberLifecycle({
+      store: this.store,
+      db: options.db,
+      members: this.members,
+      orgs: this.orgs,
+      access: this.orgAccess,
+      vault: () => this.vault,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    this.orgChanges = new OrgChanges({
+      orgs: this.orgs,
+      access: this.orgAccess,
+      db: options.db,
+      members: this.lifecycle,
+      settle: () => this.settleTree(),
+      onTreeChanged: () => {
+        this.orgAccess.invalidate();
+        this.orgDirectory.invalidate();
+      },
+    });
     this.insurerOrUndefined = options.insurer;
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
@@ -480,6 +512,24 @@ export class UnionLedger {
           onApplied: (events) => this.lag[LEADERBOARD_PROJECTION]!.record(events),
         }),
       );
+    }
+  }
+
+  /**
+   * Brings the orgs and members read models up to the end of the log now, beside their running
+   * subscriptions (the checkpoint's compare-and-set lets both run; the loser of a race tries again):
+   * closing and merging a unit count its members and children from them.
+   */
+  private async settleTree(): Promise<void> {
+    for (const projection of [orgsProjection(), membersProjection()]) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await catchUpProjection(this.store, this.db, projection);
+          break;
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError) || attempt >= 20) throw error;
+        }
+      }
     }
   }
 

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../../infra/runtime';
 import { START, type EventStore, type ReadAllResult, type RecordedEvent, type SubscriptionHandle } from '../../eventstore/event-store';
-import type { PointsGrantedData } from '../../domain/members';
+import type { MemberEvent, PointsGrantedData } from '../../domain/members';
+import type { OrganisationMoved } from '../../domain/orgs';
+import { periodsOf } from '../../domain/shared';
 import type { Database } from '../../infra/database';
 import { redisOutage } from '../../infra/outage';
 import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
@@ -23,7 +25,27 @@ export type LeaderboardPeriod = (typeof LEADERBOARD_PERIODS)[number];
 export const LEADERBOARD_TOP_MAX = 100;
 export const LEADERBOARD_PROJECTION = 'leaderboard';
 export const LEADERBOARD_STREAM_PREFIXES = ['member-', 'org-'];
-export const LEADERBOARD_EVENT_TYPES = ['PointsGranted', 'OrganisationRegistered'];
+export const LEADERBOARD_EVENT_TYPES = ['PointsGranted', 'OrganisationRegistered', 'OrganisationMoved', 'MemberTransferred', 'MemberParked'];
+/** Events that move scores between boards: a batch holding one is applied by applyWithMoves. */
+const MOVE_EVENT_TYPES = new Set(['OrganisationMoved', 'MemberTransferred', 'MemberParked']);
+
+/**
+ * Moves one member's score from the boards of the unit they leave to those of the unit they join:
+ * KEYS[1] is their old unit's board (its score is the member's whole score of the period, since every
+ * earlier move carried it along), KEYS[2..n+1] the boards they leave, the rest the boards they join.
+ * A script, queued in the batch's MULTI, so it sees the increments queued before it.
+ */
+const MOVE_MEMBER_SCRIPT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+score = tonumber(score)
+local leaving = tonumber(ARGV[2])
+for i = 2, leaving + 1 do
+  local left = tonumber(redis.call('ZINCRBY', KEYS[i], -score, ARGV[1]))
+  if left <= 0 then redis.call('ZREM', KEYS[i], ARGV[1]) end
+end
+for i = leaving + 2, #KEYS do redis.call('ZINCRBY', KEYS[i], score, ARGV[1]) end
+return 1`;
 
 /**
  * One batch of the leaderboard projection, atomically (a script runs alone and is replicated
@@ -110,6 +132,8 @@ export class Leaderboards {
   /** WATCH state belongs to a connection; the writer gets its own so queries' EXECs cannot clear it. */
   private writer: Redis | undefined;
   private orgPathsLoaded = false;
+  /** The tree version the cached paths were read at (orgTreeKey): another process's move bumps it. */
+  private orgPathsVersion: string | null = null;
 
   constructor(
     /** Writes, checkpoints, rebuilds: a connection that waits and retries through an outage. */
@@ -142,6 +166,11 @@ export class Leaderboards {
 
   get orgPathKey(): string {
     return `${this.prefix}lb:org-paths`;
+  }
+
+  /** Bumped in the MULTI of every batch that moves an organisation, so every process's cached paths can tell they are stale. */
+  get orgTreeKey(): string {
+    return `${this.prefix}lb:org-tree`;
   }
 
   /**
@@ -179,6 +208,10 @@ export class Leaderboards {
    */
   async apply(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
     this.writer ??= this.redis.duplicate();
+    // Moves are rare and need the scores as they stand (ZSCORE, ZUNIONSTORE): such a batch takes
+    // the WATCH/MULTI path; every other batch is one script (APPLY_SCRIPT).
+    if (events.some((event) => MOVE_EVENT_TYPES.has(event.type))) return this.applyWithMoves(events, from, to);
+    this.checkTreeVersion(await this.writer.get(this.orgTreeKey));
     const paths: string[] = [];
     const increments = new Map<string, Map<string, number>>();
     for (const event of events) {
@@ -218,6 +251,129 @@ export class Leaderboards {
     }
   }
 
+  /** A batch with moves, under WATCH/MULTI/EXEC on the checkpoint, so scores and checkpoint still move together. */
+  private async applyWithMoves(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
+    this.writer ??= this.redis.duplicate();
+    const writer = this.writer;
+    await writer.watch(this.checkpointKey);
+    try {
+      const [raw, treeVersion] = await writer.mget(this.checkpointKey, this.orgTreeKey);
+      const stored = raw === null || raw === undefined ? START : BigInt(raw);
+      if (stored !== from) throw new Error(`leaderboard checkpoint moved from ${from} to ${stored}`);
+      this.checkTreeVersion(treeVersion ?? null);
+      const multi = writer.multi();
+      let moved = false;
+      for (const event of events) {
+        if (event.type === 'OrganisationMoved') {
+          await this.moveOrganisation(multi, event);
+          moved = true;
+          continue;
+        }
+        if (event.type === 'MemberTransferred' || event.type === 'MemberParked') {
+          await this.moveMember(multi, event);
+          continue;
+        }
+        if (event.type === 'OrganisationRegistered') {
+          const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
+          const path = [...(parentId ? await this.pathOf(parentId) : []), orgId];
+          // Cached before EXEC: a path is a fact of an immutable event, right whether or not this batch commits.
+          this.orgPaths.set(orgId, path);
+          multi.hset(this.orgPathKey, orgId, JSON.stringify(path));
+          continue;
+        }
+        if (event.type !== 'PointsGranted') continue;
+        const grant = event.data as unknown as PointsGrantedData;
+        for (const orgId of await this.pathOf(grant.orgId)) {
+          for (const period of LEADERBOARD_PERIODS) {
+            const periodKey = period === 'all' ? '' : grant.periods[period];
+            multi.zincrby(this.key(orgId, period, periodKey), grant.points, grant.memberId);
+          }
+        }
+      }
+      if (moved) multi.set(this.orgTreeKey, to.toString());
+      multi.set(this.checkpointKey, to.toString());
+      const result = await multi.exec();
+      if (result === null) {
+        this.orgPathsVersion = null; // The paths cached while queueing this batch may belong to a batch that did not commit.
+        throw new Error('leaderboard checkpoint changed during the batch');
+      }
+      if (moved) this.orgPathsVersion = to.toString();
+    } finally {
+      await writer.unwatch();
+    }
+  }
+
+  /** The keys of the current periods at `occurredAt` (and all time): what a move carries; past periods stay where they were earned. */
+  private currentKeys(orgId: string, occurredAt: string): string[] {
+    const periods = periodsOf(new Date(occurredAt));
+    return LEADERBOARD_PERIODS.map((period) => this.key(orgId, period, period === 'all' ? '' : periods[period]));
+  }
+
+  /** A member changed unit: their scores of the current periods leave the boards off their new path and join those on it. */
+  private async moveMember(multi: ReturnType<Redis['multi']>, event: RecordedEvent): Promise<void> {
+    const { memberId, fromOrgId, toOrgId } = (event as unknown as { data: Extract<MemberEvent, { type: 'MemberTransferred' | 'MemberParked' }>['data'] }).data;
+    const fromPath = await this.pathOf(fromOrgId);
+    const toPath = await this.pathOf(toOrgId);
+    const leaving = fromPath.filter((orgId) => !toPath.includes(orgId));
+    const joining = toPath.filter((orgId) => !fromPath.includes(orgId));
+    const source = this.currentKeys(fromOrgId, event.metadata.occurredAt);
+    const leavingKeys = leaving.map((orgId) => this.currentKeys(orgId, event.metadata.occurredAt));
+    const joiningKeys = joining.map((orgId) => this.currentKeys(orgId, event.metadata.occurredAt));
+    source.forEach((sourceKey, index) => {
+      const keys = [sourceKey, ...leavingKeys.map((keysOf) => keysOf[index]!), ...joiningKeys.map((keysOf) => keysOf[index]!)];
+      multi.eval(MOVE_MEMBER_SCRIPT, keys.length, ...keys, memberId, String(leaving.length));
+    });
+  }
+
+  /**
+   * An organisation moved with its subtree: its boards of the current periods (the sum of its
+   * subtree's members) are taken off the ancestors it leaves and added to those it joins, and the
+   * paths of the whole subtree are rewritten.
+   */
+  private async moveOrganisation(multi: ReturnType<Redis['multi']>, event: RecordedEvent): Promise<void> {
+    const { orgId, toParentId } = (event as unknown as OrganisationMoved).data;
+    await this.loadAllPaths();
+    const oldPath = await this.pathOf(orgId);
+    const newPath = [...(await this.pathOf(toParentId)), orgId];
+    const leaving = oldPath.filter((id) => !newPath.includes(id));
+    const joining = newPath.filter((id) => !oldPath.includes(id));
+    const own = this.currentKeys(orgId, event.metadata.occurredAt);
+    own.forEach((orgKey, index) => {
+      for (const ancestor of leaving) {
+        const key = this.currentKeys(ancestor, event.metadata.occurredAt)[index]!;
+        multi.zunionstore(key, 2, key, orgKey, 'WEIGHTS', 1, -1);
+        multi.zremrangebyscore(key, '-inf', 0);
+      }
+      for (const ancestor of joining) {
+        const key = this.currentKeys(ancestor, event.metadata.occurredAt)[index]!;
+        multi.zunionstore(key, 2, key, orgKey);
+      }
+    });
+    for (const [id, path] of [...this.orgPaths]) {
+      const at = path.indexOf(orgId);
+      if (at < 0) continue;
+      const moved = [...newPath, ...path.slice(at + 1)];
+      this.orgPaths.set(id, moved);
+      multi.hset(this.orgPathKey, id, JSON.stringify(moved));
+    }
+  }
+
+  private async loadAllPaths(): Promise<void> {
+    if (this.orgPathsLoaded) return;
+    this.orgPathsLoaded = true;
+    const all = await this.redis.hgetall(this.orgPathKey);
+    // Paths set by this batch (cached before EXEC) win over what Redis held before it.
+    for (const [id, raw] of Object.entries(all)) if (!this.orgPaths.has(id)) this.orgPaths.set(id, JSON.parse(raw) as string[]);
+  }
+
+  /** Another process moved an organisation (or this is the first batch): the cached paths are read again. */
+  private checkTreeVersion(treeVersion: string | null): void {
+    if (treeVersion === this.orgPathsVersion) return;
+    this.orgPaths.clear();
+    this.orgPathsLoaded = false;
+    this.orgPathsVersion = treeVersion;
+  }
+
   async close(): Promise<void> {
     await this.writer?.quit().catch(() => this.writer?.disconnect());
     this.writer = undefined;
@@ -250,6 +406,7 @@ export class Leaderboards {
   async clear(): Promise<void> {
     this.orgPaths.clear();
     this.orgPathsLoaded = false;
+    this.orgPathsVersion = null;
     let cursor = '0';
     for (let page = 0; page < 10_000_000; page += 1) {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
@@ -265,7 +422,7 @@ export class Leaderboards {
     let cursor = '0';
     for (let page = 0; page < 10_000_000; page += 1) {
       const [next, found] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
-      keys.push(...found.filter((key) => key !== this.checkpointKey && key !== this.orgPathKey));
+      keys.push(...found.filter((key) => key !== this.checkpointKey && key !== this.orgPathKey && key !== this.orgTreeKey));
       cursor = next;
       if (cursor === '0') break;
     }

@@ -150,6 +150,8 @@ export function ledgerProjection(): Projection {
         const event = { type: recorded.type, data: recorded.data } as unknown as MemberEvent;
         const balance = balanceOf(memberId);
         if (event.type === 'MemberEnrolled') balance.orgId = event.data.orgId;
+        // The balance follows the member to their new union (members/member-lifecycle.ts).
+        if (event.type === 'MemberTransferred' || event.type === 'MemberParked') balance.orgId = event.data.toOrgId;
         if (postings.length === 0) continue;
         let deltaAvailable = 0;
         let deltaHeld = 0;
