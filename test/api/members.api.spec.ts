@@ -142,13 +142,13 @@ describe('idempotency of earning actions, answered by the event store (issue 12)
     ];
     for (const { path, body, other, event } of cases) {
       const before = await rows();
-      const first = await app.call('POST', path, { token, key: `es${path.replace(/\//g, "-")}`, body });
+      const first = await app.call('POST', path, { token, key: `es${path.replace(/\//g, '-')}`, body });
       expect({ path, status: first.status }).toEqual({ path, status: 201 });
       expect(await rows()).toBe(before);
-      const again = await app.call('POST', path, { token, key: `es${path.replace(/\//g, "-")}`, body });
+      const again = await app.call('POST', path, { token, key: `es${path.replace(/\//g, '-')}`, body });
       expect(again.status).toBe(201);
       expect(again.body.events).toEqual(first.body.events);
-      expectError(await app.call('POST', path, { token, key: `es${path.replace(/\//g, "-")}`, body: other }), 409, 'IDEMPOTENCY.KEY_REUSED');
+      expectError(await app.call('POST', path, { token, key: `es${path.replace(/\//g, '-')}`, body: other }), 409, 'IDEMPOTENCY.KEY_REUSED');
       expect((await stream()).filter((type) => type === event)).toHaveLength(1);
     }
   });
