@@ -38,8 +38,8 @@ export interface LoggerOptions {
   process: 'service' | 'worker' | 'cli';
 }
 
-/** Bytes of log lines gathered before one write (the service and the worker). */
-export const LOG_BUFFER_BYTES = 16 * 1024;
+/** Bytes of log lines gathered before one write (the service and the worker); sonic-boom wants it below its maxWrite of 16 KiB. */
+export const LOG_BUFFER_BYTES = 8 * 1024;
 /** The longest a line waits in that buffer on a quiet process. */
 export const LOG_FLUSH_INTERVAL_MS = 200;
 
