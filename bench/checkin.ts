@@ -209,6 +209,8 @@ async function buildFixture(db: Database, redis: Redis, prefix: string, args: Ch
 
 type Op = 'check-in' | 'quiz' | 'article';
 const OPS: Op[] = ['check-in', 'quiz', 'article'];
+/** How long PostgreSQL's backends may hold their statistics before reporting them (PGSTAT_MIN_INTERVAL, 1 s), plus a margin. */
+const STATS_FLUSH_WAIT_MS = 1_200;
 
 interface CommandRun {
   concurrency: number;
@@ -220,6 +222,12 @@ interface CommandRun {
   otherStatuses: Map<string, number>;
   serverErrors: number;
   cpu: { hostPct: number; servicePct: number; postgresPct: number; redisPct: number; benchPct: number; otherPct: number };
+  /**
+   * PostgreSQL transactions per command: pg_stat_database's commits and rollbacks of the bench
+   * database over the run and its drain (the service's statements outside a transaction block are
+   * one transaction each; the probe's 20 reads a second are included).
+   */
+  transactionsPerCommand: number;
   /** The machine's 1-minute load average when the run ended (the machine is shared: read the figures with it). */
   loadAverage: number;
   drainMs: number;
@@ -268,6 +276,18 @@ async function postgresPids(db: Database): Promise<number[]> {
   return rows.map((row) => row.pid);
 }
 
+/**
+ * Committed and rolled-back transactions of the bench database so far. A backend reports its
+ * counts at most once a second (PostgreSQL 15's cumulative statistics), so the reading waits that
+ * long first: what the previous phase did is then counted before, not in, the next one.
+ */
+async function databaseTransactions(db: Database): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_WAIT_MS));
+  await db.func('pg_stat_clear_snapshot');
+  const row = await db.one<{ count: string }>('SELECT (xact_commit + xact_rollback)::text AS count FROM pg_stat_database WHERE datname = current_database()');
+  return Number(row.count);
+}
+
 async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
   const answer = await ctx.http.request('GET', '/v1/admin/projections', { token: ctx.adminToken });
   if (answer.status !== 200) throw new Error(`GET /v1/admin/projections answered ${answer.status}: ${answer.body}`);
@@ -292,6 +312,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   await probe.read();
   probe.start();
   const pgPids = await postgresPids(ctx.db);
+  const transactionsBefore = await databaseTransactions(ctx.db);
   const pidsBefore = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPids), redis: processesCpuSeconds([ctx.redisPid]) };
   const load = await runLoad({
     concurrency,
@@ -343,6 +364,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
     }
   }
   probe.stop();
+  const transactions = (await databaseTransactions(ctx.db)) - transactionsBefore;
   const lags = await measureLags(ctx.db, probe, startKey?.[1] ?? -1n);
   const service = await serviceLag(ctx);
   const result = {
@@ -363,6 +385,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
       otherPct: 0,
     },
     loadAverage,
+    transactionsPerCommand: transactions / Math.max(1, load.latenciesMs.length),
     drainMs,
     probe: lags,
     service,
@@ -585,7 +608,7 @@ function printRuns(runs: CommandRun[]): void {
   const perRow = (run: CommandRun, pct: number): string => fmtMs((10 * pct) / run.baseline.rowsPerS);
   log(
     formatTable(
-      ['clients', 'commands/s', 'service', 'postgres', 'redis', 'bench client', 'sum', 'INSERT: postgres', 'INSERT: client', 'other CPU', 'load average'],
+      ['clients', 'commands/s', 'service', 'postgres', 'redis', 'bench client', 'sum', 'INSERT: postgres', 'INSERT: client', 'other CPU', 'load average', 'pg transactions / command'],
       runs.map((run) => [
         String(run.concurrency),
         fmtInt(run.all.count / run.elapsedS),
@@ -598,6 +621,7 @@ function printRuns(runs: CommandRun[]): void {
         perRow(run, run.baseline.benchPct),
         fmtPct(run.cpu.otherPct),
         run.loadAverage.toFixed(1),
+        run.transactionsPerCommand.toFixed(1),
       ]),
     ),
   );
@@ -755,8 +779,8 @@ async function main(): Promise<void> {
       RATE_LIMIT_PER_SECOND: '100000',
       RATE_LIMIT_BURST: '1000000',
       LOG_FORMAT: 'text',
-    }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
-    log(`service: node dist/src/main.js (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
+    }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [], ...(args.serviceMain ? { mainJs: path.resolve(args.serviceMain) } : {}) });
+    log(`service: node ${args.serviceMain ?? 'dist/src/main.js'} (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
     http = new BenchHttpClient(service.url, Math.max(...args.concurrency));
     const tokens = new Map<number, string>();
     const signer = tokenService(secret);
