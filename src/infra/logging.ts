@@ -38,36 +38,18 @@ export interface LoggerOptions {
   process: 'service' | 'worker' | 'cli';
 }
 
-/** Bytes of log lines gathered before one write (the service and the worker); sonic-boom wants it below its maxWrite of 16 KiB. */
-export const LOG_BUFFER_BYTES = 8 * 1024;
-/** The longest a line waits in that buffer on a quiet process. */
-export const LOG_FLUSH_INTERVAL_MS = 200;
-
 /**
- * The service and the worker write their lines asynchronously and gathered: lines collect in
- * sonic-boom's buffer until LOG_BUFFER_BYTES or until the flush timer (every
- * LOG_FLUSH_INTERVAL_MS), so a busy service makes one write for dozens of request lines instead of
- * one per line (the check-in profile of issue 12 showed a write per request line: a synchronous
- * write would put the terminal's or the log shipper's pipe on every request's path, and an
- * unbuffered asynchronous one still costs a system call and a callback per request). A quiet
- * service's lines come out within LOG_FLUSH_INTERVAL_MS. What is still queued is flushed
- * synchronously when the process exits, so a line logged just before process.exit is not lost.
- * The one-shot CLI commands write synchronously: they log little, and their lines must come out
- * in order with their answer.
+ * The service and the worker write their lines asynchronously (no buffering threshold, so a line
+ * goes out as soon as the stream is free, and a quiet service's lines are not held back): a
+ * synchronous write per request would put the terminal's or the log shipper's pipe on every
+ * request's path (issue 12). What is still queued is flushed synchronously when the process exits,
+ * so a line logged just before process.exit is not lost. The one-shot CLI commands write
+ * synchronously: they log little, and their lines must come out in order with their answer.
  */
 function fileDestination(fd: 1 | 2, processName: LoggerOptions['process']): DestinationStream {
   if (processName === 'cli') return pino.destination({ dest: fd, sync: true });
-  const stream = pino.destination({ dest: fd, sync: false, minLength: LOG_BUFFER_BYTES });
-  const timer = setInterval(() => {
-    try {
-      stream.flush();
-    } catch {
-      // Not ready yet (the descriptor is still opening) or closed: the next tick or exit flushes.
-    }
-  }, LOG_FLUSH_INTERVAL_MS);
-  timer.unref();
+  const stream = pino.destination({ dest: fd, sync: false });
   process.once('exit', () => {
-    clearInterval(timer);
     try {
       stream.flushSync();
     } catch {
