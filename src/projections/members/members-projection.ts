@@ -12,6 +12,8 @@ export function membersProjection(): Projection {
     tables: ['ul_members'],
     streamPrefixes: ['member-'],
     eventTypes: ['MemberEnrolled', 'MemberActivated'],
+    // Every row is keyed by the stream whose events write it: partitions by stream give the same rows.
+    partitionable: true,
     async apply(tx: DbTask, events: RecordedEvent[]) {
       for (const recorded of events) {
         const event = { type: recorded.type, data: recorded.data } as unknown as MemberEvent;
