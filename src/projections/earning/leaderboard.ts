@@ -117,7 +117,12 @@ export class Leaderboards {
     return path;
   }
 
-  async loadCheckpoint(partition: Partition = SINGLE): Promise<bigint> {
+  /** A partition's checkpoint; without one, the lowest of the layout's (every partition has applied the log up to there). */
+  async loadCheckpoint(partition?: Partition): Promise<bigint> {
+    if (!partition) {
+      const all = await Promise.all(this.layout.map((each) => this.loadCheckpoint(each)));
+      return all.reduce((lowest, checkpoint) => (checkpoint < lowest ? checkpoint : lowest));
+    }
     const raw = await this.redis.get(this.checkpointKey(partition));
     return raw === null ? START : BigInt(raw);
   }
