@@ -105,6 +105,8 @@ interface HttpPhase {
   backendsCpuS: number;
   host: CpuReport;
   drainS: number;
+  /** CPU seconds per second the instances and their backends used with no load. */
+  idleCpuPerS: number;
 }
 
 /** Waits (at most two minutes) until every projection checkpoint has passed the log's last event; returns the seconds it took. */
@@ -204,6 +206,12 @@ async function main(): Promise<void> {
       if (args.warmupSeconds > 0) await runLoad({ concurrency: args.concurrency, durationMs: args.warmupSeconds * 1000, operation });
       refused = 0;
       const pids = await backendPids(bench.db, bench.name);
+      // What the instances cost with no load (leader ticks, pollers, timers): measured so that the
+      // CPU per command can be given without it too, since on a starved machine few commands run.
+      const idleMs = 3_000;
+      const idleBefore = processesCpuSeconds([...started.map((service) => service.pid), ...pids]);
+      await new Promise((resolve) => setTimeout(resolve, idleMs));
+      const idleCpuPerS = cpuSecondsBetween(idleBefore, processesCpuSeconds([...started.map((service) => service.pid), ...pids])) / (idleMs / 1000);
       const servicesBefore = processesCpuSeconds(started.map((service) => service.pid));
       const backendsBefore = processesCpuSeconds(pids);
       const host = sampleCpu();
@@ -213,7 +221,7 @@ async function main(): Promise<void> {
       const hostCpu = cpuSince(host);
       const servicesCpuS = cpuSecondsBetween(servicesBefore, processesCpuSeconds(started.map((service) => service.pid)));
       const backendsCpuS = cpuSecondsBetween(backendsBefore, processesCpuSeconds(pids));
-      phases.push({ instances: count, load, refused, servicesCpuS, backendsCpuS, host: hostCpu, drainS });
+      phases.push({ instances: count, load, refused, servicesCpuS, backendsCpuS, host: hostCpu, drainS, idleCpuPerS });
       log(`  ${count} instance(s): ${fmtInt(load.operations / load.elapsedS)} check-ins/s, ${refused} not 201, projections drained ${drainS.toFixed(1)} s after; load average ${loadAverage()}`);
       for (const client of clients) client.close();
       for (const service of started) {
@@ -255,14 +263,16 @@ async function main(): Promise<void> {
         ((phase.servicesCpuS * 1000) / phase.load.operations).toFixed(2),
         ((phase.backendsCpuS * 1000) / phase.load.operations).toFixed(2),
         fmtRatio(cpuMs / firstCpuMs),
+        (phase.idleCpuPerS * 1000).toFixed(0),
+        (((phase.servicesCpuS + phase.backendsCpuS - phase.idleCpuPerS * (phase.load.elapsedS + phase.drainS)) * 1000) / phase.load.operations).toFixed(2),
         ((phase.host.hostBusyS * 1000) / phase.load.operations).toFixed(2),
         `${hostBusyPct(phase.host).toFixed(0)} %`,
       ];
     });
-    rows.push(['INSERT baseline', fmtInt(baselineRate), '', '1.00', fmtMs(summarise(baseline.latenciesMs).p50), fmtMs(summarise(baseline.latenciesMs).p99), '', '', '', '', ((baselineCpu.hostBusyS * 1000) / baseline.operations).toFixed(2), `${hostBusyPct(baselineCpu).toFixed(0)} %`]);
+    rows.push(['INSERT baseline', fmtInt(baselineRate), '', '1.00', fmtMs(summarise(baseline.latenciesMs).p50), fmtMs(summarise(baseline.latenciesMs).p99), '', '', '', '', '', '', ((baselineCpu.hostBusyS * 1000) / baseline.operations).toFixed(2), `${hostBusyPct(baselineCpu).toFixed(0)} %`]);
     log(
       formatTable(
-        ['instances', 'check-ins/s', 'vs 1 instance', 'vs INSERT', 'p50', 'p99', 'drain s', 'service CPU ms/cmd', 'PG backends CPU ms/cmd', 'CPU/cmd vs 1', 'machine CPU ms/cmd', 'machine busy'],
+        ['instances', 'check-ins/s', 'vs 1 instance', 'vs INSERT', 'p50', 'p99', 'drain s', 'service CPU ms/cmd', 'PG backends CPU ms/cmd', 'CPU/cmd vs 1', 'idle CPU ms/s', 'CPU ms/cmd less idle', 'machine CPU ms/cmd', 'machine busy'],
         rows,
       ),
     );
@@ -276,25 +286,28 @@ async function main(): Promise<void> {
     let firstBoards: { rate: number; cpuMs: number } | undefined;
     const store = new UnionLedger({ config: { eventStore: 'postgres', kurrentDbUrl: undefined, redisKeyPrefix: prefix }, db: bench.db, listen: false });
     try {
+      // Enough pooled connections open for every partition, so their backends are in the CPU sample.
+      await Promise.all(Array.from({ length: Math.max(...args.partitions) + 2 }, () => bench.db.one('SELECT pg_sleep(0.05)')));
+      const ownBackends = await backendPids(bench.db, bench.name);
       for (const count of args.partitions) {
-        let cpu = sampleCpu();
+        let cpu = sampleCpu(ownBackends);
         t0 = process.hrtime.bigint();
         const members = await rebuildProjection(store.store, bench.db, membersProjection(), undefined, count);
         let seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         let used = cpuSince(cpu);
-        const membersFigures = { rate: members / seconds, cpuMs: (used.hostBusyS * 1e6) / Math.max(1, members) };
+        const membersFigures = { rate: members / seconds, cpuMs: ((used.nodeS + used.backendsS) * 1e6) / Math.max(1, members) };
         firstMembers ??= membersFigures;
         rebuildRows.push([`members (PostgreSQL)`, String(count), fmtInt(members), seconds.toFixed(1), fmtInt(membersFigures.rate), fmtRatio(membersFigures.rate / firstMembers.rate), membersFigures.cpuMs.toFixed(1), fmtRatio(membersFigures.cpuMs / firstMembers.cpuMs)]);
 
         const boards = new Leaderboards(redis, `${prefix}rebuild-${count}:`, redis, count);
-        cpu = sampleCpu();
+        cpu = sampleCpu(ownBackends);
         t0 = process.hrtime.bigint();
         const grants = await rebuildLeaderboards(store.store, bench.db, boards);
         seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         used = cpuSince(cpu);
         await boards.clear();
         await boards.close();
-        const boardFigures = { rate: grants / seconds, cpuMs: (used.hostBusyS * 1e6) / Math.max(1, grants) };
+        const boardFigures = { rate: grants / seconds, cpuMs: ((used.nodeS + used.backendsS) * 1e6) / Math.max(1, grants) };
         firstBoards ??= boardFigures;
         rebuildRows.push([`leaderboards (Redis)`, String(count), fmtInt(grants), seconds.toFixed(1), fmtInt(boardFigures.rate), fmtRatio(boardFigures.rate / firstBoards.rate), boardFigures.cpuMs.toFixed(1), fmtRatio(boardFigures.cpuMs / firstBoards.cpuMs)]);
         log(`  ${count} partition(s) done; load average ${loadAverage()}`);
@@ -302,7 +315,7 @@ async function main(): Promise<void> {
     } finally {
       await store.close();
     }
-    log(formatTable(['projection', 'partitions', 'events applied', 'seconds', 'events/s', 'vs 1 partition', 'machine CPU µs/event', 'CPU/event vs 1'], rebuildRows));
+    log(formatTable(['projection', 'partitions', 'events applied', 'seconds', 'events/s', 'vs 1 partition', 'CPU µs/event (this process + its backends)', 'CPU/event vs 1'], rebuildRows));
     log();
     log(`load average at the end: ${loadAverage()}`);
   } finally {
