@@ -205,6 +205,8 @@ async function main(): Promise<void> {
       };
       if (args.warmupSeconds > 0) await runLoad({ concurrency: args.concurrency, durationMs: args.warmupSeconds * 1000, operation });
       refused = 0;
+      // The warm-up's commands projected first, so the idle figure is idle.
+      await drainProjections(bench.db);
       const pids = await backendPids(bench.db, bench.name);
       // What the instances cost with no load (leader ticks, pollers, timers): measured so that the
       // CPU per command can be given without it too, since on a starved machine few commands run.
@@ -286,11 +288,14 @@ async function main(): Promise<void> {
     let firstBoards: { rate: number; cpuMs: number } | undefined;
     const store = new UnionLedger({ config: { eventStore: 'postgres', kurrentDbUrl: undefined, redisKeyPrefix: prefix }, db: bench.db, listen: false });
     try {
-      // Enough pooled connections open for every partition, so their backends are in the CPU sample.
-      await Promise.all(Array.from({ length: Math.max(...args.partitions) + 2 }, () => bench.db.one('SELECT pg_sleep(0.05)')));
-      const ownBackends = await backendPids(bench.db, bench.name);
+      // Enough pooled connections open for every partition, so their backends are in the CPU sample
+      // (sampled again before each measurement: the pool closes connections idle for 30 s).
+      const ownBackends = async (): Promise<number[]> => {
+        await Promise.all(Array.from({ length: Math.max(...args.partitions) + 2 }, () => bench.db.one('SELECT pg_sleep(0.05)')));
+        return backendPids(bench.db, bench.name);
+      };
       for (const count of args.partitions) {
-        let cpu = sampleCpu(ownBackends);
+        let cpu = sampleCpu(await ownBackends());
         t0 = process.hrtime.bigint();
         const members = await rebuildProjection(store.store, bench.db, membersProjection(), undefined, count);
         let seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -300,7 +305,7 @@ async function main(): Promise<void> {
         rebuildRows.push([`members (PostgreSQL)`, String(count), fmtInt(members), seconds.toFixed(1), fmtInt(membersFigures.rate), fmtRatio(membersFigures.rate / firstMembers.rate), membersFigures.cpuMs.toFixed(1), fmtRatio(membersFigures.cpuMs / firstMembers.cpuMs)]);
 
         const boards = new Leaderboards(redis, `${prefix}rebuild-${count}:`, redis, count);
-        cpu = sampleCpu(ownBackends);
+        cpu = sampleCpu(await ownBackends());
         t0 = process.hrtime.bigint();
         const grants = await rebuildLeaderboards(store.store, bench.db, boards);
         seconds = Number(process.hrtime.bigint() - t0) / 1e9;
