@@ -308,7 +308,8 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   let created = 0;
   let serverErrors = 0;
   const startKey = await lastFeedKey(ctx.db);
-  const probe = new CheckpointProbe(ctx.db, ctx.redis, `${ctx.redisPrefix}lb:checkpoint`);
+  // The service runs one partition (PROJECTION_PARTITIONS unset): the checkpoint of that layout.
+  const probe = new CheckpointProbe(ctx.db, ctx.redis, new Leaderboards(ctx.redis, ctx.redisPrefix).checkpointKey());
   await probe.read();
   probe.start();
   const pgPids = await postgresPids(ctx.db);

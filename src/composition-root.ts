@@ -7,6 +7,7 @@ import { PostgresEventStore } from './eventstore/postgres/postgres-event-store';
 import { EVENT_STORE_MIGRATIONS } from './eventstore/postgres/schema';
 import { UpcastingEventStore, type Upcaster } from './eventstore/upcasting';
 import type { Database } from './infra/database';
+import { Leadership } from './infra/leadership';
 import { collectMigrations } from './infra/migrations';
 import { PiiVault, type PiiKeys } from './infra/pii';
 import { currentReadDatabase, ReadRouting, RedisWriteMarks, type ReadRoute } from './infra/read-replica';
@@ -40,7 +41,7 @@ import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
 import { OrgAccess, OrgChanges, OrgService } from './application/orgs';
 import { Campaigns } from './application/campaigns';
-import { catchUpProjection, CheckpointMovedError, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
+import { catchUpProjection, CheckpointMovedError, checkLayout, LagTracker, partitionCountOf, partitionName, partitions, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { CLAIMS_MIGRATIONS, claimsProjection } from './projections/claims';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
@@ -165,7 +166,7 @@ export function tokenService(jwtSecret: string, previousSecrets: readonly string
 }
 
 export interface UnionLedgerOptions {
-  config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl' | 'redisKeyPrefix'>;
+  config: Pick<AppConfig, 'eventStore' | 'kurrentDbUrl' | 'redisKeyPrefix' | 'scale'>;
   db: Database;
   /** Needed by leaderboards; one-shot commands without Redis leave it out. */
   redis?: Redis | undefined;
@@ -274,6 +275,11 @@ export class UnionLedger {
   readonly importSettings: ImportSettings;
   private reconciliationOrUndefined: PayoutReconciliation | undefined;
   private projections: SubscriptionHandle[] = [];
+  /** The projections' leadership (src/infra/leadership.ts), once startProjections ran. */
+  private projectionLeadership: Leadership | undefined;
+  /** PROJECTION_PARTITIONS: partitions of each partitionable projection and of the leaderboards. */
+  readonly projectionPartitions: number;
+  private readonly leadershipTickMs: number;
   private readonly clock: (() => Date) | undefined;
 
   constructor(options: UnionLedgerOptions) {
@@ -287,6 +293,8 @@ export class UnionLedger {
     } else {
       this.readRouting = undefined;
     }
+    this.projectionPartitions = options.config.scale?.projectionPartitions ?? 1;
+    this.leadershipTickMs = options.config.scale?.leadershipTickMs ?? 1_000;
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.paymentsOrUndefined = options.payments;
@@ -385,7 +393,7 @@ export class UnionLedger {
     });
     this.insurerOrUndefined = options.insurer;
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
-    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
+    this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries, this.projectionPartitions) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
   }
 
@@ -492,8 +500,21 @@ export class UnionLedger {
     return this.leaderboardsOrUndefined;
   }
 
-  /** Starts every checkpointed projection; failed batches are retried by the runner and reported here. */
-  startProjections(onError: (projection: string, error: unknown) => void): void {
+  /**
+   * Starts every checkpointed projection, each partition of it under its own leadership role: of
+   * all the processes that call this against the same stores, exactly one runs a partition at a
+   * time, and the roles spread over them (src/infra/leadership.ts). Failed batches are retried by
+   * the runner and reported here.
+   */
+  startProjections(onError: (projection: string, error: unknown) => void, options: { log?: (line: string) => void; onLeadership?: (role: string, leader: boolean) => void } = {}): void {
+    if (this.projectionLeadership) throw new Error('invariant violated: projections started twice');
+    const leadership = new Leadership(this.db, {
+      group: 'projections',
+      tickMs: this.leadershipTickMs,
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.onLeadership ? { onChange: options.onLeadership } : {}),
+    });
+    this.projectionLeadership = leadership;
     for (const projection of readModels()) {
       const lag = this.lag[projection.name]!;
       const tracked: Projection = {
@@ -503,15 +524,36 @@ export class UnionLedger {
           lag.record(events); // Recorded when the batch is handed over; the checkpoint commits right after.
         },
       };
-      this.projections.push(startProjection(this.store, this.db, tracked, { batchSize: 500, onError: (error) => onError(projection.name, error) }));
+      const count = partitionCountOf(projection, this.projectionPartitions);
+      for (const partition of partitions(count)) {
+        leadership.add(partitionName(projection.name, partition), async (lease) => {
+          try {
+            await checkLayout(this.db, projection.name, count);
+          } catch (error) {
+            onError(projection.name, error);
+            throw error;
+          }
+          return startProjection(this.store, this.db, tracked, {
+            batchSize: 500,
+            partition,
+            fence: (tx) => lease.fence(tx),
+            onError: (error) => onError(projection.name, error),
+          });
+        });
+      }
     }
-    if (this.leaderboardsOrUndefined) {
-      this.projections.push(
-        startLeaderboardProjection(this.store, this.leaderboardsOrUndefined, {
-          onError: (error) => onError(LEADERBOARD_PROJECTION, error),
-          onApplied: (events) => this.lag[LEADERBOARD_PROJECTION]!.record(events),
-        }),
-      );
+    const leaderboards = this.leaderboardsOrUndefined;
+    if (leaderboards) {
+      for (const partition of leaderboards.partitions) {
+        leadership.add(partitionName(LEADERBOARD_PROJECTION, partition), (lease) =>
+          startLeaderboardProjection(this.store, leaderboards, {
+            partition,
+            fence: () => lease.fence(this.db),
+            onError: (error) => onError(LEADERBOARD_PROJECTION, error),
+            onApplied: (events) => this.lag[LEADERBOARD_PROJECTION]!.record(events),
+          }),
+        );
+      }
     }
   }
 
@@ -522,27 +564,37 @@ export class UnionLedger {
    */
   private async settleTree(): Promise<void> {
     for (const projection of [orgsProjection(), membersProjection()]) {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await catchUpProjection(this.store, this.db, projection);
-          break;
-        } catch (error) {
-          if (!(error instanceof CheckpointMovedError) || attempt >= 20) throw error;
+      // Every partition of the layout the process runs (PROJECTION_PARTITIONS), never a checkpoint of another layout.
+      for (const partition of partitions(partitionCountOf(projection, this.projectionPartitions))) {
+        for (let attempt = 1; ; attempt += 1) {
+          try {
+            await catchUpProjection(this.store, this.db, projection, undefined, partition);
+            break;
+          } catch (error) {
+            if (!(error instanceof CheckpointMovedError) || attempt >= 20) throw error;
+          }
         }
       }
     }
   }
 
-  /** Brings every PostgreSQL read model up to the end of the log now (tests, one-shot commands). */
+  /** The projection roles (partitions included) this process leads now. */
+  ledProjections(): string[] {
+    return this.projectionLeadership?.held() ?? [];
+  }
+
+  /** Brings every PostgreSQL read model up to the end of the log now (tests, one-shot commands), partitions in parallel. */
   async catchUpReadModels(): Promise<void> {
-    for (const projection of readModels()) await catchUpProjection(this.store, this.db, projection);
+    for (const projection of readModels()) {
+      await Promise.all(partitions(partitionCountOf(projection, this.projectionPartitions)).map((partition) => catchUpProjection(this.store, this.db, projection, undefined, partition)));
+    }
   }
 
   /** Empties every PostgreSQL read model and replays it from event zero; returns events applied per projection. */
   async rebuildReadModels(onProgress?: (projection: string, applied: number) => void): Promise<Record<string, number>> {
     const applied: Record<string, number> = {};
     for (const projection of readModels()) {
-      applied[projection.name] = await rebuildProjection(this.store, this.db, projection, (count) => onProgress?.(projection.name, count));
+      applied[projection.name] = await rebuildProjection(this.store, this.db, projection, (count) => onProgress?.(projection.name, count), this.projectionPartitions);
     }
     return applied;
   }
@@ -554,6 +606,8 @@ export class UnionLedger {
     await this.rosterImportsOrUndefined?.stop();
     await Promise.all(this.projections.map((handle) => handle.stop()));
     this.projections = [];
+    await this.projectionLeadership?.close();
+    this.projectionLeadership = undefined;
     await this.leaderboardsOrUndefined?.close();
     await this.store.close();
   }

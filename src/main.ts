@@ -72,7 +72,7 @@ export async function runService(): Promise<void> {
     if (nowMs - (lastLoggedMs.get(projection) ?? 0) < 60_000) return;
     lastLoggedMs.set(projection, nowMs);
     logger.error(`projection ${projection} failed a batch and will retry: ${(error as Error).message}`);
-  });
+  }, { log: (line) => logger.log(line) });
   // Expiries, settlements of past days, proposals and batches left by a crash: the worker service's
   // job schedulers run them (src/workers/schedules); a WORKERS=off service keeps the bounded sweep
   // on a timer, so it sweeps even where no worker runs (every step is safe to repeat).
@@ -86,6 +86,7 @@ export async function runService(): Promise<void> {
       redisKeyPrefix: config.redisKeyPrefix,
       queues,
       settings: config.workers,
+      ...(config.scale ? { leadershipTickMs: config.scale.leadershipTickMs } : {}),
       log: lineLog(root.child({ context: 'workers' })),
       onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
     });

@@ -67,6 +67,7 @@ export async function runWorkerProcess(): Promise<void> {
     redisKeyPrefix: config.redisKeyPrefix,
     queues,
     settings: config.workers,
+    ...(config.scale ? { leadershipTickMs: config.scale.leadershipTickMs } : {}),
     log,
     onJobFinished: (queue, outcome, durationMs, attempt) => metrics.observeJob(queue, outcome, durationMs, attempt),
   });

@@ -105,6 +105,14 @@ export interface AppConfig {
   paymentGatewaySimulatorFaults: Record<string, number>;
   /** SMS_SIMULATOR_FAULTS (`errorRate=0.05,lostAnswerRate=0.1,...`): the SMS simulator's fault injection when it is used. */
   smsSimulatorFaults: Record<string, number>;
+  /**
+   * Many instances (src/infra/leadership.ts, src/projections/partition.ts): PROJECTION_PARTITIONS
+   * (default 1, at most 64) splits each partitionable projection and the leaderboards by a hash of
+   * the stream id, each partition with its own checkpoint and leader; every process must use the
+   * same value. LEADERSHIP_TICK_MS (default 1000): how often a process tries the roles it does not
+   * lead and checks its leader session, so about the longest a dead leader's role stays unled.
+   */
+  scale?: { projectionPartitions: number; leadershipTickMs: number };
 }
 
 export interface WorkersConfig {
@@ -440,6 +448,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       sweepIntervalMs: integer(env, 'BENEFITS_SWEEP_INTERVAL_SECONDS', 30, 0, 86_400, problems) * 1000,
     },
     mall: { orderTtlMs: integer(env, 'MALL_ORDER_TTL_SECONDS', 900, 60, 86_400, problems) * 1000 },
+    scale: {
+      projectionPartitions: integer(env, 'PROJECTION_PARTITIONS', 1, 1, 64, problems),
+      leadershipTickMs: integer(env, 'LEADERSHIP_TICK_MS', 1_000, 50, 60_000, problems),
+    },
   };
   const wechat = outsideService(env, 'WECHAT_API_URL', ['WECHAT_APP_ID', 'WECHAT_APP_SECRET'], problems);
   if (wechat) config.wechat = { apiUrl: wechat.url, appId: wechat.credentials[0]!, appSecret: wechat.credentials[1]! };

@@ -1,5 +1,6 @@
 import type { Database } from '../infra/database';
 import { READ_LIMIT_MAX, type EventStore, type ReadAllResult } from '../eventstore/event-store';
+import { inPartition, partitionName, partitions, SINGLE, type Partition } from './partition';
 import { loadCheckpoint, saveCheckpoint, type Projection } from './runner';
 
 export const CATCH_UP_BATCH = 1000;
@@ -37,8 +38,10 @@ export async function catchUpProjection(
   db: Database,
   projection: Projection,
   onProgress?: (applied: number) => void,
+  partition: Partition = SINGLE,
 ): Promise<number> {
   await waitForVisibleFeed(db);
+  const name = partitionName(projection.name, partition);
   const limit = Math.min(projection.catchUpBatchSize ?? CATCH_UP_BATCH, READ_LIMIT_MAX);
   const read = (after: bigint): Promise<ReadAllResult> =>
     store.readAll({
@@ -53,7 +56,7 @@ export async function catchUpProjection(
     for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
       // Read back every turn: a live runner of the same projection may have moved it meanwhile,
       // and then the prefetched page (read from where this loop left off) is stale.
-      const from = await loadCheckpoint(db, projection.name);
+      const from = await loadCheckpoint(db, name);
       const page = await (next?.after === from ? next.page : read(from));
       await next?.page.catch(() => undefined);
       next = undefined;
@@ -62,11 +65,13 @@ export async function catchUpProjection(
         next = { after: page.nextAfter, page: read(page.nextAfter) };
         next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
       }
-      await db.tx(`catch-up:${projection.name}`, async (tx) => {
-        if (page.events.length > 0) await projection.apply(tx, page.events);
-        await saveCheckpoint(tx, projection.name, from, page.nextAfter);
+      // A partition applies its own streams' events and moves its checkpoint over the others'.
+      const own = partition.count === 1 ? page.events : page.events.filter((event) => inPartition(event.streamId, partition));
+      await db.tx(`catch-up:${name}`, async (tx) => {
+        if (own.length > 0) await projection.apply(tx, own);
+        await saveCheckpoint(tx, name, from, page.nextAfter);
       });
-      applied += page.events.length;
+      applied += own.length;
       onProgress?.(applied);
       if (page.isEnd) return applied;
     }
@@ -78,13 +83,39 @@ export async function catchUpProjection(
   }
 }
 
-/** Empties a projection's tables and replays it from event zero. */
-export async function rebuildProjection(store: EventStore, db: Database, projection: Projection, onProgress?: (applied: number) => void): Promise<number> {
+/**
+ * Empties a projection's tables and replays it from event zero, its partitions in parallel (each
+ * its own checkpoint and transactions); the checkpoints of any earlier layout go with the rows.
+ */
+export async function rebuildProjection(
+  store: EventStore,
+  db: Database,
+  projection: Projection,
+  onProgress?: (applied: number) => void,
+  partitionCount = 1,
+): Promise<number> {
+  const layout = partitions(projection.partitionable ? partitionCount : 1);
   await db.tx(`rebuild:${projection.name}`, async (tx) => {
     if (projection.tables.length > 0) await tx.none(`TRUNCATE ${projection.tables.join(', ')}`);
-    await tx.none('DELETE FROM ul_checkpoints WHERE name = $1', [projection.name]);
+    await tx.none('DELETE FROM ul_checkpoints WHERE name = $1 OR name LIKE $2', [projection.name, `${projection.name}#%`]);
   });
-  return catchUpProjection(store, db, projection, onProgress);
+  const counts = layout.map(() => 0);
+  const report = (): void => onProgress?.(counts.reduce((sum, count) => sum + count, 0));
+  const applied = await Promise.all(
+    layout.map((partition) =>
+      catchUpProjection(
+        store,
+        db,
+        projection,
+        (count) => {
+          counts[partition.index] = count;
+          report();
+        },
+        partition,
+      ),
+    ),
+  );
+  return applied.reduce((sum, count) => sum + count, 0);
 }
 
 /** Tables as ordered text (every column, ordered by the whole row), to show that a rebuild reproduces them exactly. */

@@ -1,5 +1,6 @@
 import type { Database, DbTask } from '../infra/database';
 import { START, type EventStore, type RecordedEvent, type SubscriptionHandle } from '../eventstore/event-store';
+import { inPartition, layoutOf, partitionName, SINGLE, type Partition } from './partition';
 
 /**
  * Projections store their checkpoint in the same transaction as their rows, so a crash between
@@ -68,30 +69,76 @@ export interface Projection {
    * runner keeps its own small batches, so catch-up after a start stays low-latency.
    */
   catchUpBatchSize?: number;
+  /**
+   * True when every row this projection writes is keyed by the stream its events come from (or
+   * only ever changed by events of one stream), so partitions by stream (PROJECTION_PARTITIONS)
+   * give the same tables as one runner. False or unset: it runs as one partition whatever the
+   * setting (it aggregates across streams, or reads rows other streams' events wrote).
+   */
+  partitionable?: boolean;
+}
+
+/** The partition count a projection runs with under a PROJECTION_PARTITIONS setting. */
+export function partitionCountOf(projection: Pick<Projection, 'partitionable'>, configured: number): number {
+  return projection.partitionable ? configured : 1;
+}
+
+/** The partition counts of the checkpoints stored for a projection (empty before its first batch). */
+export async function storedLayouts(db: Database | DbTask, name: string): Promise<number[]> {
+  const rows = await db.any<{ name: string }>(`SELECT name FROM ul_checkpoints WHERE name = $1 OR name LIKE $2`, [name, `${name}#%`]);
+  return [...new Set(rows.map((row) => layoutOf(name, row.name)).filter((count): count is number => count !== undefined))].sort((a, b) => a - b);
+}
+
+/**
+ * Refuses to run a projection under a partition count other than the one its checkpoints were
+ * stored with: the new partitions would start from nothing over rows the old ones wrote.
+ */
+export async function checkLayout(db: Database | DbTask, name: string, count: number): Promise<void> {
+  const stored = await storedLayouts(db, name);
+  const other = stored.filter((layout) => layout !== count);
+  if (other.length > 0) {
+    throw new Error(
+      `projection ${name} has checkpoints for ${other.join(' and ')} partition(s), and this process runs it as ${count}: ` +
+        'stop the services and run `union-ledger rebuild` with the new PROJECTION_PARTITIONS',
+    );
+  }
 }
 
 export function startProjection(
   store: EventStore,
   db: Database,
   projection: Projection,
-  options: { batchSize?: number; pollIntervalMs?: number; onError?(error: unknown): void } = {},
+  options: {
+    batchSize?: number;
+    pollIntervalMs?: number;
+    onError?(error: unknown): void;
+    /** Default: the one partition of all streams. */
+    partition?: Partition;
+    /** Checked first in every batch's transaction: throws when this process is no longer the leader (Lease.fence). */
+    fence?(tx: DbTask): Promise<void>;
+  } = {},
 ): SubscriptionHandle {
   let checkpoint = START;
+  const partition = options.partition ?? SINGLE;
+  const name = partitionName(projection.name, partition);
   return store.subscribe({
-    name: projection.name,
+    name,
     ...(projection.streamPrefixes ? { streamPrefixes: projection.streamPrefixes } : {}),
     ...(projection.eventTypes ? { eventTypes: projection.eventTypes } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     loadCheckpoint: async () => {
-      checkpoint = await loadCheckpoint(db, projection.name);
+      checkpoint = await loadCheckpoint(db, name);
       return checkpoint;
     },
     handle: async (events, nextAfter) => {
-      await db.tx(`projection:${projection.name}`, async (tx) => {
-        if (events.length > 0) await projection.apply(tx, events);
-        await saveCheckpoint(tx, projection.name, checkpoint, nextAfter);
+      // Another partition's events are passed over, and the checkpoint still moves past them.
+      const own = partition.count === 1 ? events : events.filter((event) => inPartition(event.streamId, partition));
+      await db.tx(`projection:${name}`, async (tx) => {
+        await options.fence?.(tx);
+        if (own.length > 0) await projection.apply(tx, own);
+        await saveCheckpoint(tx, name, checkpoint, nextAfter);
       });
       checkpoint = nextAfter;
     },

@@ -56,17 +56,19 @@ describe('leaderboards on a Redis Cluster', () => {
     }) as unknown as RecordedEvent;
 
   it(
-    'applies scores and checkpoint atomically across a failover when the prefix is a hash tag, and cannot otherwise',
+    'applies scores and checkpoint atomically in one slot per partition, and across a failover',
     async () => {
       if (unavailable) return;
       const clients = createRedisClients({ clusterNodes: cluster!.nodes });
       await Promise.all([clients.commands.connect(), clients.queries.connect()]);
       try {
-        // A fresh leaderboard's checkpoint is -1 (nothing applied). Today's key layout (lb:<org>:<period>, lb:checkpoint, lb:org-paths) puts a batch's keys in
-        // several slots: a MULTI over them is refused. Per-partition hash tags (helper G's layout)
-        // lift this; until then a hash-tagged REDIS_KEY_PREFIX keeps every leaderboard key in one slot.
+        // A fresh leaderboard's checkpoint is -1 (nothing applied). Each partition's keys carry a hash
+        // tag of their own ({lb:p<i>/<n>}), so a batch's script touches one slot even when the
+        // prefix has no tag; a hash-tagged prefix (below) takes precedence and works too.
         const plain = new Leaderboards(clients.commands, `ul-test-lb-${randomBytes(3).toString('hex')}:`, clients.queries);
-        await expect(plain.apply([organisation('p', null, 1n), organisation('u', 'p', 2n), grant('m-1', 'u', 5, 3n)], -1n, 3n)).rejects.toThrow(/CROSSSLOT|same slot/i);
+        await plain.apply([organisation('p', null, 1n), organisation('u', 'p', 2n), grant('m-1', 'u', 5, 3n)], -1n, 3n);
+        expect(await plain.top('p', 'all', '', 10)).toEqual([{ memberId: 'm-1', points: 5, rank: 1 }]);
+        await plain.clear();
         await plain.close();
 
         const prefix = `{ul-test-lb-${randomBytes(3).toString('hex')}}:`;
@@ -76,7 +78,7 @@ describe('leaderboards on a Redis Cluster', () => {
           { memberId: 'm-2', points: 7, rank: 1 },
           { memberId: 'm-1', points: 5, rank: 2 },
         ]);
-        const { master } = await cluster!.ownersOf(boards.checkpointKey);
+        const { master } = await cluster!.ownersOf(boards.checkpointKey());
         await cluster!.failOver(master);
         // Through the failover: nothing acknowledged before it is lost, and the next batch applies once.
         await boards.apply([grant('m-1', 'u', 4, 5n)], 4n, 5n);

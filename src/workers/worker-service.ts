@@ -2,6 +2,7 @@ import type { RedisClient as Redis } from '../infra/runtime';
 import type { UnionLedger } from '../composition-root';
 import type { WorkersConfig } from '../config/config';
 import type { Database } from '../infra/database';
+import { Leadership } from '../infra/leadership';
 import type { SubscriptionHandle } from '../eventstore/event-store';
 import type { QueueSet } from './queue-set';
 import { checkEvictionPolicy } from './redis-policy';
@@ -9,7 +10,7 @@ import { workerRegistry, type WorkerRegistry } from './registry';
 import { startReconciliationSchedule, type ReconciliationSchedule } from './payouts';
 import { scheduleTasks, startSchedules, type Schedules } from './schedules';
 import { bullPrefix } from './queues';
-import { replayOutstanding, startRelay, watchRedisRestarts } from './relay';
+import { RELAY_CHECKPOINT, replayOutstanding, startRelay, watchRedisRestarts } from './relay';
 import { startWorkers, type WorkerHost, type WorkerHostLog, type WorkerHostOptions } from './worker-host';
 
 /**
@@ -39,10 +40,16 @@ export interface WorkerServiceOptions {
   relayBatchSize?: number;
   /** Registers and runs the job schedulers of src/workers/schedules (default true; tests that drive time themselves turn them off). */
   schedules?: boolean;
+  /** How often this process tries to become the relay's leader (LEADERSHIP_TICK_MS, default 1000). */
+  leadershipTickMs?: number;
+  /** The relay's leadership won or lost (logs, tests). */
+  onLeadership?(role: string, leader: boolean): void;
 }
 
 export interface WorkerService {
   host: WorkerHost;
+  /** True while this process leads the relay. */
+  leadsRelay(): boolean;
   /** Stops taking jobs, waits for those running, then stops the relay. */
   close(): Promise<void>;
 }
@@ -65,17 +72,29 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   );
 
   let lastErrorLoggedMs = 0;
-  const relay: SubscriptionHandle = startRelay({
-    store: options.ledger.store,
-    db: options.db,
-    queues: options.queues,
-    ...(options.relayBatchSize ? { batchSize: options.relayBatchSize } : {}),
-    onError: (error) => {
-      if (Date.now() - lastErrorLoggedMs < RELAY_ERROR_LOG_INTERVAL_MS) return;
-      lastErrorLoggedMs = Date.now();
-      log.error(`relay: a batch failed and will be retried from its checkpoint: ${(error as Error).message}`);
-    },
+  // One relay across every worker and serve process: it runs where its leadership is (an advisory
+  // lock on a session of its own; src/infra/leadership.ts), and moves within a tick when that
+  // process dies. The checkpoint's transaction checks the lock is still held (the fence).
+  const leadership = new Leadership(options.db, {
+    group: 'relay',
+    ...(options.leadershipTickMs ? { tickMs: options.leadershipTickMs } : {}),
+    log: (line) => log.log(line),
+    ...(options.onLeadership ? { onChange: options.onLeadership } : {}),
   });
+  leadership.add(RELAY_CHECKPOINT, (lease): SubscriptionHandle =>
+    startRelay({
+      store: options.ledger.store,
+      db: options.db,
+      queues: options.queues,
+      fence: (tx) => lease.fence(tx),
+      ...(options.relayBatchSize ? { batchSize: options.relayBatchSize } : {}),
+      onError: (error) => {
+        if (Date.now() - lastErrorLoggedMs < RELAY_ERROR_LOG_INTERVAL_MS) return;
+        lastErrorLoggedMs = Date.now();
+        log.error(`relay: a batch failed and will be retried from its checkpoint: ${(error as Error).message}`);
+      },
+    }),
+  );
   const host = startWorkers({
     connection: options.redis,
     redisKeyPrefix: options.redisKeyPrefix,
@@ -114,12 +133,13 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   );
   return {
     host,
+    leadsRelay: () => leadership.held().length > 0,
     async close() {
       await host.close();
       await reconciliation?.close();
       await schedules?.close();
       restarts.close();
-      await relay.stop();
+      await leadership.close();
     },
   };
 }

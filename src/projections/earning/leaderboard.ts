@@ -7,6 +7,7 @@ import { periodsOf } from '../../domain/shared';
 import type { Database } from '../../infra/database';
 import { redisOutage } from '../../infra/outage';
 import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
+import { inPartition, partitionName, partitions, SINGLE, type Partition } from '../partition';
 
 /**
  * Leaderboards per organisation at every level of the tree, for the ISO week, the month, the
@@ -18,6 +19,17 @@ import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
  * guarded by WATCH, so scores and checkpoint cannot drift apart. Redis may lose everything on a
  * restart (it keeps nothing on disk here); the checkpoint goes with the scores, and the
  * projection then rebuilds from event zero by itself.
+ *
+ * Partitions (PROJECTION_PARTITIONS): a member's grants and moves all land in one partition (a
+ * hash of the member's stream id), and each partition keeps its own sorted sets, org paths, tree
+ * version and checkpoint under one Redis hash tag, `{lb:p<index>/<count>}`, so each of its batches
+ * (one script, or one MULTI/EXEC) touches one slot and holds on Redis Cluster too. Every partition
+ * applies every OrganisationRegistered and OrganisationMoved (each needs the whole tree's paths, as
+ * they were at its own position in the feed: the path cache is per partition). A member is on
+ * exactly one partition's boards, so top N merges the partitions' top N and a rank is one more
+ * than the sum of their counts of strictly higher scores. One partition uses the tag `{lb:p0/1}`:
+ * keys of the layout before partitions (`lb:*`) are not read, and the projection rebuilds into the
+ * new keys by itself (`clear` removes both).
  */
 
 export const LEADERBOARD_PERIODS = ['week', 'month', 'year', 'all'] as const;
@@ -127,13 +139,19 @@ async function runScript(redis: Redis, script: string, keys: string[], args: Arr
   }
 }
 
-export class Leaderboards {
-  private readonly orgPaths = new Map<string, string[]>();
-  /** WATCH state belongs to a connection; the writer gets its own so queries' EXECs cannot clear it. */
-  private writer: Redis | undefined;
-  private orgPathsLoaded = false;
+/** What one partition's writer has cached: org paths as of its own position in the feed, and the tree version they were read at. */
+interface PartitionCache {
+  readonly paths: Map<string, string[]>;
+  loaded: boolean;
   /** The tree version the cached paths were read at (orgTreeKey): another process's move bumps it. */
-  private orgPathsVersion: string | null = null;
+  version: string | null;
+}
+
+export class Leaderboards {
+  /** One writer per partition: WATCH state belongs to a connection, and queries' EXECs must not clear it. */
+  private readonly writers = new Map<number, Redis>();
+  private readonly caches = new Map<number, PartitionCache>();
+  private readonly layout: Partition[];
 
   constructor(
     /** Writes, checkpoints, rebuilds: a connection that waits and retries through an outage. */
@@ -145,7 +163,25 @@ export class Leaderboards {
      * (Runtime.redisQueries), so a request is answered 503 instead of waiting out the outage.
      */
     private readonly queries: Redis = redis,
-  ) {}
+    /** PROJECTION_PARTITIONS: every process that reads or writes the boards must use the same. */
+    partitionCount = 1,
+  ) {
+    this.layout = partitions(partitionCount);
+  }
+
+  get partitions(): readonly Partition[] {
+    return this.layout;
+  }
+
+  /** The partition's key prefix; the braces make Redis Cluster hash only `lb:p<i>/<n>`, so one partition is one slot. */
+  private tag(partition: Partition): string {
+    return `${this.prefix}{lb:p${partition.index}/${partition.count}}:`;
+  }
+
+  /** The partition whose boards hold a member. */
+  partitionOfMember(memberId: string): Partition {
+    return this.layout.find((partition) => inPartition(`member-${memberId}`, partition))!;
+  }
 
   /** Runs a read on the query connection; an unreachable or silent Redis becomes DependencyUnavailableError (503). */
   private async query<T>(read: (redis: Redis) => Promise<T>): Promise<T> {
@@ -156,86 +192,130 @@ export class Leaderboards {
     }
   }
 
-  get checkpointKey(): string {
-    return `${this.prefix}lb:checkpoint`;
+  checkpointKey(partition: Partition = SINGLE): string {
+    return `${this.tag(partition)}checkpoint`;
   }
 
-  key(orgId: string, period: LeaderboardPeriod, periodKey: string): string {
-    return period === 'all' ? `${this.prefix}lb:${orgId}:all` : `${this.prefix}lb:${orgId}:${period}:${periodKey}`;
+  key(orgId: string, period: LeaderboardPeriod, periodKey: string, partition: Partition = SINGLE): string {
+    return period === 'all' ? `${this.tag(partition)}${orgId}:all` : `${this.tag(partition)}${orgId}:${period}:${periodKey}`;
   }
 
-  get orgPathKey(): string {
-    return `${this.prefix}lb:org-paths`;
+  orgPathKey(partition: Partition = SINGLE): string {
+    return `${this.tag(partition)}org-paths`;
   }
 
-  /** Bumped in the MULTI of every batch that moves an organisation, so every process's cached paths can tell they are stale. */
-  get orgTreeKey(): string {
-    return `${this.prefix}lb:org-tree`;
+  /** Bumped with every batch of the partition that moves an organisation, so every process's cached paths can tell they are stale. */
+  orgTreeKey(partition: Partition = SINGLE): string {
+    return `${this.tag(partition)}org-tree`;
+  }
+
+  private cacheOf(partition: Partition): PartitionCache {
+    let cache = this.caches.get(partition.index);
+    if (!cache) this.caches.set(partition.index, (cache = { paths: new Map(), loaded: false, version: null }));
+    return cache;
+  }
+
+  private writerOf(partition: Partition): Redis {
+    let writer = this.writers.get(partition.index);
+    if (!writer) this.writers.set(partition.index, (writer = this.redis.duplicate()));
+    return writer;
   }
 
   /**
    * The org and its ancestors. The projection keeps them itself (from OrganisationRegistered,
    * which precedes any grant in the feed), so it never depends on another projection's progress.
    */
-  private async pathOf(orgId: string): Promise<string[]> {
-    const cached = this.orgPaths.get(orgId);
+  private async pathOf(orgId: string, partition: Partition): Promise<string[]> {
+    const cache = this.cacheOf(partition);
+    const cached = cache.paths.get(orgId);
     if (cached) return cached;
-    if (!this.orgPathsLoaded) {
+    if (!cache.loaded) {
       // The first miss after a start loads every known path in one round trip (a province has
       // thousands of unions), instead of one HGET per union inside the first batches.
-      this.orgPathsLoaded = true;
-      const all = await this.redis.hgetall(this.orgPathKey);
-      for (const [id, raw] of Object.entries(all)) this.orgPaths.set(id, JSON.parse(raw) as string[]);
-      const loaded = this.orgPaths.get(orgId);
+      await this.loadAllPaths(partition);
+      const loaded = cache.paths.get(orgId);
       if (loaded) return loaded;
     }
-    const raw = await this.redis.hget(this.orgPathKey, orgId);
+    const raw = await this.redis.hget(this.orgPathKey(partition), orgId);
     const path = raw ? (JSON.parse(raw) as string[]) : [orgId];
-    if (raw) this.orgPaths.set(orgId, path);
+    if (raw) cache.paths.set(orgId, path);
     return path;
   }
 
-  async loadCheckpoint(): Promise<bigint> {
-    const raw = await this.redis.get(this.checkpointKey);
+  private async loadAllPaths(partition: Partition): Promise<void> {
+    const cache = this.cacheOf(partition);
+    if (cache.loaded) return;
+    cache.loaded = true;
+    const all = await this.redis.hgetall(this.orgPathKey(partition));
+    // Paths set by this batch (cached before it commits) win over what Redis held before it.
+    for (const [id, raw] of Object.entries(all)) if (!cache.paths.has(id)) cache.paths.set(id, JSON.parse(raw) as string[]);
+  }
+
+  /** Another process moved an organisation (or this is the first batch): the partition's cached paths are read again. */
+  private checkTreeVersion(partition: Partition, treeVersion: string | null): void {
+    const cache = this.cacheOf(partition);
+    if (treeVersion === cache.version) return;
+    cache.paths.clear();
+    cache.loaded = false;
+    cache.version = treeVersion;
+  }
+
+  /** A partition's checkpoint; without one, the lowest of the layout's (every partition has applied the log up to there). */
+  async loadCheckpoint(partition?: Partition): Promise<bigint> {
+    if (!partition) {
+      const all = await Promise.all(this.layout.map((each) => this.loadCheckpoint(each)));
+      return all.reduce((lowest, checkpoint) => (checkpoint < lowest ? checkpoint : lowest));
+    }
+    const raw = await this.redis.get(this.checkpointKey(partition));
     return raw === null ? START : BigInt(raw);
   }
 
+  /** Whether an event concerns a partition: org events concern all, a member's events the member's partition only. */
+  private concerns(event: RecordedEvent, partition: Partition): boolean {
+    if (event.type === 'OrganisationRegistered' || event.type === 'OrganisationMoved') return true;
+    return partition.count === 1 || inPartition(event.streamId, partition);
+  }
+
   /**
-   * Applies a batch and moves the checkpoint from `from` to `to` in one Lua script (APPLY_SCRIPT):
-   * Redis runs a script alone and whole, so scores, org paths and checkpoint move together as
-   * they did under WATCH/MULTI/EXEC, in one round trip instead of five. The batch is folded
-   * first: one increment per (sorted set, member), however many grants a member has in it.
+   * Applies a batch of the feed to one partition and moves its checkpoint from `from` to `to` in
+   * one Lua script (APPLY_SCRIPT): Redis runs a script alone and whole, so scores, org paths and
+   * checkpoint move together as they did under WATCH/MULTI/EXEC, in one round trip instead of
+   * five. The batch is folded first: one increment per (sorted set, member), however many grants a
+   * member has in it. Another partition's members are passed over, and the checkpoint moves past
+   * them all the same. Partitions run in parallel, each with its own writer connection.
    */
-  async apply(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
-    this.writer ??= this.redis.duplicate();
+  async apply(events: RecordedEvent[], from: bigint, to: bigint, partition: Partition = SINGLE): Promise<void> {
+    const own = events.filter((event) => this.concerns(event, partition));
     // Moves are rare and need the scores as they stand (ZSCORE, ZUNIONSTORE): such a batch takes
-    // the WATCH/MULTI path; every other batch is one script (APPLY_SCRIPT).
-    if (events.some((event) => MOVE_EVENT_TYPES.has(event.type))) return this.applyWithMoves(events, from, to);
-    this.checkTreeVersion(await this.writer.get(this.orgTreeKey));
+    // the WATCH/MULTI path; every other batch is one script.
+    if (own.some((event) => MOVE_EVENT_TYPES.has(event.type))) return this.applyWithMoves(own, from, to, partition);
+    const writer = this.writerOf(partition);
+    this.checkTreeVersion(partition, await writer.get(this.orgTreeKey(partition)));
+    const cache = this.cacheOf(partition);
     const paths: string[] = [];
     const increments = new Map<string, Map<string, number>>();
-    for (const event of events) {
+    for (const event of own) {
       if (event.type === 'OrganisationRegistered') {
         const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
-        const path = [...(parentId ? await this.pathOf(parentId) : []), orgId];
+        const path = [...(parentId ? await this.pathOf(parentId, partition) : []), orgId];
         // Cached before the script runs: a path is a fact of an immutable event, right whether or not this batch commits.
-        this.orgPaths.set(orgId, path);
+        cache.paths.set(orgId, path);
         paths.push(orgId, JSON.stringify(path));
         continue;
       }
       if (event.type !== 'PointsGranted') continue;
       const grant = event.data as unknown as PointsGrantedData;
       if (!Number.isSafeInteger(grant.points)) throw new Error(`invariant violated: a grant of ${String(grant.points)} points in event ${event.eventId}`);
-      for (const orgId of await this.pathOf(grant.orgId)) {
+      for (const orgId of await this.pathOf(grant.orgId, partition)) {
         for (const period of LEADERBOARD_PERIODS) {
-          const key = this.key(orgId, period, period === 'all' ? '' : grant.periods[period]);
+          const key = this.key(orgId, period, period === 'all' ? '' : grant.periods[period], partition);
           let members = increments.get(key);
           if (!members) increments.set(key, (members = new Map()));
           members.set(grant.memberId, (members.get(grant.memberId) ?? 0) + grant.points);
         }
       }
     }
-    const keys = [this.checkpointKey, this.orgPathKey];
+    const keys = [this.checkpointKey(partition), this.orgPathKey(partition)];
     const args: Array<string | number> = [from.toString(), to.toString(), START.toString(), paths.length / 2, ...paths];
     for (const [key, members] of increments) {
       keys.push(key);
@@ -243,7 +323,7 @@ export class Leaderboards {
       for (const [memberId, points] of members) args.push(memberId, points);
     }
     try {
-      await runScript(this.writer, APPLY_SCRIPT, keys, args);
+      await runScript(writer, APPLY_SCRIPT, keys, args);
     } catch (error) {
       const moved = /CHECKPOINT_MOVED (\S+)/.exec(error instanceof Error ? error.message : '');
       if (moved) throw new Error(`leaderboard checkpoint moved from ${from} to ${moved[1]}`);
@@ -251,74 +331,76 @@ export class Leaderboards {
     }
   }
 
-  /** A batch with moves, under WATCH/MULTI/EXEC on the checkpoint, so scores and checkpoint still move together. */
-  private async applyWithMoves(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
-    this.writer ??= this.redis.duplicate();
-    const writer = this.writer;
-    await writer.watch(this.checkpointKey);
+  /** A batch with moves (only the partition's own events), under WATCH/MULTI/EXEC on its checkpoint, so scores and checkpoint still move together. */
+  private async applyWithMoves(events: RecordedEvent[], from: bigint, to: bigint, partition: Partition): Promise<void> {
+    const writer = this.writerOf(partition);
+    const cache = this.cacheOf(partition);
+    const checkpointKey = this.checkpointKey(partition);
+    await writer.watch(checkpointKey);
     try {
-      const [raw, treeVersion] = await writer.mget(this.checkpointKey, this.orgTreeKey);
+      const [raw, treeVersion] = await writer.mget(checkpointKey, this.orgTreeKey(partition));
       const stored = raw === null || raw === undefined ? START : BigInt(raw);
       if (stored !== from) throw new Error(`leaderboard checkpoint moved from ${from} to ${stored}`);
-      this.checkTreeVersion(treeVersion ?? null);
+      this.checkTreeVersion(partition, treeVersion ?? null);
       const multi = writer.multi();
       let moved = false;
       for (const event of events) {
         if (event.type === 'OrganisationMoved') {
-          await this.moveOrganisation(multi, event);
+          await this.moveOrganisation(multi, event, partition);
           moved = true;
           continue;
         }
         if (event.type === 'MemberTransferred' || event.type === 'MemberParked') {
-          await this.moveMember(multi, event);
+          await this.moveMember(multi, event, partition);
           continue;
         }
         if (event.type === 'OrganisationRegistered') {
           const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
-          const path = [...(parentId ? await this.pathOf(parentId) : []), orgId];
+          const path = [...(parentId ? await this.pathOf(parentId, partition) : []), orgId];
           // Cached before EXEC: a path is a fact of an immutable event, right whether or not this batch commits.
-          this.orgPaths.set(orgId, path);
-          multi.hset(this.orgPathKey, orgId, JSON.stringify(path));
+          cache.paths.set(orgId, path);
+          multi.hset(this.orgPathKey(partition), orgId, JSON.stringify(path));
           continue;
         }
         if (event.type !== 'PointsGranted') continue;
         const grant = event.data as unknown as PointsGrantedData;
-        for (const orgId of await this.pathOf(grant.orgId)) {
+        for (const orgId of await this.pathOf(grant.orgId, partition)) {
           for (const period of LEADERBOARD_PERIODS) {
             const periodKey = period === 'all' ? '' : grant.periods[period];
-            multi.zincrby(this.key(orgId, period, periodKey), grant.points, grant.memberId);
+            multi.zincrby(this.key(orgId, period, periodKey, partition), grant.points, grant.memberId);
           }
         }
       }
-      if (moved) multi.set(this.orgTreeKey, to.toString());
-      multi.set(this.checkpointKey, to.toString());
+      if (moved) multi.set(this.orgTreeKey(partition), to.toString());
+      multi.set(checkpointKey, to.toString());
       const result = await multi.exec();
       if (result === null) {
-        this.orgPathsVersion = null; // The paths cached while queueing this batch may belong to a batch that did not commit.
+        cache.version = null; // The paths cached while queueing this batch may belong to a batch that did not commit.
         throw new Error('leaderboard checkpoint changed during the batch');
       }
-      if (moved) this.orgPathsVersion = to.toString();
+      if (moved) cache.version = to.toString();
     } finally {
       await writer.unwatch();
     }
   }
 
   /** The keys of the current periods at `occurredAt` (and all time): what a move carries; past periods stay where they were earned. */
-  private currentKeys(orgId: string, occurredAt: string): string[] {
+  private currentKeys(orgId: string, occurredAt: string, partition: Partition): string[] {
     const periods = periodsOf(new Date(occurredAt));
-    return LEADERBOARD_PERIODS.map((period) => this.key(orgId, period, period === 'all' ? '' : periods[period]));
+    return LEADERBOARD_PERIODS.map((period) => this.key(orgId, period, period === 'all' ? '' : periods[period], partition));
   }
 
   /** A member changed unit: their scores of the current periods leave the boards off their new path and join those on it. */
-  private async moveMember(multi: ReturnType<Redis['multi']>, event: RecordedEvent): Promise<void> {
+  private async moveMember(multi: ReturnType<Redis['multi']>, event: RecordedEvent, partition: Partition): Promise<void> {
     const { memberId, fromOrgId, toOrgId } = (event as unknown as { data: Extract<MemberEvent, { type: 'MemberTransferred' | 'MemberParked' }>['data'] }).data;
-    const fromPath = await this.pathOf(fromOrgId);
-    const toPath = await this.pathOf(toOrgId);
+    const fromPath = await this.pathOf(fromOrgId, partition);
+    const toPath = await this.pathOf(toOrgId, partition);
     const leaving = fromPath.filter((orgId) => !toPath.includes(orgId));
     const joining = toPath.filter((orgId) => !fromPath.includes(orgId));
-    const source = this.currentKeys(fromOrgId, event.metadata.occurredAt);
-    const leavingKeys = leaving.map((orgId) => this.currentKeys(orgId, event.metadata.occurredAt));
-    const joiningKeys = joining.map((orgId) => this.currentKeys(orgId, event.metadata.occurredAt));
+    const at = event.metadata.occurredAt;
+    const source = this.currentKeys(fromOrgId, at, partition);
+    const leavingKeys = leaving.map((orgId) => this.currentKeys(orgId, at, partition));
+    const joiningKeys = joining.map((orgId) => this.currentKeys(orgId, at, partition));
     source.forEach((sourceKey, index) => {
       const keys = [sourceKey, ...leavingKeys.map((keysOf) => keysOf[index]!), ...joiningKeys.map((keysOf) => keysOf[index]!)];
       multi.eval(MOVE_MEMBER_SCRIPT, keys.length, ...keys, memberId, String(leaving.length));
@@ -330,106 +412,111 @@ export class Leaderboards {
    * subtree's members) are taken off the ancestors it leaves and added to those it joins, and the
    * paths of the whole subtree are rewritten.
    */
-  private async moveOrganisation(multi: ReturnType<Redis['multi']>, event: RecordedEvent): Promise<void> {
+  private async moveOrganisation(multi: ReturnType<Redis['multi']>, event: RecordedEvent, partition: Partition): Promise<void> {
     const { orgId, toParentId } = (event as unknown as OrganisationMoved).data;
-    await this.loadAllPaths();
-    const oldPath = await this.pathOf(orgId);
-    const newPath = [...(await this.pathOf(toParentId)), orgId];
+    await this.loadAllPaths(partition);
+    const oldPath = await this.pathOf(orgId, partition);
+    const newPath = [...(await this.pathOf(toParentId, partition)), orgId];
     const leaving = oldPath.filter((id) => !newPath.includes(id));
     const joining = newPath.filter((id) => !oldPath.includes(id));
-    const own = this.currentKeys(orgId, event.metadata.occurredAt);
+    const at = event.metadata.occurredAt;
+    const own = this.currentKeys(orgId, at, partition);
     own.forEach((orgKey, index) => {
       for (const ancestor of leaving) {
-        const key = this.currentKeys(ancestor, event.metadata.occurredAt)[index]!;
+        const key = this.currentKeys(ancestor, at, partition)[index]!;
         multi.zunionstore(key, 2, key, orgKey, 'WEIGHTS', 1, -1);
         multi.zremrangebyscore(key, '-inf', 0);
       }
       for (const ancestor of joining) {
-        const key = this.currentKeys(ancestor, event.metadata.occurredAt)[index]!;
+        const key = this.currentKeys(ancestor, at, partition)[index]!;
         multi.zunionstore(key, 2, key, orgKey);
       }
     });
-    for (const [id, path] of [...this.orgPaths]) {
-      const at = path.indexOf(orgId);
-      if (at < 0) continue;
-      const moved = [...newPath, ...path.slice(at + 1)];
-      this.orgPaths.set(id, moved);
-      multi.hset(this.orgPathKey, id, JSON.stringify(moved));
+    const cache = this.cacheOf(partition);
+    for (const [id, path] of [...cache.paths]) {
+      const index = path.indexOf(orgId);
+      if (index < 0) continue;
+      const moved = [...newPath, ...path.slice(index + 1)];
+      cache.paths.set(id, moved);
+      multi.hset(this.orgPathKey(partition), id, JSON.stringify(moved));
     }
   }
 
-  private async loadAllPaths(): Promise<void> {
-    if (this.orgPathsLoaded) return;
-    this.orgPathsLoaded = true;
-    const all = await this.redis.hgetall(this.orgPathKey);
-    // Paths set by this batch (cached before EXEC) win over what Redis held before it.
-    for (const [id, raw] of Object.entries(all)) if (!this.orgPaths.has(id)) this.orgPaths.set(id, JSON.parse(raw) as string[]);
-  }
-
-  /** Another process moved an organisation (or this is the first batch): the cached paths are read again. */
-  private checkTreeVersion(treeVersion: string | null): void {
-    if (treeVersion === this.orgPathsVersion) return;
-    this.orgPaths.clear();
-    this.orgPathsLoaded = false;
-    this.orgPathsVersion = treeVersion;
-  }
-
   async close(): Promise<void> {
-    await this.writer?.quit().catch(() => this.writer?.disconnect());
-    this.writer = undefined;
+    for (const writer of this.writers.values()) await writer.quit().catch(() => writer.disconnect());
+    this.writers.clear();
   }
 
   async top(orgId: string, period: LeaderboardPeriod, periodKey: string, limit: number): Promise<Array<{ memberId: string; points: number; rank: number }>> {
-    const flat = await this.query((redis) => redis.zrevrange(this.key(orgId, period, periodKey), 0, Math.min(limit, LEADERBOARD_TOP_MAX) - 1, 'WITHSCORES'));
+    const count = Math.min(limit, LEADERBOARD_TOP_MAX);
+    // Each partition's top N (one slot each, so one command per partition), merged: the overall
+    // top N is among them because a member is on one partition's board only.
+    const pages = await Promise.all(this.layout.map((partition) => this.query((redis) => redis.zrevrange(this.key(orgId, period, periodKey, partition), 0, count - 1, 'WITHSCORES'))));
+    const merged: Array<{ memberId: string; points: number }> = [];
+    for (const flat of pages) for (let index = 0; index < flat.length; index += 2) merged.push({ memberId: flat[index]!, points: Number(flat[index + 1]) });
+    // Redis orders equal scores by member descending in ZREVRANGE; the merge keeps that order.
+    merged.sort((a, b) => b.points - a.points || (a.memberId < b.memberId ? 1 : a.memberId > b.memberId ? -1 : 0));
     const entries: Array<{ memberId: string; points: number; rank: number }> = [];
-    for (let index = 0; index < flat.length; index += 2) {
-      const points = Number(flat[index + 1]);
+    for (const { memberId, points } of merged.slice(0, count)) {
       const previous = entries[entries.length - 1];
       // Competition ranking: equal points share the better rank.
       const rank = previous && previous.points === points ? previous.rank : entries.length + 1;
-      entries.push({ memberId: flat[index]!, points, rank });
+      entries.push({ memberId, points, rank });
     }
     return entries;
   }
 
   async rankOf(orgId: string, period: LeaderboardPeriod, periodKey: string, memberId: string): Promise<{ points: number; rank: number | null; size: number }> {
-    const key = this.key(orgId, period, periodKey);
+    const home = this.partitionOfMember(memberId);
+    const key = this.key(orgId, period, periodKey, home);
     const [scoreResult, sizeResult] = (await this.query((redis) => redis.multi().zscore(key, memberId).zcard(key).exec())) ?? [];
     const score = scoreResult?.[1] as string | null;
-    const size = Number(sizeResult?.[1] ?? 0);
+    let size = Number(sizeResult?.[1] ?? 0);
+    const others = this.layout.filter((partition) => partition.index !== home.index);
+    if (others.length > 0) {
+      const sizes = await Promise.all(others.map((partition) => this.query((redis) => redis.zcard(this.key(orgId, period, periodKey, partition)))));
+      size += sizes.reduce((sum, n) => sum + n, 0);
+    }
     if (score === null || score === undefined) return { points: 0, rank: null, size };
-    const higher = await this.query((redis) => redis.zcount(key, `(${score}`, '+inf'));
-    return { points: Number(score), rank: higher + 1, size };
+    const higher = await Promise.all(this.layout.map((partition) => this.query((redis) => redis.zcount(this.key(orgId, period, periodKey, partition), `(${score}`, '+inf'))));
+    return { points: Number(score), rank: higher.reduce((sum, n) => sum + n, 0) + 1, size };
   }
 
   /** Deletes every key of this ledger's leaderboards (for a rebuild), in bounded SCAN pages. */
   async clear(): Promise<void> {
-    this.orgPaths.clear();
-    this.orgPathsLoaded = false;
-    this.orgPathsVersion = null;
-    let cursor = '0';
-    for (let page = 0; page < 10_000_000; page += 1) {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
-      if (keys.length > 0) await this.redis.del(...keys);
-      cursor = next;
-      if (cursor === '0') return;
+    this.caches.clear();
+    // Every layout's keys, and those of the layout before partitions; one DEL per key, so no
+    // command spans two Redis Cluster slots.
+    for (const pattern of [`${this.prefix}lb:*`, `${this.prefix}{lb:p*`]) {
+      let cursor = '0';
+      for (let page = 0; page < 10_000_000; page += 1) {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length > 0) await Promise.all(keys.map((key) => this.redis.del(key)));
+        cursor = next;
+        if (cursor === '0') break;
+      }
     }
   }
 
   /** Every sorted set as sorted text, to compare a rebuild with the live projection. */
   async dump(): Promise<string> {
-    const keys: string[] = [];
-    let cursor = '0';
-    for (let page = 0; page < 10_000_000; page += 1) {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
-      keys.push(...found.filter((key) => key !== this.checkpointKey && key !== this.orgPathKey && key !== this.orgTreeKey));
-      cursor = next;
-      if (cursor === '0') break;
-    }
+    // Lines name the board without its partition (`lb:<org>:<period>...`), so dumps of one layout
+    // and of another compare equal when they hold the same scores.
     const lines: string[] = [];
-    for (const key of keys.sort()) {
-      const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
-      for (let index = 0; index < flat.length; index += 2) lines.push(`${key.slice(this.prefix.length)} ${flat[index]} ${flat[index + 1]}`);
+    for (const partition of this.layout) {
+      const tag = this.tag(partition);
+      const keys: string[] = [];
+      let cursor = '0';
+      for (let page = 0; page < 10_000_000; page += 1) {
+        const [next, found] = await this.redis.scan(cursor, 'MATCH', `${tag}*`, 'COUNT', 1000);
+        keys.push(...found.filter((key) => key !== this.checkpointKey(partition) && key !== this.orgPathKey(partition) && key !== this.orgTreeKey(partition)));
+        cursor = next;
+        if (cursor === '0') break;
+      }
+      for (const key of keys.sort()) {
+        const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
+        for (let index = 0; index < flat.length; index += 2) lines.push(`lb:${key.slice(tag.length)} ${flat[index]} ${flat[index + 1]}`);
+      }
     }
     return lines.sort().join('\n');
   }
@@ -438,22 +525,33 @@ export class Leaderboards {
 export function startLeaderboardProjection(
   store: EventStore,
   leaderboards: Leaderboards,
-  options: { batchSize?: number; pollIntervalMs?: number; onError?(error: unknown): void; onApplied?(events: RecordedEvent[]): void } = {},
+  options: {
+    batchSize?: number;
+    pollIntervalMs?: number;
+    onError?(error: unknown): void;
+    onApplied?(events: RecordedEvent[]): void;
+    /** Default: the one partition of all members. */
+    partition?: Partition;
+    /** Run before each batch: throws when this process is no longer the partition's leader (Lease.fence); the WATCHed checkpoint guards the rest. */
+    fence?(): Promise<void>;
+  } = {},
 ): SubscriptionHandle {
   let checkpoint = START;
+  const partition = options.partition ?? SINGLE;
   return store.subscribe({
-    name: LEADERBOARD_PROJECTION,
+    name: partitionName(LEADERBOARD_PROJECTION, partition),
     streamPrefixes: LEADERBOARD_STREAM_PREFIXES,
     eventTypes: LEADERBOARD_EVENT_TYPES,
     batchSize: options.batchSize ?? 500,
     ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     loadCheckpoint: async () => {
-      checkpoint = await leaderboards.loadCheckpoint();
+      checkpoint = await leaderboards.loadCheckpoint(partition);
       return checkpoint;
     },
     handle: async (events, nextAfter) => {
-      await leaderboards.apply(events, checkpoint, nextAfter);
+      await options.fence?.();
+      await leaderboards.apply(events, checkpoint, nextAfter, partition);
       checkpoint = nextAfter;
       options.onApplied?.(events);
     },
@@ -467,11 +565,25 @@ export function startLeaderboardProjection(
 export const LEADERBOARD_CATCH_UP_BATCH = 5_000;
 
 /**
- * Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command), reading
- * the next page while the current one is applied, as catchUpProjection does.
+ * Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command): the
+ * partitions in parallel, each with its own checkpoint, each reading its next page while the
+ * current one is applied, as catchUpProjection does.
  */
 export async function catchUpLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
   await waitForVisibleFeed(db);
+  const counts = leaderboards.partitions.map(() => 0);
+  const applied = await Promise.all(
+    leaderboards.partitions.map((partition) =>
+      catchUpPartition(store, leaderboards, partition, (count) => {
+        counts[partition.index] = count;
+        onProgress?.(counts.reduce((sum, each) => sum + each, 0));
+      }),
+    ),
+  );
+  return applied.reduce((sum, count) => sum + count, 0);
+}
+
+async function catchUpPartition(store: EventStore, leaderboards: Leaderboards, partition: Partition, onProgress: (applied: number) => void): Promise<number> {
   const read = (after: bigint): Promise<ReadAllResult> =>
     store.readAll({ after, limit: LEADERBOARD_CATCH_UP_BATCH, streamPrefixes: LEADERBOARD_STREAM_PREFIXES, eventTypes: LEADERBOARD_EVENT_TYPES });
   let next: { after: bigint; page: Promise<ReadAllResult> } | undefined;
@@ -479,7 +591,7 @@ export async function catchUpLeaderboards(store: EventStore, db: Database, leade
   try {
     for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
       // Read back every turn: the live projection may have moved it, making the prefetch stale.
-      const from = await leaderboards.loadCheckpoint();
+      const from = await leaderboards.loadCheckpoint(partition);
       const page = await (next?.after === from ? next.page : read(from));
       await next?.page.catch(() => undefined);
       next = undefined;
@@ -488,9 +600,9 @@ export async function catchUpLeaderboards(store: EventStore, db: Database, leade
         next = { after: page.nextAfter, page: read(page.nextAfter) };
         next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
       }
-      await leaderboards.apply(page.events, from, page.nextAfter);
-      applied += page.events.length;
-      onProgress?.(applied);
+      await leaderboards.apply(page.events, from, page.nextAfter, partition);
+      applied += partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
+      onProgress(applied);
       if (page.isEnd) return applied;
     }
     return applied;

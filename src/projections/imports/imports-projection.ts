@@ -17,6 +17,8 @@ export function importsProjection(): Projection {
     tables: ['ul_imports', 'ul_import_rejections'],
     streamPrefixes: ['import-'],
     eventTypes: Object.keys(EVENT_TYPES),
+    // Every row is keyed by the stream whose events write it: partitions by stream give the same rows.
+    partitionable: true,
     async apply(tx: DbTask, events: RecordedEvent[]) {
       for (const recorded of events) {
         const event = { type: recorded.type, data: recorded.data } as unknown as ImportEvent;

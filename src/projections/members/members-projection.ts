@@ -20,6 +20,9 @@ export function membersProjection(): Projection {
     tables: ['ul_members', 'ul_member_requests'],
     streamPrefixes: ['member-', 'join-'],
     eventTypes: ['MemberEnrolled', 'MemberActivated', ...LIFECYCLE_EVENTS, ...JOIN_EVENTS],
+    // Every row is keyed by the stream whose events write it (a member's row and transfer requests by
+    // the member stream, a join application's by its join stream): partitions by stream give the same rows.
+    partitionable: true,
     async apply(tx: DbTask, events: RecordedEvent[]) {
       for (const recorded of events) {
         if (recorded.streamId.startsWith('join-')) {

@@ -18,6 +18,8 @@ export function payoutsProjection(): Projection {
     tables: ['ul_payouts'],
     streamPrefixes: ['merchant-'],
     eventTypes: Object.keys(EVENT_TYPES),
+    // Every row is keyed by the stream whose events write it: partitions by stream give the same rows.
+    partitionable: true,
     async apply(tx: DbTask, events: RecordedEvent[]) {
       // A payout's request and outcome may share a batch: applied in order, one statement each
       // (a day has one payout per merchant, so batches are small).

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { recordEffects, type EffectOutcome, type EffectRequest } from '../../application/jobs';
 import type { EventStore, RecordedEvent, SubscriptionHandle } from '../../eventstore/event-store';
-import type { Database } from '../../infra/database';
+import type { Database, DbTask } from '../../infra/database';
 import { loadCheckpoint, saveCheckpoint } from '../../projections';
 import type { QueueSet } from '../queue-set';
 import { DEFAULT_JOB_OPTIONS, EFFECT_EVENTS, EFFECT_OUTCOMES, type EffectJob, type QueueKey } from '../queues';
@@ -46,6 +46,8 @@ export interface RelayOptions {
    * jobs added and the checkpoint behind them. Tests use it to crash there.
    */
   beforeCheckpoint?(events: readonly RecordedEvent[]): Promise<void>;
+  /** Checked in the checkpoint's transaction: throws when this process no longer leads the relay (Lease.fence). */
+  fence?(tx: DbTask): Promise<void>;
 }
 
 /** A job for a requesting event: ids only, its id the event's id, every limit explicit. */
@@ -117,6 +119,7 @@ export function startRelay(options: RelayOptions): SubscriptionHandle {
       await Promise.all([...jobs].map(([queue, list]) => options.queues.get(queue).addBulk(list)));
       await options.beforeCheckpoint?.(events);
       await options.db.tx('relay', async (tx) => {
+        await options.fence?.(tx);
         await recordEffects(tx, requests, outcomes);
         // Compare-and-set: a second relay (another worker process) that moved it first makes
         // this batch fail and start again from the stored checkpoint; its adds were duplicates.
