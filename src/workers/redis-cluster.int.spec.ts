@@ -65,10 +65,10 @@ describe('leaderboards on a Redis Cluster', () => {
         // A fresh leaderboard's checkpoint is -1 (nothing applied). Each partition's keys carry a hash
         // tag of their own ({lb:p<i>/<n>}), so a batch's script touches one slot even when the
         // prefix has no tag; a hash-tagged prefix (below) takes precedence and works too.
-        const plain = new Leaderboards(clients.commands, `ul-test-lb-${randomBytes(3).toString('hex')}:`, clients.queries);
+        const plainPrefix = `ul-test-lb-${randomBytes(3).toString('hex')}:`;
+        const plain = new Leaderboards(clients.commands, plainPrefix, clients.queries);
         await plain.apply([organisation('p', null, 1n), organisation('u', 'p', 2n), grant('m-1', 'u', 5, 3n)], -1n, 3n);
         expect(await plain.top('p', 'all', '', 10)).toEqual([{ memberId: 'm-1', points: 5, rank: 1 }]);
-        await plain.clear();
         await plain.close();
 
         const prefix = `{ul-test-lb-${randomBytes(3).toString('hex')}}:`;
@@ -88,7 +88,7 @@ describe('leaderboards on a Redis Cluster', () => {
         await expect(boards.apply([grant('m-1', 'u', 4, 5n)], 4n, 5n)).rejects.toThrow(/checkpoint moved/);
         expect((await boards.rankOf('u', 'week', '2026-W49', 'm-1')).points).toBe(9);
         await boards.close();
-        const keys = await Promise.all((clients.commands as Cluster).nodes('master').map((node) => node.keys(`${prefix}*`)));
+        const keys = await Promise.all((clients.commands as Cluster).nodes('master').flatMap((node) => [node.keys(`${prefix}*`), node.keys(`${plainPrefix}*`)]));
         for (const key of keys.flat()) await clients.commands.del(key);
       } finally {
         clients.commands.disconnect();
