@@ -3,12 +3,13 @@ import { EarningActionsController } from './earning-actions.controller';
 import { MEMBER_COMMAND_HANDLERS } from './member-commands';
 import { MemberImportsController } from './member-imports.controller';
 import { MemberQueriesController } from './member-queries.controller';
+import { MemberSearchController, SearchMembersHandler } from './member-search';
 import { MEMBER_QUERY_HANDLERS } from './member-queries';
 import { SpendingController } from './spending.controller';
 
 /** The members context over HTTP: earning actions, spending, balance, roster uploads. */
 @Module({
-  controllers: [EarningActionsController, SpendingController, MemberQueriesController, MemberImportsController],
-  providers: [...MEMBER_COMMAND_HANDLERS, ...MEMBER_QUERY_HANDLERS],
+  controllers: [EarningActionsController, SpendingController, MemberQueriesController, MemberImportsController, MemberSearchController],
+  providers: [...MEMBER_COMMAND_HANDLERS, ...MEMBER_QUERY_HANDLERS, SearchMembersHandler],
 })
 export class MembersModule {}
