@@ -33,6 +33,6 @@ export class RuleVersionsController {
   async version(@Param() params: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const { version } = parseParams(ruleVersionParams, params);
-    return this.queries.execute(new GetRuleVersion(version));
+    return this.queries.execute(new GetRuleVersion(Number(version)));
   }
 }

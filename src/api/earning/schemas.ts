@@ -39,5 +39,6 @@ const period = oneOf(LEADERBOARD_PERIODS);
 export const leaderboardParams = object({ orgId });
 export const leaderboardQuery = object({ period: optional(period), top: optional(int({ min: 1, max: LEADERBOARD_TOP_MAX })) });
 export const rankQuery = object({ orgId: optional(orgId), period: optional(period) });
-export const ruleVersionParams = object({ version: int({ min: 1, max: 1_000_000, description: 'a published version of the earning rules' }) });
+// A string in the path, as every path parameter of this API is: digits, no leading zero.
+export const ruleVersionParams = object({ version: str({ min: 1, max: 7, pattern: /^[1-9][0-9]*$/, description: 'a published version of the earning rules' }) });
 export const ruleHistoryQuery = object({ limit: optional(int({ min: 1, max: RULE_HISTORY_MAX })) });
