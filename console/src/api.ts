@@ -92,7 +92,11 @@ export async function api<T = Record<string, unknown>>(path: string, options: Ca
     } catch {
       // Not JSON: the status says enough.
     }
-    if (answer.status === 401 && session) for (const listener of expiredListeners) listener();
+    if (answer.status === 401 && session) {
+      // Expired or revoked beyond refreshing: forget it, so a reload shows the log-in page too.
+      saveSession(null);
+      for (const listener of expiredListeners) listener();
+    }
     throw new ApiError(answer.status, code, message);
   }
   if (options.as === 'text') return (await answer.text()) as T;
