@@ -38,6 +38,7 @@ import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
 import { OrgAccess, OrgService } from './application/orgs';
+import { Campaigns } from './application/campaigns';
 import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { CLAIMS_MIGRATIONS, claimsProjection } from './projections/claims';
@@ -48,6 +49,7 @@ import { MALL_PROJECTION_MIGRATIONS, mallProjection } from './projections/mall';
 import { MEMBERS_MIGRATIONS, membersProjection } from './projections/members';
 import { ORGS_MIGRATIONS, OrgDirectory, orgsProjection } from './projections/orgs';
 import { PAYOUTS_MIGRATIONS, payoutsProjection } from './projections/payouts';
+import { CAMPAIGNS_MIGRATIONS, campaignsProjection } from './projections/campaigns';
 
 /**
  * The composition root: the one place that chooses adapters and wires every context. The
@@ -70,11 +72,12 @@ export const MIGRATIONS = collectMigrations(
   IMPORTS_MIGRATIONS,
   MALL_PROJECTION_MIGRATIONS,
   CLAIMS_MIGRATIONS,
+  CAMPAIGNS_MIGRATIONS,
 );
 
 /** Every context's PostgreSQL read models, in the order they are started and rebuilt. */
 export function readModels(): Projection[] {
-  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection(), mallProjection(), claimsProjection()];
+  return [orgsProjection(), membersProjection(), ledgerProjection(), benefitsProjection(), payoutsProjection(), importsProjection(), mallProjection(), claimsProjection(), campaignsProjection()];
 }
 
 /** What readers of stored events see instead of older shapes (src/eventstore/upcasting.ts). */
@@ -229,6 +232,8 @@ export class UnionLedger {
   private claimsOrUndefined: Claims | undefined;
   private readonly claimGateRedis: Redis | undefined;
   private readonly redisKeyPrefix: string;
+  // campaigns: per-unit targets, progress, milestones, weekly reports
+  readonly campaigns: Campaigns;
   // audit: the auditor routes' reads, each logged; the seals of the stream heads
   readonly auditor: AuditorReads;
   readonly seals: Seals;
@@ -326,6 +331,7 @@ export class UnionLedger {
         wechat: outside.wechat,
       };
     }
+    this.campaigns = new Campaigns({ store: this.store, db: options.db, orgAccess: this.orgAccess, ...(options.clock ? { clock: options.clock } : {}) });
     this.auditor = new AuditorReads(this.store, options.db, options.clock);
     this.seals = new Seals(this.store, options.db);
     this.insurerOrUndefined = options.insurer;

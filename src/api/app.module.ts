@@ -13,6 +13,7 @@ import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './c
 import { ScopeGuard } from './common/scope';
 import { BenefitsModule } from './benefits';
 import { ClaimsModule } from './claims';
+import { CampaignsModule } from './campaigns';
 import { EarningModule } from './earning';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
@@ -36,7 +37,7 @@ export type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | Forwa
  * further wiring. CqrsModule is used for dispatch only: its in-memory EventBus carries nothing,
  * since projections and workers read the stored event log.
  */
-const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule, ClaimsModule, AuditModule];
+const CONTEXT_MODULES: ModuleImport[] = [IdentityModule, OrgsModule, MembersModule, EarningModule, LedgerModule, BenefitsModule, JobsModule, PayoutsModule, ImportsModule, MallModule, ClaimsModule, AuditModule, CampaignsModule];
 
 export interface AppSettings {
   auth: AuthSettings;

@@ -102,7 +102,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     const ledger = options.ledger;
     schedules = await startSchedules({
       store: ledger.store,
-      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, seals: ledger.seals, db: options.db }),
+      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, seals: ledger.seals, campaigns: ledger.campaigns, db: options.db }),
       connection: options.redis,
       prefix: bullPrefix(options.redisKeyPrefix),
       onError: (name, error) => log.error(`schedule ${name} failed and will be retried: ${error.message}`),
@@ -110,7 +110,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   }
   log.log(
     `workers: ${host.queues.join(', ') || 'none'} (lock ${options.settings.lockMs} ms); relay running${reconciliation ? '; daily payout reconciliation scheduled' : ''}` +
-      (schedules ? '; schedules: benefits sweep, member holds, merchant day close, year-end close' : ''),
+      (schedules ? '; schedules: benefits sweep, member holds, merchant day close, year-end close, campaign milestones and weekly reports' : ''),
   );
   return {
     host,

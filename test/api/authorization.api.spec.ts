@@ -27,6 +27,13 @@ interface Expectation {
   outside?: { as: Role; body?: unknown; path?: string; csv?: string; refusal?: { status: number; code: string } };
 }
 
+/** The weekly report of campaign camp-1 the fixtures make: next Monday's (a report id is only a label for its week). */
+const MATRIX_REPORT = ((): string => {
+  const shanghai = new Date(Date.now() + 8 * 3600_000);
+  const daysToMonday = (8 - shanghai.getUTCDay()) % 7 || 7;
+  return new Date(shanghai.getTime() + daysToMonday * 86_400_000).toISOString().slice(0, 10);
+})();
+
 /** The benefits context hides records outside the caller's scope: not found, not forbidden. */
 const hidden = (code: string) => ({ status: 404, code });
 
@@ -162,6 +169,23 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/me/lotteries/{lotteryId}/entries': { who: ['member'] },
   'GET /v1/me/lotteries/{lotteryId}/entry': { who: ['member'] },
   'POST /v1/admin/lotteries/{lotteryId}/draw': { who: ['admin'] },
+  // Campaigns (fixture camp-1 rooted at p-1; another subtree's campaign is not found: test/api/campaigns.api.spec.ts).
+  'POST /v1/admin/campaigns': {
+    who: ['admin'],
+    outside: { as: 'admin', body: { name: 'out', rootOrgId: 'u-1', measure: 'check-ins', startsAt: '2026-01-01T00:00:00Z', endsAt: '2026-02-01T00:00:00Z', milestones: [] } },
+  },
+  'GET /v1/admin/campaigns': { who: ['admin', 'auditor'] },
+  'GET /v1/admin/campaigns/{campaignId}': { who: ['admin', 'auditor'], outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1', refusal: hidden('CAMPAIGN.NOT_FOUND') } },
+  'POST /v1/admin/campaigns/{campaignId}/targets': {
+    who: ['admin'],
+    outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1/targets', csv: 'seq,unit,members,target\n1,u-1,10,5\n', refusal: hidden('CAMPAIGN.NOT_FOUND') },
+  },
+  'GET /v1/admin/campaigns/{campaignId}/progress': { who: ['admin', 'auditor'], outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1/progress', refusal: hidden('CAMPAIGN.NOT_FOUND') } },
+  'GET /v1/admin/campaigns/{campaignId}/reports': { who: ['admin', 'auditor'], outside: { as: 'admin', path: '/v1/admin/campaigns/camp-1/reports', refusal: hidden('CAMPAIGN.NOT_FOUND') } },
+  'GET /v1/admin/campaigns/{campaignId}/reports/{file}': {
+    who: ['admin', 'auditor'],
+    outside: { as: 'admin', path: `/v1/admin/campaigns/camp-1/reports/${MATRIX_REPORT}.csv`, refusal: hidden('CAMPAIGN.NOT_FOUND') },
+  },
   // Audit: read-only routes for auditors alone, who see every union (test/api/audit.api.spec.ts).
   'GET /v1/audit/balances': { who: ['auditor'] },
   'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
@@ -280,7 +304,13 @@ beforeAll(async () => {
   await app.ledger.mall.listSku(mallAdmin, { skuId: 'sku-1', productId: 'prod-1', productName: 'matrix', name: 'matrix', orgId: 'p-1', pricePoints: 10, priceFen: 100, shards: 2 }, key());
   await app.ledger.mall.restock(mallAdmin, 'sku-1', 10, key());
   fixture.orderId = (await app.ledger.mall.placeOrder({ sub: memberId, role: 'member', org: 'u-1' }, { skuId: 'sku-1', quantity: 1, fulfilment: 'pickup' }, key())).orderId;
+  await app.ledger.campaigns.create(
+    mallAdmin,
+    { campaignId: 'camp-1', name: 'matrix', rootOrgId: 'p-1', measure: 'check-ins', startsAtMs: Date.now() - 60_000, endsAtMs: Date.now() + 86_400_000, milestones: [] },
+    key(),
+  );
   await app.ledger.catchUpReadModels();
+  expect((await app.ledger.campaigns.reports.generateWeekly(MATRIX_REPORT)).reports).toBe(1);
 }, testTimeout());
 afterAll(async () => {
   await app?.close();

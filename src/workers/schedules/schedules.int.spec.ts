@@ -37,7 +37,7 @@ async function twoRuns(name: Parameters<typeof runSchedule>[1], period: string) 
 
 beforeAll(async () => {
   app = await startLedgerApp({ clock: () => new Date(nowMs) });
-  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, seals: app.ledger.seals, db: app.ledger.db, clock: () => new Date(nowMs) });
+  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, seals: app.ledger.seals, campaigns: app.ledger.campaigns, db: app.ledger.db, clock: () => new Date(nowMs) });
   await app.ledger.orgs.registerOrganisation({ orgId: 'sched-hn', name: 'Union sched-hn', parentId: null, level: 'province' }, { commandId: 'org:sched-hn', actor: system });
 }, testTimeout());
 afterAll(async () => {
@@ -132,6 +132,7 @@ describe('a schedule period', () => {
     expect(fired('member-holds', '2026-12-31T15:59:30.000Z')).toBe('2026-12-31T23:59');
     expect(fired('merchant-day-close', '2026-09-11T16:10:00.000Z')).toBe('2026-09-11'); // 00:10 on the 12th in Shanghai.
     expect(fired('audit-seal', '2026-09-11T18:00:00.000Z')).toBe('2026-09-11'); // 02:00 on the 12th in Shanghai.
+    expect(fired('campaign-weekly-reports', '2026-12-06T16:00:00.000Z')).toBe('2026-12-07'); // Monday 00:00 in Shanghai.
     expect(periodOfJob({ name: 'merchant-day-close', data: { period: '2026-09-01' }, timestamp: 0, opts: {} } as unknown as Job<ScheduleJobData>)).toBe('2026-09-01');
   });
 });
@@ -147,6 +148,8 @@ describe('the schedulers', () => {
       expect(schedulers.map((scheduler) => [scheduler.key, scheduler.pattern, scheduler.tz]).sort()).toEqual([
         ['audit-seal', '0 0 2 * * *', 'Asia/Shanghai'],
         ['benefits-sweep', '0 * * * * *', 'Asia/Shanghai'],
+        ['campaign-milestones', '50 * * * * *', 'Asia/Shanghai'],
+        ['campaign-weekly-reports', '0 0 0 * * 1', 'Asia/Shanghai'],
         ['claims-reconcile', '45 * * * * *', 'Asia/Shanghai'],
         ['mall-orders', '15 * * * * *', 'Asia/Shanghai'],
         ['member-holds', '30 * * * * *', 'Asia/Shanghai'],

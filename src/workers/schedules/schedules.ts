@@ -17,7 +17,16 @@ import type { EventStore } from '../../eventstore/event-store';
 
 export const SCHEDULES_QUEUE = 'ul-schedules';
 
-export type ScheduleName = 'benefits-sweep' | 'member-holds' | 'merchant-day-close' | 'year-end-close' | 'mall-orders' | 'claims-reconcile' | 'audit-seal';
+export type ScheduleName =
+  | 'benefits-sweep'
+  | 'member-holds'
+  | 'merchant-day-close'
+  | 'year-end-close'
+  | 'mall-orders'
+  | 'claims-reconcile'
+  | 'audit-seal'
+  | 'campaign-milestones'
+  | 'campaign-weekly-reports';
 export type ScheduleCounts = Record<string, number>;
 /** The work of one schedule for one period (the period names the run, e.g. in command ids). */
 export type ScheduleTasks = Record<ScheduleName, (period: string) => Promise<ScheduleCounts>>;
@@ -49,6 +58,10 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   { name: 'year-end-close', pattern: '0 30 0 1 1 *', periodOf: (atMs) => String(Number(periodsOf(new Date(atMs)).year) - 1) },
   // The stream heads sealed once a day (docs/AUDIT.md), after the day's closes: the period is the day sealed.
   { name: 'audit-seal', pattern: '0 0 2 * * *', periodOf: (atMs) => previousDay(periodsOf(new Date(atMs)).day) },
+  // Campaign milestones crossed since the last run, recorded once each (Campaigns.checkMilestones).
+  { name: 'campaign-milestones', pattern: '50 * * * * *', periodOf: minuteOf },
+  // Every Monday at 00:00 the week's campaign reports (CampaignReports.generateWeekly): the period, and the report id, is that Monday.
+  { name: 'campaign-weekly-reports', pattern: '0 0 0 * * 1', periodOf: (atMs) => periodsOf(new Date(atMs)).day },
 ];
 
 export interface ScheduleJobData {

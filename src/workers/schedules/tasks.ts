@@ -1,5 +1,6 @@
 import type { Seals } from '../../application/audit';
 import type { Benefits } from '../../application/benefits';
+import type { Campaigns } from '../../application/campaigns';
 import type { Claims } from '../../application/claims';
 import type { Mall } from '../../application/mall';
 import type { MemberService } from '../../application/members';
@@ -18,6 +19,7 @@ export function scheduleTasks(deps: {
   /** A function: the claims context needs Redis (its gate), reached only when the schedule runs. */
   claims: () => Pick<Claims, 'reconcile'>;
   seals: Pick<Seals, 'seal'>;
+  campaigns: Pick<Campaigns, 'checkMilestones' | 'reports'>;
   db: Queryable;
   clock?: () => Date;
 }): ScheduleTasks {
@@ -44,5 +46,7 @@ export function scheduleTasks(deps: {
       const sealed = await deps.seals.seal();
       return { sealNumber: sealed.seal.sealNumber, streams: sealed.seal.streams, recorded: sealed.recorded ? 1 : 0 };
     },
+    'campaign-milestones': async () => ({ recorded: await deps.campaigns.checkMilestones() }),
+    'campaign-weekly-reports': async (period) => ({ ...(await deps.campaigns.reports.generateWeekly(period)) }),
   };
 }

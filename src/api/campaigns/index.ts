@@ -1,0 +1,2 @@
+/** The campaigns context over HTTP. */
+export { CampaignsModule } from './campaigns.module';

@@ -1,0 +1,28 @@
+/** The campaigns context: campaigns with a measure, a period, milestones and per-unit targets. */
+export {
+  CAMPAIGN_ID,
+  MAX_MILESTONES,
+  MAX_NAME_CHARS,
+  MAX_PERIOD_MS,
+  MAX_TARGET_UNITS,
+  MAX_UNIT_COUNT,
+  MEASURES,
+  TARGETS_PER_EVENT,
+  campaignStream,
+  createCampaign,
+  evolveCampaign,
+  initialCampaignState,
+  neededFor,
+  nextMilestone,
+  recordMilestones,
+  setTargets,
+  shanghaiDay,
+  type CampaignEvent,
+  type CampaignState,
+  type CampaignTerms,
+  type CreateCampaign,
+  type Measure,
+  type Milestone,
+  type UnitTarget,
+} from './campaign';
+export { rankAmongSiblings, percentOf } from './ranking';
