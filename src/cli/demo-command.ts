@@ -31,6 +31,7 @@ Accounts (the one-time passwords are shown only now):
 ${accounts}
   demo-admin sees the whole union; demo-county only 京口区 (a sibling's units are hidden);
   demo-finance approves the batch waiting in 审批事项 (proposal ${result.pendingProposalId}); demo-auditor reads everything.
+  目标任务 shows the activation campaign ${result.campaignId}: progress per county and unit, milestones, this week's report.
 
 As a member (the mini-program's path, with the service's simulators; see the README walk-through):
   ${result.trialMember.name} is enrolled at ${result.trialMember.orgId} and not yet activated:

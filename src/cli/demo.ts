@@ -5,6 +5,7 @@ import { importOrganisations } from '../application/orgs';
 import type { UnionLedger } from '../composition-root';
 import { nationalIdCheckChar } from '../domain/members';
 import type { Actor } from '../eventstore/event-store';
+import { campaignRow } from '../projections/campaigns';
 
 /**
  * `union-ledger demo`: a synthetic union loaded through the real command path (the composition
@@ -31,6 +32,7 @@ const UNIT_KINDS = ['机械厂', '供电公司', '人民医院', '实验学校',
 export const UNITS_PER_COUNTY = 10;
 export const DEMO_PROGRAMME = 'demo-2026-mid-autumn';
 export const DEMO_EVALUATION = 'demo-evaluation-2026';
+export const DEMO_CAMPAIGN = 'demo-activation-2026';
 
 const SURNAMES = [...'王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈'];
 const GIVEN = [...'伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红梅鹏飞建国志文斌宇浩凯婷雪琳晨阳海燕'];
@@ -58,6 +60,7 @@ export interface DemoResult {
   evaluations: number;
   accounts: DemoAccount[];
   pendingProposalId: string;
+  campaignId: string;
   /** A member left enrolled but not activated, to try the mini-program's activation with. */
   trialMember: { memberId: string; orgId: string; name: string; nationalId: string; phone: string };
   /** An activated member, for a development token. */
@@ -159,6 +162,58 @@ export async function loadDemo(ledger: UnionLedger, clock: { nowMs: number }, op
   if (memberReport.fatal || memberReport.totals.rejected > 0) throw new Error(`the demo's roster was refused: ${JSON.stringify(memberReport.fatal ?? memberReport.totals)}`);
   options.log(`members: ${memberReport.totals.applied} enrolled`);
 
+  // ---- accounts, and the activation campaign (网上激活 targets per unit, 20/50/90% milestones),
+  // created at 07:00 of the week's first day, before anyone activates.
+  clock.nowMs = shanghaiDay(realNow(), week, 7);
+  const accounts: DemoAccount[] = [];
+  const account = async (username: string, name: string, role: 'admin' | 'finance' | 'auditor', orgId: string) => {
+    const created = await ledger.accounts.create({ username, name, orgId, role, totp: false }, system);
+    accounts.push({ username, role, orgId, password: created.password });
+    return { sub: created.account.accountId, role, org: orgId } satisfies Caller;
+  };
+  const admin = await account('demo-admin', '演示省级管理员', 'admin', DEMO_ROOT);
+  const finance = await account('demo-finance', '演示财务审批人', 'finance', DEMO_ROOT);
+  await account('demo-county', '演示京口区管理员', 'admin', DEMO_COUNTIES[0].orgId);
+  await account('demo-auditor', '演示审计', 'auditor', DEMO_ROOT);
+  // Targets name units as the published tables do (by name), which the orgs read model resolves.
+  await ledger.catchUpReadModels();
+  const weekStartMs = shanghaiDay(realNow(), week, 0);
+  const dayOf = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+  await ledger.campaigns.create(
+    admin,
+    {
+      campaignId: DEMO_CAMPAIGN,
+      name: '2026 会员实名激活（演示）',
+      rootOrgId: DEMO_CITY,
+      measure: 'activations',
+      startsAtMs: weekStartMs,
+      endsAtMs: weekStartMs + 90 * 86_400_000,
+      milestones: [
+        { percent: 20, byDay: dayOf(weekStartMs + 30 * 86_400_000) },
+        { percent: 50, byDay: dayOf(weekStartMs + 60 * 86_400_000) },
+        { percent: 90, byDay: dayOf(weekStartMs + 89 * 86_400_000) },
+      ],
+    },
+    'demo:campaign',
+  );
+  const unitsPerCounty = Math.min(UNITS_PER_COUNTY, Math.ceil(options.members / DEMO_COUNTIES.length));
+  const targetRows = ['seq,unit,members,target'];
+  DEMO_COUNTIES.forEach((county, c) => {
+    for (let u = 0; u < unitsPerCounty; u += 1) {
+      const members = people.filter((p) => p.orgId === unitId(c, u)).length;
+      targetRows.push(`${targetRows.length},${county.name.replace('总工会', '')}${UNIT_KINDS[u]}工会,${members},${Math.ceil(members * 0.85)}`);
+    }
+  });
+  await ledger.campaigns.importTargets(admin, DEMO_CAMPAIGN, Buffer.from(targetRows.join('\n') + '\n'), 'demo:targets');
+  options.log(`campaign ${DEMO_CAMPAIGN}: activations in ${targetRows.length - 1} units, targets 85% of each unit's members`);
+  // The weekly report of the week's last Monday (Asia/Shanghai), made after the week: the campaigns
+  // read model dates a campaign by when it was recorded (now, not the demo's moved clock), so the
+  // schedule's generateWeekly would find it too young for that Monday; its per-campaign step is used.
+  const mondayMs = (() => {
+    const shanghaiNow = new Date(realNow() + 8 * 3600_000);
+    return shanghaiDay(realNow(), (shanghaiNow.getUTCDay() + 6) % 7, 0);
+  })();
+
   // ---- a week of activity: each day some members activate, active ones check in and answer the quiz
   const rng = random(20261130);
   const trial = people[0]!;
@@ -205,19 +260,16 @@ export async function loadDemo(ledger: UnionLedger, clock: { nowMs: number }, op
     options.log(`day ${day + 1}/${week}: ${today.length} activated, ${checking.length} check-ins, ${answering.length} quiz answers, ${evaluating.length} evaluations`);
   }
 
-  // ---- accounts, and a benefit programme with a batch waiting for its approver
   clock.nowMs = realNow();
-  const accounts: DemoAccount[] = [];
-  const account = async (username: string, name: string, role: 'admin' | 'finance' | 'auditor', orgId: string) => {
-    const created = await ledger.accounts.create({ username, name, orgId, role, totp: false }, system);
-    accounts.push({ username, role, orgId, password: created.password });
-    return { sub: created.account.accountId, role, org: orgId } satisfies Caller;
-  };
-  const admin = await account('demo-admin', '演示省级管理员', 'admin', DEMO_ROOT);
-  const finance = await account('demo-finance', '演示财务审批人', 'finance', DEMO_ROOT);
-  await account('demo-county', '演示京口区管理员', 'admin', DEMO_COUNTIES[0].orgId);
-  await account('demo-auditor', '演示审计', 'auditor', DEMO_ROOT);
+  await ledger.catchUpReadModels();
+  const campaign = await campaignRow(ledger.db, DEMO_CAMPAIGN);
+  if (!campaign) throw new Error(`invariant violated: campaign ${DEMO_CAMPAIGN} is missing from the read model after catching up`);
+  const units = await ledger.campaigns.reports.generate(campaign, dayOf(mondayMs));
+  options.log(`weekly report ${dayOf(mondayMs)}: ${units} organisations`);
+  const milestones = await ledger.campaigns.checkMilestones();
+  if (milestones > 0) options.log(`campaign milestones reached: ${milestones}`);
 
+  // ---- a benefit programme with a batch waiting for its approver
   await ledger.benefits.openProgramme(admin, { programmeId: DEMO_PROGRAMME, name: '2026 中秋慰问（演示）', year: new Date(clock.nowMs).getUTCFullYear(), rootOrgId: DEMO_ROOT }, 'demo:programme');
   const approve = async (proposal: { proposalId: string }, key: string) => ledger.benefits.approve(finance, proposal.proposalId, key);
   const funding = await ledger.benefits.proposeFunding(admin, DEMO_PROGRAMME, { amountFen: 50_000_000, source: 'union_funds', reference: '镇工字〔2026〕8号' }, 'demo:fund');
@@ -252,6 +304,7 @@ export async function loadDemo(ledger: UnionLedger, clock: { nowMs: number }, op
     evaluations,
     accounts,
     pendingProposalId,
+    campaignId: DEMO_CAMPAIGN,
     trialMember: { memberId: trial.memberId, orgId: trial.orgId, name: trial.name, nationalId: trial.nationalId, phone: trial.phone },
     activeMember: { memberId: active.memberId, orgId: active.orgId, name: active.name },
     elapsedMs: Date.now() - startedMs,

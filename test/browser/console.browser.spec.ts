@@ -74,6 +74,30 @@ beforeAll(async () => {
   ] as const) {
     await app.ledger.orgs.registerOrganisation({ orgId, name, parentId, level }, { commandId: `org:${orgId}`, actor: system });
   }
+  // The activation campaign of the city, created before anyone activates (it counts from its creation).
+  await waitForFeedEnd(app.ledger.db);
+  await app.ledger.catchUpReadModels();
+  const cityAdmin = { sub: 'city-admin', role: 'admin' as const, org: 'zj' };
+  const nowMs = Date.now();
+  const dayOf = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+  await app.ledger.campaigns.create(
+    cityAdmin,
+    {
+      campaignId: 'activation-2026',
+      name: '2026 会员实名激活',
+      rootOrgId: 'zj',
+      measure: 'activations',
+      startsAtMs: nowMs - 86_400_000,
+      endsAtMs: nowMs + 60 * 86_400_000,
+      milestones: [
+        { percent: 20, byDay: dayOf(nowMs + 20 * 86_400_000) },
+        { percent: 90, byDay: dayOf(nowMs + 50 * 86_400_000) },
+      ],
+    },
+    'campaign',
+  );
+  // The published form: units by name.
+  await app.ledger.campaigns.importTargets(cityAdmin, 'activation-2026', Buffer.from('seq,unit,members,target\n1,京口机械厂工会,2,2\n2,京口人民医院工会,2,2\n'), 'targets');
   await enrol(1, 'zj-jk-01', '张三丰', true);
   await enrol(2, 'zj-jk-01', '张翠山', false);
   await enrol(3, 'zj-jk-02', '张无忌', true);
@@ -95,6 +119,10 @@ beforeAll(async () => {
   await app.ledger.rules.publish({ rules: { ...current.rules, checkin: { ...current.rules.checkin, points: current.rules.checkin.points + 5 } }, streakBonus: current.streakBonus }, current.version, { type: 'admin', id: 'city-admin' }, 'rules-v2');
   await waitForFeedEnd(app.ledger.db);
   await app.ledger.catchUpReadModels();
+  // A weekly report, labelled with the next Monday (Asia/Shanghai) after the campaign's creation.
+  const shanghaiToday = Date.parse(`${dayOf(nowMs)}T00:00:00+08:00`);
+  const daysToMonday = ((8 - new Date(shanghaiToday + 8 * 3600_000).getUTCDay()) % 7) || 7;
+  await app.ledger.campaigns.reports.generateWeekly(dayOf(shanghaiToday + daysToMonday * 86_400_000));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 }, testTimeout(2));
 
@@ -157,6 +185,28 @@ test('a finance approver approves the waiting proposal in the inbox', async () =
   await page.context().close();
 });
 
+test("an admin reads a campaign's progress, drills down to the units, and opens the weekly report's chart", async () => {
+  const page = await logIn('city-admin');
+  await open(page, 'campaigns', '目标任务');
+  await page.waitForSelector('[data-testid=campaign-progress]');
+  // The city: 3 of the 4 targeted members activated since the campaign began.
+  expect(await page.locator('[data-testid=campaign-done]').textContent()).toBe('3');
+  expect(await page.locator('[data-testid=campaign-percent]').textContent()).toBe('75%');
+  await page.click('tr[data-unit=zj-jk] button.link');
+  await page.waitForSelector('tr[data-unit=zj-jk-02]');
+  const ranks = await page.locator('tr[data-unit]').evaluateAll((rows) => rows.map((row) => [row.getAttribute('data-unit'), row.querySelector('td')?.textContent]));
+  expect(ranks).toEqual([
+    ['zj-jk-02', '1'],
+    ['zj-jk-01', '2'],
+  ]);
+  await page.waitForSelector('canvas');
+  await screenshot(page, 'console-campaign');
+  await page.click('button:has-text("查看图表")');
+  await page.waitForSelector('img.report-image');
+  expect(await page.locator('img.report-image').evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+  await page.context().close();
+});
+
 test("an admin of one unit sees nothing of its sibling on any console page", async () => {
   const page = await logIn('unit1-admin');
   await page.waitForSelector('tr[data-org=zj-jk-01]');
@@ -179,6 +229,12 @@ test("an admin of one unit sees nothing of its sibling on any console page", asy
   await open(page, 'batches', '福利发放');
   await page.waitForSelector('.empty');
   await screenshot(page, 'console-scope-unit-admin');
+  // The city's campaign, seen from the unit: its own progress, no sibling.
+  await open(page, 'campaigns', '目标任务');
+  await page.waitForSelector('[data-testid=campaign-progress]');
+  expect(await page.locator('[data-testid=campaign-done]').textContent()).toBe('1');
+  expect(await page.locator('tr[data-unit]').count()).toBe(0);
+  expect(await page.content()).not.toContain('京口人民医院');
 
   // And the routes behind the pages, asked directly for the sibling: not found.
   const token = await page.evaluate(() => JSON.parse((globalThis as unknown as { sessionStorage: { getItem(key: string): string } }).sessionStorage.getItem('union-ledger.console.session')).accessToken as string);
