@@ -51,7 +51,7 @@ export function registerDemoCommand(program: Command, deps: { withRuntime<T>(wor
     .command('demo')
     .description('load a synthetic union (a city, its counties, 50 unions, 5,000 members, a week of activity, accounts) and print how to log in')
     .option('--members <n>', 'members to enrol', count, 5000)
-    .option('--concurrency <n>', 'commands at once', (value) => Math.max(1, Math.min(256, Number(value) || 32)), 32)
+    .option('--concurrency <n>', 'commands at once (the event store groups concurrent appends into one commit)', (value) => Math.max(1, Math.min(256, Number(value) || 64)), 64)
     .action(async (options: { members: number; concurrency: number }) => {
       const config = loadConfig();
       const log = cliLog(config);
