@@ -18,7 +18,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -34,6 +34,7 @@ import { checkTrialBalance } from '../src/projections/ledger';
 import { parseCheckinArgs, type CheckinArgs } from './lib/checkin-args';
 import { cpuSince, hostBusyPct, QuietGate, sampleCpu } from './lib/cpu';
 import { summariseProfile } from './lib/cpu-profile';
+import { foldedText, foldProfile, readCpuProfile, renderFlameGraph } from './lib/flame-graph';
 import { adminQuery, createBenchDatabase, resolvePostgres } from './lib/database';
 import { BenchHttpClient } from './lib/http-client';
 import { runLoad } from './lib/load';
@@ -208,6 +209,8 @@ async function buildFixture(db: Database, redis: Redis, prefix: string, args: Ch
 
 type Op = 'check-in' | 'quiz' | 'article';
 const OPS: Op[] = ['check-in', 'quiz', 'article'];
+/** How long PostgreSQL's backends may hold their statistics before reporting them (PGSTAT_MIN_INTERVAL, 1 s), plus a margin. */
+const STATS_FLUSH_WAIT_MS = 1_200;
 
 interface CommandRun {
   concurrency: number;
@@ -219,6 +222,14 @@ interface CommandRun {
   otherStatuses: Map<string, number>;
   serverErrors: number;
   cpu: { hostPct: number; servicePct: number; postgresPct: number; redisPct: number; benchPct: number; otherPct: number };
+  /**
+   * PostgreSQL transactions per command: pg_stat_database's commits and rollbacks of the bench
+   * database over the run and its drain (the service's statements outside a transaction block are
+   * one transaction each; the probe's 20 reads a second are included).
+   */
+  transactionsPerCommand: number;
+  /** The machine's 1-minute load average when the run ended (the machine is shared: read the figures with it). */
+  loadAverage: number;
   drainMs: number;
   probe: { ledger: LagFigures; leaderboard: LagFigures };
   service: { ledgerP99: number | null; leaderboardP99: number | null; ledgerP50: number | null; leaderboardP50: number | null };
@@ -265,6 +276,18 @@ async function postgresPids(db: Database): Promise<number[]> {
   return rows.map((row) => row.pid);
 }
 
+/**
+ * Committed and rolled-back transactions of the bench database so far. A backend reports its
+ * counts at most once a second (PostgreSQL 15's cumulative statistics), so the reading waits that
+ * long first: what the previous phase did is then counted before, not in, the next one.
+ */
+async function databaseTransactions(db: Database): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, STATS_FLUSH_WAIT_MS));
+  await db.func('pg_stat_clear_snapshot');
+  const row = await db.one<{ count: string }>('SELECT (xact_commit + xact_rollback)::text AS count FROM pg_stat_database WHERE datname = current_database()');
+  return Number(row.count);
+}
+
 async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
   const answer = await ctx.http.request('GET', '/v1/admin/projections', { token: ctx.adminToken });
   if (answer.status !== 200) throw new Error(`GET /v1/admin/projections answered ${answer.status}: ${answer.body}`);
@@ -289,6 +312,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   await probe.read();
   probe.start();
   const pgPids = await postgresPids(ctx.db);
+  const transactionsBefore = await databaseTransactions(ctx.db);
   const pidsBefore = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPids), redis: processesCpuSeconds([ctx.redisPid]) };
   const load = await runLoad({
     concurrency,
@@ -316,6 +340,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
     },
   });
   const tEnd = process.hrtime.bigint();
+  const loadAverage = os.loadavg()[0]!;
   // The service's pool opens (and after 30 s idle closes) connections as it needs them: backends
   // born during the run are counted whole (all their CPU is from the run).
   const pgPidsAfter = [...new Set([...pgPids, ...(await postgresPids(ctx.db))])];
@@ -339,6 +364,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
     }
   }
   probe.stop();
+  const transactions = (await databaseTransactions(ctx.db)) - transactionsBefore;
   const lags = await measureLags(ctx.db, probe, startKey?.[1] ?? -1n);
   const service = await serviceLag(ctx);
   const result = {
@@ -358,6 +384,8 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
       benchPct: (100 * load.cpu.nodeS) / wallS,
       otherPct: 0,
     },
+    loadAverage,
+    transactionsPerCommand: transactions / Math.max(1, load.latenciesMs.length),
     drainMs,
     probe: lags,
     service,
@@ -574,14 +602,34 @@ function printRuns(runs: CommandRun[]): void {
       '(its last 10,000 events, cumulative over the runs so far). host busy: % of all cores; service / postgres (this database\'s ' +
       'backends) / redis / bench client / other (WAL writer, checkpointer, kernel, anything else running): % of one core.',
   );
-  for (const run of runs) {
-    const commandsPerS = run.all.count / run.elapsedS;
-    log(
-      `  ${run.concurrency} clients: CPU per command: service ${fmtMs((10 * run.cpu.servicePct) / commandsPerS)} ms, postgres ${fmtMs((10 * run.cpu.postgresPct) / commandsPerS)} ms, ` +
-        `redis ${fmtMs((10 * run.cpu.redisPct) / commandsPerS)} ms, client ${fmtMs((10 * run.cpu.benchPct) / commandsPerS)} ms; per plain INSERT: postgres ` +
-        `${fmtMs((10 * run.baseline.postgresPct) / run.baseline.rowsPerS)} ms, client ${fmtMs((10 * run.baseline.benchPct) / run.baseline.rowsPerS)} ms (host ${fmtPct(run.baseline.cpuHostPct)} busy)`,
-    );
-  }
+  log();
+  log('## CPU per command by process (ms of CPU per command served; per row for the plain INSERTs of the same concurrency)');
+  const perCommand = (run: CommandRun, pct: number): string => fmtMs((10 * pct) / (run.all.count / run.elapsedS));
+  const perRow = (run: CommandRun, pct: number): string => fmtMs((10 * pct) / run.baseline.rowsPerS);
+  log(
+    formatTable(
+      ['clients', 'commands/s', 'service', 'postgres', 'redis', 'bench client', 'sum', 'INSERT: postgres', 'INSERT: client', 'other CPU', 'load average', 'pg transactions / command'],
+      runs.map((run) => [
+        String(run.concurrency),
+        fmtInt(run.all.count / run.elapsedS),
+        perCommand(run, run.cpu.servicePct),
+        perCommand(run, run.cpu.postgresPct),
+        perCommand(run, run.cpu.redisPct),
+        perCommand(run, run.cpu.benchPct),
+        perCommand(run, run.cpu.servicePct + run.cpu.postgresPct + run.cpu.redisPct + run.cpu.benchPct),
+        perRow(run, run.baseline.postgresPct),
+        perRow(run, run.baseline.benchPct),
+        fmtPct(run.cpu.otherPct),
+        run.loadAverage.toFixed(1),
+        run.transactionsPerCommand.toFixed(1),
+      ]),
+    ),
+  );
+  log(
+    'From /proc/<pid>/stat (utime + stime) over the measured seconds: the service process (HTTP, its projections and, with WORKERS on, ' +
+      'its workers), the PostgreSQL backends of the bench database, the whole Redis server (shared with anything else using it), and this ' +
+      'benchmark process. other CPU: busy CPU outside them (% of one core), the sign of a shared machine.',
+  );
   for (const run of runs) {
     const uncovered = run.probe.ledger.uncovered + run.probe.leaderboard.uncovered;
     if (uncovered > 0) log(`  ${run.concurrency} clients: ${uncovered} events not covered by any checkpoint reading`);
@@ -731,8 +779,8 @@ async function main(): Promise<void> {
       RATE_LIMIT_PER_SECOND: '100000',
       RATE_LIMIT_BURST: '1000000',
       LOG_FORMAT: 'text',
-    }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
-    log(`service: node dist/src/main.js (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
+    }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [], ...(args.serviceMain ? { mainJs: path.resolve(args.serviceMain) } : {}) });
+    log(`service: node ${args.serviceMain ?? 'dist/src/main.js'} (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
     http = new BenchHttpClient(service.url, Math.max(...args.concurrency));
     const tokens = new Map<number, string>();
     const signer = tokenService(secret);
@@ -830,6 +878,13 @@ async function main(): Promise<void> {
         log(formatTable(['area', 'self ms', 'share'], profile.byArea.map(([area, ms]) => [area, fmtInt(ms), fmtPct((100 * ms) / profile.totalMs)])));
         log();
         log(formatTable(['function', 'self ms', 'share'], profile.byFunction.map(([name, ms]) => [name, fmtInt(ms), fmtPct((100 * ms) / profile.totalMs)])));
+        log();
+        // The flame graph of the same profile (bench/lib/flame-graph.ts), kept beside it with the folded stacks.
+        const folded = foldProfile(readCpuProfile(profile.file));
+        const svgFile = path.join(profileDir, 'flame-graph.svg');
+        await writeFile(svgFile, renderFlameGraph(folded, { title: `bench:checkin service CPU profile (${sourceVersion()}; ${args.concurrency.join('/')} clients)` }));
+        await writeFile(path.join(profileDir, 'stacks.folded'), foldedText(folded));
+        log(`flame graph: ${svgFile} (folded stacks beside it; re-render with node dist/bench/flame-graph.js ${profile.file} --out=FILE.svg)`);
         log();
       }
     }

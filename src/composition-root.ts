@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from './infra/runtime';
 import type { AppConfig } from './config/config';
 import { upcastPostings } from './domain/shared';
 import type { EventStore, SubscriptionHandle } from './eventstore/event-store';
@@ -9,6 +9,7 @@ import { UpcastingEventStore, type Upcaster } from './eventstore/upcasting';
 import type { Database } from './infra/database';
 import { collectMigrations } from './infra/migrations';
 import { PiiVault, type PiiKeys } from './infra/pii';
+import { currentReadDatabase, ReadRouting, RedisWriteMarks, type ReadRoute } from './infra/read-replica';
 import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
 import { INFRA_MIGRATIONS } from './infra/schema';
 import { WeChatHttpClient } from './infra/external-http';
@@ -31,15 +32,15 @@ import { AuditorReads, Seals } from './application/audit';
 import { Benefits, BENEFITS_MIGRATIONS, type BenefitsSettings } from './application/benefits';
 import { RosterImports } from './application/imports';
 import { ClaimGate, Claims, Lotteries } from './application/claims';
-import { MemberService } from './application/members';
+import { MemberLifecycle, MemberService } from './application/members';
 import { SmsService, type SmsGatewayPort } from './application/sms';
 import { Mall, type MallSettings } from './application/mall';
 import { InsuranceGrants, type InsurerPort } from './application/insurance';
 import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/jobs';
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
-import { OrgAccess, OrgService } from './application/orgs';
+import { OrgAccess, OrgChanges, OrgService } from './application/orgs';
 import { Campaigns } from './application/campaigns';
-import { catchUpProjection, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
+import { catchUpProjection, CheckpointMovedError, LagTracker, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { CLAIMS_MIGRATIONS, claimsProjection } from './projections/claims';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
@@ -175,12 +176,19 @@ export interface UnionLedgerOptions {
   redisQueries?: Redis | undefined;
   /** Needed by whatever reads or seals personal data; commands that touch none leave it out. */
   piiKeys?: PiiKeys | undefined;
+  /**
+   * READ_DATABASE_URL's replica (Runtime.readDb) and its settings: read-model queries of HTTP
+   * requests go there, with read-your-writes through marks in `redis` (src/infra/read-replica.ts).
+   */
+  readReplica?: { db: Database; maxWaitMs: number; markTtlMs: number; onRoute?(route: ReadRoute): void } | undefined;
   /** Wake-ups for subscriptions; one-shot commands turn them off. */
   listen?: boolean;
   /** Every context's clock; tests move it. */
   clock?: () => Date;
   /** Member states kept by the command handler (default 100,000). */
   memberCacheEntries?: number;
+  /** How long a check of the tree's version vouches for the cached paths of OrgAccess (default ORG_TREE_CHECK_MS; 0: every lookup checks). */
+  orgTreeCheckMs?: number;
   /** The benefits context's settings (approval threshold, authorisation and code lifetimes). */
   benefits?: Partial<BenefitsSettings> | undefined;
   /** The mall's settings (an order's time to pay, the holds' grace beyond it). */
@@ -206,12 +214,21 @@ export interface ImportSettings {
   asyncMinRows: number;
 }
 
+/**
+ * Another process's move of an organisation is seen by this one's authorisation checks within this
+ * long: one read of the tree's version vouches for the cached paths that long (a move made by this
+ * process is seen at once).
+ */
+export const ORG_TREE_CHECK_MS = 250;
+
 export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { asyncMinRows: 1_000 };
 
 /** The ledger's contexts over one event store, wired once per process. */
 export class UnionLedger {
   readonly store: EventStore;
   readonly db: Database;
+  /** Routes the HTTP requests' read-model queries to the replica, when one is configured. */
+  readonly readRouting: ReadRouting | undefined;
   // orgs
   readonly orgs: OrgService;
   readonly orgDirectory: OrgDirectory;
@@ -229,6 +246,9 @@ export class UnionLedger {
   readonly mall: Mall;
   // claims
   readonly lotteries: Lotteries;
+  // lifecycle: transfers, parking, leaving, joining online; changes to the tree
+  readonly lifecycle: MemberLifecycle;
+  readonly orgChanges: OrgChanges;
   private claimsOrUndefined: Claims | undefined;
   private readonly claimGateRedis: Redis | undefined;
   private readonly redisKeyPrefix: string;
@@ -259,13 +279,21 @@ export class UnionLedger {
   constructor(options: UnionLedgerOptions) {
     this.db = options.db;
     this.clock = options.clock;
+    if (options.readReplica) {
+      if (!options.redis) throw new Error('invariant violated: read-your-writes on a replica needs Redis (the callers\' write marks)');
+      const { db: replica, maxWaitMs, markTtlMs, onRoute } = options.readReplica;
+      const marks = new RedisWriteMarks(options.redis, options.config.redisKeyPrefix, markTtlMs);
+      this.readRouting = new ReadRouting({ primary: options.db, replica, marks, maxWaitMs, ...(onRoute ? { onRoute } : {}) });
+    } else {
+      this.readRouting = undefined;
+    }
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.paymentsOrUndefined = options.payments;
     this.importSettings = { ...DEFAULT_IMPORT_SETTINGS, ...options.imports };
     this.orgs = new OrgService(this.store);
     this.orgDirectory = new OrgDirectory(options.db);
-    this.orgAccess = new OrgAccess(this.orgs);
+    this.orgAccess = new OrgAccess(this.orgs, options.orgTreeCheckMs ?? ORG_TREE_CHECK_MS);
     this.rules = new RuleBook(this.store);
     this.quizzes = new QuizBook(this.store);
     this.members = new MemberService(this.store, this.rules, {
@@ -275,6 +303,7 @@ export class UnionLedger {
     this.benefits = new Benefits({
       store: this.store,
       db: options.db,
+      reads: () => this.reads,
       vault: () => this.vault,
       orgs: this.orgs,
       orgAccess: this.orgAccess,
@@ -334,10 +363,39 @@ export class UnionLedger {
     this.campaigns = new Campaigns({ store: this.store, db: options.db, orgAccess: this.orgAccess, ...(options.clock ? { clock: options.clock } : {}) });
     this.auditor = new AuditorReads(this.store, options.db, options.clock);
     this.seals = new Seals(this.store, options.db);
+    this.lifecycle = new MemberLifecycle({
+      store: this.store,
+      db: options.db,
+      members: this.members,
+      orgs: this.orgs,
+      access: this.orgAccess,
+      vault: () => this.vault,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    this.orgChanges = new OrgChanges({
+      orgs: this.orgs,
+      access: this.orgAccess,
+      db: options.db,
+      members: this.lifecycle,
+      settle: () => this.settleTree(),
+      onTreeChanged: () => {
+        this.orgAccess.invalidate();
+        this.orgDirectory.invalidate();
+      },
+    });
     this.insurerOrUndefined = options.insurer;
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
+  }
+
+  /**
+   * Where a read-model query reads: the database the request's read routing chose (the replica,
+   * or the primary for a writer the replica has not caught up with), else the primary. Only for
+   * queries: nothing written, and nothing a command decides on.
+   */
+  get reads(): Database {
+    return currentReadDatabase() ?? this.db;
   }
 
   get vault(): PiiVault {
@@ -454,6 +512,24 @@ export class UnionLedger {
           onApplied: (events) => this.lag[LEADERBOARD_PROJECTION]!.record(events),
         }),
       );
+    }
+  }
+
+  /**
+   * Brings the orgs and members read models up to the end of the log now, beside their running
+   * subscriptions (the checkpoint's compare-and-set lets both run; the loser of a race tries again):
+   * closing and merging a unit count its members and children from them.
+   */
+  private async settleTree(): Promise<void> {
+    for (const projection of [orgsProjection(), membersProjection()]) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await catchUpProjection(this.store, this.db, projection);
+          break;
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError) || attempt >= 20) throw error;
+        }
+      }
     }
   }
 

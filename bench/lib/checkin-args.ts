@@ -23,6 +23,8 @@ export interface CheckinArgs {
   keep: boolean;
   /** Reuse a fixture kept by an earlier --keep run (its Redis key prefix is stored in the database). */
   database: string | undefined;
+  /** The service's main.js (default: dist/src/main.js of this build): another build, for a before/after with one benchmark. */
+  serviceMain: string | undefined;
 }
 
 export const CHECKIN_USAGE = `Usage: node dist/bench/checkin.js [options]
@@ -40,6 +42,8 @@ export const CHECKIN_USAGE = `Usage: node dist/bench/checkin.js [options]
   --profile            run the service with --cpu-prof and print its top functions and packages
   --keep               keep the database and the Redis keys (prints how to reuse them)
   --database=NAME      reuse a fixture kept with --keep (skips the build)
+  --service-main=PATH  run this main.js as the service (another build's dist/src/main.js: before/after
+                       with the same benchmark code)                                   [dist/src/main.js]
 Servers: DATABASE_URL, else PostgreSQL on 127.0.0.1:5432; REDIS_URL, else Redis on 127.0.0.1:6379
 (keys under a prefix of the run's own, passed to the service as REDIS_KEY_PREFIX). Needs \`npm run build\` (runs dist/src/main.js as the service).`;
 
@@ -73,6 +77,7 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
       profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       database: { type: 'string' },
+      'service-main': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -105,5 +110,6 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
     profile: values.profile,
     keep: values.keep,
     database: values.database,
+    serviceMain: values['service-main'],
   };
 }

@@ -186,6 +186,25 @@ const EXPECTED: Record<string, Expectation> = {
     who: ['admin', 'auditor'],
     outside: { as: 'admin', path: `/v1/admin/campaigns/camp-1/reports/${MATRIX_REPORT}.csv`, refusal: hidden('CAMPAIGN.NOT_FOUND') },
   },
+  // Lifecycle and the tree (docs/ORGS.md): a member, unit, transfer or application outside the caller's subtree is not found.
+  'GET /v1/admin/orgs/{orgId}': { who: ['admin', 'auditor'], outside: { as: 'admin', refusal: hidden('ORG.NOT_FOUND') } },
+  'POST /v1/admin/orgs/{orgId}/rename': { who: ['admin'], outside: { as: 'admin', body: { name: 'out' }, refusal: hidden('ORG.NOT_FOUND') } },
+  'POST /v1/admin/orgs/{orgId}/move': { who: ['admin'], outside: { as: 'admin', body: { parentId: 'p-2' }, refusal: hidden('ORG.NOT_FOUND') } },
+  'POST /v1/admin/orgs/{orgId}/merge': { who: ['admin'], outside: { as: 'admin', body: { intoOrgId: 'u-2' }, refusal: hidden('ORG.NOT_FOUND') } },
+  'POST /v1/admin/orgs/{orgId}/close': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('ORG.NOT_FOUND') } },
+  'GET /v1/admin/orgs/{orgId}/members': { who: ['admin', 'auditor'], outside: { as: 'admin', refusal: hidden('ORG.NOT_FOUND') } },
+  'GET /v1/admin/orgs/{orgId}/transfers': { who: ['admin', 'auditor'], outside: { as: 'admin', refusal: hidden('ORG.NOT_FOUND') } },
+  'GET /v1/admin/orgs/{orgId}/join-applications': { who: ['admin', 'auditor'], outside: { as: 'admin', refusal: hidden('ORG.NOT_FOUND') } },
+  'POST /v1/admin/members/{memberId}/transfers': { who: ['admin'], outside: { as: 'admin', body: { toOrgId: 'u-2' }, refusal: hidden('MEMBER.NOT_FOUND') } },
+  'POST /v1/admin/members/{memberId}/transfers/{transferId}/acceptance': { who: ['admin'], outside: { as: 'admin', refusal: hidden('TRANSFER.NOT_FOUND') } },
+  'POST /v1/admin/members/{memberId}/transfers/{transferId}/rejection': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('TRANSFER.NOT_FOUND') } },
+  'POST /v1/admin/members/{memberId}/parking': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MEMBER.NOT_FOUND') } },
+  'POST /v1/admin/members/{memberId}/leaving': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MEMBER.NOT_FOUND') } },
+  'POST /v1/admin/members/{memberId}/reinstatement': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MEMBER.NOT_FOUND') } },
+  'POST /v1/me/transfers': { who: ['member'] },
+  'POST /v1/join-applications': { who: ['visitor'] },
+  'POST /v1/admin/join-applications/{applicationId}/approval': { who: ['admin'], outside: { as: 'admin', refusal: hidden('JOIN.NOT_FOUND') } },
+  'POST /v1/admin/join-applications/{applicationId}/rejection': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('JOIN.NOT_FOUND') } },
   // Audit: read-only routes for auditors alone, who see every union (test/api/audit.api.spec.ts).
   'GET /v1/audit/balances': { who: ['auditor'] },
   'GET /v1/audit/streams/{streamId}/events': { who: ['auditor'] },
@@ -201,7 +220,7 @@ const system = { type: 'system', id: 'matrix' };
 let counter = 0;
 const key = (): string => `mx-${(counter += 1)}`;
 /** Records of the benefits context inside the subtree (or of the inside merchant), so that path parameters name real things. */
-const fixture = { proposalId: '', paymentId: '', orderId: '' };
+const fixture = { proposalId: '', paymentId: '', orderId: '', transferId: 'tr-none', applicationId: 'join-000000000000000000000000' };
 
 /** A token of each role inside the subtree under test (root p-1 with union u-1; the merchant shop-1 signed by u-1). */
 async function insideToken(role: Role): Promise<string> {
@@ -227,6 +246,8 @@ function concrete(path: string): string {
     .replace('{orderId}', fixture.orderId)
     .replace('{streamId}', 'member-x')
     .replace('{account}', 'member:x:available')
+    .replace('{transferId}', fixture.transferId)
+    .replace('{applicationId}', fixture.applicationId)
     .replace('{version}', '1');
 }
 

@@ -215,6 +215,8 @@ const STRING_CANDIDATES = [
   '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
   '123456',
   'f'.repeat(64),
+  // A mobile phone (an application to join: /v1/join-applications).
+  '13800138000',
   'admin.one',
   // The benefits routes' values: a business day and an instant.
   '2026-01-01',

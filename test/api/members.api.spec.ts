@@ -133,6 +133,59 @@ describe('idempotency of earning actions, answered by the event store (issue 12)
     expect(again.headers.get('idempotent-replay')).toBe('true');
     expectError(await app.call('POST', '/v1/me/article-reads', { token, key: 'es-checkin-twice', body: { articleId: 'es-a-3' } }), 409, 'IDEMPOTENCY.KEY_REUSED');
   });
+
+  it('answers evaluations, activities and comments from the stream too: no row, one effect, another body refused', async () => {
+    const cases: Array<{ path: string; body: Record<string, unknown>; other: Record<string, unknown>; event: string }> = [
+      { path: '/v1/me/evaluations', body: { campaignId: 'es-eval', overall: 4 }, other: { campaignId: 'es-eval', overall: 5 }, event: 'EvaluationSubmitted' },
+      { path: '/v1/me/activities', body: { activityId: 'es-act' }, other: { activityId: 'es-act-2' }, event: 'ActivityParticipated' },
+      { path: '/v1/me/comments', body: { targetId: 'es-post', text: '好' }, other: { targetId: 'es-post', text: '很好' }, event: 'CommentPosted' },
+    ];
+    for (const { path, body, other, event } of cases) {
+      const before = await rows();
+      const first = await app.call('POST', path, { token, key: `es${path.replace(/\//g, '-')}`, body });
+      expect({ path, status: first.status }).toEqual({ path, status: 201 });
+      expect(await rows()).toBe(before);
+      const again = await app.call('POST', path, { token, key: `es${path.replace(/\//g, '-')}`, body });
+      expect(again.status).toBe(201);
+      expect(again.body.events).toEqual(first.body.events);
+      expectError(await app.call('POST', path, { token, key: `es${path.replace(/\//g, '-')}`, body: other }), 409, 'IDEMPOTENCY.KEY_REUSED');
+      expect((await stream()).filter((type) => type === event)).toHaveLength(1);
+    }
+  });
+
+  it('spends, holds and settles once per key without a row; a retry answers the original events and spends nothing more', async () => {
+    const balance = async (): Promise<unknown> => (await app.call('GET', '/v1/me/balance', { token })).body;
+    const before = await rows();
+    const spent = await app.call('POST', '/v1/me/spends', { token, key: 'es-spend', body: { points: 3, purpose: 'mall' } });
+    expect(spent.status).toBe(201);
+    const afterSpend = await balance();
+    const spentAgain = await app.call('POST', '/v1/me/spends', { token, key: 'es-spend', body: { points: 3, purpose: 'mall' } });
+    expect(spentAgain.body.events).toEqual(spent.body.events);
+    expect(await balance()).toEqual(afterSpend);
+    expectError(await app.call('POST', '/v1/me/spends', { token, key: 'es-spend', body: { points: 4, purpose: 'mall' } }), 409, 'IDEMPOTENCY.KEY_REUSED');
+    // The same key on another route is another request too.
+    expectError(await app.call('POST', '/v1/me/holds', { token, key: 'es-spend', body: { points: 3, purpose: 'mall', expiresInSeconds: 600 } }), 409, 'IDEMPOTENCY.KEY_REUSED');
+
+    const held = await app.call('POST', '/v1/me/holds', { token, key: 'es-hold', body: { points: 2, purpose: 'mall', expiresInSeconds: 600 } });
+    expect(held.status).toBe(201);
+    const heldAgain = await app.call('POST', '/v1/me/holds', { token, key: 'es-hold', body: { points: 2, purpose: 'mall', expiresInSeconds: 600 } });
+    expect({ status: heldAgain.status, holdId: heldAgain.body.holdId, events: heldAgain.body.events }).toEqual({ status: 201, holdId: 'es-hold', events: held.body.events });
+    const posted = await app.call('POST', '/v1/me/holds/es-hold/post', { token, key: 'es-post-hold' });
+    expect(posted.status).toBe(200);
+    const postedAgain = await app.call('POST', '/v1/me/holds/es-hold/post', { token, key: 'es-post-hold' });
+    expect({ status: postedAgain.status, events: postedAgain.body.events }).toEqual({ status: 200, events: posted.body.events });
+    expect(await rows()).toBe(before);
+    // A refusal still gets its row, and its retry the same refusal.
+    const refused = await app.call('POST', '/v1/me/holds/es-hold/void', { token, key: 'es-void-hold' });
+    expectError(refused, 409, 'HOLD.ALREADY_POSTED');
+    expect(await rows()).toBe(before + 1);
+    const refusedAgain = await app.call('POST', '/v1/me/holds/es-hold/void', { token, key: 'es-void-hold' });
+    expect({ status: refusedAgain.status, body: refusedAgain.body, replay: refusedAgain.headers.get('idempotent-replay') }).toEqual({ status: 409, body: refused.body, replay: 'true' });
+    const types = await stream();
+    expect(types.filter((type) => type === 'PointsSpent')).toHaveLength(1);
+    expect(types.filter((type) => type === 'PointsHeld')).toHaveLength(1);
+    expect(types.filter((type) => type === 'HoldPosted')).toHaveLength(1);
+  });
 });
 
 describe('earning', () => {

@@ -17,6 +17,7 @@ import { canonicalJson } from '../../eventstore/canonical';
 import type { Queryable } from '../../infra/database';
 import type { Runtime } from '../../infra/runtime';
 import { RUNTIME } from '../tokens';
+import { IdempotencyLookup, type StoredIdempotencyRow } from './idempotency-lookup';
 import { principalOf } from './auth';
 import { UNRECORDED } from './unrecorded';
 import { AppError, renderKnownError } from './errors';
@@ -66,12 +67,28 @@ const COMMAND_ID_REUSED_CODE = 'COMMAND.ID_REUSED';
  * the interceptor writes no row for it (it wrote two commits per command before: claim, then
  * answer). Rows are written only where no event exists: a refusal (4xx), stored in one statement
  * so that a retry gets the same refusal even if the state has changed since. Before running, one
- * read (no commit) looks for such a row. What is given up: a retry racing its original is not
+ * read (no commit) looks for such a row, gathered with the concurrent requests' reads into one
+ * SELECT (IdempotencyLookup). What is given up: a retry racing its original is not
  * answered IDEMPOTENCY.IN_PROGRESS (both run; the event ids make one of them a replay), and a
  * replay of an accepted request answers the original events with the member's current state
  * (balance, streak), without Idempotent-Replay.
  */
-export const EventSourcedIdempotency = (): MethodDecorator => SetMetadata(EVENT_SOURCED_IDEMPOTENCY, true);
+export const EventSourcedIdempotency = (options: EventSourcedIdempotencyOptions = {}): MethodDecorator =>
+  SetMetadata(EVENT_SOURCED_IDEMPOTENCY, { storeRefusals: options.storeRefusals ?? true });
+
+export interface EventSourcedIdempotencyOptions {
+  /**
+   * false: the route's refusals change nothing and are safe to answer again from the current
+   * state (a claim's CLAIM.SOLD_OUT, NOT_OPEN, ALREADY_CLAIMED), so none is stored and no row is
+   * read before running: the request touches no idempotency table at all. The route's own
+   * handler answers a retry of an accepted request (its identity is in the log). What is given
+   * up: a retry of a refusal is answered from the state then, not from the first answer (a claim
+   * refused NOT_OPEN and retried once the window opened is decided then), and the same key on
+   * another request of the route is not detected as reused when the route's command has no
+   * per-key identity.
+   */
+  storeRefusals?: boolean;
+}
 
 /** `@IdempotencyDigest() digest: string`: hex SHA-256 of the request (method, path, canonical body), for CommandMeta.requestHash. */
 export const IdempotencyDigest = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
@@ -128,16 +145,7 @@ export async function purgeIdempotencyKeys(
   return deleted;
 }
 
-interface StoredRow {
-  method: string;
-  path: string;
-  request_hash: Buffer;
-  status: 'pending' | 'done';
-  response_status: number | null;
-  response_body: unknown;
-  response_text: string | null;
-  response_omitted: boolean;
-}
+type StoredRow = StoredIdempotencyRow;
 
 /** A replay answers the stored text as it is, never re-serialised (the bytes of the original response). */
 type Claim = { kind: 'run' } | { kind: 'replay'; status: number; json: string | undefined };
@@ -170,8 +178,11 @@ function answerFromRow(row: StoredRow, method: string, path: string, hash: Buffe
 export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('idempotency');
   private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly lookup: IdempotencyLookup;
 
-  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {
+    this.lookup = new IdempotencyLookup(() => this.runtime.db);
+  }
 
   onModuleInit(): void {
     // Every instance purges; the DELETE is idempotent and batched, so that costs little.
@@ -220,7 +231,13 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
       throw AppError.badRequest('HTTP.BAD_REQUEST', 'the body has a number out of range or is nested too deeply');
     }
 
-    if (Reflect.getMetadata(EVENT_SOURCED_IDEMPOTENCY, context.getHandler()) === true) {
+    const eventSourced = Reflect.getMetadata(EVENT_SOURCED_IDEMPOTENCY, context.getHandler()) as { storeRefusals: boolean } | undefined;
+    if (eventSourced !== undefined) {
+      if (!eventSourced.storeRefusals) {
+        keys.set(request, key);
+        digests.set(request, hash.toString('hex'));
+        return next.handle();
+      }
       return this.interceptEventSourced(request, reply, next, actor, key, hash);
     }
 
@@ -250,11 +267,8 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     key: string,
     hash: Buffer,
   ): Promise<Observable<unknown>> {
-    const row = await this.runtime.db.oneOrNone<StoredRow>(
-      `SELECT method, path, request_hash, status, response_status, response_body, response_text, response_omitted
-         FROM ul_idempotency WHERE actor = $1 AND key = $2`,
-      [actor, key],
-    );
+    // Gathered with the other requests' lookups into one SELECT (idempotency-lookup.ts).
+    const row = await this.lookup.find(actor, key);
     if (row) {
       const claim = answerFromRow(row, request.method, request.url, hash);
       void reply.status(claim.status).header('idempotent-replay', 'true');

@@ -55,11 +55,12 @@ export class EarningActionsController {
   @Roles('member')
   @ApiBodySchema(commentSchema)
   @ApiOperation({ summary: 'Record a comment (its text is not kept by the ledger)' })
-  async comment(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+  @EventSourcedIdempotency()
+  async comment(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @IdempotencyDigest() digest: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(commentSchema, body);
     // The comment is identified by the request's key: its text is not kept by the ledger.
-    const command = new PostComment(user, key, { type: 'PostComment', commentId: key, targetId: input.targetId });
+    const command = new PostComment(user, key, { type: 'PostComment', commentId: key, targetId: input.targetId }, digest);
     return presentMemberResult(user.sub, await this.commands.execute(command));
   }
 
@@ -67,7 +68,8 @@ export class EarningActionsController {
   @Roles('member')
   @ApiBodySchema(evaluationSchema)
   @ApiOperation({ summary: 'Online evaluation (网上评议) of the member’s union: once per campaign' })
-  async evaluate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+  @EventSourcedIdempotency()
+  async evaluate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @IdempotencyDigest() digest: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(evaluationSchema, body);
     const items: Record<string, number> = {};
@@ -78,7 +80,7 @@ export class EarningActionsController {
       overall: input.overall,
       items,
       suggestion: input.suggestion ?? null,
-    });
+    }, digest);
     return presentMemberResult(user.sub, await this.commands.execute(command));
   }
 
@@ -86,9 +88,10 @@ export class EarningActionsController {
   @Roles('member')
   @ApiBodySchema(activitySchema)
   @ApiOperation({ summary: 'Record participation in an activity (once per activity)' })
-  async participate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Body() body: unknown, @Query() query: unknown) {
+  @EventSourcedIdempotency()
+  async participate(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @IdempotencyDigest() digest: string, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(activitySchema, body);
-    return presentMemberResult(user.sub, await this.commands.execute(new ParticipateActivity(user, key, { type: 'ParticipateActivity', activityId: input.activityId })));
+    return presentMemberResult(user.sub, await this.commands.execute(new ParticipateActivity(user, key, { type: 'ParticipateActivity', activityId: input.activityId }, digest)));
   }
 }

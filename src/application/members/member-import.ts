@@ -106,10 +106,12 @@ export function memberRowChecker(vault: Pick<PiiSealer, 'idHmac'>, now: () => Da
 export async function checkMemberOrg(
   line: number,
   orgId: string,
-  org: Pick<OrgState, 'registered' | 'level'>,
+  org: Pick<OrgState, 'registered' | 'level'> & Partial<Pick<OrgState, 'closed'>>,
   authorize: ImportOptions['authorize'],
 ): Promise<RowResult | null> {
   if (!org.registered) return rejected(line, 'ORG.UNKNOWN', `organisation ${orgId} does not exist`);
+  // A closed (or merged) unit takes no member: its members were transferred before it closed.
+  if (org.closed) return rejected(line, 'ORG.CLOSED', `organisation ${orgId} is closed`);
   if (org.level !== 'grassroots') return rejected(line, 'ORG.NOT_GRASSROOTS', `members belong to a grassroots union; ${orgId} is a ${org.level}`);
   if (authorize && !(await authorize(orgId))) return rejected(line, 'ORG.FORBIDDEN', `organisation ${orgId} is outside your part of the union tree`);
   return null;

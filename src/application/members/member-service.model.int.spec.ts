@@ -65,7 +65,7 @@ beforeAll(async () => {
     [ORG, 'grassroots', 'js-nj'],
   ];
   for (const [orgId, level, parentId] of tree) {
-    const parent = parentId ? { registered: true, orgId: parentId, name: parentId, parentId: null, level: tree.find(([id]) => id === parentId)![1] } : null;
+    const parent = parentId ? { ...initialOrgState, registered: true, orgId: parentId, name: parentId, parentId: null, level: tree.find(([id]) => id === parentId)![1] } : null;
     const events = decideRegister(initialOrgState, { orgId, name: `${orgId} union`, parentId, level }, parent);
     await store.appendToStream(
       orgStream(orgId),

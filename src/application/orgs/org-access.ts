@@ -19,16 +19,51 @@ const PATH_CACHE_ENTRIES = 100_000;
  * Every decision reads the organisation streams (through OrgService, so the event store), never
  * the orgs read model: an authorisation must not depend on how far a projection has caught up
  * (a root admin's first upload, right after the root was registered, was refused for a second
- * or two). An organisation's parent never changes once it is registered, so its path is cached;
- * an unknown organisation is not, and is asked again next time.
+ * or two). Paths are cached; an unknown organisation is not, and is asked again next time. A
+ * path changes when the org or an ancestor moves, maybe in another process: the cache holds only
+ * while the tree's version (the revision of the tree stream every move is decided on,
+ * OrgService.treeVersion) is the one it was filled at. That check is one read of one event,
+ * shared by concurrent calls and by the calls of `validityMs` (0: every call checks; the service
+ * uses ORG_TREE_CHECK_MS, so another process's move is seen within that long).
  */
 export class OrgAccess {
   private readonly paths = new Map<string, readonly string[]>();
+  private treeVersion: string | null = null;
+  private checkedAtMs = 0;
+  private checking: Promise<void> | undefined;
 
-  constructor(private readonly orgs: Pick<OrgService, 'readOrg'>) {}
+  constructor(
+    private readonly orgs: Pick<OrgService, 'readOrg' | 'treeVersion'>,
+    private readonly validityMs = 0,
+  ) {}
+
+  /** Forgets every cached path (this process just moved an organisation). */
+  invalidate(): void {
+    this.paths.clear();
+    this.treeVersion = null;
+    this.checkedAtMs = 0;
+  }
+
+  private async checkTree(): Promise<void> {
+    if (this.validityMs > 0 && Date.now() - this.checkedAtMs < this.validityMs) return;
+    this.checking ??= (async () => {
+      try {
+        const version = await this.orgs.treeVersion();
+        if (version !== this.treeVersion) {
+          this.paths.clear();
+          this.treeVersion = version;
+        }
+        this.checkedAtMs = Date.now();
+      } finally {
+        this.checking = undefined;
+      }
+    })();
+    await this.checking;
+  }
 
   /** The org's ancestors from the root down, ending with the org; null when it is not registered. */
   async pathOf(orgId: string): Promise<readonly string[] | null> {
+    await this.checkTree();
     const climbed: string[] = [];
     let above: readonly string[] = [];
     let current: string | null = orgId;

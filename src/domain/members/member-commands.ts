@@ -1,6 +1,7 @@
 import { DomainError, invariant, periodsOf, pointsPosting, previousDay } from '../shared';
 import { CAP_PERIODS, type EarningAction, type RuleId, type RuleSet } from '../earning';
-import { accounts, fold, type InsuranceGrant, type MemberEvent, type MemberState, type PointsGrantedData } from './member';
+import { accounts, awardKey, fold, type InsuranceGrant, type MemberEvent, type MemberState, type PointsGrantedData } from './member';
+import { decideLifecycle, type LifecycleCommand } from './member-lifecycle';
 
 /**
  * The member's commands: one pure function per command, and `decide`, which only releases expired
@@ -29,10 +30,13 @@ export type MemberCommand =
   /** Gives a posted hold back whole, once (a returned mall order). */
   | { type: 'RefundHold'; holdId: string }
   | { type: 'SpendPoints'; spendId: string; points: number; purpose: string }
+  /** Credits a prize's points once per `awardId` (a lottery's points prize: `source` = `lottery:<id>`). */
+  | { type: 'AwardPoints'; awardId: string; points: number; source: string }
   | { type: 'ReleaseExpiredHolds' }
   /** The insurer's answer to an InsuranceGrantRequested (recorded by the insurance worker). */
   | { type: 'RecordInsuranceGranted'; grantId: string; policyNumber: string; validFrom: string; validUntil: string }
-  | { type: 'RecordInsuranceGrantFailed'; grantId: string; reason: string };
+  | { type: 'RecordInsuranceGrantFailed'; grantId: string; reason: string }
+  | LifecycleCommand;
 
 type CommandOf<Type extends MemberCommand['type']> = Extract<MemberCommand, { type: Type }>;
 
@@ -48,6 +52,7 @@ const CALENDAR_DAY = /^\d{4}-\d{2}-\d{2}$/;
 function requireActive(state: MemberState): void {
   if (state.status === 'none') throw new DomainError('MEMBER.NOT_FOUND', 'no such member', 404);
   if (state.status !== 'active') throw new DomainError('MEMBER.NOT_ACTIVE', 'the member has not activated their account', 403);
+  if (state.left) throw new DomainError('MEMBER.LEFT', 'the member has left the union', 403);
 }
 
 /**
@@ -149,6 +154,7 @@ export function activate(state: MemberState, command: CommandOf<'ActivateMember'
     throw new DomainError('ACTIVATION.NO_MATCH', 'no roster entry matches this national ID number and name', 422);
   }
   if (state.status === 'active') throw new DomainError('MEMBER.ALREADY_ACTIVE', 'the member is already activated', 409);
+  if (state.left) throw new DomainError('MEMBER.LEFT', 'the member has left the union', 403);
   const { memberId } = state;
   const day = periodsOf(ctx.now).day;
   const reward = grant(state, ctx, 'activation', 'activation', 'once', ctx.rules.rules.activation.points, { day }, 'activation');
@@ -293,6 +299,16 @@ export function spend(state: MemberState, command: CommandOf<'SpendPoints'>): Me
   ];
 }
 
+/** A prize's points, credited once per award id (a retried settlement finds it done: AWARD.DUPLICATE). */
+export function awardPoints(state: MemberState, command: CommandOf<'AwardPoints'>): MemberEvent[] {
+  requireActive(state);
+  const { memberId } = state;
+  const { awardId, points, source } = command;
+  checkPoints(points);
+  if (state.done.has(awardKey(awardId))) throw new DomainError('AWARD.DUPLICATE', 'these points were already awarded', 409, { awardId });
+  return [{ type: 'PointsAwarded', data: { memberId, awardId, points, source, postings: [pointsPosting(accounts.prizeIssuer(source), accounts.available(memberId), points)] } }];
+}
+
 // ---------------------------------------------------------------- insurance
 
 function requireRequestedGrant(state: MemberState, grantId: string): InsuranceGrant {
@@ -391,12 +407,22 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
       return spend(state, command);
     case 'RefundHold':
       return refundHold(state, command);
+    case 'AwardPoints':
+      return awardPoints(state, command);
     case 'ReleaseExpiredHolds':
       return []; // decide() has already released them.
     case 'RecordInsuranceGranted':
       return recordInsuranceGranted(state, command);
     case 'RecordInsuranceGrantFailed':
       return recordInsuranceGrantFailed(state, command);
+    case 'RequestTransfer':
+    case 'AcceptTransfer':
+    case 'DeclineTransfer':
+    case 'TransferByMerge':
+    case 'ParkMember':
+    case 'LeaveUnion':
+    case 'ReinstateMember':
+      return decideLifecycle(state, command);
     default: {
       const unknown: never = command;
       throw new Error(`unknown member command ${(unknown as { type: string }).type}`);

@@ -69,13 +69,41 @@ export type MemberEvent =
   | { type: 'HoldVoided'; data: { memberId: string; holdId: string; points: number; reason: 'voided' | 'expired'; postings: Posting[] } }
   | { type: 'PointsSpent'; data: { memberId: string; spendId: string; points: number; purpose: string; postings: Posting[] } }
   /** A posted hold given back whole (a mall order returned): the points go from what they were spent on back to available. */
-  | { type: 'PointsRefunded'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } };
+  | { type: 'PointsRefunded'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } }
+  /**
+   * Points given as a prize (a lottery's points prize), once per award id: from the issuer of the
+   * source (`issuer:<source>`, e.g. `issuer:lottery:<id>`) to available. Not an earning: no rule,
+   * no caps, not counted in lifetimeEarned (leaderboards rank what members earned).
+   */
+  | { type: 'PointsAwarded'; data: { memberId: string; awardId: string; points: number; source: string; postings: Posting[] } }
+  // ---- lifecycle (member-lifecycle.ts): every decision names the admin who took it
+  /** A transfer (转会) asked for by the member (`byAdminId` null) or by an admin of the sending unit; the receiving unit decides. */
+  | { type: 'MemberTransferRequested'; data: { memberId: string; transferId: string; fromOrgId: string; toOrgId: string; byAdminId: string | null } }
+  | { type: 'MemberTransferDeclined'; data: { memberId: string; transferId: string; fromOrgId: string; toOrgId: string; byAdminId: string; reason: string } }
+  /**
+   * The member now belongs to `toOrgId`: accepted by an admin of the receiving unit (reason
+   * 'transfer') or carried out by a merge of the sending unit (reason 'merge'). Points, wallet and
+   * history are keyed by member and follow; leaderboards of the current periods move here.
+   */
+  | {
+      type: 'MemberTransferred';
+      data: { memberId: string; transferId: string; fromOrgId: string; toOrgId: string; byAdminId: string; reason: 'transfer' | 'merge' };
+    }
+  /** The member left their job: parked at the upper-level union (`toOrgId`) until a new unit takes them in by a transfer. */
+  | { type: 'MemberParked'; data: { memberId: string; fromOrgId: string; toOrgId: string; byAdminId: string; reason: string } }
+  /** The member left the union: no earning nor spending until reinstated; balances stay. */
+  | { type: 'MemberLeft'; data: { memberId: string; orgId: string; byAdminId: string; reason: string } }
+  | { type: 'MemberReinstated'; data: { memberId: string; orgId: string; byAdminId: string; reason: string } };
 
 export const memberStream = (memberId: string): string => `member-${memberId}`;
+/** The once-only key of an award in MemberState.done. */
+export const awardKey = (awardId: string): string => `award:${awardId}`;
 export const accounts = {
   available: (memberId: string) => `member:${memberId}:available`,
   held: (memberId: string) => `member:${memberId}:held`,
   issuer: (ruleId: RuleId) => `issuer:${ruleId}`,
+  /** Where prize points come from (a lottery: `issuer:lottery:<id>`); an issuer account goes negative by what it gave. */
+  prizeIssuer: (source: string) => `issuer:${source}`,
   spent: (purpose: string) => `spent:${purpose}`,
 };
 
@@ -128,6 +156,14 @@ export interface MemberState {
   spends: ReadonlySet<string>;
   /** Insurance grants by grant id (one today: the activation's). */
   insurance: ReadonlyMap<string, InsuranceGrant>;
+  /** True after MemberLeft until MemberReinstated. */
+  left: boolean;
+  /** The unit the member was parked from (their union is then its upper-level union), until a transfer takes them in. */
+  parkedFrom: string | null;
+  /** The transfer waiting for the receiving unit's decision (one at a time). */
+  pendingTransfer: { transferId: string; toOrgId: string } | null;
+  /** Transfer ids already used (requested, declined or done), so an id names one transfer. */
+  transfers: ReadonlySet<string>;
 }
 
 export const initialState: MemberState = {
@@ -148,6 +184,10 @@ export const initialState: MemberState = {
   holds: new Map(),
   spends: new Set(),
   insurance: new Map(),
+  left: false,
+  parkedFrom: null,
+  pendingTransfer: null,
+  transfers: new Set(),
 };
 
 function withDone(state: MemberState, key: string): MemberState {
@@ -241,6 +281,31 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       invariant(hold, `refunded hold ${event.data.holdId} exists`);
       return withHold({ ...state, available: state.available + hold.points }, event.data.holdId, { ...hold, status: 'refunded' });
     }
+    case 'PointsAwarded':
+      return { ...state, available: state.available + event.data.points, done: new Set(state.done).add(awardKey(event.data.awardId)) };
+    case 'MemberTransferRequested':
+      return {
+        ...state,
+        pendingTransfer: { transferId: event.data.transferId, toOrgId: event.data.toOrgId },
+        transfers: new Set(state.transfers).add(event.data.transferId),
+      };
+    case 'MemberTransferDeclined':
+      return { ...state, pendingTransfer: null };
+    case 'MemberTransferred':
+      return {
+        ...state,
+        orgId: event.data.toOrgId,
+        parkedFrom: null,
+        // A merge moves the member whatever they asked for; a transfer they asked for elsewhere still waits.
+        pendingTransfer: state.pendingTransfer?.transferId === event.data.transferId ? null : state.pendingTransfer,
+        transfers: new Set(state.transfers).add(event.data.transferId),
+      };
+    case 'MemberParked':
+      return { ...state, orgId: event.data.toOrgId, parkedFrom: event.data.fromOrgId };
+    case 'MemberLeft':
+      return { ...state, left: true, pendingTransfer: null };
+    case 'MemberReinstated':
+      return { ...state, left: false };
     default: {
       const unknown: never = event;
       throw new Error(`unknown member event ${(unknown as { type: string }).type}`);

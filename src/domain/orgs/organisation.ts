@@ -12,7 +12,34 @@ export interface OrganisationRegistered {
   type: 'OrganisationRegistered';
   data: { orgId: string; name: string; parentId: string | null; level: OrgLevel };
 }
-export type OrganisationEvent = OrganisationRegistered;
+/** The organisation's new name (its id, stream and place in the tree stay). */
+export interface OrganisationRenamed {
+  type: 'OrganisationRenamed';
+  data: { orgId: string; name: string; previousName: string; byAdminId: string };
+}
+
+/** The organisation, with its whole subtree, now sits under another parent. */
+export interface OrganisationMoved {
+  type: 'OrganisationMoved';
+  data: { orgId: string; fromParentId: string; toParentId: string; byAdminId: string };
+}
+
+/** The organisation's members were transferred to `intoOrgId`, and the organisation closed. */
+export interface OrganisationMerged {
+  type: 'OrganisationMerged';
+  data: { orgId: string; intoOrgId: string; byAdminId: string };
+}
+
+/** The organisation is closed: no member, no child, no new member or child from now on. */
+export interface OrganisationClosed {
+  type: 'OrganisationClosed';
+  data: { orgId: string; reason: string; byAdminId: string };
+}
+
+export type OrganisationEvent = OrganisationRegistered | OrganisationRenamed | OrganisationMoved | OrganisationMerged | OrganisationClosed;
+export type OrganisationChange = Exclude<OrganisationEvent, OrganisationRegistered>;
+/** Event types that change an organisation's place in the tree (and so the path of its subtree). */
+export const TREE_CHANGING_EVENTS = ['OrganisationMoved'] as const;
 
 export const orgStream = (orgId: string): string => `org-${orgId}`;
 export const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -23,17 +50,29 @@ export interface OrgState {
   name: string;
   parentId: string | null;
   level: OrgLevel | null;
+  /** Closed (on its own or by a merge): it takes no member and no child any more. */
+  closed: boolean;
+  /** The organisation its members went to, when it was merged. */
+  mergedInto: string | null;
 }
 
-export const initialOrgState: OrgState = { registered: false, orgId: '', name: '', parentId: null, level: null };
+export const initialOrgState: OrgState = { registered: false, orgId: '', name: '', parentId: null, level: null, closed: false, mergedInto: null };
 
 export function evolveOrg(state: OrgState, event: OrganisationEvent): OrgState {
   switch (event.type) {
     case 'OrganisationRegistered':
-      return { registered: true, ...event.data };
+      return { ...initialOrgState, registered: true, ...event.data };
+    case 'OrganisationRenamed':
+      return { ...state, name: event.data.name };
+    case 'OrganisationMoved':
+      return { ...state, parentId: event.data.toParentId };
+    case 'OrganisationMerged':
+      return { ...state, closed: true, mergedInto: event.data.intoOrgId };
+    case 'OrganisationClosed':
+      return { ...state, closed: true };
     default: {
-      const unknown: never = event.type;
-      throw new Error(`unknown organisation event ${String(unknown)}`);
+      const unknown: never = event;
+      throw new Error(`unknown organisation event ${(unknown as { type: string }).type}`);
     }
   }
 }
@@ -68,6 +107,7 @@ export function decideRegister(state: OrgState, command: RegisterOrganisation, p
       throw new DomainError('ORG.PARENT_UNKNOWN', `parent organisation ${command.parentId ?? '(none)'} does not exist`, 422);
     }
     // Levels only go down the tree; a grassroots union may sit directly under a city or a county.
+    if (parent.closed) throw new DomainError('ORG.CLOSED', `parent organisation ${command.parentId} is closed`, 422);
     if (parent.level === null || ORG_LEVELS.indexOf(parent.level) >= levelIndex) {
       throw new DomainError('ORG.PARENT_INVALID', `a ${command.level} cannot sit under a ${parent.level}`, 422);
     }

@@ -1,9 +1,12 @@
-import type Redis from 'ioredis';
-import { START, type EventStore, type RecordedEvent, type SubscriptionHandle } from '../../eventstore/event-store';
-import type { PointsGrantedData } from '../../domain/members';
+import { createHash } from 'node:crypto';
+import type { RedisClient as Redis } from '../../infra/runtime';
+import { START, type EventStore, type ReadAllResult, type RecordedEvent, type SubscriptionHandle } from '../../eventstore/event-store';
+import type { MemberEvent, PointsGrantedData } from '../../domain/members';
+import type { OrganisationMoved } from '../../domain/orgs';
+import { periodsOf } from '../../domain/shared';
 import type { Database } from '../../infra/database';
 import { redisOutage } from '../../infra/outage';
-import { CATCH_UP_BATCH, MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
+import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
 
 /**
  * Leaderboards per organisation at every level of the tree, for the ISO week, the month, the
@@ -22,13 +25,115 @@ export type LeaderboardPeriod = (typeof LEADERBOARD_PERIODS)[number];
 export const LEADERBOARD_TOP_MAX = 100;
 export const LEADERBOARD_PROJECTION = 'leaderboard';
 export const LEADERBOARD_STREAM_PREFIXES = ['member-', 'org-'];
-export const LEADERBOARD_EVENT_TYPES = ['PointsGranted', 'OrganisationRegistered'];
+export const LEADERBOARD_EVENT_TYPES = ['PointsGranted', 'OrganisationRegistered', 'OrganisationMoved', 'MemberTransferred', 'MemberParked'];
+/** Events that move scores between boards: a batch holding one is applied by applyWithMoves. */
+const MOVE_EVENT_TYPES = new Set(['OrganisationMoved', 'MemberTransferred', 'MemberParked']);
+
+/**
+ * Moves one member's score from the boards of the unit they leave to those of the unit they join:
+ * KEYS[1] is their old unit's board (its score is the member's whole score of the period, since every
+ * earlier move carried it along), KEYS[2..n+1] the boards they leave, the rest the boards they join.
+ * A script, queued in the batch's MULTI, so it sees the increments queued before it.
+ */
+const MOVE_MEMBER_SCRIPT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+score = tonumber(score)
+local leaving = tonumber(ARGV[2])
+for i = 2, leaving + 1 do
+  local left = tonumber(redis.call('ZINCRBY', KEYS[i], -score, ARGV[1]))
+  if left <= 0 then redis.call('ZREM', KEYS[i], ARGV[1]) end
+end
+for i = leaving + 2, #KEYS do redis.call('ZINCRBY', KEYS[i], score, ARGV[1]) end
+return 1`;
+
+/**
+ * One batch of the leaderboard projection, atomically (a script runs alone and is replicated
+ * whole). KEYS: the checkpoint, the org-path hash, then every sorted set the batch touches.
+ * ARGV: expected checkpoint, new checkpoint, START, the number of org paths and their (org,
+ * path) pairs, then per sorted set its member count and (member, increment) pairs.
+ *
+ * Everything is checked before the first write (the checkpoint, every count and increment), so
+ * a refused batch writes nothing: Redis does not roll a script back. The `#!lua` line makes Redis
+ * refuse the whole script up front when it is out of memory, instead of failing at a write.
+ *
+ * Increments to a set with many members in the batch go in as variadic ZADDs of absolute scores,
+ * ZMSCORE first: two commands per key and chunk instead of one ZINCRBY per member, with the same
+ * double arithmetic as ZINCRBY (score + increment); sets with fewer than 4 get plain ZINCRBYs.
+ * Each command a script calls costs several times a sorted-set update (bench:rebuild), so the
+ * number of calls is what counts. Chunks of 1,000 members keep unpack() far below Lua's stack limit.
+ */
+const APPLY_SCRIPT = `#!lua
+local stored = redis.call('GET', KEYS[1]) or ARGV[3]
+if stored ~= ARGV[1] then return redis.error_reply('CHECKPOINT_MOVED ' .. stored) end
+local paths = tonumber(ARGV[4])
+local at = 5 + 2 * paths
+for k = 3, #KEYS do
+  local count = tonumber(ARGV[at])
+  if count == nil or count < 1 then return redis.error_reply('BAD_BATCH count of ' .. KEYS[k]) end
+  for j = 1, count do
+    if tonumber(ARGV[at + 2 * j]) == nil then return redis.error_reply('BAD_BATCH increment in ' .. KEYS[k]) end
+  end
+  at = at + 1 + 2 * count
+end
+if at ~= #ARGV + 1 then return redis.error_reply('BAD_BATCH length') end
+for p = 0, paths - 1 do redis.call('HSET', KEYS[2], ARGV[5 + 2 * p], ARGV[6 + 2 * p]) end
+at = 5 + 2 * paths
+for k = 3, #KEYS do
+  local count = tonumber(ARGV[at])
+  at = at + 1
+  local done = 0
+  if count < SMALL then
+    -- A few members (a grassroots union's sets get one or two a page): ZINCRBY is one call each,
+    -- fewer than ZMSCORE + ZADD.
+    for j = 0, count - 1 do redis.call('ZINCRBY', KEYS[k], ARGV[at + 2 * j + 1], ARGV[at + 2 * j]) end
+    at = at + 2 * count
+    done = count
+  end
+  while done < count do
+    local n = math.min(1000, count - done)
+    local members = {}
+    for j = 1, n do members[j] = ARGV[at + 2 * (j - 1)] end
+    local scores = redis.call('ZMSCORE', KEYS[k], unpack(members))
+    local pairs = {}
+    for j = 1, n do
+      local score = tonumber(ARGV[at + 2 * (j - 1) + 1])
+      if scores[j] then score = tonumber(scores[j]) + score end
+      pairs[2 * j - 1] = score
+      pairs[2 * j] = members[j]
+    end
+    redis.call('ZADD', KEYS[k], unpack(pairs))
+    at = at + 2 * n
+    done = done + n
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 'OK'
+`.replace('SMALL', '4');
+const APPLY_SCRIPT_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
+
+/**
+ * EVALSHA, loading the script on the first NOSCRIPT (a new or restarted Redis). The arguments go
+ * as one array (call's array form): a rebuild page has ~100,000 of them, too many to spread into
+ * a JavaScript call.
+ */
+async function runScript(redis: Redis, script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+  const rest = [keys.length, ...keys, ...args];
+  try {
+    return await redis.call('evalsha', [APPLY_SCRIPT_SHA, ...rest]);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return redis.call('eval', [script, ...rest]);
+  }
+}
 
 export class Leaderboards {
   private readonly orgPaths = new Map<string, string[]>();
   /** WATCH state belongs to a connection; the writer gets its own so queries' EXECs cannot clear it. */
   private writer: Redis | undefined;
   private orgPathsLoaded = false;
+  /** The tree version the cached paths were read at (orgTreeKey): another process's move bumps it. */
+  private orgPathsVersion: string | null = null;
 
   constructor(
     /** Writes, checkpoints, rebuilds: a connection that waits and retries through an outage. */
@@ -63,6 +168,11 @@ export class Leaderboards {
     return `${this.prefix}lb:org-paths`;
   }
 
+  /** Bumped in the MULTI of every batch that moves an organisation, so every process's cached paths can tell they are stale. */
+  get orgTreeKey(): string {
+    return `${this.prefix}lb:org-tree`;
+  }
+
   /**
    * The org and its ancestors. The projection keeps them itself (from OrganisationRegistered,
    * which precedes any grant in the feed), so it never depends on another projection's progress.
@@ -90,16 +200,79 @@ export class Leaderboards {
     return raw === null ? START : BigInt(raw);
   }
 
+  /**
+   * Applies a batch and moves the checkpoint from `from` to `to` in one Lua script (APPLY_SCRIPT):
+   * Redis runs a script alone and whole, so scores, org paths and checkpoint move together as
+   * they did under WATCH/MULTI/EXEC, in one round trip instead of five. The batch is folded
+   * first: one increment per (sorted set, member), however many grants a member has in it.
+   */
   async apply(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
+    this.writer ??= this.redis.duplicate();
+    // Moves are rare and need the scores as they stand (ZSCORE, ZUNIONSTORE): such a batch takes
+    // the WATCH/MULTI path; every other batch is one script (APPLY_SCRIPT).
+    if (events.some((event) => MOVE_EVENT_TYPES.has(event.type))) return this.applyWithMoves(events, from, to);
+    this.checkTreeVersion(await this.writer.get(this.orgTreeKey));
+    const paths: string[] = [];
+    const increments = new Map<string, Map<string, number>>();
+    for (const event of events) {
+      if (event.type === 'OrganisationRegistered') {
+        const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
+        const path = [...(parentId ? await this.pathOf(parentId) : []), orgId];
+        // Cached before the script runs: a path is a fact of an immutable event, right whether or not this batch commits.
+        this.orgPaths.set(orgId, path);
+        paths.push(orgId, JSON.stringify(path));
+        continue;
+      }
+      if (event.type !== 'PointsGranted') continue;
+      const grant = event.data as unknown as PointsGrantedData;
+      if (!Number.isSafeInteger(grant.points)) throw new Error(`invariant violated: a grant of ${String(grant.points)} points in event ${event.eventId}`);
+      for (const orgId of await this.pathOf(grant.orgId)) {
+        for (const period of LEADERBOARD_PERIODS) {
+          const key = this.key(orgId, period, period === 'all' ? '' : grant.periods[period]);
+          let members = increments.get(key);
+          if (!members) increments.set(key, (members = new Map()));
+          members.set(grant.memberId, (members.get(grant.memberId) ?? 0) + grant.points);
+        }
+      }
+    }
+    const keys = [this.checkpointKey, this.orgPathKey];
+    const args: Array<string | number> = [from.toString(), to.toString(), START.toString(), paths.length / 2, ...paths];
+    for (const [key, members] of increments) {
+      keys.push(key);
+      args.push(members.size);
+      for (const [memberId, points] of members) args.push(memberId, points);
+    }
+    try {
+      await runScript(this.writer, APPLY_SCRIPT, keys, args);
+    } catch (error) {
+      const moved = /CHECKPOINT_MOVED (\S+)/.exec(error instanceof Error ? error.message : '');
+      if (moved) throw new Error(`leaderboard checkpoint moved from ${from} to ${moved[1]}`);
+      throw error;
+    }
+  }
+
+  /** A batch with moves, under WATCH/MULTI/EXEC on the checkpoint, so scores and checkpoint still move together. */
+  private async applyWithMoves(events: RecordedEvent[], from: bigint, to: bigint): Promise<void> {
     this.writer ??= this.redis.duplicate();
     const writer = this.writer;
     await writer.watch(this.checkpointKey);
     try {
-      const raw = await writer.get(this.checkpointKey);
-      const stored = raw === null ? START : BigInt(raw);
+      const [raw, treeVersion] = await writer.mget(this.checkpointKey, this.orgTreeKey);
+      const stored = raw === null || raw === undefined ? START : BigInt(raw);
       if (stored !== from) throw new Error(`leaderboard checkpoint moved from ${from} to ${stored}`);
+      this.checkTreeVersion(treeVersion ?? null);
       const multi = writer.multi();
+      let moved = false;
       for (const event of events) {
+        if (event.type === 'OrganisationMoved') {
+          await this.moveOrganisation(multi, event);
+          moved = true;
+          continue;
+        }
+        if (event.type === 'MemberTransferred' || event.type === 'MemberParked') {
+          await this.moveMember(multi, event);
+          continue;
+        }
         if (event.type === 'OrganisationRegistered') {
           const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
           const path = [...(parentId ? await this.pathOf(parentId) : []), orgId];
@@ -117,12 +290,88 @@ export class Leaderboards {
           }
         }
       }
+      if (moved) multi.set(this.orgTreeKey, to.toString());
       multi.set(this.checkpointKey, to.toString());
       const result = await multi.exec();
-      if (result === null) throw new Error('leaderboard checkpoint changed during the batch');
+      if (result === null) {
+        this.orgPathsVersion = null; // The paths cached while queueing this batch may belong to a batch that did not commit.
+        throw new Error('leaderboard checkpoint changed during the batch');
+      }
+      if (moved) this.orgPathsVersion = to.toString();
     } finally {
       await writer.unwatch();
     }
+  }
+
+  /** The keys of the current periods at `occurredAt` (and all time): what a move carries; past periods stay where they were earned. */
+  private currentKeys(orgId: string, occurredAt: string): string[] {
+    const periods = periodsOf(new Date(occurredAt));
+    return LEADERBOARD_PERIODS.map((period) => this.key(orgId, period, period === 'all' ? '' : periods[period]));
+  }
+
+  /** A member changed unit: their scores of the current periods leave the boards off their new path and join those on it. */
+  private async moveMember(multi: ReturnType<Redis['multi']>, event: RecordedEvent): Promise<void> {
+    const { memberId, fromOrgId, toOrgId } = (event as unknown as { data: Extract<MemberEvent, { type: 'MemberTransferred' | 'MemberParked' }>['data'] }).data;
+    const fromPath = await this.pathOf(fromOrgId);
+    const toPath = await this.pathOf(toOrgId);
+    const leaving = fromPath.filter((orgId) => !toPath.includes(orgId));
+    const joining = toPath.filter((orgId) => !fromPath.includes(orgId));
+    const source = this.currentKeys(fromOrgId, event.metadata.occurredAt);
+    const leavingKeys = leaving.map((orgId) => this.currentKeys(orgId, event.metadata.occurredAt));
+    const joiningKeys = joining.map((orgId) => this.currentKeys(orgId, event.metadata.occurredAt));
+    source.forEach((sourceKey, index) => {
+      const keys = [sourceKey, ...leavingKeys.map((keysOf) => keysOf[index]!), ...joiningKeys.map((keysOf) => keysOf[index]!)];
+      multi.eval(MOVE_MEMBER_SCRIPT, keys.length, ...keys, memberId, String(leaving.length));
+    });
+  }
+
+  /**
+   * An organisation moved with its subtree: its boards of the current periods (the sum of its
+   * subtree's members) are taken off the ancestors it leaves and added to those it joins, and the
+   * paths of the whole subtree are rewritten.
+   */
+  private async moveOrganisation(multi: ReturnType<Redis['multi']>, event: RecordedEvent): Promise<void> {
+    const { orgId, toParentId } = (event as unknown as OrganisationMoved).data;
+    await this.loadAllPaths();
+    const oldPath = await this.pathOf(orgId);
+    const newPath = [...(await this.pathOf(toParentId)), orgId];
+    const leaving = oldPath.filter((id) => !newPath.includes(id));
+    const joining = newPath.filter((id) => !oldPath.includes(id));
+    const own = this.currentKeys(orgId, event.metadata.occurredAt);
+    own.forEach((orgKey, index) => {
+      for (const ancestor of leaving) {
+        const key = this.currentKeys(ancestor, event.metadata.occurredAt)[index]!;
+        multi.zunionstore(key, 2, key, orgKey, 'WEIGHTS', 1, -1);
+        multi.zremrangebyscore(key, '-inf', 0);
+      }
+      for (const ancestor of joining) {
+        const key = this.currentKeys(ancestor, event.metadata.occurredAt)[index]!;
+        multi.zunionstore(key, 2, key, orgKey);
+      }
+    });
+    for (const [id, path] of [...this.orgPaths]) {
+      const at = path.indexOf(orgId);
+      if (at < 0) continue;
+      const moved = [...newPath, ...path.slice(at + 1)];
+      this.orgPaths.set(id, moved);
+      multi.hset(this.orgPathKey, id, JSON.stringify(moved));
+    }
+  }
+
+  private async loadAllPaths(): Promise<void> {
+    if (this.orgPathsLoaded) return;
+    this.orgPathsLoaded = true;
+    const all = await this.redis.hgetall(this.orgPathKey);
+    // Paths set by this batch (cached before EXEC) win over what Redis held before it.
+    for (const [id, raw] of Object.entries(all)) if (!this.orgPaths.has(id)) this.orgPaths.set(id, JSON.parse(raw) as string[]);
+  }
+
+  /** Another process moved an organisation (or this is the first batch): the cached paths are read again. */
+  private checkTreeVersion(treeVersion: string | null): void {
+    if (treeVersion === this.orgPathsVersion) return;
+    this.orgPaths.clear();
+    this.orgPathsLoaded = false;
+    this.orgPathsVersion = treeVersion;
   }
 
   async close(): Promise<void> {
@@ -157,6 +406,7 @@ export class Leaderboards {
   async clear(): Promise<void> {
     this.orgPaths.clear();
     this.orgPathsLoaded = false;
+    this.orgPathsVersion = null;
     let cursor = '0';
     for (let page = 0; page < 10_000_000; page += 1) {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
@@ -172,7 +422,7 @@ export class Leaderboards {
     let cursor = '0';
     for (let page = 0; page < 10_000_000; page += 1) {
       const [next, found] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}lb:*`, 'COUNT', 1000);
-      keys.push(...found.filter((key) => key !== this.checkpointKey && key !== this.orgPathKey));
+      keys.push(...found.filter((key) => key !== this.checkpointKey && key !== this.orgPathKey && key !== this.orgTreeKey));
       cursor = next;
       if (cursor === '0') break;
     }
@@ -210,27 +460,46 @@ export function startLeaderboardProjection(
   });
 }
 
-/** Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command). */
-export async function catchUpLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards): Promise<number> {
+/**
+ * Grants per catch-up and rebuild page. One page is one script, during which Redis serves nobody
+ * else (rate limits, queues): 5,000 grants are ~80,000 sorted-set updates, tens of milliseconds.
+ */
+export const LEADERBOARD_CATCH_UP_BATCH = 5_000;
+
+/**
+ * Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command), reading
+ * the next page while the current one is applied, as catchUpProjection does.
+ */
+export async function catchUpLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
   await waitForVisibleFeed(db);
+  const read = (after: bigint): Promise<ReadAllResult> =>
+    store.readAll({ after, limit: LEADERBOARD_CATCH_UP_BATCH, streamPrefixes: LEADERBOARD_STREAM_PREFIXES, eventTypes: LEADERBOARD_EVENT_TYPES });
+  let next: { after: bigint; page: Promise<ReadAllResult> } | undefined;
   let applied = 0;
-  for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
-    const from = await leaderboards.loadCheckpoint();
-    const page = await store.readAll({
-      after: from,
-      limit: CATCH_UP_BATCH,
-      streamPrefixes: LEADERBOARD_STREAM_PREFIXES,
-      eventTypes: LEADERBOARD_EVENT_TYPES,
-    });
-    if (page.nextAfter === from) return applied;
-    await leaderboards.apply(page.events, from, page.nextAfter);
-    applied += page.events.length;
-    if (page.isEnd) return applied;
+  try {
+    for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
+      // Read back every turn: the live projection may have moved it, making the prefetch stale.
+      const from = await leaderboards.loadCheckpoint();
+      const page = await (next?.after === from ? next.page : read(from));
+      await next?.page.catch(() => undefined);
+      next = undefined;
+      if (page.nextAfter === from) return applied;
+      if (!page.isEnd) {
+        next = { after: page.nextAfter, page: read(page.nextAfter) };
+        next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
+      }
+      await leaderboards.apply(page.events, from, page.nextAfter);
+      applied += page.events.length;
+      onProgress?.(applied);
+      if (page.isEnd) return applied;
+    }
+    return applied;
+  } finally {
+    await next?.page.catch(() => undefined);
   }
-  return applied;
 }
 
-export async function rebuildLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards): Promise<number> {
+export async function rebuildLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
   await leaderboards.clear();
-  return catchUpLeaderboards(store, db, leaderboards);
+  return catchUpLeaderboards(store, db, leaderboards, onProgress);
 }

@@ -15,4 +15,19 @@ export const ORGS_MIGRATIONS: readonly Migration[] = [
       ON CONFLICT (name) DO NOTHING;
     `,
   },
+  {
+    version: 60,
+    name: 'orgs: closed and merged units, the tree version',
+    sql: /* sql */ `
+      ALTER TABLE ul_orgs ADD COLUMN closed boolean NOT NULL DEFAULT false;
+      ALTER TABLE ul_orgs ADD COLUMN merged_into text;
+      CREATE INDEX ul_orgs_parent_idx ON ul_orgs (parent_id);
+      -- One row: the global position of the last event that changed a path (a move). Caches of
+      -- paths in every process compare it with what they were filled at (OrgDirectory).
+      CREATE TABLE ul_org_tree (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        changed_at_position bigint NOT NULL
+      );
+    `,
+  },
 ];
