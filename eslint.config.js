@@ -77,6 +77,25 @@ module.exports = defineConfig(
     },
   },
 
+  // The web console (console/, built by Vite for the browser): TypeScript and TSX, browser globals
+  // come from its own tsconfig's DOM library (tsc -p console), so no globals list is needed here.
+  {
+    files: ['console/**/*.ts', 'console/**/*.tsx', 'console/**/*.mts'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommended],
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'module',
+      parserOptions: { ecmaFeatures: { jsx: true } },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', unusedVarsOptions],
+      // Undefined names are tsc's job (it knows the DOM); ESLint's own check does not.
+      'no-undef': 'off',
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
+      'no-console': 'error',
+    },
+  },
+
   // Command-line tools and benchmarks talk to the terminal; the service logs through its logger.
   {
     files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],

@@ -19,6 +19,7 @@ import { applyHttpLimits, fastifyLimitOptions } from './common/http-limits';
 import { requestIdOf, requestLogParams, trackRequests } from './common/request-log';
 import type { RateLimitSettings } from './common/rate-limit';
 import { mountQueueDashboard } from './jobs';
+import { defaultConsoleDir, mountConsole } from './common/console-static';
 
 export interface HttpAppOptions {
   /**
@@ -43,6 +44,8 @@ export interface HttpAppOptions {
   queueDashboard?: { queues: readonly Queue[] };
   /** Modules mounted beside the context modules (tests mount probe controllers of their own this way). */
   extraModules?: ModuleImport[];
+  /** The built web console served at /console (default: dist/console of the project); null: none. */
+  consoleDir?: string | null;
 }
 
 const UNSAFE_METHODS = ['post', 'put', 'patch', 'delete'] as const;
@@ -132,6 +135,8 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
       access: { tokens: ledger.identity.tokens, isRootAdmin: (claims) => ledger.orgAccess.isRootAdmin(claims) },
     });
   }
+  // The web console's files, after helmet too (its security headers cover the console).
+  if (options.consoleDir !== null) await mountConsole(fastify, options.consoleDir ?? defaultConsoleDir());
   // Overload: when the event loop lags this far behind, requests are answered 503 at once instead
   // of queueing until every client times out.
   if (limits.maxEventLoopDelayMs > 0) {

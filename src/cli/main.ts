@@ -10,6 +10,7 @@ import { checkTrialBalance, type TrialBalanceReport } from '../projections/ledge
 import { cliLog } from './cli-log';
 import { ProgressBar } from './progress';
 import { registerAdminCommand } from './admin-command';
+import { registerDemoCommand } from './demo-command';
 import { registerAuditCommand } from './audit-command';
 import { registerLotteryAuditCommand } from './lottery-audit-command';
 import { registerImportCommand } from './import-command';
@@ -162,6 +163,7 @@ export function buildCli(): Command {
   registerTokenCommand(program);
   registerImportCommand(program, { withRuntime });
   registerAdminCommand(program, { withRuntime });
+  registerDemoCommand(program, { withRuntime });
   registerWorkerCommand(program);
   registerReconcileCommand(program, { withRuntime });
   registerLotteryAuditCommand(registerAuditCommand(program, { withRuntime }), { withRuntime });

@@ -103,6 +103,13 @@ const EXPECTED: Record<string, Expectation> = {
   'GET /v1/admin/batches/{batchId}': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('BATCH.NOT_FOUND') } },
   'GET /v1/admin/batches/{batchId}/results': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', refusal: hidden('BATCH.NOT_FOUND') } },
   'GET /v1/admin/proposals': { who: ['admin', 'finance', 'auditor'] }, // Scoped by filtering: see the test of the benefits inboxes below.
+  'GET /v1/admin/batches': { who: ['admin', 'finance', 'auditor'] }, // Scoped by filtering, like the proposals inbox.
+  // The console's reads: the tree with counts and the masked member search, rooted at the caller's organisation; another subtree's is not found.
+  'GET /v1/admin/org-tree': { who: ['admin', 'finance', 'auditor'], outside: { as: 'admin', path: '/v1/admin/org-tree?orgId=u-1', refusal: hidden('ORG.NOT_FOUND') } },
+  'GET /v1/admin/member-search': { who: ['admin', 'auditor'], outside: { as: 'admin', path: '/v1/admin/member-search?q=x&orgId=u-1', refusal: hidden('ORG.NOT_FOUND') } },
+  // The earning rules are ledger-wide: every version is readable by those who read the current one.
+  'GET /v1/admin/earning-rules/versions': { who: ['admin', 'auditor'] },
+  'GET /v1/admin/earning-rules/versions/{version}': { who: ['admin', 'auditor'] },
   'GET /v1/admin/proposals/{proposalId}': { who: ['admin', 'finance', 'auditor'], outside: { as: 'finance', refusal: hidden('PROPOSAL.NOT_FOUND') } },
   'POST /v1/admin/proposals/{proposalId}/approval': { who: ['finance'], outside: { as: 'finance', refusal: hidden('PROPOSAL.NOT_FOUND') } },
   'POST /v1/admin/proposals/{proposalId}/rejection': { who: ['finance'], outside: { as: 'finance', body: { reason: 'out' }, refusal: hidden('PROPOSAL.NOT_FOUND') } },
@@ -240,7 +247,8 @@ function concrete(path: string): string {
     .replace('{streamId}', 'member-x')
     .replace('{account}', 'member:x:available')
     .replace('{transferId}', fixture.transferId)
-    .replace('{applicationId}', fixture.applicationId);
+    .replace('{applicationId}', fixture.applicationId)
+    .replace('{version}', '1');
 }
 
 async function send(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {
@@ -415,6 +423,8 @@ describe('the authorisation matrix', () => {
     // The other province sees its own merchant's admission only.
     const outsideProposals = await rows(outside, '/v1/admin/proposals?limit=100', 'proposals');
     expect(outsideProposals.map((row) => [row.kind, row.orgId])).toEqual([['merchant.admit', 'u-2']]);
+    expect((await rows(inside, '/v1/admin/batches', 'batches')).map((row) => row.batchId)).toEqual(['batch-1']);
+    expect(await rows(outside, '/v1/admin/batches', 'batches')).toEqual([]);
     expect((await rows(inside, '/v1/admin/merchants', 'merchants')).map((row) => row.merchantId)).toEqual(['shop-1']);
     expect((await rows(outside, '/v1/admin/merchants', 'merchants')).map((row) => row.merchantId)).toEqual(['shop-2']);
   });

@@ -221,6 +221,8 @@ const STRING_CANDIDATES = [
   // The benefits routes' values: a business day and an instant.
   '2026-01-01',
   '2026-01-01T00:00:00Z',
+  // The batches list's cursor: a drafting instant and a batch id.
+  '2026-01-01T00:00:00.000Z|batch-1',
 ];
 
 function matches(schema: JsonSchema, value: string): boolean {

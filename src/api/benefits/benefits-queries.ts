@@ -58,6 +58,14 @@ export class GetBatchHandler extends BenefitsQueryHandler implements IQueryHandl
   }
 }
 
+export class ListBatches extends BenefitsQuery<{ status?: string | undefined; before?: string | undefined; limit?: number | undefined }, Out<'listBatches'>> {}
+@QueryHandler(ListBatches)
+export class ListBatchesHandler extends BenefitsQueryHandler implements IQueryHandler<ListBatches> {
+  execute({ user, input }: ListBatches) {
+    return this.ledger.benefits.listBatches(user, input);
+  }
+}
+
 export class GetBatchResults extends BenefitsQuery<{ batchId: string; result?: string | undefined; afterSeq?: number | undefined; limit?: number | undefined }, Out<'batchResults'>> {}
 @QueryHandler(GetBatchResults)
 export class GetBatchResultsHandler extends BenefitsQueryHandler implements IQueryHandler<GetBatchResults> {
@@ -120,6 +128,7 @@ export const BENEFITS_QUERY_HANDLERS = [
   ListProposalsHandler,
   GetBatchHandler,
   GetBatchResultsHandler,
+  ListBatchesHandler,
   GetWalletHandler,
   GetWalletStatementHandler,
   ListMerchantsHandler,

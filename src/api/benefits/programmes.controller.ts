@@ -7,10 +7,11 @@ import { IdempotencyKey } from '../common/idempotency';
 import { csvBody } from '../common/imports';
 import { ApiBodySchema, ApiParamSchema, ApiQuerySchema, NoQuery, parseBody, parseNoBody, parseParams, parseQuery } from '../common/validation';
 import { ApproveProposal, CloseProgramme, DraftBatch, OpenProgramme, ProposeAllocation, ProposeFunding, RejectProposal, ReturnBudget } from './benefits-commands';
-import { GetBatch, GetBatchResults, GetProgramme, GetProposal, ListProposals } from './benefits-queries';
+import { GetBatch, GetBatchResults, GetProgramme, GetProposal, ListBatches, ListProposals } from './benefits-queries';
 import { presentBatch, presentProgramme, presentProposal, presentRow } from './present';
 import {
   allocationSchema,
+  batchesQuery,
   batchCsvQuery,
   batchParams,
   batchResultsQuery,
@@ -123,6 +124,15 @@ export class ProgrammesController {
     const input = parseQuery(batchCsvQuery, query);
     const { batch, proposal } = await this.commands.execute(new DraftBatch(user, key, { ...input, kind: 'money', csv: csvBody(body) }));
     return { batch: presentBatch(batch), proposal: presentProposal(proposal) };
+  }
+
+  @Get('batches')
+  @Roles('admin', 'finance', 'auditor')
+  @ApiQuerySchema(batchesQuery)
+  @ApiOperation({ summary: 'Batches of your subtree (auditors: all), newest first, with their progress as projected' })
+  async batches(@CurrentUser() user: JwtClaims, @Query() query: unknown) {
+    const page = await this.queries.execute(new ListBatches(user, parseQuery(batchesQuery, query)));
+    return { batches: page.items.map((row) => presentRow(row as unknown as Record<string, unknown>)), nextCursor: page.nextCursor };
   }
 
   @Get('batches/:batchId')

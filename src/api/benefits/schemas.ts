@@ -1,4 +1,4 @@
-import { BATCH_RESULTS_PAGE_MAX, MERCHANTS_PAGE_MAX, MERCHANT_PAGE_MAX, PROPOSALS_PAGE_MAX, WALLET_STATEMENT_PAGE_MAX } from '../../projections/benefits';
+import { BATCHES_PAGE_MAX, BATCH_RESULTS_PAGE_MAX, MERCHANTS_PAGE_MAX, MERCHANT_PAGE_MAX, PROPOSALS_PAGE_MAX, WALLET_STATEMENT_PAGE_MAX } from '../../projections/benefits';
 import { array, int, object, oneOf, optional, str } from '../common/validation';
 
 /** Request bodies, queries and path parameters of the benefits routes (TypeBox, see common/validation.ts). */
@@ -67,6 +67,11 @@ export const batchResultsQuery = object({
   result: optional(oneOf(['pending', 'paid', 'unpaid'] as const)),
   afterSeq: optional(int({ min: -1, max: 1_000_000 })),
   limit: optional(int({ min: 1, max: BATCH_RESULTS_PAGE_MAX })),
+});
+export const batchesQuery = object({
+  status: optional(oneOf(['drafting', 'sealed', 'approved', 'paying', 'stopped', 'completed', 'cancelled'] as const)),
+  before: optional(str({ min: 1, max: 120, pattern: /^[0-9T:.Z+-]+\|[A-Za-z0-9_-]+$/, description: 'the nextCursor of the previous page' })),
+  limit: optional(int({ min: 1, max: BATCHES_PAGE_MAX })),
 });
 export const rejectionSchema = object({ reason: str({ min: 1, max: 500 }) });
 export const proposalsQuery = object({

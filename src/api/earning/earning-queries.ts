@@ -21,6 +21,41 @@ export class GetEarningRulesHandler implements IQueryHandler<GetEarningRules> {
   }
 }
 
+/** Published versions of the earning rules, newest first (the console lists them and diffs two). */
+export class GetRuleHistory extends Query<{ versions: Array<{ version: number; publishedAt: string; publishedBy: string }> }> {
+  constructor(readonly limit: number | undefined) {
+    super();
+  }
+}
+
+@QueryHandler(GetRuleHistory)
+export class GetRuleHistoryHandler implements IQueryHandler<GetRuleHistory> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  async execute({ limit }: GetRuleHistory) {
+    // The defaults are version 1, published on first use: reading the current rules first makes
+    // a new ledger's history start at 1 instead of answering an empty list.
+    await this.ledger.rules.currentRules();
+    return { versions: await this.ledger.rules.history(limit) };
+  }
+}
+
+/** One published version of the earning rules (RULES.VERSION_NOT_FOUND otherwise). */
+export class GetRuleVersion extends Query<RuleSet> {
+  constructor(readonly version: number) {
+    super();
+  }
+}
+
+@QueryHandler(GetRuleVersion)
+export class GetRuleVersionHandler implements IQueryHandler<GetRuleVersion> {
+  constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
+
+  execute({ version }: GetRuleVersion): Promise<RuleSet> {
+    return this.ledger.rules.version(version);
+  }
+}
+
 /** The current period's key ('2026-W48', '2026-11', '2026'); '' for all time. */
 function currentPeriodKey(period: LeaderboardPeriod): string {
   return period === 'all' ? '' : periodsOf(new Date())[period];
@@ -79,4 +114,4 @@ export class GetRankHandler implements IQueryHandler<GetRank> {
   }
 }
 
-export const EARNING_QUERY_HANDLERS = [GetEarningRulesHandler, GetLeaderboardHandler, GetRankHandler];
+export const EARNING_QUERY_HANDLERS = [GetEarningRulesHandler, GetLeaderboardHandler, GetRankHandler, GetRuleHistoryHandler, GetRuleVersionHandler];

@@ -2,6 +2,7 @@ import type { TOptional } from '@sinclair/typebox';
 import { CAP_PERIODS, EARNING_ACTIONS, MAX_CAP, MAX_POINTS_PER_GRANT, QUIZ_ID, STREAK_EVERY_DAYS, type CapPeriod, type EarningAction } from '../../domain/earning';
 import { ORG_ID } from '../../domain/orgs';
 import { LEADERBOARD_PERIODS, LEADERBOARD_TOP_MAX } from '../../projections/earning';
+import { RULE_HISTORY_MAX } from '../../application/earning';
 import { array, int, nullable, object, oneOf, optional, str } from '../common/validation';
 
 /**
@@ -38,3 +39,6 @@ const period = oneOf(LEADERBOARD_PERIODS);
 export const leaderboardParams = object({ orgId });
 export const leaderboardQuery = object({ period: optional(period), top: optional(int({ min: 1, max: LEADERBOARD_TOP_MAX })) });
 export const rankQuery = object({ orgId: optional(orgId), period: optional(period) });
+// A string in the path, as every path parameter of this API is: digits, no leading zero.
+export const ruleVersionParams = object({ version: str({ min: 1, max: 7, pattern: /^[1-9][0-9]*$/, description: 'a published version of the earning rules' }) });
+export const ruleHistoryQuery = object({ limit: optional(int({ min: 1, max: RULE_HISTORY_MAX })) });

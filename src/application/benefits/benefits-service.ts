@@ -67,6 +67,7 @@ import {
   programmesToClose,
   pendingVoucherExpiries,
   proposalsInbox,
+  batchesOf,
   settlementsOf,
   walletStatement,
 } from '../../projections/benefits';
@@ -853,6 +854,16 @@ export class Benefits {
       orgIds: await this.listScope(caller),
       ...(query.status ? { status: query.status as ProposalState['status'] & ('pending' | 'approved' | 'rejected' | 'expired') } : {}),
       after: query.before ?? null,
+      limit: query.limit ?? 50,
+    });
+  }
+
+  /** Batches in the caller's scope, newest first (auditors: all), with their progress as projected. */
+  async listBatches(caller: Caller, query: { status?: string | undefined; before?: string | undefined; limit?: number | undefined }) {
+    return batchesOf(this.deps.db, {
+      orgIds: await this.listScope(caller),
+      ...(query.status ? { status: query.status as 'drafting' | 'sealed' | 'approved' | 'paying' | 'stopped' | 'completed' | 'cancelled' } : {}),
+      before: query.before ?? null,
       limit: query.limit ?? 50,
     });
   }

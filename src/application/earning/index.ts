@@ -1,3 +1,3 @@
 /** The earning context's use cases: the versioned rule book and quizzes. */
-export { RuleBook } from './rule-book';
+export { RuleBook, RULE_HISTORY_MAX } from './rule-book';
 export { QuizBook } from './quiz-book';

@@ -14,6 +14,9 @@ import {
 import { DomainError } from '../../domain/shared';
 import { CommandHandler } from '../command-handler';
 
+/** Versions the history lists at most (the newest). */
+export const RULE_HISTORY_MAX = 500;
+
 /**
  * The versioned earning rules (stream `earning-rules`) through the one command handler. The
  * current version is cached for `refreshMs`: a grant made by another process within that window
@@ -50,6 +53,21 @@ export class RuleBook {
     const rules: RuleSet = { version, ...(event.data as unknown as RuleSetBody) };
     this.versions.set(version, rules);
     return rules;
+  }
+
+  /**
+   * Every published version, newest first, with when and by whom (the console's version list and
+   * diff). Each version is one event of the stream; a ledger publishes a few a year, so the list
+   * is bounded by RULE_HISTORY_MAX and reads one page.
+   */
+  async history(limit = RULE_HISTORY_MAX): Promise<Array<{ version: number; publishedAt: string; publishedBy: string }>> {
+    const bounded = Math.max(1, Math.min(limit, RULE_HISTORY_MAX));
+    const events = await this.store.readStream(RULES_STREAM, { direction: 'backwards', maxCount: bounded });
+    return events.map((event) => ({
+      version: Number(event.revision) + 1,
+      publishedAt: event.metadata.occurredAt,
+      publishedBy: event.metadata.actor ? `${event.metadata.actor.type}:${event.metadata.actor.id}` : 'unknown',
+    }));
   }
 
   /** Publishes a new version; `expectedVersion` guards against overwriting a change one has not seen. */

@@ -5,6 +5,7 @@
  */
 export { BENEFITS_PROJECTION, BENEFITS_TABLES, benefitsProjection } from './benefits-projection';
 export {
+  BATCHES_PAGE_MAX,
   BATCH_RESULTS_PAGE_MAX,
   BUDGET_TREE_MAX,
   MEMBERS_PAGE_MAX,
@@ -16,6 +17,7 @@ export {
   WALLET_STATEMENT_PAGE_MAX,
   activeMembersOfUnit,
   batchById,
+  batchesOf,
   batchResults,
   budgetTree,
   expiredAuthorisationHolders,

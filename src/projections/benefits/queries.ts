@@ -202,7 +202,42 @@ export interface BatchView {
 
 export async function batchById(db: Queryable, batchId: string): Promise<BatchView | null> {
   const row = await db.oneOrNone<Record<string, unknown>>('SELECT * FROM ul_benefit_batches WHERE batch_id = $1', [batchId]);
-  if (!row) return null;
+  return row ? batchView(row) : null;
+}
+
+export const BATCHES_PAGE_MAX = 100;
+
+/**
+ * Batches of these unions (null: of every union), newest first, optionally of one status; the
+ * cursor is the last batch's drafting time and id (the console's list of batches and progress).
+ */
+export async function batchesOf(
+  db: Queryable,
+  options: { orgIds: readonly string[] | null; status?: BatchView['status']; before?: string | null; limit: number },
+): Promise<Page<BatchView>> {
+  checkLimit(options.limit, BATCHES_PAGE_MAX, 'a batches page');
+  if (options.orgIds !== null && options.orgIds.length === 0) return { items: [], nextCursor: null };
+  const [beforeAt, beforeId] = options.before ? splitCursor(options.before) : [null, null];
+  const rows = await db.any<Record<string, unknown>>(
+    `SELECT * FROM ul_benefit_batches
+      WHERE ($1::text[] IS NULL OR org_id = ANY($1::text[])) AND ($2::text IS NULL OR status = $2)
+        AND ($3::timestamptz IS NULL OR (drafted_at, batch_id) < ($3::timestamptz, $4::text))
+      ORDER BY drafted_at DESC, batch_id DESC LIMIT $5`,
+    [options.orgIds, options.status ?? null, beforeAt, beforeId, options.limit + 1],
+  );
+  const items = rows.slice(0, options.limit).map(batchView);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > options.limit && last ? `${last.draftedAt}|${last.batchId}` : null };
+}
+
+/** A batches cursor, `<ISO time>|<batch id>`; anything else starts from the newest. */
+function splitCursor(cursor: string): [string | null, string | null] {
+  const bar = cursor.indexOf('|');
+  if (bar < 0 || Number.isNaN(Date.parse(cursor.slice(0, bar)))) return [null, null];
+  return [cursor.slice(0, bar), cursor.slice(bar + 1)];
+}
+
+function batchView(row: Record<string, unknown>): BatchView {
   return {
     batchId: row.batch_id as string,
     kind: row.kind as BatchView['kind'],

@@ -2,3 +2,4 @@
 export { MEMBERS_PROJECTION, membersProjection } from './members-projection';
 export { LIFECYCLE_PAGE_MAX, memberEvaluations, memberNames, membersByIds, membersOfUnit, pendingRequests, unitMemberCount, type MemberRequestRow } from './queries';
 export { MEMBERS_MIGRATIONS } from './schema';
+export { maskName, searchMembers, MEMBER_SEARCH_MAX, type MemberSearchHit } from './search';
