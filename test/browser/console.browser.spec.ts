@@ -11,14 +11,15 @@ import { testTimeout } from '../support/wait-for';
  * against the real service on real PostgreSQL and Redis: logging in with an account's password,
  * the organisation tree with counts, the masked member search, the earning rules' diff,
  * approving a proposal as a finance approver, and the scope check: an admin of one unit sees
- * nothing of its sibling on any page. Screenshots (viewport-sized PNG) go to docs/screenshots/
- * (committed, shown in docs/CONSOLE.md) and to test-output/browser/.
+ * nothing of its sibling on any page. Screenshots (viewport-sized PNG) go to test-output/browser/,
+ * and with UPDATE_SCREENSHOTS=1 also to docs/screenshots/ (committed, shown in docs/CONSOLE.md):
+ * a test run leaves the checkout as it found it.
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = [path.join(ROOT, 'docs', 'screenshots'), path.join(ROOT, 'test-output', 'browser')];
+const SHOTS = [path.join(ROOT, 'test-output', 'browser'), ...(process.env.UPDATE_SCREENSHOTS === '1' ? [path.join(ROOT, 'docs', 'screenshots')] : [])];
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 /** Waits in the page: generous, since the machine may be loaded; each is a condition, never a sleep. */
