@@ -219,6 +219,8 @@ const STRING_CANDIDATES = [
   // The benefits routes' values: a business day and an instant.
   '2026-01-01',
   '2026-01-01T00:00:00Z',
+  // The campaigns routes' report file: its Monday and a format.
+  '2026-01-05.csv',
 ];
 
 function matches(schema: JsonSchema, value: string): boolean {
