@@ -249,7 +249,9 @@ async function main(): Promise<void> {
 
     // ---------------------------------------------------------------- weekly report for the province
     const row = (await campaignRow(db, CAMPAIGN))!;
-    const firstMonday = Date.parse(`${new Date(nowMs + 8 * 3600_000 + 7 * 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`);
+    // Report ids are Mondays (Asia/Shanghai): the next three.
+    const shanghaiToday = Date.parse(`${new Date(nowMs + 8 * 3600_000).toISOString().slice(0, 10)}T00:00:00Z`);
+    const firstMonday = shanghaiToday + (((8 - new Date(shanghaiToday).getUTCDay()) % 7 || 7) * 86_400_000);
     const reportRuns: Array<[string, number]> = [];
     for (let week = 0; week < 3; week += 1) {
       const reportId = new Date(firstMonday + week * 7 * 86_400_000).toISOString().slice(0, 10);
