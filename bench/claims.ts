@@ -13,7 +13,9 @@
  *   5. Baseline in the same run: a plain Redis DECR gate (one DECR per claim, no HTTP, no
  *      eligibility, no log) at the same concurrency for the same number of claims.
  *
- * Options: --members M (20000) --units U (500) --concurrency C (64) --keep (keep the database).
+ * Options: --members M (20000) --units U (500) --concurrency C (64) --keep (keep the database),
+ *   --cpu-prof DIR (the service runs under `node --cpu-prof`: a .cpuprofile in DIR when it stops, for
+ *   Chrome DevTools or speedscope: where a claim's time goes).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,10 +45,11 @@ interface Args {
   units: number;
   concurrency: number;
   keep: boolean;
+  cpuProfDir: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { members: 20_000, units: 500, concurrency: 64, keep: false };
+  const args: Args = { members: 20_000, units: 500, concurrency: 64, keep: false, cpuProfDir: undefined };
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index];
     const value = (): number => {
@@ -58,7 +61,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--units') args.units = value();
     else if (flag === '--concurrency') args.concurrency = value();
     else if (flag === '--keep') args.keep = true;
-    else throw new Error(`unknown option ${flag}: --members M --units U --concurrency C --keep`);
+    else if (flag === '--cpu-prof') args.cpuProfDir = argv[(index += 1)];
+    else throw new Error(`unknown option ${flag}: --members M --units U --concurrency C --keep --cpu-prof DIR`);
   }
   if (args.units > args.members) throw new Error('--units must not exceed --members');
   return args;
@@ -181,7 +185,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_BURST: '1000000',
       WORKERS: 'off',
       LOG_FORMAT: 'text',
-    });
+    }, args.cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.cpuProfDir}`] } : {});
     log(`service: node dist/src/main.js (pid ${service.pid}, WORKERS=off) at ${service.url} after ${seconds(msSince(t0))}`);
     http = new BenchHttpClient(service.url, args.concurrency);
     const signer = tokenService(secret);

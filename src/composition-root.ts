@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from './infra/runtime';
 import type { AppConfig } from './config/config';
 import { upcastPostings } from './domain/shared';
 import type { EventStore, SubscriptionHandle } from './eventstore/event-store';
@@ -9,6 +9,7 @@ import { UpcastingEventStore, type Upcaster } from './eventstore/upcasting';
 import type { Database } from './infra/database';
 import { collectMigrations } from './infra/migrations';
 import { PiiVault, type PiiKeys } from './infra/pii';
+import { currentReadDatabase, ReadRouting, RedisWriteMarks, type ReadRoute } from './infra/read-replica';
 import { startRuntime, type Runtime, type RuntimeOptions } from './infra/runtime';
 import { INFRA_MIGRATIONS } from './infra/schema';
 import { WeChatHttpClient } from './infra/external-http';
@@ -175,6 +176,11 @@ export interface UnionLedgerOptions {
   redisQueries?: Redis | undefined;
   /** Needed by whatever reads or seals personal data; commands that touch none leave it out. */
   piiKeys?: PiiKeys | undefined;
+  /**
+   * READ_DATABASE_URL's replica (Runtime.readDb) and its settings: read-model queries of HTTP
+   * requests go there, with read-your-writes through marks in `redis` (src/infra/read-replica.ts).
+   */
+  readReplica?: { db: Database; maxWaitMs: number; markTtlMs: number; onRoute?(route: ReadRoute): void } | undefined;
   /** Wake-ups for subscriptions; one-shot commands turn them off. */
   listen?: boolean;
   /** Every context's clock; tests move it. */
@@ -212,6 +218,8 @@ export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { asyncMinRows: 1_000 };
 export class UnionLedger {
   readonly store: EventStore;
   readonly db: Database;
+  /** Routes the HTTP requests' read-model queries to the replica, when one is configured. */
+  readonly readRouting: ReadRouting | undefined;
   // orgs
   readonly orgs: OrgService;
   readonly orgDirectory: OrgDirectory;
@@ -259,6 +267,14 @@ export class UnionLedger {
   constructor(options: UnionLedgerOptions) {
     this.db = options.db;
     this.clock = options.clock;
+    if (options.readReplica) {
+      if (!options.redis) throw new Error('invariant violated: read-your-writes on a replica needs Redis (the callers\' write marks)');
+      const { db: replica, maxWaitMs, markTtlMs, onRoute } = options.readReplica;
+      const marks = new RedisWriteMarks(options.redis, options.config.redisKeyPrefix, markTtlMs);
+      this.readRouting = new ReadRouting({ primary: options.db, replica, marks, maxWaitMs, ...(onRoute ? { onRoute } : {}) });
+    } else {
+      this.readRouting = undefined;
+    }
     this.store = createEventStore(options.config, options.db, { listen: options.listen ?? true });
     this.vaultOrUndefined = options.piiKeys ? new PiiVault(options.db, options.piiKeys) : undefined;
     this.paymentsOrUndefined = options.payments;
@@ -275,6 +291,7 @@ export class UnionLedger {
     this.benefits = new Benefits({
       store: this.store,
       db: options.db,
+      reads: () => this.reads,
       vault: () => this.vault,
       orgs: this.orgs,
       orgAccess: this.orgAccess,
@@ -338,6 +355,15 @@ export class UnionLedger {
     this.deadLettersOrUndefined = options.jobQueues ? new DeadLetters(options.jobQueues) : undefined;
     this.leaderboardsOrUndefined = options.redis ? new Leaderboards(options.redis, options.config.redisKeyPrefix, options.redisQueries) : undefined;
     this.lag = Object.fromEntries([...readModels().map((projection) => projection.name), LEADERBOARD_PROJECTION].map((name) => [name, new LagTracker()]));
+  }
+
+  /**
+   * Where a read-model query reads: the database the request's read routing chose (the replica,
+   * or the primary for a writer the replica has not caught up with), else the primary. Only for
+   * queries: nothing written, and nothing a command decides on.
+   */
+  get reads(): Database {
+    return currentReadDatabase() ?? this.db;
   }
 
   get vault(): PiiVault {

@@ -3,6 +3,7 @@ import { createHttpApp, lagReadings } from './api/http';
 import { connectOutsideServices, openRuntime, tokenService, UnionLedger } from './composition-root';
 import { createLogger, lineLog } from './infra/logging';
 import { ServiceMetrics } from './infra/metrics';
+import { redactUrl } from './infra/runtime';
 import { loadPiiKeys } from './infra/pii-keys';
 import { loadOrCreateSecrets } from './infra/secrets';
 import { BullMqJobQueues } from './workers/dead-letters';
@@ -38,6 +39,7 @@ export async function runService(): Promise<void> {
     db: runtime.db,
     redis: runtime.redis,
     redisQueries: runtime.redisQueries,
+    readReplica: runtime.readDb ? { db: runtime.readDb, ...config.readReplica } : undefined,
     piiKeys,
     benefits: config.benefits,
     imports: config.imports,
@@ -93,6 +95,7 @@ export async function runService(): Promise<void> {
   await app.listen(config.port, config.host);
   const address = await app.getUrl();
   logger.log(`PostgreSQL: ${runtime.postgresDescription}; schema version ${runtime.migrations.current}`);
+  if (config.readDatabaseUrl) logger.log(`Read-model queries: the replica at ${redactUrl(config.readDatabaseUrl)} (a writer's reads wait up to ${config.readReplica.maxWaitMs} ms for it, else read the primary)`);
   logger.log(`event store: ${ledger.store.adapterName}`);
   logger.log(outside.description);
   logger.log(`Redis: ${runtime.redisDescription ?? 'not used'}`);

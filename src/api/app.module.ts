@@ -10,6 +10,7 @@ import { AUTH_SETTINGS, AuthGuard, type AuthSettings } from './common/auth';
 import { UploadBodyInterceptor } from './common/http-limits';
 import { IdempotencyInterceptor } from './common/idempotency';
 import { RATE_LIMIT_SETTINGS, RateLimitGuard, type RateLimitSettings } from './common/rate-limit';
+import { ReadRoutingInterceptor } from './common/read-routing';
 import { ScopeGuard } from './common/scope';
 import { BenefitsModule } from './benefits';
 import { ClaimsModule } from './claims';
@@ -71,6 +72,8 @@ export class AppModule {
         // the idempotency interceptor hashes it.
         { provide: APP_INTERCEPTOR, useClass: UploadBodyInterceptor },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        // Innermost: a read's database is chosen right before its handler; a write's position is remembered right after it.
+        { provide: APP_INTERCEPTOR, useClass: ReadRoutingInterceptor },
       ],
       exports: [LEDGER, RUNTIME, AUTH_SETTINGS, RATE_LIMIT_SETTINGS],
     };

@@ -11,6 +11,24 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   /** Unset: an embedded Redis (in memory) is started. */
   redisUrl: string | undefined;
+  /**
+   * READ_DATABASE_URL: a PostgreSQL streaming replica of DATABASE_URL's server that read-model
+   * queries are routed to, with read-your-writes for the caller who just wrote
+   * (src/infra/read-replica.ts). Unset: every query reads the primary.
+   */
+  readDatabaseUrl: string | undefined;
+  /**
+   * READ_REPLICA_MAX_WAIT_MS (default 200): how long a writer's read waits for the replica to
+   * replay the write before it reads the primary instead. READ_REPLICA_MARK_TTL_MS (default
+   * 60000): how long a caller's last write position is remembered (longer than any lag tolerated).
+   */
+  readReplica: { maxWaitMs: number; markTtlMs: number };
+  /**
+   * REDIS_CLUSTER_NODES: `host:port` of some nodes of a Redis Cluster (comma-separated); the
+   * process then uses an ioredis Cluster client instead of REDIS_URL for BullMQ, leaderboards,
+   * rate limits and the claim gate. Unset: REDIS_URL (or an embedded Redis).
+   */
+  redisClusterNodes: Array<{ host: string; port: number }> | undefined;
   dataDir: string;
   embeddedPostgresPort: number;
   databasePoolMax: number;
@@ -248,6 +266,53 @@ function simulatorFaults(env: Env, problems: string[], variable = 'PAYMENT_GATEW
   return faults;
 }
 
+/** `host:port,host:port`: at least one node, at most 64, each a host and a port. */
+function clusterNodes(env: Env, problems: string[]): AppConfig['redisClusterNodes'] {
+  const raw = env.REDIS_CLUSTER_NODES;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const nodes: Array<{ host: string; port: number }> = [];
+  for (const part of raw.split(',').map((text) => text.trim())) {
+    const match = /^([A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:]{2,39}\]):(\d{1,5})$/.exec(part);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      problems.push(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
+      return undefined;
+    }
+    nodes.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length > 64) {
+    problems.push(`REDIS_CLUSTER_NODES names ${nodes.length} nodes; at most 64 (a few seed nodes are enough: the client learns the rest)`);
+    return undefined;
+  }
+  return nodes;
+}
+
+const KURRENTDB_SCHEMES = ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'];
+
+/**
+ * KURRENTDB_URL is a KurrentDB connection string, not always a URL: a cluster is named by its
+ * nodes, `kurrentdb://host1:2113,host2:2113,host3:2113?tls=true`, which WHATWG URL refuses. One
+ * host is checked as a URL; several are checked as `host:port` each, with the same schemes.
+ */
+function kurrentDbConnectionString(env: Env, problems: string[]): string | undefined {
+  const raw = env.KURRENTDB_URL;
+  if (raw === undefined || raw === '') return undefined;
+  const cluster = /^([a-z+]+:)\/\/(?:[^@/?#]*@)?([^/?#]+)(\/?(?:\?[^#]*)?)$/.exec(raw);
+  if (cluster && cluster[2]!.includes(',')) {
+    if (!KURRENTDB_SCHEMES.includes(cluster[1]!)) {
+      problems.push(`KURRENTDB_URL must use ${KURRENTDB_SCHEMES.join(' or ')} (got '${cluster[1]}')`);
+      return undefined;
+    }
+    const hosts = cluster[2]!.split(',');
+    if (hosts.length > 16 || hosts.some((host) => !/^[A-Za-z0-9_.-]{1,253}:\d{1,5}$/.test(host))) {
+      problems.push('KURRENTDB_URL: a cluster\'s nodes must each be host:port (at most 16), comma-separated');
+      return undefined;
+    }
+    return raw;
+  }
+  return url(env, 'KURRENTDB_URL', KURRENTDB_SCHEMES, problems);
+}
+
 function eventStore(env: Env, problems: string[]): AppConfig['eventStore'] {
   const raw = env.EVENT_STORE ?? 'postgres';
   if (!(EVENT_STORES as readonly string[]).includes(raw)) {
@@ -336,6 +401,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     port: integer(env, 'PORT', 3000, 0, 65_535, problems),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], problems),
+    readDatabaseUrl: url(env, 'READ_DATABASE_URL', ['postgres:', 'postgresql:'], problems),
+    readReplica: {
+      maxWaitMs: integer(env, 'READ_REPLICA_MAX_WAIT_MS', 200, 0, 10_000, problems),
+      markTtlMs: integer(env, 'READ_REPLICA_MARK_TTL_MS', 60_000, 1_000, 3_600_000, problems),
+    },
+    redisClusterNodes: clusterNodes(env, problems),
     dataDir: path.resolve(cwd, env.DATA_DIR ?? 'data'),
     embeddedPostgresPort: integer(env, 'EMBEDDED_POSTGRES_PORT', 54_329, 1024, 65_535, problems),
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 20, 1, 500, problems),
@@ -347,7 +418,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 40, 1, 1_000_000, problems),
     redisKeyPrefix: redisKeyPrefix(env, problems),
     eventStore: eventStore(env, problems),
-    kurrentDbUrl: url(env, 'KURRENTDB_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'], problems),
+    kurrentDbUrl: kurrentDbConnectionString(env, problems),
     groupCommitMaxBatch: integer(env, 'EVENT_STORE_GROUP_COMMIT_BATCH', 256, 1, 1000, problems),
     jwtPreviousSecrets: previousSecrets(env, problems),
     metricsToken: metricsToken(env, problems),
@@ -382,6 +453,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (config.eventStore === 'kurrentdb' && config.kurrentDbUrl === undefined && !problems.some((problem) => problem.startsWith('KURRENTDB_URL'))) {
     problems.push('KURRENTDB_URL must be set when EVENT_STORE=kurrentdb (for example kurrentdb://127.0.0.1:2113?tls=false)');
   }
+  // Without a DATABASE_URL the primary is an embedded server, which has no replica to name.
+  if (config.readDatabaseUrl !== undefined && config.databaseUrl === undefined) problems.push('READ_DATABASE_URL needs DATABASE_URL (a replica of the embedded PostgreSQL is not supported)');
+  if (config.redisClusterNodes !== undefined && config.redisUrl !== undefined) problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: name one Redis (a server or a cluster)');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

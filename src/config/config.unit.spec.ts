@@ -22,6 +22,13 @@ describe('configuration of the event store', () => {
     });
   });
 
+  it('takes a KurrentDB cluster named by its nodes (a connection string WHATWG URL refuses)', () => {
+    const cluster = 'kurrentdb://127.0.0.1:2121,127.0.0.1:2122,127.0.0.1:2123?tls=false&nodePreference=leader';
+    expect(loadConfig({ EVENT_STORE: 'kurrentdb', KURRENTDB_URL: cluster }).kurrentDbUrl).toBe(cluster);
+    expect(problemsOf({ EVENT_STORE: 'kurrentdb', KURRENTDB_URL: 'http://a:1,b:2' })).toEqual([expect.stringMatching(/^KURRENTDB_URL must use/)]);
+    expect(problemsOf({ EVENT_STORE: 'kurrentdb', KURRENTDB_URL: 'kurrentdb://a:1,b' })).toEqual([expect.stringMatching(/^KURRENTDB_URL: a cluster's nodes must each be host:port/)]);
+  });
+
   it('names KURRENTDB_URL when KurrentDB is asked for without it, or with a URL that is not one', () => {
     expect(problemsOf({ EVENT_STORE: 'kurrentdb' })).toEqual([expect.stringMatching(/^KURRENTDB_URL must be set when EVENT_STORE=kurrentdb/)]);
     expect(problemsOf({ EVENT_STORE: 'kurrentdb', KURRENTDB_URL: 'http://x' })).toEqual([expect.stringMatching(/^KURRENTDB_URL must use/)]);
@@ -169,5 +176,30 @@ describe('configuration of the logs and of the worker metrics listener', () => {
       "WORKER_METRICS_PORT must be an integer from 0 to 65535 (got '70000')",
     ]);
     expect(problemsOf({ WORKER_METRICS_PORT: '9464' })).toEqual([expect.stringContaining('METRICS_TOKEN must be set when WORKER_METRICS_PORT is')]);
+  });
+});
+
+describe('configuration of read replicas and Redis Cluster', () => {
+  it('routes nothing to a replica and uses one Redis by default', () => {
+    expect(loadConfig({})).toMatchObject({ readDatabaseUrl: undefined, readReplica: { maxWaitMs: 200, markTtlMs: 60_000 }, redisClusterNodes: undefined });
+  });
+
+  it('takes a replica of DATABASE_URL with its bounds', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://p/db', READ_DATABASE_URL: 'postgres://r/db', READ_REPLICA_MAX_WAIT_MS: '50', READ_REPLICA_MARK_TTL_MS: '5000' });
+    expect(config).toMatchObject({ readDatabaseUrl: 'postgres://r/db', readReplica: { maxWaitMs: 50, markTtlMs: 5_000 } });
+    expect(problemsOf({ READ_DATABASE_URL: 'postgres://r/db' })).toEqual([expect.stringMatching(/^READ_DATABASE_URL needs DATABASE_URL/)]);
+    expect(problemsOf({ DATABASE_URL: 'postgres://p/db', READ_DATABASE_URL: 'redis://r' })).toEqual([expect.stringMatching(/^READ_DATABASE_URL must use/)]);
+    expect(problemsOf({ READ_REPLICA_MAX_WAIT_MS: '-1' })).toEqual([expect.stringMatching(/^READ_REPLICA_MAX_WAIT_MS must be an integer/)]);
+  });
+
+  it('takes a Redis Cluster by some of its nodes, and not beside REDIS_URL', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-2.internal:7001,[::1]:7002' }).redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-2.internal', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.1' })).toEqual(["REDIS_CLUSTER_NODES: '10.0.0.1' is not host:port"]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:0' })).toEqual(["REDIS_CLUSTER_NODES: 'a:0' is not host:port"]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://b:6379' })).toEqual([expect.stringMatching(/^REDIS_URL and REDIS_CLUSTER_NODES are both set/)]);
   });
 });

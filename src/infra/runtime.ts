@@ -1,5 +1,5 @@
 import path from 'node:path';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import type { AppConfig } from '../config/config';
 import { closeDatabase, connectDatabase, type Database } from './database';
 import { probeTcp, startEmbeddedPostgres, startEmbeddedRedis, type EmbeddedServer } from './embedded';
@@ -12,10 +12,15 @@ import { checkMigrated, migrate, type Migration, type MigrationReport } from './
  */
 export interface Runtime {
   db: Database;
+  /**
+   * READ_DATABASE_URL's streaming replica (read-only connections, never migrated), for the
+   * read-model queries that ReadRouting sends there; undefined when none is configured.
+   */
+  readDb?: Database | undefined;
   /** For projection writes, BullMQ, the rate limit and the health check: waits and retries through an outage. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   /** For reads that answer a request (leaderboards, ranks): fails at once while Redis is down. */
-  redisQueries: Redis | undefined;
+  redisQueries: RedisClient | undefined;
   postgresDescription: string;
   redisDescription: string | undefined;
   migrations: MigrationReport;
@@ -48,10 +53,20 @@ export function redactUrl(raw: string): string {
 /** How long a read that answers a request waits for Redis before the request is answered 503. */
 export const REDIS_QUERY_TIMEOUT_MS = 500;
 
+/**
+ * A single Redis server or a Redis Cluster (REDIS_CLUSTER_NODES). Both are ioredis clients with
+ * the same commands; on a cluster every multi-key command (MULTI/EXEC, a Lua script, BullMQ's
+ * scripts) must keep its keys in one hash slot, which the key layouts do with `{...}` hash tags.
+ */
+export type RedisClient = Redis | Cluster;
+
 export interface RedisClients {
-  commands: Redis;
-  queries: Redis;
+  commands: RedisClient;
+  queries: RedisClient;
 }
+
+/** Where Redis is: one server's URL, or some nodes of a cluster (the client discovers the others). */
+export type RedisTarget = string | { clusterNodes: ReadonlyArray<{ host: string; port: number }> };
 
 /**
  * The process's two Redis connections. `commands` keeps BullMQ's settings (maxRetriesPerRequest
@@ -61,7 +76,9 @@ export interface RedisClients {
  * commandTimeout bounds one that gets no answer (a hung server), so the request answers 503
  * instead of hanging for as long as the outage lasts. Both reconnect by themselves.
  */
-export function createRedisClients(url: string): RedisClients {
+export function createRedisClients(target: RedisTarget): RedisClients {
+  if (typeof target !== 'string') return createClusterClients(target.clusterNodes);
+  const url = target;
   const commands = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
   const queries = new Redis(url, {
     lazyConnect: true,
@@ -73,6 +90,38 @@ export function createRedisClients(url: string): RedisClients {
   });
   // Every failed reconnect is an 'error' event; the reads that fail meanwhile are answered 503 and
   // the health check reports the outage, so these need no log line of their own.
+  queries.on('error', () => undefined);
+  return { commands, queries };
+}
+
+/**
+ * The same two clients over a Redis Cluster. `commands` keeps BullMQ's requirement
+ * (maxRetriesPerRequest null on every node's connection) and waits through a failover: while a
+ * master is down and its replica not yet promoted, commands on its slots wait in the offline queue
+ * and are sent once the client has refreshed the slot map (MOVED / CLUSTERDOWN are retried).
+ * `queries` fails fast, as on a single server.
+ */
+function createClusterClients(nodes: ReadonlyArray<{ host: string; port: number }>): RedisClients {
+  if (nodes.length === 0) throw new Error('invariant violated: a Redis Cluster needs at least one node');
+  const seeds = nodes.map((node) => ({ host: node.host, port: node.port }));
+  const commands = new Cluster(seeds, {
+    lazyConnect: true,
+    redisOptions: { maxRetriesPerRequest: null },
+    // A failover takes a few seconds (cluster-node-timeout plus the election): keep retrying
+    // CLUSTERDOWN and refreshing the slots for longer than that, never giving up for good.
+    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    maxRedirections: 64,
+    clusterRetryStrategy: (attempt) => Math.min(100 + attempt * 100, 2_000),
+  });
+  const queries = new Cluster(seeds, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRedirections: 16,
+    redisOptions: { commandTimeout: REDIS_QUERY_TIMEOUT_MS, maxRetriesPerRequest: 0, connectTimeout: 2_000 },
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+  });
   queries.on('error', () => undefined);
   return { commands, queries };
 }
@@ -101,10 +150,22 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
     const db = connectDatabase({ url: postgres.url, poolMax: config.databasePoolMax, readOnly: options.readOnly });
     const migrations = options.readOnly ? await checkMigrated(db, options.migrations) : await migrate(db, options.migrations);
 
-    let redis: Redis | undefined;
-    let redisQueries: Redis | undefined;
+    // The replica is read-only by nature; default_transaction_read_only makes a write there fail
+    // in our own code first, with a clear error, rather than in the server's recovery check.
+    const readDb = config.readDatabaseUrl
+      ? connectDatabase({ url: config.readDatabaseUrl, poolMax: config.databasePoolMax, readOnly: true, applicationName: 'union-ledger-reads' })
+      : undefined;
+
+    let redis: RedisClient | undefined;
+    let redisQueries: RedisClient | undefined;
     let redisDescription: string | undefined;
-    if (options.withRedis) {
+    if (options.withRedis && config.redisClusterNodes) {
+      const clients = createRedisClients({ clusterNodes: config.redisClusterNodes });
+      redis = clients.commands;
+      redisQueries = clients.queries;
+      redisDescription = `Redis Cluster at ${config.redisClusterNodes.map((node) => `${node.host}:${node.port}`).join(',')}`;
+      await Promise.all([redis.connect(), redisQueries.connect()]);
+    } else if (options.withRedis) {
       let redisUrl = config.redisUrl;
       redisDescription = redisUrl ? `Redis at ${redactUrl(redisUrl)}` : undefined;
       if (!redisUrl) {
@@ -122,6 +183,7 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
 
     return {
       db,
+      readDb,
       redis,
       redisQueries,
       postgresDescription: postgres.description,
@@ -131,6 +193,7 @@ export async function startRuntime(config: AppConfig, options: RuntimeOptions): 
         if (redis) await redis.quit().catch(() => redis?.disconnect());
         if (redisQueries) await redisQueries.quit().catch(() => redisQueries?.disconnect());
         await closeDatabase(db);
+        if (readDb) await closeDatabase(readDb);
         await stopEmbedded();
       },
     };

@@ -1,5 +1,5 @@
 import type { Database } from '../infra/database';
-import type { EventStore } from '../eventstore/event-store';
+import { READ_LIMIT_MAX, type EventStore, type ReadAllResult } from '../eventstore/event-store';
 import { loadCheckpoint, saveCheckpoint, type Projection } from './runner';
 
 export const CATCH_UP_BATCH = 1000;
@@ -26,6 +26,11 @@ export async function waitForVisibleFeed(db: Database, timeoutMs = 30_000): Prom
  * Brings a PostgreSQL projection up to the end of the log now, batch by batch, each batch in a
  * transaction with its checkpoint (the same compare-and-set as the live runner, so the two can
  * run at once without applying anything twice). Returns the number of events applied.
+ *
+ * The next page is read while the current one is applied (the read does not depend on the
+ * apply, only on where the page ends), so a rebuild costs about max(read, write) per page instead
+ * of their sum. A prefetched page is only used if its batch commits from where it starts: when
+ * a batch fails, the error propagates and the prefetch is dropped.
  */
 export async function catchUpProjection(
   store: EventStore,
@@ -34,25 +39,43 @@ export async function catchUpProjection(
   onProgress?: (applied: number) => void,
 ): Promise<number> {
   await waitForVisibleFeed(db);
-  let applied = 0;
-  for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
-    const from = await loadCheckpoint(db, projection.name);
-    const page = await store.readAll({
-      after: from,
-      limit: CATCH_UP_BATCH,
+  const limit = Math.min(projection.catchUpBatchSize ?? CATCH_UP_BATCH, READ_LIMIT_MAX);
+  const read = (after: bigint): Promise<ReadAllResult> =>
+    store.readAll({
+      after,
+      limit,
       ...(projection.streamPrefixes ? { streamPrefixes: projection.streamPrefixes } : {}),
       ...(projection.eventTypes ? { eventTypes: projection.eventTypes } : {}),
     });
-    if (page.nextAfter === from) return applied;
-    await db.tx(`catch-up:${projection.name}`, async (tx) => {
-      if (page.events.length > 0) await projection.apply(tx, page.events);
-      await saveCheckpoint(tx, projection.name, from, page.nextAfter);
-    });
-    applied += page.events.length;
-    onProgress?.(applied);
-    if (page.isEnd) return applied;
+  let next: { after: bigint; page: Promise<ReadAllResult> } | undefined;
+  let applied = 0;
+  try {
+    for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
+      // Read back every turn: a live runner of the same projection may have moved it meanwhile,
+      // and then the prefetched page (read from where this loop left off) is stale.
+      const from = await loadCheckpoint(db, projection.name);
+      const page = await (next?.after === from ? next.page : read(from));
+      await next?.page.catch(() => undefined);
+      next = undefined;
+      if (page.nextAfter === from) return applied;
+      if (!page.isEnd) {
+        next = { after: page.nextAfter, page: read(page.nextAfter) };
+        next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
+      }
+      await db.tx(`catch-up:${projection.name}`, async (tx) => {
+        if (page.events.length > 0) await projection.apply(tx, page.events);
+        await saveCheckpoint(tx, projection.name, from, page.nextAfter);
+      });
+      applied += page.events.length;
+      onProgress?.(applied);
+      if (page.isEnd) return applied;
+    }
+    return applied;
+  } finally {
+    // A prefetch still running when the loop stops (a failed batch) must finish before the
+    // caller may close the pool under it.
+    await next?.page.catch(() => undefined);
   }
-  return applied;
 }
 
 /** Empties a projection's tables and replays it from event zero. */

@@ -57,8 +57,17 @@ export interface Projection {
   tables: readonly string[];
   streamPrefixes?: string[];
   eventTypes?: string[];
-  /** Applies a batch inside the transaction that also moves the checkpoint. */
+  /**
+   * Applies a batch inside the transaction that also moves the checkpoint. A batch may hold many
+   * events of one stream; a projection folds them in memory and writes each row once per batch.
+   */
   apply(tx: DbTask, events: RecordedEvent[]): Promise<void>;
+  /**
+   * Events per catch-up and rebuild page (at most READ_LIMIT_MAX), for a projection whose apply
+   * writes a batch in a few statements whatever its size; CATCH_UP_BATCH otherwise. The live
+   * runner keeps its own small batches, so catch-up after a start stays low-latency.
+   */
+  catchUpBatchSize?: number;
 }
 
 export function startProjection(

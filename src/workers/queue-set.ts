@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../infra/runtime';
 import { QUEUE_STATES, type QueueState } from '../infra/metrics';
 import { bullPrefix, DEFAULT_JOB_OPTIONS, QUEUES, type EffectJob, type QueueKey } from './queues';
 
@@ -14,7 +14,7 @@ export class QueueSet {
   private readonly queues: ReadonlyMap<QueueKey, Queue<EffectJob>>;
 
   constructor(connection: Redis, redisKeyPrefix: string) {
-    this.prefix = bullPrefix(redisKeyPrefix);
+    this.prefix = bullPrefix(redisKeyPrefix, connection);
     this.queues = new Map(
       (Object.keys(QUEUES) as QueueKey[]).map((key) => [key, new Queue<EffectJob>(QUEUES[key], { connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })]),
     );

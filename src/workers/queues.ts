@@ -51,8 +51,15 @@ export const EFFECT_OUTCOMES: Readonly<Partial<Record<QueueKey, { keyField: stri
   imports: { keyField: 'importId', outcomeEvents: ['ImportCompleted'] },
 };
 
-/** BullMQ's key prefix, under the ledger's REDIS_KEY_PREFIX so that ledgers (and test runs) can share a Redis. */
-export const bullPrefix = (redisKeyPrefix: string): string => `${redisKeyPrefix}bull`;
+/**
+ * BullMQ's key prefix, under the ledger's REDIS_KEY_PREFIX so that ledgers (and test runs) can
+ * share a Redis. On a Redis Cluster BullMQ's scripts touch several keys of a queue at once, which
+ * must all be in one hash slot: the prefix becomes a hash tag (`{ul:bull}`), so every queue of the
+ * ledger lives on one shard (the queues carry little: ids only). On a single server the prefix
+ * stays as it was, so an upgrade does not strand the jobs already queued.
+ */
+export const bullPrefix = (redisKeyPrefix: string, connection?: { readonly isCluster: boolean }): string =>
+  connection?.isCluster ? `{${redisKeyPrefix}bull}` : `${redisKeyPrefix}bull`;
 
 /**
  * Explicit limits on every queue: attempts with exponential back-off (an outside service that is

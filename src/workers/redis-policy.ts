@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../infra/runtime';
 
 /**
  * BullMQ keeps jobs in Redis keys. Under any maxmemory-policy but noeviction, a Redis that fills

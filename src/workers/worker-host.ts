@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../infra/runtime';
 import type { JobAttempt } from '../infra/metrics';
 import { bullPrefix, DEFAULT_JOB_OPTIONS, QUEUES, type EffectJob, type QueueKey } from './queues';
 import type { WorkerRegistry } from './registry';
@@ -51,7 +51,7 @@ export function startWorkers(options: WorkerHostOptions): WorkerHost {
   for (const [key, definition] of Object.entries(options.registry) as Array<[QueueKey, NonNullable<WorkerRegistry[QueueKey]>]>) {
     const worker = new Worker<EffectJob>(QUEUES[key], (job, token) => definition.process(job, token), {
       connection: options.connection,
-      prefix: bullPrefix(options.redisKeyPrefix),
+      prefix: bullPrefix(options.redisKeyPrefix, options.connection),
       concurrency: options.concurrency ?? definition.concurrency,
       lockDuration: options.lockMs,
       stalledInterval: options.lockMs,

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../infra/runtime';
 import type { UnionLedger } from '../composition-root';
 import type { WorkersConfig } from '../config/config';
 import type { Database } from '../infra/database';
@@ -93,7 +93,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     reconciliation = await startReconciliationSchedule({
       reconciliation: { reconcile: (day) => ledger.reconciliation.reconcile(day) },
       connection: options.redis,
-      prefix: bullPrefix(options.redisKeyPrefix),
+      prefix: bullPrefix(options.redisKeyPrefix, options.redis),
       onError: (day, error) => log.error(`reconciliation of ${day} failed and will be retried: ${error.message}`),
     });
   }
@@ -104,7 +104,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       store: ledger.store,
       tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, seals: ledger.seals, campaigns: ledger.campaigns, db: options.db }),
       connection: options.redis,
-      prefix: bullPrefix(options.redisKeyPrefix),
+      prefix: bullPrefix(options.redisKeyPrefix, options.redis),
       onError: (name, error) => log.error(`schedule ${name} failed and will be retried: ${error.message}`),
     });
   }

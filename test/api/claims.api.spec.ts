@@ -124,17 +124,36 @@ describe('a claim campaign', () => {
     expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
   });
 
-  it('answers a retried request with the same key from the stored answer, and a new claim of a winner with CLAIM.ALREADY_CLAIMED', async () => {
+  it('answers a loser’s retry with the same refusal and a new claim of a winner with CLAIM.ALREADY_CLAIMED, writing no idempotency row', async () => {
     nowMs = OPENS + 2000;
-    const retryKey = key();
-    const someone = members[1]!;
-    const firstAnswer = await claim(someone, retryKey);
-    const again = await claim(someone, retryKey);
-    expect(again.status).toBe(firstAnswer.status);
-    expect(again.headers.get('idempotent-replay')).toBe('true');
+    const rows = async () => Number((await app.ledger.db.one<{ n: string }>(`SELECT count(*) AS n FROM ul_idempotency WHERE path LIKE '%/claim-campaigns/%'`)).n);
     const list = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/spring-tickets/claims', { token: adminToken }));
-    const holder = (list.claims as Array<{ memberId: string }>)[0]!.memberId;
-    expectCode(await claim(holder), 409, 'CLAIM.ALREADY_CLAIMED');
+    const holder = (list.claims as Array<{ memberId: string; seq: number }>)[0]!;
+    const retryKey = key();
+    const winners = new Set((list.claims as Array<{ memberId: string }>).map((row) => row.memberId));
+    const loser = members.find((memberId) => !winners.has(memberId))!;
+    const refused = await claim(loser, retryKey);
+    expectCode(refused, 409, 'CLAIM.SOLD_OUT');
+    const again = await claim(loser, retryKey);
+    expectCode(again, 409, 'CLAIM.SOLD_OUT');
+    expectCode(await claim(holder.memberId), 409, 'CLAIM.ALREADY_CLAIMED');
+    expect(await rows()).toBe(0);
+  });
+
+  it('answers a granted claim retried with its Idempotency-Key from ClaimGranted, with Idempotent-Replay', async () => {
+    nowMs = OPENS + 2500;
+    const winner = members[0]!;
+    // A second campaign of one unit: the first member to claim wins, and retries with the same key.
+    const second = { ...campaign, campaignId: 'one-ticket', units: 1 };
+    expectOk(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body: second }), 201);
+    const retryKey = key();
+    const call = () => app.call('POST', '/v1/me/claim-campaigns/one-ticket/claim', { token: tokens.get(winner)!, key: retryKey });
+    const first = expectOk(await call(), 201);
+    const replay = await call();
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replay')).toBe('true');
+    expect(replay.body).toEqual(first);
+    expectCode(await app.call('POST', '/v1/me/claim-campaigns/one-ticket/claim', { token: tokens.get(winner)!, key: key() }), 409, 'CLAIM.ALREADY_CLAIMED');
   });
 
   it('refuses claims after the window with CLAIM.CLOSED', async () => {
@@ -227,5 +246,79 @@ describe('a points lottery', () => {
     const text = await runCliOn(app.database, 'audit', 'lottery', lotteryId);
     expect(text.stdout).toContain('OK: the recorded winners are the draw of the committed seed over the entries');
     expect((await runCliOn(app.database, 'audit', 'lottery', 'no-such-lottery')).code).toBe(2);
+  });
+
+  it('credits a points prize to each winner, once, and spends the losers’ entries when the rules say so', async () => {
+    const opens = LOTTERY_CLOSES + HOUR;
+    const closes = opens + HOUR;
+    nowMs = opens - 1000;
+    const lotteryId = 'points-draw';
+    const created = expectOk(
+      await app.call('POST', '/v1/admin/lotteries', {
+        token: adminToken,
+        key: key(),
+        body: { lotteryId, orgId: 'gd', name: '积分大奖', entryPoints: 10, prizes: 2, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'spend', maxEntries: 100, prizePoints: 200 },
+      }),
+      201,
+    );
+    expect(created).toMatchObject({ prizePoints: 200, voucher: null, programmeId: null });
+    // Both a voucher and points: refused.
+    expectCode(
+      await app.call('POST', '/v1/admin/lotteries', {
+        token: adminToken,
+        key: key(),
+        body: { lotteryId: 'both', orgId: 'gd', name: 'x', entryPoints: 10, prizes: 1, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'spend', maxEntries: 100, prizePoints: 200, programmeId: PROGRAMME, voucher },
+      }),
+      400,
+      'LOTTERY.PRIZE_INVALID',
+    );
+    const players = members.slice(100, 110);
+    nowMs = opens;
+    const before = await Promise.all(players.map(async (memberId) => (await app.ledger.members.load(memberId)).state.available));
+    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
+    nowMs = closes;
+    const drawKey = key();
+    const drawn = expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: drawKey }));
+    const winners = drawn.winners as string[];
+    expect(winners).toHaveLength(2);
+    // A second draw (another key) settles nothing twice.
+    expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }));
+    for (const [index, memberId] of players.entries()) {
+      const { state } = await app.ledger.members.load(memberId);
+      expect({ memberId, available: state.available, held: state.held }).toEqual({ memberId, available: before[index]! - 10 + (winners.includes(memberId) ? 200 : 0), held: 0 });
+    }
+    await catchUp();
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+    const audit = await runCliOn(app.database, 'audit', 'lottery', lotteryId);
+    expect(audit.code).toBe(0);
+  });
+
+  it('returns the value of a campaign’s unclaimed units to the budget once the window is over, exactly once', async () => {
+    const opens = nowMs + 1000;
+    const closes = opens + HOUR;
+    const body = { campaignId: 'leftovers', orgId: 'gd', name: '剩余名额', programmeId: PROGRAMME, units: 5, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), voucher: { ...voucher, validFrom: new Date(opens).toISOString(), validUntil: new Date(closes + 30 * 24 * HOUR).toISOString() } };
+    const remaining = async () => {
+      await catchUp();
+      const programme = expectOk(await app.call('GET', `/v1/admin/programmes/${PROGRAMME}`, { token: adminToken }));
+      return (programme.budgets as Array<Record<string, string>>).find((node) => node.orgId === 'gd')!.remaining;
+    };
+    await app.ledger.claims.reconcile(); // The earlier campaigns, long over, close now: what follows is this one's alone.
+    const before = await remaining();
+    expectOk(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body }), 201);
+    expect(await remaining()).toBe((Number(before) - 250).toFixed(2));
+    nowMs = opens;
+    for (const memberId of members.slice(200, 202)) expectOk(await app.call('POST', '/v1/me/claim-campaigns/leftovers/claim', { token: tokens.get(memberId)!, key: key() }), 201);
+    // Within the window and its last minute, nothing is returned.
+    nowMs = closes;
+    await app.ledger.claims.reconcile();
+    expect(await remaining()).toBe((Number(before) - 250).toFixed(2));
+    nowMs = closes + 61_000;
+    // Two runs at once (two worker processes): the value comes back once.
+    await Promise.all([app.ledger.claims.reconcile(), app.ledger.claims.closeCampaign('leftovers')]);
+    await app.ledger.claims.reconcile();
+    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
+    const view = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/leftovers', { token: adminToken }));
+    expect(view).toMatchObject({ granted: 2, closed: { unclaimed: 3, returned: '150.00' } });
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
   });
 });

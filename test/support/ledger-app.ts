@@ -80,6 +80,11 @@ export interface LedgerAppOptions {
   extraModules?: ModuleImport[];
   /** The service's pino logger; default silent (a test that reads the logs passes one over a memory stream). */
   logger?: Logger;
+  /**
+   * A streaming replica of the test database's server (test/support/pg-standby.ts): READ_DATABASE_URL
+   * is `urlOf(the test database's name)`, and read-model queries are routed there.
+   */
+  readReplica?: { urlOf(databaseName: string): string; maxWaitMs?: number };
 }
 
 export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<LedgerApp> {
@@ -87,7 +92,13 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
   const prefix = `ul-test-${randomBytes(4).toString('hex')}:`;
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ul-ledger-api-'));
-  const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL, DATA_DIR: dataDir, REDIS_KEY_PREFIX: prefix });
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    DATA_DIR: dataDir,
+    REDIS_KEY_PREFIX: prefix,
+    ...(options.readReplica ? { READ_DATABASE_URL: options.readReplica.urlOf(database.name), READ_REPLICA_MAX_WAIT_MS: String(options.readReplica.maxWaitMs ?? 200) } : {}),
+  });
   const runtime = await openRuntime(config, { withRedis: true, log: () => undefined });
   const simulators = await startSimulators({
     ...(options.insurerFaults ? { insurerFaults: options.insurerFaults } : {}),
@@ -101,6 +112,7 @@ export async function startLedgerApp(options: LedgerAppOptions = {}): Promise<Le
     db: runtime.db,
     redis: runtime.redis,
     redisQueries: runtime.redisQueries,
+    readReplica: runtime.readDb ? { db: runtime.readDb, ...config.readReplica } : undefined,
     piiKeys: { masterKey: randomBytes(32), hmacKey: randomBytes(32) },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.benefits ? { benefits: options.benefits } : {}),

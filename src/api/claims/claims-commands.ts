@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { GateUnavailableError, type ClaimOutcome } from '../../application/claims';
@@ -82,12 +83,13 @@ export class CreateCampaignHandler extends ClaimsHandler implements ICommandHand
 }
 
 /** The Idempotency-Key is the HTTP layer's: a claim's own identity is (campaign, member), so a retry with a new key is the same claim. */
-export class ClaimUnit extends ClaimsCommand<{ campaignId: string }, ClaimOutcome> {}
+export class ClaimUnit extends ClaimsCommand<{ campaignId: string; digest: string }, ClaimOutcome> {}
 @CommandHandler(ClaimUnit)
 export class ClaimUnitHandler extends ClaimsHandler implements ICommandHandler<ClaimUnit> {
-  async execute({ user, input }: ClaimUnit): Promise<ClaimOutcome> {
+  async execute({ user, key, input }: ClaimUnit): Promise<ClaimOutcome> {
     try {
-      return await this.ledger.claims.claim(user.sub, input.campaignId);
+      // The request's identity (key and digest of method, path and body) goes into ClaimGranted's metadata.
+      return await this.ledger.claims.claim(user.sub, input.campaignId, claimRequestId(key, input.digest));
     } catch (error) {
       // Not the client's fault and not a bug: 503, and the retry learns whether the claim got in.
       if (error instanceof GateUnavailableError) throw new AppError('CLAIM.GATE_UNAVAILABLE', 'the claim could not be taken now; try again', 503);
@@ -95,6 +97,9 @@ export class ClaimUnitHandler extends ClaimsHandler implements ICommandHandler<C
     }
   }
 }
+
+/** SHA-256 of the Idempotency-Key and the request digest: the same request, whatever the key's length. */
+const claimRequestId = (key: string, digest: string): string => createHash('sha256').update(`${key}\n${digest}`, 'utf8').digest('hex');
 
 export interface LotteryInput {
   lotteryId: string;
@@ -106,15 +111,16 @@ export interface LotteryInput {
   closesAt: string;
   losers: 'refund' | 'spend';
   maxEntries: number;
-  programmeId: string;
-  voucher: VoucherInput;
+  programmeId?: string | undefined;
+  voucher?: VoucherInput | undefined;
+  prizePoints?: number | undefined;
 }
 
 export class CreateLottery extends ClaimsCommand<LotteryInput, LotteryTerms> {}
 @CommandHandler(CreateLottery)
 export class CreateLotteryHandler extends ClaimsHandler implements ICommandHandler<CreateLottery> {
   execute({ user, key, input }: CreateLottery): Promise<LotteryTerms> {
-    const voucher = voucherOf(input.voucher); // First: its instants are checked before the lottery's.
+    const voucher = input.voucher === undefined ? null : voucherOf(input.voucher); // First: its instants are checked before the lottery's.
     return this.ledger.lotteries.create(
       user,
       {
@@ -127,8 +133,9 @@ export class CreateLotteryHandler extends ClaimsHandler implements ICommandHandl
         closesAtMs: ms(input.closesAt, 'closesAt'),
         losers: input.losers,
         maxEntries: input.maxEntries,
-        programmeId: input.programmeId,
+        programmeId: input.programmeId ?? null,
         voucher,
+        prizePoints: input.prizePoints ?? null,
       },
       key,
     );

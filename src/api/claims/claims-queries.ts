@@ -17,6 +17,8 @@ export interface CampaignView {
   /** Slots the gate has handed out, and those not yet known to be in the log. */
   admitted: number;
   pending: number;
+  /** Once closed after the window: the units nobody claimed, whose value went back to the budget (fen). */
+  closed: { unclaimed: number; returnedFen: number; closedAt: string } | null;
 }
 
 export class GetCampaign extends Query<CampaignView> {
@@ -32,8 +34,9 @@ export class GetCampaignHandler implements IQueryHandler<GetCampaign> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
   async execute({ user, campaignId }: GetCampaign): Promise<CampaignView> {
     const terms = await this.ledger.claims.campaignFor(user, campaignId);
-    const [row, gate] = await Promise.all([claimCampaign(this.ledger.db, campaignId), this.ledger.claims.gateCounts(campaignId)]);
-    return { terms, granted: row?.granted ?? 0, ...gate };
+    const [row, gate] = await Promise.all([claimCampaign(this.ledger.reads, campaignId), this.ledger.claims.gateCounts(campaignId)]);
+    const closed = row && row.closedAt !== null ? { unclaimed: row.unclaimed ?? 0, returnedFen: row.returnedFen ?? 0, closedAt: row.closedAt } : null;
+    return { terms, granted: row?.granted ?? 0, ...gate, closed };
   }
 }
 
@@ -51,7 +54,7 @@ export class ListClaimsHandler implements IQueryHandler<ListClaims> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
   async execute({ user, campaignId, page }: ListClaims): Promise<ClaimRow[]> {
     await this.ledger.claims.campaignFor(user, campaignId);
-    return claimsOf(this.ledger.db, campaignId, page);
+    return claimsOf(this.ledger.reads, campaignId, page);
   }
 }
 
@@ -102,7 +105,7 @@ export class ListEntriesHandler implements IQueryHandler<ListEntries> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
   async execute({ user, lotteryId, page }: ListEntries): Promise<EntryRow[]> {
     await this.ledger.lotteries.visibleTerms(user, lotteryId);
-    return lotteryEntries(this.ledger.db, lotteryId, page);
+    return lotteryEntries(this.ledger.reads, lotteryId, page);
   }
 }
 
@@ -119,7 +122,7 @@ export class GetMyEntryHandler implements IQueryHandler<GetMyEntry> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
   async execute({ user, lotteryId }: GetMyEntry): Promise<EntryRow> {
     await this.ledger.lotteries.visibleTerms(user, lotteryId);
-    const entry = await lotteryEntry(this.ledger.db, lotteryId, user.sub);
+    const entry = await lotteryEntry(this.ledger.reads, lotteryId, user.sub);
     if (!entry) throw AppError.notFound('LOTTERY.ENTRY_NOT_FOUND', 'no entry of yours in this lottery (an entry just made may take a moment to show)');
     return entry;
   }

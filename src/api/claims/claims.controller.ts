@@ -1,8 +1,9 @@
-import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
-import { IdempotencyKey } from '../common/idempotency';
+import type { FastifyReply } from 'fastify';
+import { EventSourcedIdempotency, IdempotencyDigest, IdempotencyKey } from '../common/idempotency';
 import { ApiBodySchema, ApiParamSchema, ApiQuerySchema, NoQuery, parseBody, parseNoBody, parseParams, parseQuery } from '../common/validation';
 import { ClaimUnit, CreateCampaign } from './claims-commands';
 import { GetCampaign, GetMyClaim, ListClaims } from './claims-queries';
@@ -61,11 +62,26 @@ export class ClaimsController {
     summary:
       'Claim one unit: 201 granted (slot and voucher) or at once 409 CLAIM.SOLD_OUT / CLAIM.NOT_OPEN / CLAIM.CLOSED / CLAIM.ALREADY_CLAIMED, 403 CLAIM.NOT_ELIGIBLE',
   })
-  async claim(@CurrentUser() user: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
+  // The burst's path writes no idempotency row: every refusal (sold out, not open, closed, not
+  // eligible, already claimed) changes nothing and is answered again from the state; a granted
+  // claim is its own record (ClaimGranted carries the request's key and digest), from which a
+  // retry with the same key is answered. See docs/CLAIMS.md, "One claim".
+  @EventSourcedIdempotency({ storeRefusals: false })
+  async claim(
+    @CurrentUser() user: JwtClaims,
+    @IdempotencyKey() key: string,
+    @IdempotencyDigest() digest: string,
+    @Param() params: unknown,
+    @Body() body: unknown,
+    @Query() query: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const { campaignId } = parseParams(campaignParams, params);
     parseQuery(NoQuery, query);
     parseNoBody(body);
-    return this.commands.execute(new ClaimUnit(user, key, { campaignId }));
+    const { replayed, ...outcome } = await this.commands.execute(new ClaimUnit(user, key, { campaignId, digest }));
+    if (replayed) void reply.header('idempotent-replay', 'true');
+    return outcome;
   }
 
   @Get('me/claim-campaigns/:campaignId/claim')

@@ -5,11 +5,12 @@ import { fenToYuan } from '../../domain/shared';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function voucher(terms: { voucher: { category: string; faceFen: number; validFromMs: number; validUntilMs: number } }) {
+function voucher(terms: { voucher: { category: string; faceFen: number; validFromMs: number; validUntilMs: number } | null }) {
+  if (terms.voucher === null) return null;
   return { category: terms.voucher.category, faceValue: fenToYuan(terms.voucher.faceFen), validFrom: iso(terms.voucher.validFromMs), validUntil: iso(terms.voucher.validUntilMs) };
 }
 
-export function presentCampaign(terms: CampaignTerms, counts?: { granted: number; admitted: number; pending: number }) {
+export function presentCampaign(terms: CampaignTerms, counts?: { granted: number; admitted: number; pending: number; closed: { unclaimed: number; returnedFen: number; closedAt: string } | null }) {
   return {
     campaignId: terms.campaignId,
     orgId: terms.orgId,
@@ -20,7 +21,16 @@ export function presentCampaign(terms: CampaignTerms, counts?: { granted: number
     minPoints: terms.minPoints,
     programmeId: terms.programmeId,
     voucher: voucher(terms),
-    ...(counts ? { granted: counts.granted, admitted: counts.admitted, pending: counts.pending, remaining: terms.units - counts.admitted } : {}),
+    ...(counts
+      ? {
+          granted: counts.granted,
+          admitted: counts.admitted,
+          pending: counts.pending,
+          remaining: terms.units - counts.admitted,
+          // After the window: what nobody claimed, and its value back in the budget (null while open).
+          closed: counts.closed ? { unclaimed: counts.closed.unclaimed, returned: fenToYuan(counts.closed.returnedFen), closedAt: counts.closed.closedAt } : null,
+        }
+      : {}),
   };
 }
 
@@ -37,6 +47,7 @@ export function presentLottery(terms: LotteryTerms, state?: LotteryState) {
     maxEntries: terms.maxEntries,
     programmeId: terms.programmeId,
     voucher: voucher(terms),
+    prizePoints: terms.prizePoints ?? null,
     commitment: terms.commitment,
     ...(state
       ? {

@@ -47,13 +47,14 @@ export const createLotterySchema = object({
   orgId: str({ min: 1, max: 64, pattern: ORG_ID, description: 'the union whose subtree’s active members may enter, and whose budget pays the prizes' }),
   name: str({ min: 1, max: 100 }),
   entryPoints: int({ min: 1, max: 10_000_000, description: 'points an entry costs, held until the draw' }),
-  prizes: int({ min: 1, max: 500, description: 'winners drawn; each gets one voucher' }),
+  prizes: int({ min: 1, max: 500, description: 'winners drawn; each gets one voucher, or prizePoints points' }),
   opensAt: instant('entries open (after the lottery is published, with its commitment)'),
   closesAt: instant('entries close; the draw comes after'),
   losers: oneOf(['refund', 'spend'] as const),
   maxEntries: int({ min: 1, max: 100_000 }),
-  programmeId: str({ min: 1, max: 64, pattern: BENEFIT_ID, description: 'the benefits programme whose budget of orgId pays the prize vouchers' }),
-  voucher: voucherSchema,
+  programmeId: optional(str({ min: 1, max: 64, pattern: BENEFIT_ID, description: 'the benefits programme whose budget of orgId pays the prize vouchers (with voucher)' })),
+  voucher: optional(voucherSchema),
+  prizePoints: optional(int({ min: 1, max: 10_000_000, description: 'each winner is credited this many points (instead of programmeId and voucher)' })),
 });
 
 export const entriesQuery = object({

@@ -71,7 +71,22 @@ const COMMAND_ID_REUSED_CODE = 'COMMAND.ID_REUSED';
  * replay of an accepted request answers the original events with the member's current state
  * (balance, streak), without Idempotent-Replay.
  */
-export const EventSourcedIdempotency = (): MethodDecorator => SetMetadata(EVENT_SOURCED_IDEMPOTENCY, true);
+export const EventSourcedIdempotency = (options: EventSourcedIdempotencyOptions = {}): MethodDecorator =>
+  SetMetadata(EVENT_SOURCED_IDEMPOTENCY, { storeRefusals: options.storeRefusals ?? true });
+
+export interface EventSourcedIdempotencyOptions {
+  /**
+   * false: the route's refusals change nothing and are safe to answer again from the current
+   * state (a claim's CLAIM.SOLD_OUT, NOT_OPEN, ALREADY_CLAIMED), so none is stored and no row is
+   * read before running: the request touches no idempotency table at all. The route's own
+   * handler answers a retry of an accepted request (its identity is in the log). What is given
+   * up: a retry of a refusal is answered from the state then, not from the first answer (a claim
+   * refused NOT_OPEN and retried once the window opened is decided then), and the same key on
+   * another request of the route is not detected as reused when the route's command has no
+   * per-key identity.
+   */
+  storeRefusals?: boolean;
+}
 
 /** `@IdempotencyDigest() digest: string`: hex SHA-256 of the request (method, path, canonical body), for CommandMeta.requestHash. */
 export const IdempotencyDigest = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
@@ -220,7 +235,13 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
       throw AppError.badRequest('HTTP.BAD_REQUEST', 'the body has a number out of range or is nested too deeply');
     }
 
-    if (Reflect.getMetadata(EVENT_SOURCED_IDEMPOTENCY, context.getHandler()) === true) {
+    const eventSourced = Reflect.getMetadata(EVENT_SOURCED_IDEMPOTENCY, context.getHandler()) as { storeRefusals: boolean } | undefined;
+    if (eventSourced !== undefined) {
+      if (!eventSourced.storeRefusals) {
+        keys.set(request, key);
+        digests.set(request, hash.toString('hex'));
+        return next.handle();
+      }
       return this.interceptEventSourced(request, reply, next, actor, key, hash);
     }
 

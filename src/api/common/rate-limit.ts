@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../../infra/runtime';
 import type { Runtime } from '../../infra/runtime';
 import { RUNTIME } from '../tokens';
 import { principalOf } from './auth';

@@ -53,7 +53,7 @@ export class GetLeaderboardHandler implements IQueryHandler<GetLeaderboard> {
     await this.ledger.orgAccess.assertCanView(principal, orgId);
     const periodKey = currentPeriodKey(period);
     const entries = await this.ledger.leaderboards.top(orgId, period, periodKey, top);
-    const names = await memberNames(this.ledger.db, entries.map((entry) => entry.memberId));
+    const names = await memberNames(this.ledger.reads, entries.map((entry) => entry.memberId));
     return { orgId, period, periodKey: periodKey || null, entries: entries.map((entry) => ({ ...entry, name: names.get(entry.memberId) ?? null })) };
   }
 }

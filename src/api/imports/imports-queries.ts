@@ -36,12 +36,12 @@ export class GetImportHandler implements IQueryHandler<GetImport> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
   async execute({ user, importId, afterLine, limit }: GetImport): Promise<ImportStatus> {
-    const progress = await importProgress(this.ledger.db, importId);
+    const progress = await importProgress(this.ledger.reads, importId);
     if (!progress || !(await this.ledger.orgAccess.isWithin(progress.orgScope, user.org))) {
       throw new AppError('IMPORT.NOT_FOUND', 'no such import in your part of the union tree', 404);
     }
     // One row more than asked: whether another page follows, without a count.
-    const rows = await importRejections(this.ledger.db, importId, afterLine, Math.min(limit + 1, 1_000));
+    const rows = await importRejections(this.ledger.reads, importId, afterLine, Math.min(limit + 1, 1_000));
     const page = rows.slice(0, limit);
     return { progress, rejectedRows: page, nextAfterLine: rows.length > limit ? page[page.length - 1]!.line : null };
   }

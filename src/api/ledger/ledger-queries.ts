@@ -22,7 +22,7 @@ export class GetStatementHandler implements IQueryHandler<GetStatement> {
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
   execute({ memberId, beforeRevision, limit }: GetStatement) {
-    return statementPage(this.ledger.db, memberId, beforeRevision, limit);
+    return statementPage(this.ledger.reads, memberId, beforeRevision, limit);
   }
 }
 

@@ -53,7 +53,7 @@ import {
 } from '../../domain/benefits';
 import { DomainError, periodsOf, previousDay, splitFen } from '../../domain/shared';
 import type { EventStore } from '../../eventstore/event-store';
-import type { Database } from '../../infra/database';
+import type { Database, Queryable } from '../../infra/database';
 import type { PiiVault } from '../../infra/pii';
 import {
   activeMembersOfUnit,
@@ -115,6 +115,8 @@ export interface Caller {
 export interface BenefitsDeps {
   store: EventStore;
   db: Database;
+  /** Where the list and statement queries read (a replica for HTTP reads, UnionLedger.reads); default `db`. */
+  reads?: () => Queryable;
   vault: () => PiiVault;
   orgs: Pick<OrgService, 'readOrg'>;
   orgAccess: OrgAccess;
@@ -839,11 +841,15 @@ export class Benefits {
   private async listScope(caller: Caller): Promise<string[] | null> {
     if (caller.role === 'auditor') return null;
     if (caller.role !== 'admin' && caller.role !== 'finance') throw new DomainError('AUTH.FORBIDDEN', 'this list is for union admins, finance approvers and auditors', 403);
-    return subtreeOrgIds(this.deps.db, caller.org);
+    return subtreeOrgIds(this.reads(), caller.org);
+  }
+
+  private reads(): Queryable {
+    return this.deps.reads?.() ?? this.deps.db;
   }
 
   async listProposals(caller: Caller, query: { status?: string | undefined; before?: string | undefined; limit?: number | undefined }) {
-    return proposalsInbox(this.deps.db, {
+    return proposalsInbox(this.reads(), {
       orgIds: await this.listScope(caller),
       ...(query.status ? { status: query.status as ProposalState['status'] & ('pending' | 'approved' | 'rejected' | 'expired') } : {}),
       after: query.before ?? null,
@@ -853,7 +859,7 @@ export class Benefits {
 
   async batchResults(caller: Caller, batchId: string, query: { result?: string | undefined; afterSeq?: number | undefined; limit?: number | undefined }) {
     await this.readBatch(caller, batchId);
-    return batchResults(this.deps.db, batchId, {
+    return batchResults(this.reads(), batchId, {
       afterSeq: query.afterSeq ?? null,
       limit: query.limit ?? 100,
       ...(query.result ? { result: query.result as 'pending' | 'paid' | 'unpaid' } : {}),
@@ -861,20 +867,20 @@ export class Benefits {
   }
 
   async walletStatement(caller: Caller, query: { before?: string | undefined; limit?: number | undefined }) {
-    return walletStatement(this.deps.db, caller.sub, { beforePosition: query.before ?? null, limit: query.limit ?? 50 });
+    return walletStatement(this.reads(), caller.sub, { beforePosition: query.before ?? null, limit: query.limit ?? 50 });
   }
 
   async listMerchants(caller: Caller, query: { after?: string | undefined; limit?: number | undefined }) {
-    return merchantsOf(this.deps.db, { orgIds: await this.listScope(caller), after: query.after ?? null, limit: query.limit ?? 50 });
+    return merchantsOf(this.reads(), { orgIds: await this.listScope(caller), after: query.after ?? null, limit: query.limit ?? 50 });
   }
 
   /** A merchant's lines, settlements or payments, for admins of its signing union's tree, auditors, and the merchant itself. */
   async merchantLedger(caller: Caller, merchantId: string, part: 'lines' | 'settlements' | 'payments', query: { before?: string | undefined; limit?: number | undefined }) {
     await this.readMerchant(caller, merchantId);
     const limit = query.limit ?? 50;
-    if (part === 'lines') return merchantLines(this.deps.db, merchantId, { beforePosition: query.before ?? null, limit });
-    if (part === 'payments') return merchantPayments(this.deps.db, merchantId, { beforePosition: query.before ?? null, limit });
-    return settlementsOf(this.deps.db, merchantId, { beforeDay: query.before ?? null, limit });
+    if (part === 'lines') return merchantLines(this.reads(), merchantId, { beforePosition: query.before ?? null, limit });
+    if (part === 'payments') return merchantPayments(this.reads(), merchantId, { beforePosition: query.before ?? null, limit });
+    return settlementsOf(this.reads(), merchantId, { beforeDay: query.before ?? null, limit });
   }
 
   // ------------------------------------------------------------ sweeps

@@ -1,6 +1,8 @@
 import {
+  CLOSE_AFTER_WINDOW_MS,
   campaignStream,
   checkEligible,
+  closeCampaign,
   checkWindow,
   claimStream,
   createCampaign,
@@ -22,8 +24,8 @@ import { DomainError, schemaVersionOf } from '../../domain/shared';
 import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
 import type { EventStore, StreamAppend } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
-import { catchUpProjection } from '../../projections';
-import { campaignsClosingAfter, claimsOf, claimsProjection } from '../../projections/claims';
+import { CheckpointMovedError, catchUpProjection } from '../../projections';
+import { campaignsClosingAfter, campaignsToClose, claimCampaign, claimsOf, claimsProjection } from '../../projections/claims';
 import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
 import type { MemberService } from '../members';
 import type { OrgAccess, Principal } from '../orgs';
@@ -53,6 +55,9 @@ const RECONCILE_CAMPAIGNS = 100;
 /** Closed campaigns are still reconciled this long after their window (a crash at the last second). */
 const RECONCILE_AFTER_CLOSE_MS = 24 * 3600 * 1000;
 const MAX_CREATE_ATTEMPTS = 8;
+const MAX_CATCH_UP_ATTEMPTS = 8;
+/** PostgreSQL's unique_violation: a racing applier inserted the row first. */
+const UNIQUE_VIOLATION = '23505';
 const TERMS_CACHE_ENTRIES = 10_000;
 
 export interface ClaimsDeps {
@@ -71,6 +76,8 @@ export interface ClaimOutcome {
   seq: number;
   voucherId: string;
   admittedAt: string;
+  /** The same request answered again from the log (a retry with the same Idempotency-Key). */
+  replayed?: boolean;
 }
 
 const claimAggregate = { name: 'claim', initialState: initialClaimState, evolve: evolveClaim };
@@ -157,7 +164,7 @@ export class Claims {
    * CLAIM.SOLD_OUT / NOT_OPEN / CLOSED / NOT_ELIGIBLE / ALREADY_CLAIMED. Nothing is held for a
    * member who is refused.
    */
-  async claim(memberId: string, campaignId: string): Promise<ClaimOutcome> {
+  async claim(memberId: string, campaignId: string, requestId?: string): Promise<ClaimOutcome> {
     const terms = await this.campaign(campaignId);
     const nowMs = this.clock().getTime();
     checkWindow(terms, nowMs);
@@ -166,7 +173,7 @@ export class Claims {
     let peeked = await gate.peek(campaignId, memberId);
     if (peeked.kind === 'no_gate') peeked = await this.restoreGate(terms).then(() => gate.peek(campaignId, memberId));
     if (peeked.kind === 'sold_out') throw soldOut(terms);
-    if (peeked.kind === 'holder') return this.recordHeld(terms, memberId, peeked.seq, peeked.admittedAtMs);
+    if (peeked.kind === 'holder') return this.recordHeld(terms, memberId, peeked.seq, peeked.admittedAtMs, requestId);
     const member = await this.deps.members.load(memberId);
     const orgId = member.state.orgId;
     checkEligible(terms, {
@@ -184,9 +191,9 @@ export class Claims {
         // Lost between the peek and now (Redis restarted without its data): the client may retry.
         throw new DomainError('CLAIM.BUSY', 'the claim could not be taken now; try again', 429);
       case 'holder':
-        return this.recordHeld(terms, memberId, admission.seq, admission.admittedAtMs);
+        return this.recordHeld(terms, memberId, admission.seq, admission.admittedAtMs, requestId);
       case 'admitted':
-        return this.record(terms, memberId, orgId, admission.seq, admission.admittedAtMs);
+        return this.record(terms, memberId, orgId, admission.seq, admission.admittedAtMs, requestId);
       default: {
         const unknown: never = admission;
         throw new Error(`unknown admission ${JSON.stringify(unknown)}`);
@@ -214,16 +221,69 @@ export class Claims {
    * window is open or closed less than a day ago. Safe to run from several processes at once:
    * the claim streams refuse a second recording.
    */
-  async reconcile(): Promise<{ campaigns: number; recorded: number; alreadyRecorded: number }> {
+  async reconcile(): Promise<{ campaigns: number; recorded: number; alreadyRecorded: number; closed: number }> {
     const nowMs = this.clock().getTime();
     const campaigns = await campaignsClosingAfter(this.deps.db, nowMs - RECONCILE_AFTER_CLOSE_MS, RECONCILE_CAMPAIGNS);
-    const totals = { campaigns: campaigns.length, recorded: 0, alreadyRecorded: 0 };
+    const totals = { campaigns: campaigns.length, recorded: 0, alreadyRecorded: 0, closed: 0 };
     for (const row of campaigns) {
       const result = await this.reconcileCampaign(row.campaignId, nowMs - RECONCILE_AFTER_MS);
       totals.recorded += result.recorded;
       totals.alreadyRecorded += result.alreadyRecorded;
     }
+    // Campaigns whose window ended: their unclaimed units' value goes back to the budget, once.
+    for (const row of await campaignsToClose(this.deps.db, nowMs - CLOSE_AFTER_WINDOW_MS, RECONCILE_CAMPAIGNS)) {
+      const closed = await this.closeCampaign(row.campaignId);
+      if (closed.closedNow) totals.closed += 1;
+    }
     return totals;
+  }
+
+  /**
+   * Closes a campaign after its window (and CLOSE_AFTER_WINDOW_MS): every admission still pending
+   * in the gate is recorded first, the read model is brought to the end of the log, and the
+   * claims it holds are the campaign's grants; then ClaimCampaignClosed and the programme's
+   * VoucherValueReturned (the unclaimed units' value from the campaign's voucher transit account
+   * back to the union's budget) are appended in one commit, the campaign at its revision: the
+   * value returns exactly once, however many processes run this. After the window no new
+   * admission can be taken (the claim path checks the window before the gate), so the count is final.
+   */
+  async closeCampaign(campaignId: string): Promise<{ closedNow: boolean; granted: number; unclaimed: number; returnedFen: number }> {
+    const terms = await this.campaign(campaignId);
+    for (let page = 0; page <= terms.units / RECONCILE_PAGE; page += 1) {
+      const { recorded, alreadyRecorded } = await this.reconcileCampaign(campaignId, Number.MAX_SAFE_INTEGER);
+      if (recorded + alreadyRecorded < RECONCILE_PAGE) break;
+    }
+    await this.catchUpReadModel();
+    const granted = (await claimCampaign(this.deps.db, campaignId))?.granted ?? 0;
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const campaign = await this.campaigns.load(campaignStream(campaignId));
+      const programme = await this.programmes.load(programmeStream(terms.programmeId));
+      const now = this.clock();
+      const decided = closeCampaign(campaign.state, programme.state, { granted }, now);
+      const closedEvent = decided.campaign[0];
+      if (!closedEvent) {
+        const row = await claimCampaign(this.deps.db, campaignId);
+        return { closedNow: false, granted: row?.granted ?? granted, unclaimed: row?.unclaimed ?? terms.units - granted, returnedFen: row?.returnedFen ?? 0 };
+      }
+      const meta: CommandMeta = { commandId: `claim-close:${campaignId}`, actor: { type: 'system', id: 'claims' } };
+      const appends: StreamAppend[] = [{ streamId: campaignStream(campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: campaign.revision }];
+      if (decided.programme.length > 0) {
+        appends.push({
+          streamId: programmeStream(terms.programmeId),
+          events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.campaign.length),
+          expectedRevision: programme.revision,
+        });
+      }
+      try {
+        await this.deps.store.appendToStreams(appends);
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // Closed meanwhile, or the programme moved: decide again.
+        throw error;
+      }
+      const data = (closedEvent as Extract<CampaignEvent, { type: 'ClaimCampaignClosed' }>).data;
+      return { closedNow: true, granted: data.granted, unclaimed: data.unclaimed, returnedFen: data.returnedFen };
+    }
+    throw new ConcurrencyError(campaignStream(campaignId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
 
   /** Records the campaign's admissions pending since before `beforeMs` (one page). */
@@ -253,7 +313,7 @@ export class Claims {
    * again); a request still recording such a slot meets the slot's stream and is refused by the log.
    */
   async restoreGate(terms: CampaignTerms): Promise<void> {
-    await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+    await this.catchUpReadModel();
     const restore: Array<{ memberId: string; seq: number; admittedAtMs: number }> = [];
     let afterSeq = 0;
     for (let page = 0; page <= terms.units / RECONCILE_PAGE; page += 1) {
@@ -265,12 +325,35 @@ export class Claims {
     await this.deps.gate().open(terms.campaignId, terms.units, restore);
   }
 
+  /**
+   * Brings the claims read model to the end of the log. Another applier (the service's
+   * subscription, a second close in another process) may apply the same batch at the same time:
+   * one of the two then fails on the checkpoint's compare-and-set or on a row the other inserted,
+   * rolls back, and simply continues from where the other left the checkpoint.
+   */
+  private async catchUpReadModel(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await catchUpProjection(this.deps.store, this.deps.db, claimsProjection());
+        return;
+      } catch (error) {
+        const raced = error instanceof CheckpointMovedError || (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+        if (!raced || attempt >= MAX_CATCH_UP_ATTEMPTS) throw error;
+      }
+    }
+  }
+
   /** A member the gate already holds a slot for: in the log already (a second claim), or not yet (a crash, a retry). */
-  private async recordHeld(terms: CampaignTerms, memberId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
-    const claim = await this.claims.load(claimStream(terms.campaignId, memberId));
-    if (claim.state.status === 'granted') throw alreadyClaimed(claim.state.seq);
+  private async recordHeld(terms: CampaignTerms, memberId: string, seq: number, admittedAtMs: number, requestId: string | undefined): Promise<ClaimOutcome> {
+    const [granted] = await this.deps.store.readStream(claimStream(terms.campaignId, memberId), { maxCount: 1 });
+    if (granted?.type === 'ClaimGranted') {
+      const data = granted.data as Extract<ClaimEvent, { type: 'ClaimGranted' }>['data'];
+      // The same request again (same Idempotency-Key and body): its answer, from the log.
+      if (requestId !== undefined && granted.metadata.requestHash === requestId) return { ...outcomeOf(data), replayed: true };
+      throw alreadyClaimed(data.seq);
+    }
     const member = await this.deps.members.load(memberId);
-    return this.record(terms, memberId, member.state.orgId, seq, admittedAtMs);
+    return this.record(terms, memberId, member.state.orgId, seq, admittedAtMs, requestId);
   }
 
   /**
@@ -278,12 +361,13 @@ export class Claims {
    * ids come from `claim:<campaign>:<member>`, so two recordings of the same admission (a retry
    * racing reconciliation) store it once.
    */
-  private async record(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
+  private async record(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number, requestId?: string): Promise<ClaimOutcome> {
     const stream = claimStream(terms.campaignId, memberId);
-    const claim = await this.claims.load(stream);
-    const decided = grantClaim(terms, claim.state, { memberId, orgId, seq, admittedAtMs });
+    // No read: the append at no_stream is the check (a claim already there fails it, handled below).
+    const decided = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs });
     const now = this.clock();
-    const meta: CommandMeta = { commandId: `claim:${terms.campaignId}:${memberId}`, actor: { type: 'member', id: memberId } };
+    // requestHash names the HTTP request (key and body) that made the claim, so that its retry is answered from the log.
+    const meta: CommandMeta = { commandId: `claim:${terms.campaignId}:${memberId}`, actor: { type: 'member', id: memberId }, ...(requestId ? { requestHash: requestId } : {}) };
     const first = decided.claim.length;
     const appends: StreamAppend[] = [
       { streamId: stream, events: eventsToAppend(decided.claim, meta, now, schemaVersion), expectedRevision: 'no_stream' },

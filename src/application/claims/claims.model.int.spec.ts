@@ -6,7 +6,8 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { testTimeout } from '../../../test/support/wait-for';
 import { UnionLedger } from '../../composition-root';
 import { loadConfig } from '../../config/config';
-import { claimStream, lotteryStream, slotStream } from '../../domain/claims';
+import { CLOSE_AFTER_WINDOW_MS, campaignStream, claimStream, lotteryStream, slotStream } from '../../domain/claims';
+import { evolveProgramme, initialProgrammeState, programmeStream, type ProgrammeEvent } from '../../domain/benefits';
 import { DomainError } from '../../domain/shared';
 import { ClaimGate } from './gate';
 import { RECONCILE_AFTER_MS } from './claims-service';
@@ -17,11 +18,14 @@ import { RECONCILE_AFTER_MS } from './claims-service';
  * admission the process never recorded), repaired by a retry of the member or by reconciliation.
  * After every run: exactly min(N, eligible claimants) granted in the log, slots 1..granted once
  * each, no member twice, every winner eligible, every SOLD_OUT only once the N were gone. For
- * lotteries: every point held by an entry is posted or given back, none held after the draw.
+ * lotteries: every point held by an entry is posted or given back, none held after the draw, and
+ * a points prize is credited once to each winner. Closing a campaign after its window returns
+ * the unclaimed units' value once, even with two closes racing: the budget paid exactly the grants.
  */
 
 const HOUR = 3600_000;
 const ELIGIBLE = 14;
+const PRIZE_POINTS = 70;
 let database: TestDatabase;
 let redis: Redis;
 let ledger: UnionLedger;
@@ -57,6 +61,13 @@ afterAll(async () => {
   await database?.drop();
 });
 
+/** What the union's budget holds now, folded from the programme's stream (the truth, no read model). */
+async function budgetOf(orgId: string): Promise<number> {
+  const events = await ledger.store.readStream(programmeStream(PROGRAMME));
+  const state = events.map((event) => ({ type: event.type, data: event.data }) as unknown as ProgrammeEvent).reduce(evolveProgramme, initialProgrammeState);
+  return state.budgets.get(orgId)!.balance;
+}
+
 interface Claim {
   /** Index into eligible (0..ELIGIBLE-1) or ineligible (ELIGIBLE..). */
   who: number;
@@ -86,6 +97,7 @@ it(
         fc.constantFrom<'retry' | 'reconcile'>('retry', 'reconcile'),
         async (units, waves: Claim[][], repair) => {
           const campaignId = `model-${(runCounter += 1)}`;
+          const budgetBefore = await budgetOf('gd');
           nowMs += 10 * HOUR;
           const opensAtMs = nowMs + HOUR;
           await ledger.claims.createCampaign(
@@ -166,6 +178,16 @@ it(
           }
           // The gate agrees with the log once repaired: nothing pending, as many slots as grants.
           expect(await gate.counts(campaignId)).toEqual({ units, taken: log.size, pending: 0 });
+
+          // After the window and its minute, two closes racing: the unclaimed units' value is back once,
+          // so the budget paid exactly the granted vouchers.
+          nowMs = opensAtMs + HOUR + CLOSE_AFTER_WINDOW_MS;
+          const closes = await Promise.all([ledger.claims.closeCampaign(campaignId), ledger.claims.closeCampaign(campaignId)]);
+          // Both report the close (the same decision, the same event ids: the store takes the second as a replay); the log holds one.
+          const closedEvents = (await ledger.store.readStream(campaignStream(campaignId))).filter((event) => event.type === 'ClaimCampaignClosed');
+          expect(closedEvents).toHaveLength(1);
+          expect(closes.map((close) => close.unclaimed)).toEqual([units - log.size, units - log.size]);
+          expect(await budgetOf('gd')).toBe(budgetBefore - log.size * 100);
         },
       ),
       { numRuns: 25 },
@@ -183,7 +205,8 @@ it(
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 1, max: 120 }),
         fc.constantFrom<'refund' | 'spend'>('refund', 'spend'),
-        async (who, prizes, entryPoints, losers) => {
+        fc.constantFrom<'voucher' | 'points'>('voucher', 'points'),
+        async (who, prizes, entryPoints, losers, prizeKind) => {
           const lotteryId = `lot-${(runCounter += 1)}`;
           nowMs += 10 * HOUR;
           const opensAtMs = nowMs + HOUR;
@@ -200,8 +223,9 @@ it(
               closesAtMs,
               losers,
               maxEntries: 100,
-              programmeId: PROGRAMME,
-              voucher: { category: 'gifts', faceFen: 100, validFromMs: opensAtMs, validUntilMs: closesAtMs + 1000 * HOUR },
+              ...(prizeKind === 'points'
+                ? { programmeId: null, voucher: null, prizePoints: PRIZE_POINTS }
+                : { programmeId: PROGRAMME, voucher: { category: 'gifts', faceFen: 100, validFromMs: opensAtMs, validUntilMs: closesAtMs + 1000 * HOUR } }),
             },
             `create-${lotteryId}`,
           );
@@ -231,7 +255,8 @@ it(
             const after = (await ledger.members.load(memberId)).state;
             expect(after.held).toBe(0);
             const cost = entered.has(memberId) && (state.winners.includes(memberId) || losers === 'spend') ? entryPoints : 0;
-            expect(after.available).toBe(before.get(memberId)! - cost);
+            const prize = prizeKind === 'points' && state.winners.includes(memberId) ? PRIZE_POINTS : 0;
+            expect(after.available).toBe(before.get(memberId)! - cost + prize);
             paid += cost;
           }
           const spentEvents = (await ledger.store.readStream(lotteryStream(lotteryId))).filter((event) => event.type === 'LotteryEntered');

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../../infra/runtime';
 
 /**
  * The claim gate: the burst's one point of serialisation, in Redis, one atomic Lua script per

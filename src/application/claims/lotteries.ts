@@ -13,7 +13,9 @@ import {
   lotteryHoldId,
   lotteryPurpose,
   lotteryStream,
+  prizeAwardId,
   prizeBatchOf,
+  prizeOf,
   seedCommitment,
   settled,
   settlementOf,
@@ -106,19 +108,21 @@ export class Lotteries {
       sealedSeed: await this.deps.vault().sealText(sealOwner(input.lotteryId), seed),
       createdBy: caller.sub,
     };
+    const programmeId = input.programmeId;
     for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
       const lottery = await this.lotteries.load(stream);
-      const programme = await this.programmes.load(programmeStream(input.programmeId));
+      // A points prize touches no programme (the domain refuses one named with it).
+      const programme = programmeId === null ? { state: initialProgrammeState, revision: -1n } : await this.programmes.load(programmeStream(programmeId));
       const now = this.clock();
       const decided = createLottery(lottery.state, programme.state, command, now);
-      const appends: StreamAppend[] = [
-        { streamId: stream, events: eventsToAppend(decided.lottery, meta, now, schemaVersion), expectedRevision: 'no_stream' },
-        {
-          streamId: programmeStream(input.programmeId),
+      const appends: StreamAppend[] = [{ streamId: stream, events: eventsToAppend(decided.lottery, meta, now, schemaVersion), expectedRevision: 'no_stream' }];
+      if (programmeId !== null && decided.programme.length > 0) {
+        appends.push({
+          streamId: programmeStream(programmeId),
           events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.lottery.length),
           expectedRevision: programme.revision < 0n ? 'no_stream' : programme.revision,
-        },
-      ];
+        });
+      }
       try {
         await this.deps.store.appendToStreams(appends);
         return command;
@@ -127,7 +131,7 @@ export class Lotteries {
         throw error;
       }
     }
-    throw new ConcurrencyError(programmeStream(input.programmeId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+    throw new ConcurrencyError(programmeId === null ? stream : programmeStream(programmeId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
 
   async state(lotteryId: string): Promise<LotteryState> {
@@ -236,8 +240,22 @@ export class Lotteries {
       if (!(error instanceof DomainError && SETTLED_HOLD.has(error.code))) throw error;
     }
     if (outcome !== 'won') return;
+    const prizeTerms = prizeOf(terms);
+    if (prizeTerms.kind === 'points') {
+      // Credited once: the award id is the lottery's, and the member's stream refuses a second (AWARD.DUPLICATE).
+      try {
+        await this.deps.members.execute(
+          memberId,
+          { type: 'AwardPoints', awardId: prizeAwardId(terms.lotteryId), points: prizeTerms.points, source: `lottery:${terms.lotteryId}` },
+          { commandId: `lottery:${terms.lotteryId}:prize:${memberId}`, actor },
+        );
+      } catch (error) {
+        if (!(error instanceof DomainError && error.code === 'AWARD.DUPLICATE')) throw error;
+      }
+      return;
+    }
     const now = this.clock();
-    const prize = voucherGrant(memberId, { batchId: prizeBatchOf(terms.lotteryId), programmeId: terms.programmeId, orgId: terms.orgId }, terms.voucher);
+    const prize = voucherGrant(memberId, { batchId: prizeBatchOf(terms.lotteryId), programmeId: prizeTerms.programmeId, orgId: terms.orgId }, prizeTerms.voucher);
     try {
       await this.deps.store.appendToStream(walletStream(memberId), eventsToAppend([prize], { commandId: `lottery:${terms.lotteryId}:prize:${memberId}`, actor }, now, schemaVersion), {
         expectedRevision: 'any',

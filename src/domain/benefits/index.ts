@@ -19,6 +19,7 @@ export {
   programmeStream,
   reserveDisbursement,
   returnBudget,
+  returnUnclaimedVouchers,
   returnVoucherValue,
   type BudgetNode,
   type ProgrammeEvent,

@@ -422,6 +422,34 @@ export function returnVoucherValue(state: ProgrammeState, command: { expiries: r
 }
 
 /**
+ * The value of vouchers reserved for a voucher batch and never handed out (a claim campaign's
+ * unclaimed units), back to the budget that reserved them: from the batch's transit account, as
+ * one expiry `unclaimed:<batchId>` so that it is returned once (returnedExpiries) and the read
+ * models list it with the other returns. After the programme's close it goes to the root union's funds.
+ */
+export function returnUnclaimedVouchers(state: ProgrammeState, command: { orgId: string; batchId: string; count: number; faceFen: number }): ProgrammeEvent[] {
+  if (state.status === 'none') throw new DomainError('PROGRAMME.NOT_FOUND', 'no such programme', 404);
+  invariant(Number.isSafeInteger(command.count) && command.count >= 0, 'unclaimed units are a whole number');
+  const expiryId = `unclaimed:${command.batchId}`;
+  if (command.count === 0 || state.returnedExpiries.has(expiryId)) return [];
+  invariant(state.budgets.has(command.orgId), `vouchers of ${command.orgId} were reserved from its budget`);
+  const amountFen = command.count * command.faceFen;
+  checkAmountFen(amountFen);
+  const to = state.status === 'open' ? acct.budget(state.programmeId, command.orgId) : acct.unionFunds(state.rootOrgId);
+  return [
+    {
+      type: 'VoucherValueReturned',
+      data: {
+        programmeId: state.programmeId,
+        expiries: [{ expiryId, voucherId: `${command.batchId}:unclaimed`, orgId: command.orgId, amountFen }],
+        amountFen,
+        postings: [posting(acct.voucherTransit(command.batchId), to, amountFen, 'CNY_FEN')],
+      },
+    },
+  ];
+}
+
+/**
  * Year end: every union's remainder goes back to the root, and the root's whole remainder back
  * to the root union's own funds. Only once the programme's year is over (Asia/Shanghai).
  */

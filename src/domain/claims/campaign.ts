@@ -1,5 +1,5 @@
 import { DomainError, invariant } from '../shared';
-import { checkAmountFen, issueVouchers, voucherGrant, voucherIdOf, type ProgrammeEvent, type ProgrammeState, type VoucherTerms, type WalletEvent } from '../benefits';
+import { checkAmountFen, issueVouchers, returnUnclaimedVouchers, voucherGrant, voucherIdOf, type ProgrammeEvent, type ProgrammeState, type VoucherTerms, type WalletEvent } from '../benefits';
 
 /**
  * Limited-quota claims (限量领取): a union admin offers N units (tickets, vouchers) to the active
@@ -39,7 +39,10 @@ export interface CampaignTerms {
   createdBy: string;
 }
 
-export type CampaignEvent = { type: 'ClaimCampaignCreated'; data: CampaignTerms };
+export type CampaignEvent =
+  | { type: 'ClaimCampaignCreated'; data: CampaignTerms }
+  /** After the window: `granted` claims are in the log, the `unclaimed` units' value went back to the budget (same commit). */
+  | { type: 'ClaimCampaignClosed'; data: { campaignId: string; granted: number; unclaimed: number; returnedFen: number } };
 
 export type ClaimEvent =
   /** On the member's claim stream: the member holds slot `seq`, admitted by the gate at `admittedAtMs`. */
@@ -54,19 +57,27 @@ export const slotStream = (campaignId: string, seq: number): string => `claimslo
 export const voucherBatchOf = (campaignId: string): string => `claim:${campaignId}`;
 
 export interface CampaignState {
-  status: 'none' | 'created';
+  status: 'none' | 'created' | 'closed';
   terms: CampaignTerms | null;
 }
 
 export const initialCampaignState: CampaignState = { status: 'none', terms: null };
 
+/**
+ * The close waits this long after the window: an admission taken at the last millisecond is
+ * recorded by then (its request, or reconciliation, which the close runs first).
+ */
+export const CLOSE_AFTER_WINDOW_MS = 60_000;
+
 export function evolveCampaign(state: CampaignState, event: CampaignEvent): CampaignState {
   switch (event.type) {
     case 'ClaimCampaignCreated':
       return { status: 'created', terms: event.data };
+    case 'ClaimCampaignClosed':
+      return { ...state, status: 'closed' };
     default: {
-      const unknown: never = event.type;
-      throw new Error(`unknown campaign event ${String(unknown)}`);
+      const unknown: never = event;
+      throw new Error(`unknown campaign event ${(unknown as { type: string }).type}`);
     }
   }
 }
@@ -140,6 +151,35 @@ export function createCampaign(
     faceFen: voucher.faceFen,
   });
   return { campaign: [{ type: 'ClaimCampaignCreated', data: { ...command } }], programme: reserved };
+}
+
+// ---------------------------------------------------------------- closing
+
+/**
+ * Closes a campaign after its window: records how many claims the log holds and returns the
+ * value of the units nobody claimed to the union's budget, in one decision on the campaign's
+ * stream (appended at its revision: exactly once, whoever runs it). `granted` is counted from
+ * the log by the caller after every pending admission was recorded.
+ */
+export function closeCampaign(
+  state: CampaignState,
+  programme: ProgrammeState,
+  command: { granted: number },
+  now: Date,
+): { campaign: CampaignEvent[]; programme: ProgrammeEvent[] } {
+  if (state.status === 'none' || !state.terms) throw new DomainError('CLAIM.CAMPAIGN_NOT_FOUND', 'no such claim campaign', 404);
+  if (state.status === 'closed') return { campaign: [], programme: [] };
+  const terms = state.terms;
+  if (now.getTime() < terms.closesAtMs + CLOSE_AFTER_WINDOW_MS) {
+    throw new DomainError('CLAIM.NOT_CLOSED', 'the campaign closes after its window (and a minute for the last admissions)', 409, { closesAt: new Date(terms.closesAtMs).toISOString() });
+  }
+  invariant(Number.isSafeInteger(command.granted) && command.granted >= 0 && command.granted <= terms.units, `granted ${command.granted} lies within 0..${terms.units}`);
+  const unclaimed = terms.units - command.granted;
+  const returned = returnUnclaimedVouchers(programme, { orgId: terms.orgId, batchId: voucherBatchOf(terms.campaignId), count: unclaimed, faceFen: terms.voucher.faceFen });
+  return {
+    campaign: [{ type: 'ClaimCampaignClosed', data: { campaignId: terms.campaignId, granted: command.granted, unclaimed, returnedFen: unclaimed * terms.voucher.faceFen } }],
+    programme: returned,
+  };
 }
 
 // ---------------------------------------------------------------- claiming

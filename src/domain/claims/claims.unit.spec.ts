@@ -1,7 +1,9 @@
 import { commandSpec } from '../../../test/support/given-when-then';
 import { evolveProgramme, fundBudget, initialProgrammeState, openProgramme, type ProgrammeEvent, type ProgrammeState } from '../benefits';
 import {
+  CLOSE_AFTER_WINDOW_MS,
   checkEligible,
+  closeCampaign,
   checkEntry,
   checkWindow,
   createCampaign,
@@ -16,6 +18,7 @@ import {
   initialCampaignState,
   initialClaimState,
   initialLotteryState,
+  prizeOf,
   seedCommitment,
   settled,
   settlementOf,
@@ -87,6 +90,45 @@ describe('creating a claim campaign', () => {
   });
 });
 
+describe('closing a campaign after its window', () => {
+  const reserved = (): ProgrammeState => {
+    const programme = fundedProgramme(100_000);
+    return createCampaign(initialCampaignState, programme, create, before).programme.reduce(evolveProgramme, programme);
+  };
+  const afterWindow = new Date(CLOSES + CLOSE_AFTER_WINDOW_MS);
+
+  it('returns the unclaimed units’ value from the campaign’s transit account to the union’s budget, once', () => {
+    const programme = reserved();
+    const decided = closeCampaign(campaign.given([created]).state(), programme, { granted: 1 }, afterWindow);
+    expect(decided.campaign).toEqual([{ type: 'ClaimCampaignClosed', data: { campaignId: 'spring-tickets', granted: 1, unclaimed: 2, returnedFen: 10_000 } }]);
+    expect(decided.programme).toEqual([
+      {
+        type: 'VoucherValueReturned',
+        data: {
+          programmeId: 'p27',
+          expiries: [{ expiryId: 'unclaimed:claim:spring-tickets', voucherId: 'claim:spring-tickets:unclaimed', orgId: 'gd', amountFen: 10_000 }],
+          amountFen: 10_000,
+          postings: [{ debit: 'transit:vouchers:claim:spring-tickets', credit: 'budget:p27:gd', amount: 10_000, asset: 'CNY_FEN' }],
+        },
+      },
+    ]);
+    const after = decided.programme.reduce(evolveProgramme, programme);
+    expect(after.budgets.get('gd')!.balance).toBe(programme.budgets.get('gd')!.balance + 10_000);
+    // Closed: a second close decides nothing, and the programme would not return the same value twice either.
+    expect(closeCampaign(campaign.given([created, ...decided.campaign]).state(), after, { granted: 1 }, afterWindow)).toEqual({ campaign: [], programme: [] });
+    expect(closeCampaign(campaign.given([created]).state(), after, { granted: 1 }, afterWindow).programme).toEqual([]);
+  });
+
+  it('is refused before the window (and its minute) is over; with every unit claimed it returns nothing', () => {
+    campaign.given([created]).when((state) => closeCampaign(state, reserved(), { granted: 0 }, new Date(CLOSES)).campaign).thenFails('CLAIM.NOT_CLOSED');
+    expect(closeCampaign(campaign.given([created]).state(), reserved(), { granted: 3 }, afterWindow)).toEqual({
+      campaign: [{ type: 'ClaimCampaignClosed', data: { campaignId: 'spring-tickets', granted: 3, unclaimed: 0, returnedFen: 0 } }],
+      programme: [],
+    });
+    expect(() => closeCampaign(campaign.given([created]).state(), reserved(), { granted: 4 }, afterWindow)).toThrow(/lies within/);
+  });
+});
+
 describe('claiming', () => {
   const terms = create;
   it('refuses before and after the window with codes of their own', () => {
@@ -155,6 +197,17 @@ describe('lotteries', () => {
     expect(JSON.stringify(decided.lottery)).not.toContain(SEED);
     expect(decided.programme).toEqual([expect.objectContaining({ type: 'VouchersIssued', data: expect.objectContaining({ count: 2, amountFen: 10_000 }) })]);
     expect(() => createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, new Date(OPENS + 1))).toThrow(expect.objectContaining({ code: 'LOTTERY.WINDOW_INVALID' }));
+  });
+
+  it('is created with a points prize touching no budget, and refuses a prize that is both or neither', () => {
+    const points = { ...lotteryTerms, programmeId: null, voucher: null, prizePoints: 500 };
+    const decided = createLottery(initialLotteryState, initialProgrammeState, points, before);
+    expect(decided).toEqual({ lottery: [{ type: 'LotteryCreated', data: points }], programme: [] });
+    expect(prizeOf(points)).toEqual({ kind: 'points', points: 500 });
+    expect(prizeOf(lotteryTerms)).toEqual({ kind: 'voucher', programmeId: 'p27', voucher });
+    expect(() => createLottery(initialLotteryState, fundedProgramme(100_000), { ...lotteryTerms, prizePoints: 500 }, before)).toThrow(expect.objectContaining({ code: 'LOTTERY.PRIZE_INVALID' }));
+    expect(() => createLottery(initialLotteryState, initialProgrammeState, { ...lotteryTerms, programmeId: null, voucher: null }, before)).toThrow(expect.objectContaining({ code: 'LOTTERY.PRIZE_INVALID' }));
+    expect(() => createLottery(initialLotteryState, initialProgrammeState, { ...points, prizePoints: 0 }, before)).toThrow(expect.objectContaining({ code: 'LOTTERY.PRIZE_INVALID' }));
   });
 
   it('takes one entry per member within the window, up to its limit', () => {

@@ -35,8 +35,12 @@ export interface LotteryTerms {
   closesAtMs: number;
   losers: LoserRule;
   maxEntries: number;
-  programmeId: string;
-  voucher: VoucherTerms;
+  /** The benefits programme whose budget (of `orgId`) pays the prize vouchers; null for a points prize. */
+  programmeId: string | null;
+  /** Each prize is one such voucher; null when the prize is points. */
+  voucher: VoucherTerms | null;
+  /** Each prize is this many points, credited to the winner (absent or null: the prize is a voucher). */
+  prizePoints?: number | null;
   /** SHA-256 (hex) of the seed: published before entries open. */
   commitment: string;
   /** The seed sealed by the personal-data vault (owner `lottery-<id>`): not readable from the log. */
@@ -123,11 +127,31 @@ export function createLottery(state: LotteryState, programme: ProgrammeState, co
   // The commitment is published before entries open: a lottery created after they opened could have chosen its seed late.
   if (opensAtMs < now.getTime()) throw new DomainError('LOTTERY.WINDOW_INVALID', 'entries must open after the lottery (and its commitment) is published', 400);
   invariant(/^[0-9a-f]{64}$/.test(command.commitment), 'a commitment is SHA-256 in hex');
+  const prizePoints = command.prizePoints ?? null;
+  if (prizePoints !== null) {
+    // A points prize: credited to each winner at settlement, from the lottery's issuer account; no budget is touched.
+    if (command.voucher !== null || command.programmeId !== null) throw new DomainError('LOTTERY.PRIZE_INVALID', 'a prize is either points or a voucher paid from a programme, not both', 400);
+    if (!Number.isSafeInteger(prizePoints) || prizePoints < 1 || prizePoints > MAX_POINTS_PER_SPEND) {
+      throw new DomainError('LOTTERY.PRIZE_INVALID', `a points prize is 1 to ${MAX_POINTS_PER_SPEND} points`, 400);
+    }
+    return { lottery: [{ type: 'LotteryCreated', data: { ...command, prizePoints } }], programme: [] };
+  }
+  if (command.voucher === null || command.programmeId === null) throw new DomainError('LOTTERY.PRIZE_INVALID', 'a prize is points, or a voucher paid from a programme', 400);
   checkAmountFen(command.voucher.faceFen, 'face value');
   if (command.voucher.validUntilMs <= closesAtMs) throw new DomainError('LOTTERY.VOUCHER_INVALID', 'the prize vouchers must be valid after entries close', 400);
   const reserved = issueVouchers(programme, { orgId: command.orgId, campaignId: prizeBatchOf(command.lotteryId), chunk: 0, count: command.prizes, faceFen: command.voucher.faceFen });
   return { lottery: [{ type: 'LotteryCreated', data: { ...command } }], programme: reserved };
 }
+
+/** The prize each winner gets: points credited, or a voucher from the programme. */
+export function prizeOf(terms: LotteryTerms): { kind: 'points'; points: number } | { kind: 'voucher'; programmeId: string; voucher: VoucherTerms } {
+  if (terms.prizePoints !== undefined && terms.prizePoints !== null) return { kind: 'points', points: terms.prizePoints };
+  invariant(terms.voucher !== null && terms.programmeId !== null, 'a lottery without a points prize has a voucher prize');
+  return { kind: 'voucher', programmeId: terms.programmeId, voucher: terms.voucher };
+}
+
+/** The award id of a winner's points prize: once per lottery on the member's stream. */
+export const prizeAwardId = (lotteryId: string): string => `lottery:${lotteryId}`;
 
 /** Refuses an entry the lottery cannot take; the caller then holds the points and records the entry. */
 export function checkEntry(state: LotteryState, memberId: string, nowMs: number): LotteryTerms {

@@ -1,6 +1,6 @@
 import { DomainError, invariant, periodsOf, pointsPosting, previousDay } from '../shared';
 import { CAP_PERIODS, type EarningAction, type RuleId, type RuleSet } from '../earning';
-import { accounts, fold, type InsuranceGrant, type MemberEvent, type MemberState, type PointsGrantedData } from './member';
+import { accounts, awardKey, fold, type InsuranceGrant, type MemberEvent, type MemberState, type PointsGrantedData } from './member';
 
 /**
  * The member's commands: one pure function per command, and `decide`, which only releases expired
@@ -29,6 +29,8 @@ export type MemberCommand =
   /** Gives a posted hold back whole, once (a returned mall order). */
   | { type: 'RefundHold'; holdId: string }
   | { type: 'SpendPoints'; spendId: string; points: number; purpose: string }
+  /** Credits a prize's points once per `awardId` (a lottery's points prize: `source` = `lottery:<id>`). */
+  | { type: 'AwardPoints'; awardId: string; points: number; source: string }
   | { type: 'ReleaseExpiredHolds' }
   /** The insurer's answer to an InsuranceGrantRequested (recorded by the insurance worker). */
   | { type: 'RecordInsuranceGranted'; grantId: string; policyNumber: string; validFrom: string; validUntil: string }
@@ -293,6 +295,16 @@ export function spend(state: MemberState, command: CommandOf<'SpendPoints'>): Me
   ];
 }
 
+/** A prize's points, credited once per award id (a retried settlement finds it done: AWARD.DUPLICATE). */
+export function awardPoints(state: MemberState, command: CommandOf<'AwardPoints'>): MemberEvent[] {
+  requireActive(state);
+  const { memberId } = state;
+  const { awardId, points, source } = command;
+  checkPoints(points);
+  if (state.done.has(awardKey(awardId))) throw new DomainError('AWARD.DUPLICATE', 'these points were already awarded', 409, { awardId });
+  return [{ type: 'PointsAwarded', data: { memberId, awardId, points, source, postings: [pointsPosting(accounts.prizeIssuer(source), accounts.available(memberId), points)] } }];
+}
+
 // ---------------------------------------------------------------- insurance
 
 function requireRequestedGrant(state: MemberState, grantId: string): InsuranceGrant {
@@ -391,6 +403,8 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
       return spend(state, command);
     case 'RefundHold':
       return refundHold(state, command);
+    case 'AwardPoints':
+      return awardPoints(state, command);
     case 'ReleaseExpiredHolds':
       return []; // decide() has already released them.
     case 'RecordInsuranceGranted':

@@ -69,13 +69,23 @@ export type MemberEvent =
   | { type: 'HoldVoided'; data: { memberId: string; holdId: string; points: number; reason: 'voided' | 'expired'; postings: Posting[] } }
   | { type: 'PointsSpent'; data: { memberId: string; spendId: string; points: number; purpose: string; postings: Posting[] } }
   /** A posted hold given back whole (a mall order returned): the points go from what they were spent on back to available. */
-  | { type: 'PointsRefunded'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } };
+  | { type: 'PointsRefunded'; data: { memberId: string; holdId: string; points: number; purpose: string; postings: Posting[] } }
+  /**
+   * Points given as a prize (a lottery's points prize), once per award id: from the issuer of the
+   * source (`issuer:<source>`, e.g. `issuer:lottery:<id>`) to available. Not an earning: no rule,
+   * no caps, not counted in lifetimeEarned (leaderboards rank what members earned).
+   */
+  | { type: 'PointsAwarded'; data: { memberId: string; awardId: string; points: number; source: string; postings: Posting[] } };
 
 export const memberStream = (memberId: string): string => `member-${memberId}`;
+/** The once-only key of an award in MemberState.done. */
+export const awardKey = (awardId: string): string => `award:${awardId}`;
 export const accounts = {
   available: (memberId: string) => `member:${memberId}:available`,
   held: (memberId: string) => `member:${memberId}:held`,
   issuer: (ruleId: RuleId) => `issuer:${ruleId}`,
+  /** Where prize points come from (a lottery: `issuer:lottery:<id>`); an issuer account goes negative by what it gave. */
+  prizeIssuer: (source: string) => `issuer:${source}`,
   spent: (purpose: string) => `spent:${purpose}`,
 };
 
@@ -241,6 +251,8 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       invariant(hold, `refunded hold ${event.data.holdId} exists`);
       return withHold({ ...state, available: state.available + hold.points }, event.data.holdId, { ...hold, status: 'refunded' });
     }
+    case 'PointsAwarded':
+      return { ...state, available: state.available + event.data.points, done: new Set(state.done).add(awardKey(event.data.awardId)) };
     default: {
       const unknown: never = event;
       throw new Error(`unknown member event ${(unknown as { type: string }).type}`);

@@ -498,6 +498,19 @@ describe('holds (two-phase spending)', () => {
     member.given(activeWith(100)).when({ type: 'RefundHold', holdId: 'h1' }, ctx('2026-11-23 10:07')).thenFails('HOLD.NOT_FOUND');
   });
 
+  it('awards a prize’s points once per award id, from the issuer of its source (a lottery’s points prize)', () => {
+    const { events, state } = member.given(activeWith(100)).when({ type: 'AwardPoints', awardId: 'lottery:l1', points: 500, source: 'lottery:l1' }, ctx('2026-11-23 10:06')).result();
+    expect(events).toEqual([
+      {
+        type: 'PointsAwarded',
+        data: { memberId: M, awardId: 'lottery:l1', points: 500, source: 'lottery:l1', postings: [{ debit: 'issuer:lottery:l1', credit: 'member:m1:available', amount: 500, asset: 'POINTS' }] },
+      },
+    ]);
+    expect(state).toMatchObject({ available: 600 });
+    member.given([...activeWith(100), ...events]).when({ type: 'AwardPoints', awardId: 'lottery:l1', points: 500, source: 'lottery:l1' }, ctx('2026-11-23 10:07')).thenFails('AWARD.DUPLICATE', { awardId: 'lottery:l1' });
+    member.given(activeWith(100)).when({ type: 'AwardPoints', awardId: 'lottery:l1', points: 0, source: 'lottery:l1' }, ctx('2026-11-23 10:07')).thenFails('POINTS.AMOUNT_INVALID');
+  });
+
   it('refuses an unknown hold (HOLD.NOT_FOUND), a reused hold id (HOLD.DUPLICATE) and an expiry not in the future (HOLD.EXPIRY_INVALID)', () => {
     member.given(activeWith(100)).when({ type: 'PostHold', holdId: 'nope' }, ctx('2026-11-23 10:00')).thenFails('HOLD.NOT_FOUND', { holdId: 'nope' });
     member.given([...activeWith(100), held('h1', 30), posted('h1', 30)]).when(hold('h1', 5), ctx('2026-11-23 10:00')).thenFails('HOLD.DUPLICATE');

@@ -11,6 +11,7 @@ type ClaimsEvent = CampaignEvent | ClaimEvent | LotteryEvent;
 /** Every event type this projection reads; the `satisfies` check fails to compile when one is left out. */
 const EVENT_TYPES = {
   ClaimCampaignCreated: true,
+  ClaimCampaignClosed: true,
   ClaimGranted: true,
   ClaimSlotTaken: true,
   LotteryCreated: true,
@@ -42,6 +43,14 @@ export function claimsProjection(): Projection {
             );
             break;
           }
+          case 'ClaimCampaignClosed':
+            await tx.none(`UPDATE ul_claim_campaigns SET unclaimed = $2, returned_fen = $3, closed_at = $4 WHERE campaign_id = $1`, [
+              event.data.campaignId,
+              event.data.unclaimed,
+              event.data.returnedFen,
+              at,
+            ]);
+            break;
           case 'ClaimGranted': {
             const d = event.data;
             await tx.none(
@@ -56,9 +65,9 @@ export function claimsProjection(): Projection {
           case 'LotteryCreated': {
             const d = event.data;
             await tx.none(
-              `INSERT INTO ul_lotteries (lottery_id, org_id, name, entry_points, prizes, opens_at, closes_at, losers, max_entries, programme_id, face_fen, commitment, status, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13)`,
-              [d.lotteryId, d.orgId, d.name, d.entryPoints, d.prizes, iso(d.opensAtMs), iso(d.closesAtMs), d.losers, d.maxEntries, d.programmeId, d.voucher.faceFen, d.commitment, at],
+              `INSERT INTO ul_lotteries (lottery_id, org_id, name, entry_points, prizes, opens_at, closes_at, losers, max_entries, programme_id, face_fen, prize_points, commitment, status, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14)`,
+              [d.lotteryId, d.orgId, d.name, d.entryPoints, d.prizes, iso(d.opensAtMs), iso(d.closesAtMs), d.losers, d.maxEntries, d.programmeId, d.voucher?.faceFen ?? null, d.prizePoints ?? null, d.commitment, at],
             );
             break;
           }

@@ -3,6 +3,7 @@ export { CLAIMS_MIGRATIONS } from './schema';
 export { CLAIMS_PROJECTION, claimsProjection } from './claims-projection';
 export {
   campaignsClosingAfter,
+  campaignsToClose,
   claimCampaign,
   claimsOf,
   lottery,

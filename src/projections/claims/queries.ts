@@ -14,6 +14,10 @@ export interface CampaignRow {
   programmeId: string;
   category: string;
   faceFen: number;
+  /** Set once the campaign was closed after its window: units nobody claimed, and their value returned to the budget. */
+  unclaimed: number | null;
+  returnedFen: number | null;
+  closedAt: string | null;
 }
 
 interface CampaignDbRow {
@@ -28,6 +32,9 @@ interface CampaignDbRow {
   programme_id: string;
   category: string;
   face_fen: string;
+  unclaimed: number | null;
+  returned_fen: string | null;
+  closed_at: Date | null;
 }
 
 const campaignOf = (row: CampaignDbRow): CampaignRow => ({
@@ -42,7 +49,16 @@ const campaignOf = (row: CampaignDbRow): CampaignRow => ({
   programmeId: row.programme_id,
   category: row.category,
   faceFen: Number(row.face_fen),
+  unclaimed: row.unclaimed,
+  returnedFen: row.returned_fen === null ? null : Number(row.returned_fen),
+  closedAt: row.closed_at === null ? null : row.closed_at.toISOString(),
 });
+
+/** Campaigns whose window closed before `beforeMs` and that are not closed yet (their unclaimed value not returned), oldest first. */
+export async function campaignsToClose(db: Queryable, beforeMs: number, limit: number): Promise<CampaignRow[]> {
+  const rows = await db.any<CampaignDbRow>(`SELECT * FROM ul_claim_campaigns WHERE closes_at <= $1 AND closed_at IS NULL ORDER BY closes_at LIMIT $2`, [new Date(beforeMs), limit]);
+  return rows.map(campaignOf);
+}
 
 export async function claimCampaign(db: Queryable, campaignId: string): Promise<CampaignRow | null> {
   const row = await db.oneOrNone<CampaignDbRow>(`SELECT * FROM ul_claim_campaigns WHERE campaign_id = $1`, [campaignId]);
@@ -90,8 +106,9 @@ export interface LotteryRow {
   closesAt: string;
   losers: string;
   maxEntries: number;
-  programmeId: string;
-  faceFen: number;
+  programmeId: string | null;
+  faceFen: number | null;
+  prizePoints: number | null;
   commitment: string;
   status: string;
   entries: number;
@@ -111,8 +128,9 @@ export async function lottery(db: Queryable, lotteryId: string): Promise<Lottery
     closes_at: Date;
     losers: string;
     max_entries: number;
-    programme_id: string;
-    face_fen: string;
+    programme_id: string | null;
+    face_fen: string | null;
+    prize_points: string | null;
     commitment: string;
     status: string;
     entries: number;
@@ -132,7 +150,8 @@ export async function lottery(db: Queryable, lotteryId: string): Promise<Lottery
     losers: row.losers,
     maxEntries: row.max_entries,
     programmeId: row.programme_id,
-    faceFen: Number(row.face_fen),
+    faceFen: row.face_fen === null ? null : Number(row.face_fen),
+    prizePoints: row.prize_points === null ? null : Number(row.prize_points),
     commitment: row.commitment,
     status: row.status,
     entries: row.entries,

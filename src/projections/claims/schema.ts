@@ -78,4 +78,18 @@ export const CLAIMS_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 57,
+    name: 'claims: points prizes (a lottery without a programme or voucher)',
+    sql: /* sql */ `
+      ALTER TABLE ul_lotteries ALTER COLUMN programme_id DROP NOT NULL, ALTER COLUMN face_fen DROP NOT NULL, ADD COLUMN prize_points bigint;
+    `,
+  },
+  {
+    version: 58,
+    name: 'claims: a campaign closed after its window, its unclaimed units returned',
+    sql: /* sql */ `
+      ALTER TABLE ul_claim_campaigns ADD COLUMN unclaimed integer, ADD COLUMN returned_fen bigint, ADD COLUMN closed_at timestamptz;
+    `,
+  },
 ];

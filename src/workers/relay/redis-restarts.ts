@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../../infra/runtime';
 import type { ReplayReport } from './replay';
 
 /**
@@ -32,9 +32,20 @@ export interface RedisRestartWatchOptions {
   retryMaxMs?: number;
 }
 
-/** `run_id` from INFO server, or null when it cannot be read (the caller tries again at the next reconnect). */
+/**
+ * `run_id` from INFO server, or null when it cannot be read (the caller tries again at the next
+ * reconnect). On a Redis Cluster, the masters' run_ids, sorted and joined: a failover promotes a
+ * replica (another run_id), and a master restarted empty comes back with a new one, so either
+ * changes the value, as a restart does on one server.
+ */
 export async function redisRunId(redis: Redis): Promise<string | null> {
   try {
+    if (redis.isCluster) {
+      const masters = (redis as import('ioredis').Cluster).nodes('master');
+      if (masters.length === 0) return null;
+      const ids = await Promise.all(masters.map(async (node) => /^run_id:(\w+)/m.exec(await node.info('server'))?.[1] ?? null));
+      return ids.includes(null) ? null : ids.sort().join(',');
+    }
     return /^run_id:(\w+)/m.exec(await redis.info('server'))?.[1] ?? null;
   } catch {
     return null;
@@ -83,12 +94,16 @@ export async function watchRedisRestarts(options: RedisRestartWatchOptions): Pro
     })();
   };
   options.redis.on('ready', onReady);
+  // A cluster client stays 'ready' through a failover: it learns the new topology by refreshing
+  // its slot map ('refresh', also every slotsRefreshInterval); the masters are asked again then.
+  if (options.redis.isCluster) options.redis.on('refresh', onReady);
   return {
     initialRunId: known,
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
       options.redis.off('ready', onReady);
+      options.redis.off('refresh', onReady);
     },
   };
 }

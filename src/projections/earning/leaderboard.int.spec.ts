@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import Redis from 'ioredis';
+import { testTimeout } from '../../../test/support/wait-for';
+import { START, type RecordedEvent } from '../../eventstore/event-store';
+import { Leaderboards } from './leaderboard';
+
+/**
+ * The leaderboards apply a batch as one Lua script: increments folded per (set, member), written
+ * as ZINCRBYs or as ZMSCORE + variadic ZADD, with the checkpoint compare-and-set in the same
+ * script. Any split of a history into batches must give the sorted sets of an event-by-event
+ * apply, and a refused batch must write nothing.
+ */
+
+jest.setTimeout(testTimeout(2));
+
+let redis: Redis;
+const prefixes: string[] = [];
+
+beforeAll(() => {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through Jest (globalSetup sets it)');
+  redis = new Redis(url, { maxRetriesPerRequest: 3 });
+});
+
+afterAll(async () => {
+  for (const prefix of prefixes) {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+});
+
+function boards(): Leaderboards {
+  const prefix = `ul-test-lb-${randomUUID().slice(0, 8)}:`;
+  prefixes.push(prefix);
+  return new Leaderboards(redis, prefix);
+}
+
+const ORGS: Array<[string, string | null]> = [
+  ['p', null],
+  ['p-c1', 'p'],
+  ['p-c2', 'p'],
+  ['p-c1-u1', 'p-c1'],
+  ['p-c1-u2', 'p-c1'],
+  ['p-c2-u3', 'p-c2'],
+];
+const UNIONS = ['p-c1-u1', 'p-c1-u2', 'p-c2-u3'];
+
+interface Grant {
+  member: number;
+  union: number;
+  points: number;
+  week: number;
+}
+
+/** The org registrations, then grants (a member may get many, in several unions and weeks), as recorded events. */
+function historyOf(grants: Grant[]): RecordedEvent[] {
+  let position = 0n;
+  const recorded = (streamId: string, type: string, data: Record<string, unknown>): RecordedEvent => {
+    position += 1n;
+    return {
+      eventId: randomUUID(),
+      streamId,
+      revision: 0n,
+      type,
+      schemaVersion: 1,
+      data: data as RecordedEvent['data'],
+      metadata: { occurredAt: '2026-11-30T08:00:00.000Z' },
+      recordedAt: new Date(),
+      globalPosition: position,
+    };
+  };
+  return [
+    ...ORGS.map(([orgId, parentId]) => recorded(`org-${orgId}`, 'OrganisationRegistered', { orgId, parentId })),
+    ...grants.map((grant) =>
+      recorded(`member-m${grant.member}`, 'PointsGranted', {
+        memberId: `m${grant.member}`,
+        orgId: UNIONS[grant.union]!,
+        points: grant.points,
+        periods: { week: `2026-W${40 + grant.week}`, month: `2026-${10 + Math.floor(grant.week / 2)}`, year: '2026' },
+      }),
+    ),
+  ];
+}
+
+/** Applies `events` in batches of the given sizes (cycled), moving the checkpoint batch by batch. */
+async function applyInBatches(leaderboards: Leaderboards, events: RecordedEvent[], sizes: number[]): Promise<string> {
+  let from = START;
+  for (let start = 0, turn = 0; start < events.length; turn += 1) {
+    const batch = events.slice(start, start + sizes[turn % sizes.length]!);
+    const to = batch[batch.length - 1]!.globalPosition;
+    await leaderboards.apply(batch, from, to);
+    from = to;
+    start += batch.length;
+  }
+  expect(await leaderboards.loadCheckpoint()).toBe(events[events.length - 1]!.globalPosition);
+  const dump = await leaderboards.dump();
+  await leaderboards.close();
+  return dump;
+}
+
+describe('leaderboards in batches', () => {
+  it('give the sorted sets of an event-by-event apply, however a random history is split into batches', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Up to 12 members, so a batch often holds many grants of one member and many members of one set.
+        fc.array(fc.record({ member: fc.nat(11), union: fc.nat(2), points: fc.integer({ min: 1, max: 1000 }), week: fc.nat(3) }), { minLength: 1, maxLength: 80 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 4 }),
+        async (grants, sizes) => {
+          const events = historyOf(grants);
+          const oneByOne = await applyInBatches(boards(), events, [1]);
+          expect(oneByOne.split('\n').length).toBeGreaterThanOrEqual(12); // a grant reaches 4 periods x 3 levels
+          expect(await applyInBatches(boards(), events, sizes)).toEqual(oneByOne);
+          expect(await applyInBatches(boards(), events, [events.length])).toEqual(oneByOne);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it("adds up to the grants: a member's all-time score in the province is the sum of their grants", async () => {
+    const leaderboards = boards();
+    const grants = Array.from({ length: 50 }, (_, index): Grant => ({ member: index % 7, union: index % 3, points: index + 1, week: index % 2 }));
+    await applyInBatches(leaderboards, historyOf(grants), [50]);
+    for (let member = 0; member < 7; member += 1) {
+      const expected = grants.filter((grant) => grant.member === member).reduce((sum, grant) => sum + grant.points, 0);
+      expect(await leaderboards.rankOf('p', 'all', '', `m${member}`)).toMatchObject({ points: expected });
+    }
+  });
+
+  it('writes nothing, scores or checkpoint, when a batch starts from a checkpoint that has moved', async () => {
+    const leaderboards = boards();
+    const events = historyOf([{ member: 1, union: 0, points: 5, week: 0 }]);
+    await leaderboards.apply(events.slice(0, 6), START, 6n);
+    const before = await leaderboards.dump();
+    const grants = historyOf(Array.from({ length: 20 }, (_, index): Grant => ({ member: index, union: index % 3, points: 10, week: 1 }))).slice(6);
+    // A second runner that believes the projection is still at its start: refused whole.
+    await expect(leaderboards.apply(grants, START, 100n)).rejects.toThrow('leaderboard checkpoint moved from -1 to 6');
+    expect(await leaderboards.dump()).toBe(before);
+    expect(await leaderboards.loadCheckpoint()).toBe(6n);
+    // The same batch from the right place goes through.
+    await leaderboards.apply(grants, 6n, 100n);
+    expect(await leaderboards.rankOf('p', 'all', '', 'm19')).toMatchObject({ points: 10 });
+    await leaderboards.close();
+  });
+});
