@@ -275,6 +275,32 @@ describe('a campaign with per-unit targets', () => {
     expect((await download(`/v1/admin/campaigns/checkin-2026/reports/${nextMonday}.xlsx?orgId=js-nj`, provinceAdmin)).bytes.equals(xlsx.bytes)).toBe(true);
   });
 
+  it('counts the submissions of its own evaluation campaign, once per member', async () => {
+    const created = await app.call('POST', '/v1/admin/campaigns', {
+      token: provinceAdmin,
+      key: key(),
+      body: { campaignId: 'pingyi', name: '网上评议', rootOrgId: 'js-nj', measure: 'evaluations', evaluationCampaignId: 'pingyi-2026', startsAt, endsAt, milestones: [] },
+    });
+    expect(created.status).toBe(201);
+    const evaluators = [await memberOf('u-a'), await memberOf('u-a'), await memberOf('u-b')];
+    for (const [index, memberId] of evaluators.entries()) {
+      const token = await app.token(memberId, 'member', index < 2 ? 'u-a' : 'u-b');
+      for (const campaignId of ['pingyi-2026', 'another-evaluation']) {
+        const answer = await app.call('POST', '/v1/me/evaluations', { token, key: key(), body: { campaignId, overall: 5 } });
+        expect(answer.status).toBeLessThan(300);
+      }
+    }
+    await catchUp();
+    const progress = expectOk(await app.call('GET', '/v1/admin/campaigns/pingyi/progress', { token: provinceAdmin }));
+    expect(progress.org).toMatchObject({ orgId: 'js-nj', done: 3, target: 0, percent: null, next: null });
+    expect(progress.children.map((child) => [child.orgId, child.done])).toEqual([
+      ['u-a', 2],
+      ['u-b', 1],
+    ]);
+    // The campaign rooted at the city is the unit admin's too; the other province's admin sees neither.
+    expect((expectOk(await app.call('GET', '/v1/admin/campaigns', { token: unitAdmin })).campaigns as Array<{ campaignId: string }>).map((row) => row.campaignId)).toEqual(['checkin-2026', 'pingyi']);
+  });
+
   it('gives the same progress after a rebuild from event zero', async () => {
     const before = await Promise.all(['js', 'js-nj', 'js-sz'].map((orgId) => app.call('GET', `/v1/admin/campaigns/checkin-2026/progress?orgId=${orgId}`, { token: provinceAdmin })));
     await app.ledger.rebuildReadModels();

@@ -223,6 +223,8 @@ const STRING_CANDIDATES = [
   '2026-01-01T00:00:00Z',
   // The batches list's cursor: a drafting instant and a batch id.
   '2026-01-01T00:00:00.000Z|batch-1',
+  // The campaigns routes' report file: its Monday and a format.
+  '2026-01-05.csv',
 ];
 
 function matches(schema: JsonSchema, value: string): boolean {

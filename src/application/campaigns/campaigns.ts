@@ -72,11 +72,11 @@ export interface UnitProgress {
 export interface ProgressView {
   campaignId: string;
   measure: string;
-  org: UnitProgress & { next: { percent: number; byDay: string; needed: number; gap: number } | null };
+  org: UnitProgress & { next: { percent: number; by: string; needed: number; gap: number } | null };
   /** Direct children of `org` within the tree, with their rank among these siblings (1 = best). */
   children: Array<UnitProgress & { rank: number; hasChildren: boolean }>;
-  /** The campaign's milestones; those the campaign as a whole has reached, with when. */
-  milestones: Array<Milestone & { reached: MilestoneRow | null }>;
+  /** The campaign's milestones (`by`: the day, Asia/Shanghai); those the campaign as a whole has reached, with when and whether by their day. */
+  milestones: Array<{ percent: number; by: string; reached: { at: string; done: number; target: number; onTime: boolean } | null }>;
 }
 
 export class Campaigns {
@@ -178,9 +178,9 @@ export class Campaigns {
     return {
       campaignId,
       measure: terms.measure,
-      org: { ...unitOf(top), next: nextMilestone(terms.milestones, top.done, top.target) },
+      org: { ...unitOf(top), next: presentNext(nextMilestone(terms.milestones, top.done, top.target)) },
       children: children.map((child) => ({ ...unitOf(child), rank: ranks.get(child)!, hasChildren: child.level !== 'grassroots' })),
-      milestones: terms.milestones.map((milestone) => ({ ...milestone, reached: reached.find((row) => row.percent === milestone.percent) ?? null })),
+      milestones: terms.milestones.map((milestone) => ({ percent: milestone.percent, by: milestone.byDay, reached: presentReached(reached.find((row) => row.percent === milestone.percent)) })),
     };
   }
 
@@ -251,6 +251,14 @@ export class Campaigns {
     }
     return org;
   }
+}
+
+function presentNext(next: ReturnType<typeof nextMilestone>): ProgressView['org']['next'] {
+  return next && { percent: next.percent, by: next.byDay, needed: next.needed, gap: next.gap };
+}
+
+function presentReached(row: MilestoneRow | undefined): ProgressView['milestones'][number]['reached'] {
+  return row ? { at: new Date(row.reachedAtMs).toISOString(), done: row.done, target: row.target, onTime: row.onTime } : null;
 }
 
 function unitOf(row: RolledUpRow): UnitProgress {

@@ -19,6 +19,11 @@ import type { Projection } from '../runner';
  * a scan of the log inside the projection at each creation, in an order (the feed's) that a
  * per-event rule cannot see; a campaign is announced before it starts in practice.
  *
+ * Inserts of keyed rows do nothing on a conflict: a catch-up racing the live runner (the weekly
+ * report brings this projection up to date itself) then reaches the checkpoint's compare-and-set,
+ * which refuses the whole batch (CheckpointMovedError, rolled back, retried), instead of failing
+ * on a duplicate key first. Nothing is applied twice: the batch's transaction is all or nothing.
+ *
  * The member's unit comes from this projection's own table (MemberEnrolled), never from the
  * members read model, which may be behind or ahead of this one.
  */
@@ -131,7 +136,8 @@ export function campaignsProjection(): Projection {
             const terms = event.data;
             await tx.none(
               `INSERT INTO ul_campaigns (campaign_id, name, root_org_id, measure, evaluation_campaign_id, programme_id, starts_at_ms, ends_at_ms, milestones, created_by, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (campaign_id) DO NOTHING`,
               [terms.campaignId, terms.name, terms.rootOrgId, terms.measure, terms.evaluationCampaignId, terms.programmeId, terms.startsAtMs, terms.endsAtMs, JSON.stringify(terms.milestones), terms.createdBy, recorded.recordedAt],
             );
             campaigns?.push({ ...terms });
@@ -153,7 +159,8 @@ export function campaignsProjection(): Projection {
             const { campaignId, targets } = event.data;
             await tx.none(
               `INSERT INTO ul_campaign_targets (campaign_id, org_id, members, target)
-               SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[])`,
+               SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[])
+               ON CONFLICT (campaign_id, org_id) DO NOTHING`,
               [campaignId, targets.map((t) => t.orgId), targets.map((t) => t.members), targets.map((t) => t.target)],
             );
             break;
@@ -161,7 +168,8 @@ export function campaignsProjection(): Projection {
           case 'CampaignMilestoneReached': {
             const { campaignId, percent, byDay, done, target, reachedAtMs, onTime } = event.data;
             await tx.none(
-              `INSERT INTO ul_campaign_milestones (campaign_id, percent, by_day, done, target, reached_at_ms, on_time) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+              `INSERT INTO ul_campaign_milestones (campaign_id, percent, by_day, done, target, reached_at_ms, on_time) VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (campaign_id, percent) DO NOTHING`,
               [campaignId, percent, byDay, done, target, reachedAtMs, onTime],
             );
             break;

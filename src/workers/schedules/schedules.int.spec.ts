@@ -126,6 +126,38 @@ describe('a schedule period', () => {
     seals.slice(1).forEach((seal, index) => expect(seal).toMatchObject({ sealNumber: index + 2, previousRoot: seals[index]!.root }));
   });
 
+  it('records campaign milestones once and makes the week’s campaign report once, however many runs overlap', async () => {
+    await app.ledger.orgs.registerOrganisation({ orgId: 'sched-hn-u', name: 'Union sched-hn-u', parentId: 'sched-hn', level: 'grassroots' }, { commandId: 'org:sched-hn-u', actor: system });
+    await waitForFeedEnd(app.ledger.db);
+    await app.ledger.catchUpReadModels();
+    const admin = { sub: 'admin-sched', role: 'admin' as const, org: 'sched-hn' };
+    // The events' recorded_at is the database's clock, the ledger's is nowMs: a period covering both.
+    const startsAtMs = Math.min(Date.now(), nowMs) - 3600_000;
+    await app.ledger.campaigns.create(
+      admin,
+      { campaignId: 'sched-checkins', name: 'sched', rootOrgId: 'sched-hn', measure: 'check-ins', startsAtMs, endsAtMs: Math.max(Date.now(), nowMs) + 30 * 86_400_000, milestones: [{ percent: 100, byDay: '2027-01-10' }] },
+      'sched-campaign',
+    );
+    await app.ledger.campaigns.importTargets(admin, 'sched-checkins', Buffer.from('seq,unit,members,target\n1,sched-hn-u,2,1\n'), 'sched-targets');
+    const memberId = 'sched-m-2';
+    await app.ledger.members.execute(memberId, { type: 'EnrolMember', memberId, orgId: 'sched-hn-u', name: 'Wang', idHmac: 'hmac-sched-m-2', piiCipher: 'x' }, { commandId: 'enrol:sched-m-2', actor: system });
+    await app.ledger.members.execute(memberId, { type: 'ActivateMember', name: 'Wang' }, { commandId: 'activate:sched-m-2', actor: system });
+    await app.ledger.members.execute(memberId, { type: 'CheckIn' }, { commandId: 'checkin:sched-m-2', actor: system });
+    await waitForFeedEnd(app.ledger.db);
+    await app.ledger.catchUpReadModels();
+
+    expect(await twoRuns('campaign-milestones', '2026-12-31T10:01')).toEqual(['already-ran', 'ran']);
+    expect(await twoRuns('campaign-milestones', '2026-12-31T10:02')).toEqual(['already-ran', 'ran']);
+    const milestones = (await recorded('campaign-sched-checkins')).filter((event) => event.type === 'CampaignMilestoneReached');
+    expect(milestones).toEqual([{ type: 'CampaignMilestoneReached', data: expect.objectContaining({ percent: 100, done: 1, target: 1, onTime: true }) }]);
+
+    expect(await twoRuns('campaign-weekly-reports', '2027-01-04')).toEqual(['already-ran', 'ran']);
+    const reports = await app.ledger.db.any<{ report_id: string; units: number }>("SELECT report_id, units FROM ul_campaign_reports WHERE campaign_id = 'sched-checkins'");
+    expect(reports).toEqual([{ report_id: '2027-01-04', units: 2 }]);
+    const files = await app.ledger.db.one<{ count: string }>("SELECT count(*) FROM ul_campaign_report_files WHERE campaign_id = 'sched-checkins'");
+    expect(Number(files.count)).toBe(3);
+  });
+
   it('names the period a fired job is for: the Shanghai minute, the day closed, the year closed', () => {
     const fired = (name: string, atIso: string): string => periodOfJob({ name, data: {}, timestamp: Date.parse(atIso), opts: {} } as unknown as Job<ScheduleJobData>);
     expect(fired('benefits-sweep', '2026-12-31T16:05:00.000Z')).toBe('2027-01-01T00:05');
