@@ -308,3 +308,39 @@ describe('a campaign with per-unit targets', () => {
     expect(after.map((answer) => answer.body)).toEqual(before.map((answer) => answer.body));
   });
 });
+
+// Last: its campaign would otherwise show up in the lists and reports the tests above count.
+describe('a campaign and member transfers (docs/ORGS.md)', () => {
+  it('keeps what a member counted with the unit that earned it when the member transfers, and counts them at the new unit afterwards', async () => {
+    // A campaign of activations: one member activates at u-b and then moves to u-a; another is
+    // enrolled at u-b, moves to u-a, and activates there.
+    const created = await app.call('POST', '/v1/admin/campaigns', {
+      token: provinceAdmin,
+      key: key(),
+      body: { campaignId: 'moves-2026', name: '入会激活', rootOrgId: 'js', measure: 'activations', startsAt, endsAt, milestones: [] },
+    });
+    expect(created.status).toBe(201);
+    await catchUp();
+    const activatedFirst = await memberOf('u-b');
+    serial += 1;
+    const idHmac = app.ledger.vault.keyedHash('campaigns-test-member:', String(serial));
+    const movedFirst = app.ledger.vault.memberIdFor(idHmac);
+    const piiCipher = await app.ledger.vault.seal(movedFirst, { idNumber: testNationalId(serial), phone: `1380000${String(serial).padStart(4, '0')}` });
+    await app.ledger.members.execute(movedFirst, { type: 'EnrolMember', memberId: movedFirst, orgId: 'u-b', name: `会员${serial}`, idHmac, piiCipher }, { commandId: `enrol:${serial}`, actor: system });
+    await catchUp();
+    for (const memberId of [activatedFirst, movedFirst]) {
+      const requested = await app.call('POST', `/v1/admin/members/${memberId}/transfers`, { token: siblingAdmin, key: key(), body: { toOrgId: 'u-a' } });
+      expect(requested.status).toBe(200);
+      const accepted = await app.call('POST', `/v1/admin/members/${memberId}/transfers/${String(requested.body['transferId'])}/acceptance`, {
+        token: unitAdmin,
+        key: key(),
+        body: {},
+      });
+      expect(accepted.status).toBe(200);
+    }
+    await app.ledger.members.execute(movedFirst, { type: 'ActivateMember', name: `会员${serial}` }, { commandId: `activate:${serial}`, actor: system });
+    await catchUp();
+    const city = expectOk(await app.call('GET', '/v1/admin/campaigns/moves-2026/progress?orgId=js-nj', { token: provinceAdmin }));
+    expect(Object.fromEntries(city.children.map((child) => [child.orgId, child.done]))).toEqual({ 'u-a': 1, 'u-b': 1 });
+  });
+});

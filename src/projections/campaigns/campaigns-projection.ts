@@ -24,7 +24,8 @@ import type { Projection } from '../runner';
  * which refuses the whole batch (CheckpointMovedError, rolled back, retried), instead of failing
  * on a duplicate key first. Nothing is applied twice: the batch's transaction is all or nothing.
  *
- * The member's unit comes from this projection's own table (MemberEnrolled), never from the
+ * The member's unit comes from this projection's own table (MemberEnrolled, then MemberTransferred
+ * and MemberParked: counts made before a move stay with the old unit), never from the
  * members read model, which may be behind or ahead of this one.
  */
 export const CAMPAIGNS_PROJECTION = 'campaigns';
@@ -111,13 +112,20 @@ export function campaignsProjection(): Projection {
   return {
     name: CAMPAIGNS_PROJECTION,
     tables: ['ul_campaigns', 'ul_campaign_targets', 'ul_campaign_member_units', 'ul_campaign_counted', 'ul_campaign_done', 'ul_campaign_milestones'],
-    eventTypes: ['CampaignCreated', 'CampaignTargetsReplaced', 'CampaignTargetsListed', 'CampaignMilestoneReached', 'MemberEnrolled', ...Object.keys(MEASURED)],
+    eventTypes: ['CampaignCreated', 'CampaignTargetsReplaced', 'CampaignTargetsListed', 'CampaignMilestoneReached', 'MemberEnrolled', 'MemberTransferred', 'MemberParked', ...Object.keys(MEASURED)],
     async apply(tx: DbTask, events: RecordedEvent[]) {
       let campaigns: CampaignFilter[] | null = null;
       const pending = new Pending();
       for (const recorded of events) {
         if (recorded.type === 'MemberEnrolled') {
           pending.units.set(String(recorded.data['memberId']), String(recorded.data['orgId']));
+          continue;
+        }
+        if (recorded.type === 'MemberTransferred' || recorded.type === 'MemberParked') {
+          // What was counted before the move stays with the unit that earned it: the counts queued
+          // so far are written against the old unit first, then the member's unit changes.
+          await pending.flush(tx);
+          pending.units.set(String(recorded.data['memberId']), String(recorded.data['toOrgId']));
           continue;
         }
         if (recorded.type in MEASURED) {
