@@ -15,7 +15,8 @@ const request = (requestId: string) => ({ requestId, product: 'accident-mutual-a
 
 beforeAll(async () => {
   simulators = await startSimulators();
-  client = new InsurerHttpClient({ baseUrl: simulators.url, apiKey: simulators.settings.insurerApiKey, timeoutMs: 300 });
+  // Generous: the deadline test holds the call forever, and a loaded machine (CI shares its cores) can take 300 ms to answer a healthy call.
+  client = new InsurerHttpClient({ baseUrl: simulators.url, apiKey: simulators.settings.insurerApiKey, timeoutMs: 2_000 });
 });
 afterAll(async () => {
   await simulators.close();
