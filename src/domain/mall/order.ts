@@ -39,6 +39,12 @@ export interface OrderPlacedData {
   pickupCodeSealed: string | null;
   placedAtMs: number;
   expiresAtMs: number;
+  /**
+   * Set when a welfare combination pays the order (combo.ts): the member pays nothing (both totals
+   * are 0) and `valueFen` is what the order is worth to the combination's budget. Absent on
+   * orders placed before combinations existed.
+   */
+  combo?: { comboId: string; valueFen: number } | null;
 }
 
 export type OrderEvent =
@@ -137,6 +143,8 @@ export interface PlaceOrder {
   pickupCodeHash: string | null;
   pickupCodeSealed: string | null;
   ttlMs: number;
+  /** A welfare combination pays the order: nothing is taken from the member; `unitFen` is the offer's value of one unit. */
+  combo?: { comboId: string; unitFen: number } | undefined;
 }
 
 /** Records the order with its prices fixed from the listing; the steps that take stock, points and money follow. */
@@ -163,14 +171,15 @@ export function placeOrder(state: OrderState, command: PlaceOrder, now: Date): O
         name: sku.name,
         listingOrgId: sku.orgId,
         quantity,
-        totalPoints: sku.pricePoints * quantity,
-        totalFen: sku.priceFen * quantity,
+        totalPoints: command.combo ? 0 : sku.pricePoints * quantity,
+        totalFen: command.combo ? 0 : sku.priceFen * quantity,
         fulfilment,
         addressSealed: fulfilment === 'delivery' ? command.addressSealed : null,
         pickupCodeHash: fulfilment === 'pickup' ? command.pickupCodeHash : null,
         pickupCodeSealed: fulfilment === 'pickup' ? command.pickupCodeSealed : null,
         placedAtMs: now.getTime(),
         expiresAtMs: now.getTime() + command.ttlMs,
+        ...(command.combo ? { combo: { comboId: command.combo.comboId, valueFen: command.combo.unitFen * quantity } } : {}),
       },
     },
   ];
