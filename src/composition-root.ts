@@ -382,6 +382,7 @@ export class UnionLedger {
       members: this.members,
       orgAccess: this.orgAccess,
       gate: () => gate,
+      mall: this.mall,
       ...(this.clock ? { clock: this.clock } : {}),
     });
     return this.claimsOrUndefined;

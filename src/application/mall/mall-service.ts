@@ -331,6 +331,13 @@ export class Mall {
     return this.loadSku(skuId);
   }
 
+  /** A new pickup code for an order placed elsewhere (a claim campaign's prize order): its HMAC and its copy sealed for the member. */
+  async newPickupCode(orderId: string, memberId: string): Promise<{ pickupCodeHash: string; pickupCodeSealed: string }> {
+    let code = '';
+    while (code.length < PICKUP_CODE_DIGITS) code += String(randomInt(10));
+    return { pickupCodeHash: this.pickupHash(orderId, code), pickupCodeSealed: await this.deps.vault().sealText(memberId, code) };
+  }
+
   private pickupHash(orderId: string, code: string): string {
     return this.deps.vault().keyedHash('mall-pickup:', `${orderId}:${code}`);
   }

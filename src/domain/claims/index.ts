@@ -13,8 +13,11 @@ export {
   checkWindow,
   claimStream,
   CLOSE_AFTER_WINDOW_MS,
+  allotmentIdOf,
   closeCampaign,
+  closeMallPrizeCampaign,
   createCampaign,
+  createMallPrizeCampaign,
   evolveCampaign,
   evolveClaim,
   grantClaim,
@@ -28,7 +31,9 @@ export {
   type ClaimEvent,
   type ClaimState,
   type Claimant,
+  type ClaimOrder,
   type CreateCampaign,
+  type MallPrize,
 } from './campaign';
 export { SEED_BYTES, drawWinners, isSeedHex, seedCommitment, sortEntries, uniformFromSeed } from './draw';
 export {

@@ -20,7 +20,7 @@ export {
   type SkuListing,
   type SkuState,
 } from './catalogue';
-export { MAX_RESTOCK_QUANTITY, addStock, commitStock, evolveStock, initialStockState, releaseStock, reservationOf, reserveStock, stockStream, type StockEvent, type StockState } from './stock';
+export { MAX_RESTOCK_QUANTITY, addStock, commitStock, evolveStock, initialStockState, releaseStock, reservationOf, reserveStock, settleAllotment, stockStream, type StockEvent, type StockState } from './stock';
 export {
   DEFAULT_ORDER_TTL_MS,
   MALL_POINTS_PURPOSE,

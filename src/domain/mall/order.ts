@@ -45,6 +45,8 @@ export interface OrderPlacedData {
    * orders placed before combinations existed.
    */
   combo?: { comboId: string; valueFen: number } | null;
+  /** Set when a granted claim of a claim campaign is the order (claims context): the member pays nothing; the campaign reserved the stock at its creation. */
+  claim?: { campaignId: string } | null;
 }
 
 export type OrderEvent =
@@ -145,6 +147,8 @@ export interface PlaceOrder {
   ttlMs: number;
   /** A welfare combination pays the order: nothing is taken from the member; `unitFen` is the offer's value of one unit. */
   combo?: { comboId: string; unitFen: number } | undefined;
+  /** A claim campaign's prize: nothing is taken from the member. */
+  claim?: { campaignId: string } | undefined;
 }
 
 /** Records the order with its prices fixed from the listing; the steps that take stock, points and money follow. */
@@ -171,8 +175,8 @@ export function placeOrder(state: OrderState, command: PlaceOrder, now: Date): O
         name: sku.name,
         listingOrgId: sku.orgId,
         quantity,
-        totalPoints: command.combo ? 0 : sku.pricePoints * quantity,
-        totalFen: command.combo ? 0 : sku.priceFen * quantity,
+        totalPoints: command.combo || command.claim ? 0 : sku.pricePoints * quantity,
+        totalFen: command.combo || command.claim ? 0 : sku.priceFen * quantity,
         fulfilment,
         addressSealed: fulfilment === 'delivery' ? command.addressSealed : null,
         pickupCodeHash: fulfilment === 'pickup' ? command.pickupCodeHash : null,
@@ -180,6 +184,7 @@ export function placeOrder(state: OrderState, command: PlaceOrder, now: Date): O
         placedAtMs: now.getTime(),
         expiresAtMs: now.getTime() + command.ttlMs,
         ...(command.combo ? { combo: { comboId: command.combo.comboId, valueFen: command.combo.unitFen * quantity } } : {}),
+        ...(command.claim ? { claim: { campaignId: command.claim.campaignId } } : {}),
       },
     },
   ];
