@@ -1,6 +1,6 @@
 /**
  * The claims context: limited-quota claim campaigns (first come first served, one per member,
- * granted claims become benefits vouchers) and points lotteries with a verifiable draw.
+ * granted claims become benefits vouchers or mall orders) and points lotteries with a verifiable draw.
  */
 export {
   CAMPAIGN_ID,
