@@ -448,6 +448,7 @@ export class UnionLedger {
       members: this.members,
       orgAccess: this.orgAccess,
       gate: () => gate,
+      mall: this.mall,
       ...(this.clock ? { clock: this.clock } : {}),
     });
     return this.claimsOrUndefined;

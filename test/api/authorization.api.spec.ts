@@ -157,6 +157,12 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /v1/admin/mall/orders/{orderId}/dispatch': { who: ['admin'], outside: { as: 'admin', refusal: hidden('MALL.ORDER_NOT_FOUND') } },
   'POST /v1/admin/mall/orders/{orderId}/return': { who: ['admin'], outside: { as: 'admin', body: { reason: 'out' }, refusal: hidden('MALL.ORDER_NOT_FOUND') } },
   'GET /v1/admin/mall/units/{orgId}/pickups': { who: ['admin'], outside: { as: 'admin' } },
+  // Welfare combinations (fixture combo-1 offered at p-1 with sku-1); another tree's combination is not found.
+  'POST /v1/admin/mall/combos': { who: ['admin'], outside: { as: 'admin', body: { comboId: 'combo-out', orgId: 'u-1', name: 'out', skuIds: ['sku-1'], budget: '5.00' } } },
+  'POST /v1/admin/mall/combos/{comboId}/withdraw': { who: ['admin'], outside: { as: 'admin', refusal: hidden('MALL.COMBO_NOT_FOUND') } },
+  'GET /v1/mall/combos/{comboId}': { who: ['member', 'admin', 'auditor'], outside: { as: 'admin', refusal: hidden('MALL.COMBO_NOT_FOUND') } },
+  'POST /v1/me/mall/combos/{comboId}/pick': { who: ['member'] }, // A member of another tree: MALL.COMBO_NOT_FOUND (test/api/mall-combos.api.spec.ts).
+  'GET /v1/me/mall/combos/{comboId}/pick': { who: ['member'] },
   // Claims and lotteries (another subtree's campaign or lottery: test/api/claims.api.spec.ts).
   'POST /v1/admin/claim-campaigns': { who: ['admin'] },
   'GET /v1/admin/claim-campaigns/{campaignId}': { who: ['admin', 'finance', 'auditor'] },
@@ -244,6 +250,7 @@ function concrete(path: string): string {
     .replace('{date}', '2026-01-01')
     .replace('{skuId}', 'sku-1')
     .replace('{orderId}', fixture.orderId)
+    .replace('{comboId}', 'combo-1')
     .replace('{streamId}', 'member-x')
     .replace('{account}', 'member:x:available')
     .replace('{transferId}', fixture.transferId)
@@ -324,6 +331,7 @@ beforeAll(async () => {
   const mallAdmin: Caller = { sub: 'fixture-admin', role: 'admin', org: 'p-1' };
   await app.ledger.mall.listSku(mallAdmin, { skuId: 'sku-1', productId: 'prod-1', productName: 'matrix', name: 'matrix', orgId: 'p-1', pricePoints: 10, priceFen: 100, shards: 2 }, key());
   await app.ledger.mall.restock(mallAdmin, 'sku-1', 10, key());
+  await app.ledger.mall.combos.offer(mallAdmin, { comboId: 'combo-1', orgId: 'p-1', name: 'matrix', skuIds: ['sku-1'], budgetFen: 500 }, key());
   fixture.orderId = (await app.ledger.mall.placeOrder({ sub: memberId, role: 'member', org: 'u-1' }, { skuId: 'sku-1', quantity: 1, fulfilment: 'pickup' }, key())).orderId;
   await app.ledger.campaigns.create(
     mallAdmin,

@@ -55,15 +55,21 @@ export interface CampaignInput {
   opensAt: string;
   closesAt: string;
   minPoints?: number | undefined;
-  programmeId: string;
-  voucher: VoucherInput;
+  programmeId?: string | undefined;
+  voucher?: VoucherInput | undefined;
+  prizeSkuId?: string | undefined;
 }
 
 export class CreateCampaign extends ClaimsCommand<CampaignInput, CampaignTerms> {}
 @CommandHandler(CreateCampaign)
 export class CreateCampaignHandler extends ClaimsHandler implements ICommandHandler<CreateCampaign> {
   execute({ user, key, input }: CreateCampaign): Promise<CampaignTerms> {
-    const voucher = voucherOf(input.voucher); // First: its instants are checked before the campaign's.
+    // A prize is vouchers of a programme, or a mall SKU: one of the two, whole.
+    const vouchers = input.programmeId !== undefined && input.voucher !== undefined;
+    if (vouchers === (input.prizeSkuId !== undefined) || (!vouchers && (input.programmeId !== undefined || input.voucher !== undefined))) {
+      throw new AppError('CLAIM.PRIZE_INVALID', 'a campaign gives vouchers (programmeId and voucher) or units of a mall SKU (prizeSkuId)', 400);
+    }
+    const voucher = input.voucher ? voucherOf(input.voucher) : null; // First: its instants are checked before the campaign's.
     return this.ledger.claims.createCampaign(
       user,
       {
@@ -74,8 +80,9 @@ export class CreateCampaignHandler extends ClaimsHandler implements ICommandHand
         opensAtMs: ms(input.opensAt, 'opensAt'),
         closesAtMs: ms(input.closesAt, 'closesAt'),
         minPoints: input.minPoints ?? 0,
-        programmeId: input.programmeId,
+        programmeId: input.programmeId ?? null,
         voucher,
+        ...(input.prizeSkuId !== undefined ? { prizeSkuId: input.prizeSkuId } : {}),
       },
       key,
     );

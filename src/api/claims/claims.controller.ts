@@ -50,7 +50,7 @@ export class ClaimsController {
     const { afterSeq = 0, limit = 100 } = parseQuery(claimsPageQuery, query);
     const rows = await this.queries.execute(new ListClaims(user, campaignId, { afterSeq, limit }));
     return {
-      claims: rows.map((row) => ({ memberId: row.memberId, orgId: row.orgId, seq: row.seq, voucherId: row.voucherId, admittedAt: new Date(row.admittedAtMs).toISOString(), grantedAt: row.grantedAt })),
+      claims: rows.map((row) => ({ memberId: row.memberId, orgId: row.orgId, seq: row.seq, voucherId: row.voucherId, orderId: row.orderId, admittedAt: new Date(row.admittedAtMs).toISOString(), grantedAt: row.grantedAt })),
       nextAfterSeq: rows.length === limit ? rows[rows.length - 1]!.seq : null,
     };
   }

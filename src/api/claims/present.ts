@@ -21,6 +21,8 @@ export function presentCampaign(terms: CampaignTerms, counts?: { granted: number
     minPoints: terms.minPoints,
     programmeId: terms.programmeId,
     voucher: voucher(terms),
+    // A mall SKU as the prize: each granted claim is a pickup order of one unit (null for vouchers).
+    prize: terms.prize ? { skuId: terms.prize.skuId, name: terms.prize.name, allotments: terms.prize.allotments } : null,
     ...(counts
       ? {
           granted: counts.granted,

@@ -33,8 +33,11 @@ export const createCampaignSchema = object({
   opensAt: instant('the window opens (ISO 8601 instant)'),
   closesAt: instant('the window closes (at most 31 days after it opens)'),
   minPoints: optional(int({ min: 0, max: 10_000_000, description: 'the member’s available points at the moment of the claim (default 0)' })),
-  programmeId: str({ min: 1, max: 64, pattern: BENEFIT_ID, description: 'the benefits programme whose budget of orgId pays the vouchers' }),
-  voucher: voucherSchema,
+  programmeId: optional(str({ min: 1, max: 64, pattern: BENEFIT_ID, description: 'the benefits programme whose budget of orgId pays the vouchers (with voucher)' })),
+  voucher: optional(voucherSchema),
+  prizeSkuId: optional(
+    str({ min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9_-]*$/, description: 'instead of programmeId and voucher: a mall SKU, N units reserved now; each granted claim is a pickup order of one unit' }),
+  ),
 });
 
 export const claimsPageQuery = object({

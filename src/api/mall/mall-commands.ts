@@ -167,7 +167,55 @@ export class GetUnitPickupsHandler extends MallHandler implements IQueryHandler<
   }
 }
 
+// ------------------------------------------------------------ welfare combinations
+
+export class OfferCombo extends MallCommand<{ comboId: string; orgId: string; name: string; skuIds: string[]; budget: string }, Awaited<ReturnType<Mall['combos']['offer']>>> {}
+@CommandHandler(OfferCombo)
+export class OfferComboHandler extends MallHandler implements ICommandHandler<OfferCombo> {
+  execute({ user, key, input }: OfferCombo) {
+    const { budget, ...rest } = input;
+    return this.mall.combos.offer(user, { ...rest, budgetFen: yuanToFen(budget) }, key);
+  }
+}
+
+export class WithdrawCombo extends MallCommand<{ comboId: string }, Awaited<ReturnType<Mall['combos']['withdraw']>>> {}
+@CommandHandler(WithdrawCombo)
+export class WithdrawComboHandler extends MallHandler implements ICommandHandler<WithdrawCombo> {
+  execute({ user, key, input }: WithdrawCombo) {
+    return this.mall.combos.withdraw(user, input.comboId, key);
+  }
+}
+
+export class PickCombo extends MallCommand<{ comboId: string; items: Array<{ skuId: string; quantity: number }> }, Awaited<ReturnType<Mall['combos']['pick']>>> {}
+@CommandHandler(PickCombo)
+export class PickComboHandler extends MallHandler implements ICommandHandler<PickCombo> {
+  execute({ user, key, input }: PickCombo) {
+    return this.mall.combos.pick(user, input.comboId, input.items, key);
+  }
+}
+
+export class GetCombo extends MallQuery<{ comboId: string }, Awaited<ReturnType<Mall['combos']['read']>>> {}
+@QueryHandler(GetCombo)
+export class GetComboHandler extends MallHandler implements IQueryHandler<GetCombo> {
+  execute({ user, input }: GetCombo) {
+    return this.mall.combos.read(user, input.comboId);
+  }
+}
+
+export class GetComboPick extends MallQuery<{ comboId: string }, Awaited<ReturnType<Mall['combos']['pickOf']>>> {}
+@QueryHandler(GetComboPick)
+export class GetComboPickHandler extends MallHandler implements IQueryHandler<GetComboPick> {
+  execute({ user, input }: GetComboPick) {
+    return this.mall.combos.pickOf(user, input.comboId);
+  }
+}
+
 export const MALL_HANDLERS = [
+  OfferComboHandler,
+  WithdrawComboHandler,
+  PickComboHandler,
+  GetComboHandler,
+  GetComboPickHandler,
   ListSkuHandler,
   WithdrawSkuHandler,
   RestockHandler,

@@ -1,4 +1,4 @@
-import { int, object, oneOf, optional, str } from '../common/validation';
+import { array, int, object, oneOf, optional, str } from '../common/validation';
 
 /** Request bodies, queries and path parameters of the mall routes (TypeBox, see common/validation.ts). */
 
@@ -51,4 +51,16 @@ export const pickupsQuery = object({
   status: optional(oneOf(['confirmed', 'collected', 'returned'] as const)),
   before: optional(position('the nextCursor of the previous page')),
   limit: optional(int({ min: 1, max: MALL_PAGE_MAX })),
+});
+
+export const comboParams = object({ comboId: id('the welfare combination') });
+export const offerComboSchema = object({
+  comboId: id('your id for the combination, for example spring-2027'),
+  orgId: str({ min: 1, max: 64, pattern: ORG_ID, description: 'the unit offering it: active members of its subtree pick (yours or one below)' }),
+  name: str({ min: 1, max: 100, description: 'as members see it, for example 2027 春节福利' }),
+  skuIds: array(id('a SKU listed at the unit or above it, priced in yuan'), { min: 1, max: 20 }),
+  budget: str({ min: 1, max: 16, pattern: YUAN, description: 'yuan per member: what a pick may be worth at the SKUs’ prices when offered (at most 50000)' }),
+});
+export const pickComboSchema = object({
+  items: array(object({ skuId: id('a SKU of the combination'), quantity: int({ min: 1, max: 10 }) }), { min: 1, max: 20 }),
 });

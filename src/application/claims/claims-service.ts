@@ -3,6 +3,8 @@ import {
   campaignStream,
   checkEligible,
   closeCampaign,
+  closeMallPrizeCampaign,
+  createMallPrizeCampaign,
   checkWindow,
   claimStream,
   createCampaign,
@@ -20,6 +22,7 @@ import {
   type CreateCampaign,
 } from '../../domain/claims';
 import { evolveProgramme, initialProgrammeState, programmeStream, walletStream, type ProgrammeEvent, type ProgrammeState } from '../../domain/benefits';
+import { orderStream, stockStream, type StockState } from '../../domain/mall';
 import { DomainError, schemaVersionOf } from '../../domain/shared';
 import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
 import type { EventStore, StreamAppend } from '../../eventstore/event-store';
@@ -27,6 +30,8 @@ import type { Database } from '../../infra/database';
 import { CheckpointMovedError, catchUpProjection } from '../../projections';
 import { campaignsClosingAfter, campaignsToClose, claimCampaign, claimsOf, claimsProjection } from '../../projections/claims';
 import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
+import { deterministicEventId } from '../event-ids';
+import type { Mall } from '../mall';
 import type { MemberService } from '../members';
 import type { OrgAccess, Principal } from '../orgs';
 import type { ClaimGate } from './gate';
@@ -66,6 +71,8 @@ export interface ClaimsDeps {
   members: Pick<MemberService, 'load'>;
   orgAccess: OrgAccess;
   gate: () => ClaimGate;
+  /** The mall, for campaigns whose prize is a mall SKU (its stock at creation and close, a pickup code per granted claim). */
+  mall?: Pick<Mall, 'skuState' | 'stock' | 'newPickupCode'>;
   clock?: () => Date;
 }
 
@@ -74,7 +81,9 @@ export interface ClaimOutcome {
   memberId: string;
   status: 'granted';
   seq: number;
-  voucherId: string;
+  voucherId: string | null;
+  /** The granted claim's mall order (a prize that is a mall SKU): its member sees its pickup code at GET /v1/mall/orders/:id. */
+  orderId: string | null;
   admittedAt: string;
   /** The same request answered again from the log (a retry with the same Idempotency-Key). */
   replayed?: boolean;
@@ -100,21 +109,25 @@ export class Claims {
   }
 
   /** A union admin offers N units to the active members of a union of their subtree; N vouchers are reserved from its budget now. */
-  async createCampaign(caller: Principal, input: Omit<CreateCampaign, 'createdBy'>, key: string): Promise<CampaignTerms> {
+  async createCampaign(caller: Principal, input: Omit<CreateCampaign, 'createdBy' | 'prize'> & { prizeSkuId?: string | undefined }, key: string): Promise<CampaignTerms> {
     if (caller.role !== 'admin') throw new DomainError('AUTH.FORBIDDEN', 'only a union admin creates claim campaigns', 403);
     await this.deps.orgAccess.assertCanView(caller, input.orgId);
     const meta: CommandMeta = { commandId: `${caller.sub}:${key}`, actor: { type: caller.role, id: caller.sub } };
-    const command: CreateCampaign = { ...input, createdBy: caller.sub };
+    const { prizeSkuId, ...terms } = input;
+    if (prizeSkuId !== undefined) return this.createMallPrizeCampaign(caller, terms, prizeSkuId, meta);
+    const command: CreateCampaign = { ...terms, createdBy: caller.sub };
+    if (command.programmeId === null) throw new DomainError('CLAIM.PRIZE_INVALID', 'a campaign gives vouchers of a programme, or units of a mall SKU', 400);
+    const programmeId = command.programmeId;
     for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
       const campaign = await this.campaigns.load(campaignStream(input.campaignId));
-      const programme = await this.programmes.load(programmeStream(input.programmeId));
+      const programme = await this.programmes.load(programmeStream(programmeId));
       const now = this.clock();
       const decided = createCampaign(campaign.state, programme.state, command, now);
       if (decided.campaign.length > 0) {
         const appends: StreamAppend[] = [
           { streamId: campaignStream(input.campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: 'no_stream' },
           {
-            streamId: programmeStream(input.programmeId),
+            streamId: programmeStream(programmeId),
             events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.campaign.length),
             expectedRevision: programme.revision < 0n ? 'no_stream' : programme.revision,
           },
@@ -131,7 +144,55 @@ export class Claims {
       await this.deps.gate().open(terms.campaignId, terms.units);
       return terms;
     }
-    throw new ConcurrencyError(programmeStream(input.programmeId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+    throw new ConcurrencyError(programmeStream(programmeId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * A campaign whose prize is one unit of a mall SKU (listed at the campaign's union or above it):
+   * the N units are reserved on the SKU's shards in the same commit as the campaign (each shard at
+   * its revision), so every claim the gate admits has its unit, and no claim touches the stock.
+   */
+  private async createMallPrizeCampaign(caller: Principal, terms: Omit<CreateCampaign, 'createdBy' | 'prize'>, skuId: string, meta: CommandMeta): Promise<CampaignTerms> {
+    const mall = this.requireMall();
+    const sku = await mall.skuState(skuId);
+    const listing = sku.listing;
+    if (!listing || sku.status !== 'listed' || !(await this.deps.orgAccess.isWithin(terms.orgId, listing.orgId))) {
+      throw new DomainError('MALL.SKU_NOT_FOUND', `no SKU ${skuId} that the campaign's members can have`, 404, { skuId });
+    }
+    const { programmeId: _programmeId, voucher: _voucher, ...rest } = terms;
+    const command = { ...rest, createdBy: caller.sub, prize: { skuId, productId: listing.productId, name: listing.name, listingOrgId: listing.orgId } };
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const campaign = await this.campaigns.load(campaignStream(terms.campaignId));
+      const shards: Array<{ shard: number; state: StockState; revision: bigint }> = [];
+      for (let shard = 0; shard < listing.shards; shard += 1) shards.push({ shard, ...(await mall.stock.load(stockStream(skuId, shard))) });
+      const now = this.clock();
+      const decided = createMallPrizeCampaign(campaign.state, shards, command, now);
+      if (decided.campaign.length > 0) {
+        const appends: StreamAppend[] = [{ streamId: campaignStream(terms.campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: 'no_stream' }];
+        let first = decided.campaign.length;
+        for (const { shard, events } of decided.stock) {
+          const revision = shards.find((candidate) => candidate.shard === shard)!.revision;
+          appends.push({ streamId: stockStream(skuId, shard), events: eventsToAppend(events, meta, now, schemaVersion, first), expectedRevision: revision < 0n ? 'no_stream' : revision });
+          first += events.length;
+        }
+        try {
+          await this.deps.store.appendToStreams(appends);
+        } catch (error) {
+          // An order took units meanwhile (or the campaign was created): decide again on what is there now.
+          if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue;
+          throw error;
+        }
+      }
+      const created = (await this.campaigns.load(campaignStream(terms.campaignId))).state.terms!;
+      await this.deps.gate().open(created.campaignId, created.units);
+      return created;
+    }
+    throw new ConcurrencyError(campaignStream(terms.campaignId), 'no_stream', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  private requireMall(): NonNullable<ClaimsDeps['mall']> {
+    if (!this.deps.mall) throw new Error('invariant violated: a mall-prize campaign needs the mall (ClaimsDeps.mall)');
+    return this.deps.mall;
   }
 
   /** The campaign's terms (from the cache once read); CLAIM.CAMPAIGN_NOT_FOUND when there is none. */
@@ -255,9 +316,11 @@ export class Claims {
     }
     await this.catchUpReadModel();
     const granted = (await claimCampaign(this.deps.db, campaignId))?.granted ?? 0;
+    if (terms.prize) return this.closeMallPrizeCampaign(terms, granted);
+    const programmeId = terms.programmeId!;
     for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
       const campaign = await this.campaigns.load(campaignStream(campaignId));
-      const programme = await this.programmes.load(programmeStream(terms.programmeId));
+      const programme = await this.programmes.load(programmeStream(programmeId));
       const now = this.clock();
       const decided = closeCampaign(campaign.state, programme.state, { granted }, now);
       const closedEvent = decided.campaign[0];
@@ -269,7 +332,7 @@ export class Claims {
       const appends: StreamAppend[] = [{ streamId: campaignStream(campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: campaign.revision }];
       if (decided.programme.length > 0) {
         appends.push({
-          streamId: programmeStream(terms.programmeId),
+          streamId: programmeStream(programmeId),
           events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.campaign.length),
           expectedRevision: programme.revision,
         });
@@ -284,6 +347,44 @@ export class Claims {
       return { closedNow: true, granted: data.granted, unclaimed: data.unclaimed, returnedFen: data.returnedFen };
     }
     throw new ConcurrencyError(campaignStream(campaignId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * The close of a mall-prize campaign: the granted units of its allotment are sold, the rest go
+   * back on sale, on each allotment's shard at its revision, in the commit of ClaimCampaignClosed.
+   */
+  private async closeMallPrizeCampaign(terms: CampaignTerms, granted: number): Promise<{ closedNow: boolean; granted: number; unclaimed: number; returnedFen: number }> {
+    const mall = this.requireMall();
+    const prize = terms.prize!;
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const campaign = await this.campaigns.load(campaignStream(terms.campaignId));
+      const shards = new Map<number, { state: StockState; revision: bigint }>();
+      for (const { shard } of prize.allotments) shards.set(shard, await mall.stock.load(stockStream(prize.skuId, shard)));
+      const now = this.clock();
+      const decided = closeMallPrizeCampaign(campaign.state, new Map([...shards].map(([shard, loaded]) => [shard, loaded.state])), { granted }, now);
+      const closedEvent = decided.campaign[0];
+      if (!closedEvent) {
+        const row = await claimCampaign(this.deps.db, terms.campaignId);
+        return { closedNow: false, granted: row?.granted ?? granted, unclaimed: row?.unclaimed ?? terms.units - granted, returnedFen: 0 };
+      }
+      const meta: CommandMeta = { commandId: `claim-close:${terms.campaignId}`, actor: { type: 'system', id: 'claims' } };
+      const appends: StreamAppend[] = [{ streamId: campaignStream(terms.campaignId), events: eventsToAppend(decided.campaign, meta, now, schemaVersion), expectedRevision: campaign.revision }];
+      let first = decided.campaign.length;
+      for (const { shard, events } of decided.stock) {
+        if (events.length === 0) continue;
+        appends.push({ streamId: stockStream(prize.skuId, shard), events: eventsToAppend(events, meta, now, schemaVersion, first), expectedRevision: shards.get(shard)!.revision });
+        first += events.length;
+      }
+      try {
+        await this.deps.store.appendToStreams(appends);
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // Closed meanwhile, or an order moved a shard: decide again.
+        throw error;
+      }
+      const data = (closedEvent as Extract<CampaignEvent, { type: 'ClaimCampaignClosed' }>).data;
+      return { closedNow: true, granted: data.granted, unclaimed: data.unclaimed, returnedFen: 0 };
+    }
+    throw new ConcurrencyError(campaignStream(terms.campaignId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
 
   /** Records the campaign's admissions pending since before `beforeMs` (one page). */
@@ -363,8 +464,10 @@ export class Claims {
    */
   private async record(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number, requestId?: string): Promise<ClaimOutcome> {
     const stream = claimStream(terms.campaignId, memberId);
+    // A mall prize: the claim's order, its id from the campaign and the member (one order per claim, whoever records it).
+    const order = terms.prize ? await this.claimOrder(terms, memberId) : undefined;
     // No read: the append at no_stream is the check (a claim already there fails it, handled below).
-    const decided = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs });
+    const decided = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs, order });
     const now = this.clock();
     // requestHash names the HTTP request (key and body) that made the claim, so that its retry is answered from the log.
     const meta: CommandMeta = { commandId: `claim:${terms.campaignId}:${memberId}`, actor: { type: 'member', id: memberId }, ...(requestId ? { requestHash: requestId } : {}) };
@@ -372,7 +475,9 @@ export class Claims {
     const appends: StreamAppend[] = [
       { streamId: stream, events: eventsToAppend(decided.claim, meta, now, schemaVersion), expectedRevision: 'no_stream' },
       { streamId: slotStream(terms.campaignId, seq), events: eventsToAppend(decided.slot, meta, now, schemaVersion, first), expectedRevision: 'no_stream' },
-      { streamId: walletStream(memberId), events: eventsToAppend(decided.wallet, meta, now, schemaVersion, first + decided.slot.length), expectedRevision: 'any' },
+      order
+        ? { streamId: orderStream(order.orderId), events: eventsToAppend(decided.order, meta, now, schemaVersion, first + decided.slot.length), expectedRevision: 'no_stream' }
+        : { streamId: walletStream(memberId), events: eventsToAppend(decided.wallet, meta, now, schemaVersion, first + decided.slot.length), expectedRevision: 'any' },
     ];
     try {
       await this.deps.store.appendToStreams(appends);
@@ -388,6 +493,12 @@ export class Claims {
     return this.answer(terms, memberId, orgId, seq, admittedAtMs);
   }
 
+  /** The order a granted claim of a mall-prize campaign becomes: its id, and a new pickup code (sealed for the member). */
+  private async claimOrder(terms: CampaignTerms, memberId: string): Promise<{ orderId: string; pickupCodeHash: string; pickupCodeSealed: string }> {
+    const orderId = claimOrderIdOf(terms.campaignId, memberId);
+    return { orderId, ...(await this.requireMall().newPickupCode(orderId, memberId)) };
+  }
+
   private async answer(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Promise<ClaimOutcome> {
     await this.deps.gate().recorded(terms.campaignId, memberId);
     const granted = grantClaimData(terms, memberId, orgId, seq, admittedAtMs);
@@ -395,13 +506,18 @@ export class Claims {
   }
 }
 
+/** A mall-prize claim's order id: from the campaign and the member, so every recording of the claim names the same order. */
+const claimOrderIdOf = (campaignId: string, memberId: string): string => deterministicEventId(`claim-order:${campaignId}:${memberId}`, 0);
+
 function grantClaimData(terms: CampaignTerms, memberId: string, orgId: string, seq: number, admittedAtMs: number): Extract<ClaimEvent, { type: 'ClaimGranted' }>['data'] {
-  const event = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs }).claim[0]!;
+  // The answer needs the claim's data only: a mall prize's pickup code does not matter here.
+  const order = terms.prize ? { orderId: claimOrderIdOf(terms.campaignId, memberId), pickupCodeHash: '-', pickupCodeSealed: '-' } : undefined;
+  const event = grantClaim(terms, initialClaimState, { memberId, orgId, seq, admittedAtMs, order }).claim[0]!;
   return event.data as Extract<ClaimEvent, { type: 'ClaimGranted' }>['data'];
 }
 
 function outcomeOf(data: Extract<ClaimEvent, { type: 'ClaimGranted' }>['data']): ClaimOutcome {
-  return { campaignId: data.campaignId, memberId: data.memberId, status: 'granted', seq: data.seq, voucherId: data.voucherId, admittedAt: new Date(data.admittedAtMs).toISOString() };
+  return { campaignId: data.campaignId, memberId: data.memberId, status: 'granted', seq: data.seq, voucherId: data.voucherId, orderId: data.orderId ?? null, admittedAt: new Date(data.admittedAtMs).toISOString() };
 }
 
 const soldOut = (terms: CampaignTerms): DomainError => new DomainError('CLAIM.SOLD_OUT', 'every unit has been claimed', 409, { units: terms.units });

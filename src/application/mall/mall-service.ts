@@ -68,6 +68,7 @@ import { deterministicEventId } from '../event-ids';
 import type { Role } from '../identity';
 import type { MemberService } from '../members';
 import type { OrgAccess } from '../orgs';
+import { WelfareCombos } from './combos';
 
 /**
  * The welfare mall's use cases. An order is placed in steps across streams, each keyed by the
@@ -105,7 +106,7 @@ export interface MallDeps {
   db: Database;
   vault: () => PiiVault;
   orgAccess: OrgAccess;
-  members: Pick<MemberService, 'execute'>;
+  members: Pick<MemberService, 'execute' | 'load'>;
   /** The benefits context's wallet handler: the mall pays through the same aggregate as a till does. */
   wallets: CommandHandler<WalletState, WalletEvent>;
   settings?: Partial<MallSettings>;
@@ -126,6 +127,8 @@ export interface OrderView {
   status: OrderState['status'];
   pending: OrderState['pending'];
   rejectedCode: string | null;
+  /** The welfare combination paying the order, when one does (the member paid nothing). */
+  comboId?: string | null;
   placedAt: string;
   expiresAt: string;
   /** Only for the member who placed it (and only a pickup order has one). */
@@ -156,6 +159,8 @@ export class Mall {
   readonly skus: CommandHandler<SkuState, SkuEvent>;
   readonly stock: CommandHandler<StockState, StockEvent>;
   readonly orders: CommandHandler<OrderState, OrderEvent>;
+  /** Welfare combinations: a unit's offer to its members, picked once, whose picks become orders of this mall (combos.ts). */
+  readonly combos: WelfareCombos;
 
   constructor(private readonly deps: MallDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -168,6 +173,7 @@ export class Mall {
       { name: 'mall-order', initialState: initialOrderState, evolve: evolveOrder, due: dueOrder, schemaVersion: (event) => schemaVersionOf(event.data) },
       { ...common, cacheEntries: 100_000 },
     );
+    this.combos = new WelfareCombos({ store: deps.store, mall: this, orgAccess: deps.orgAccess, members: deps.members, clock: this.clock });
   }
 
   // ------------------------------------------------------------ catalogue and stock (union admins)
@@ -285,6 +291,51 @@ export class Mall {
       throw new DomainError(state.rejectedCode!, busy ? 'too many orders for this SKU at once: place it again' : 'the order was refused: nothing is held for it', busy ? 429 : 422, { orderId });
     }
     return this.view(caller, state, existing.state.status !== 'none');
+  }
+
+  /**
+   * A welfare combination's order (combos.ts): placed for the member at no cost to them, with a
+   * pickup code, and its stock reserved like any order's (no points hold, no wallet authorisation:
+   * both totals are 0). `orderId` is derived by the caller from the pick, so a retried pick finds
+   * its orders and carries on. Answers the order's state: reserved, or rejected (MALL.OUT_OF_STOCK…).
+   */
+  async placeComboOrder(member: { memberId: string; orgId: string }, orderId: string, sku: SkuListing, quantity: number, combo: { comboId: string; unitFen: number }, meta: CommandMeta): Promise<OrderState> {
+    const existing = await this.orders.load(orderStream(orderId));
+    if (existing.state.status === 'none') {
+      let code = '';
+      while (code.length < PICKUP_CODE_DIGITS) code += String(randomInt(10));
+      const pickupCodeHash = this.pickupHash(orderId, code);
+      const pickupCodeSealed = await this.deps.vault().sealText(member.memberId, code);
+      await this.orders.handle(
+        orderStream(orderId),
+        (state, now) =>
+          placeOrder(
+            state,
+            { orderId, memberId: member.memberId, orgId: member.orgId, sku, quantity, fulfilment: 'pickup', addressSealed: null, pickupCodeHash, pickupCodeSealed, ttlMs: this.settings.orderTtlMs, combo },
+            now,
+          ),
+        meta,
+      );
+    }
+    return this.reserve(orderId, existing.state.status !== 'none');
+  }
+
+  /** The order as its member (or an admin) sees it: for answers built outside this class (combos.ts). */
+  async orderView(caller: Caller, orderId: string): Promise<OrderView> {
+    const { state } = await this.orders.load(orderStream(orderId));
+    return this.view(caller, state, false);
+  }
+
+  /** A SKU's listing from its stream (the caller checks who may see it). */
+  async skuState(skuId: string): Promise<SkuState> {
+    return this.loadSku(skuId);
+  }
+
+  /** A new pickup code for an order placed elsewhere (a claim campaign's prize order): its HMAC and its copy sealed for the member. */
+  async newPickupCode(orderId: string, memberId: string): Promise<{ pickupCodeHash: string; pickupCodeSealed: string }> {
+    let code = '';
+    while (code.length < PICKUP_CODE_DIGITS) code += String(randomInt(10));
+    return { pickupCodeHash: this.pickupHash(orderId, code), pickupCodeSealed: await this.deps.vault().sealText(memberId, code) };
   }
 
   private pickupHash(orderId: string, code: string): string {
@@ -546,6 +597,7 @@ export class Mall {
       status: state.status,
       pending: state.pending,
       rejectedCode: state.rejectedCode,
+      comboId: order.combo?.comboId ?? null,
       placedAt: new Date(order.placedAtMs).toISOString(),
       expiresAt: new Date(order.expiresAtMs).toISOString(),
       ...(own && order.pickupCodeSealed ? { pickupCode: await vault.openText(order.memberId, order.pickupCodeSealed) } : {}),

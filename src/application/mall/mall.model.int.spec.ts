@@ -2,21 +2,25 @@ import fc from 'fast-check';
 import { startLedgerApp, testNationalId, type LedgerApp } from '../../../test/support/ledger-app';
 import { testTimeout } from '../../../test/support/wait-for';
 import { walletCredit, walletStream } from '../../domain/benefits';
-import { orderStream, stockStream, type OrderState } from '../../domain/mall';
+import { comboPickStream, orderStream, stockStream, type OrderState } from '../../domain/mall';
 import { DomainError } from '../../domain/shared';
+import { deterministicEventId } from '../event-ids';
 import type { Caller } from './mall-service';
 
 /**
  * A model test of the mall on the real stack (PostgreSQL, the command handlers, the sweep's steps
  * order by order): random sequences of orders, confirms, cancels, confirm/cancel races, concurrent
- * orders for the last units, expiries by the sweep, returns and restocks. After every step the
+ * orders for the last units, expiries by the sweep, returns and restocks, and welfare-combination
+ * picks (alone, or two of one member racing) whose orders the combination pays. After every step the
  * streams must agree with each other and with what was put in:
  * - every stock shard is at or above zero, and per SKU, available + reserved + sold = units stocked
  *   (nothing oversold: what was sold and reserved never exceeds what was stocked);
  * - units sold = the quantities of paid orders; units reserved = those of orders awaiting payment;
  * - per member, points: available = 100 − paid − held, held = awaiting payment (a returned order's
  *   points are back); money the same on the wallet, from ¥100.00;
- * - no order owes a settlement once its command has answered.
+ * - no order owes a settlement once its command has answered;
+ * - a member has at most one recorded pick, within the budget, and its orders are exactly the
+ *   combination's paid orders of that member (a refused or losing pick's orders hold nothing).
  */
 
 const MINUTE_MS = 60_000;
@@ -67,7 +71,12 @@ type Op =
   | { kind: 'placeTwice'; members: [number, number]; sku: number }
   | { kind: 'confirm' | 'cancel' | 'race' | 'return'; order: number }
   | { kind: 'expire' }
-  | { kind: 'restock'; sku: number; quantity: number };
+  | { kind: 'restock'; sku: number; quantity: number }
+  | { kind: 'pick'; member: number; items: Array<[number, number]> }
+  | { kind: 'pickTwice'; member: number };
+
+/** The combination's value per member: a pick of both SKUs, one each (¥35.00), fits; two of b (¥40.00) does not. */
+const COMBO_BUDGET_FEN = 3600;
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('place' as const), member: fc.nat(2), sku: fc.nat(1), quantity: fc.integer({ min: 1, max: 3 }) }) },
@@ -75,6 +84,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('confirm' as const, 'cancel' as const, 'race' as const, 'return' as const), order: fc.nat(20) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'expire' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restock' as const), sku: fc.nat(1), quantity: fc.integer({ min: 1, max: 4 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('pick' as const),
+      member: fc.nat(2),
+      items: fc.uniqueArray(fc.tuple(fc.nat(1), fc.integer({ min: 1, max: 2 })), { minLength: 1, maxLength: 2, selector: ([sku]) => sku }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('pickTwice' as const), member: fc.nat(2) }) },
 );
 
 /** Refusals are answers (409, 422); anything else is a failure of the test. */
@@ -89,6 +107,8 @@ async function answer(promise: Promise<unknown>): Promise<void> {
 const PAID = new Set<OrderState['status']>(['confirmed', 'collected', 'dispatched']);
 /** Final statuses of the orders over all runs: what the random sequences reached. */
 const outcomes = new Map<OrderState['status'], number>();
+/** Combination orders over all runs: in a recorded pick (paid) or not (refused, lost a race: released). */
+const comboOrders = { picked: 0, released: 0 };
 
 it(
   'never oversells, never leaves a shard below zero, and conserves points and money across random orders, races, expiries and returns',
@@ -108,6 +128,8 @@ it(
           await app.ledger.mall.restock(admin, sku.skuId, 4, `stock-${sku.skuId}-0`);
           stocked[index] = 4;
         }
+        const comboId = `model-${run}`;
+        await app.ledger.mall.combos.offer(unitAdmin, { comboId, orgId: 'u-1', name: comboId, skuIds: skus.map((sku) => sku.skuId), budgetFen: COMBO_BUDGET_FEN }, `offer-${comboId}`);
         const orderIds: string[] = [];
         let keys = 0;
         const key = () => `model-${run}-${(keys += 1)}`;
@@ -122,6 +144,16 @@ it(
           }
         };
 
+        const pick = async (member: Caller, items: Array<[number, number]>) => {
+          const pickKey = key();
+          await answer(app.ledger.mall.combos.pick(member, comboId, items.map(([sku, quantity]) => ({ skuId: skus[sku]!.skuId, quantity })), pickKey));
+          // Every order the attempt placed (its ids derive from the key), picked or refused: a refused one must hold nothing.
+          for (const [sku] of items) {
+            const orderId = deterministicEventId(`mall-combo-order:${comboId}:${member.sub}:${pickKey}:${skus[sku]!.skuId}`, 0);
+            if ((await app.ledger.mall.orders.load(orderStream(orderId))).state.status !== 'none') orderIds.push(orderId);
+          }
+        };
+
         for (const op of ops) {
           const order = 'order' in op ? orderIds[op.order % Math.max(1, orderIds.length)] : undefined;
           switch (op.kind) {
@@ -130,6 +162,12 @@ it(
               break;
             case 'placeTwice':
               await Promise.all([place(members[op.members[0]]!, op.sku, 2), place(members[op.members[1]]!, op.sku, 2)]);
+              break;
+            case 'pick':
+              await pick(members[op.member]!, op.items);
+              break;
+            case 'pickTwice':
+              await Promise.all([pick(members[op.member]!, [[0, 1]]), pick(members[op.member]!, [[1, 1]])]);
               break;
             case 'restock':
               await app.ledger.mall.restock(admin, skus[op.sku]!.skuId, op.quantity, key());
@@ -151,11 +189,13 @@ it(
               if (op.kind === 'race') await Promise.all([answer(app.ledger.mall.confirm(member, order, key())), answer(app.ledger.mall.cancel(member, order, key()))]);
             }
           }
-          await checkInvariants(members, skus, stocked, orderIds);
+          await checkInvariants(members, skus, stocked, orderIds, comboId);
         }
         for (const orderId of new Set(orderIds)) {
           const status = (await app.ledger.mall.orders.load(orderStream(orderId))).state.status;
           outcomes.set(status, (outcomes.get(status) ?? 0) + 1);
+          const { state } = await app.ledger.mall.orders.load(orderStream(orderId));
+          if (state.order!.combo) comboOrders[PAID.has(status) || status === 'returned' ? 'picked' : 'released'] += 1;
         }
       }),
       { numRuns: RUNS, endOnFailure: true },
@@ -163,11 +203,12 @@ it(
     // The runs reached both sides of the order's life: paid (and returned) orders and released ones.
     expect([...outcomes.keys()].filter((status) => PAID.has(status) || status === 'returned').length).toBeGreaterThan(0);
     expect([...outcomes.keys()].filter((status) => status === 'cancelled' || status === 'expired' || status === 'rejected').length).toBeGreaterThan(0);
+    expect(comboOrders.picked).toBeGreaterThan(0);
   },
   testTimeout(4),
 );
 
-async function checkInvariants(members: Caller[], skus: Array<{ skuId: string; shards: number }>, stocked: number[], orderIds: readonly string[]): Promise<void> {
+async function checkInvariants(members: Caller[], skus: Array<{ skuId: string; shards: number }>, stocked: number[], orderIds: readonly string[], comboId: string): Promise<void> {
   const orders: OrderState[] = [];
   for (const orderId of new Set(orderIds)) orders.push((await app.ledger.mall.orders.load(orderStream(orderId))).state);
   for (const state of orders) expect({ orderId: state.order!.orderId, pending: state.pending }).toEqual({ orderId: state.order!.orderId, pending: null });
@@ -199,6 +240,14 @@ async function checkInvariants(members: Caller[], skus: Array<{ skuId: string; s
     const sum = (states: OrderState[], field: 'totalPoints' | 'totalFen') => states.reduce((total, state) => total + state.order![field], 0);
     const paid = mine.filter((state) => PAID.has(state.status));
     const awaiting = mine.filter((state) => state.status === 'reserved');
+    // The combination: one pick at most (its stream), within the budget, whose orders are exactly this member's paid combination orders.
+    const { state: picked } = await app.ledger.mall.combos.picks.load(comboPickStream(comboId, member.sub));
+    const paidComboOrders = mine.filter((state) => state.order!.combo && (PAID.has(state.status) || state.status === 'returned')).map((state) => state.order!.orderId);
+    expect({ member: member.sub, picked: (picked.pick?.items.map((item) => item.orderId) ?? []).sort(), withinBudget: (picked.pick?.totalFen ?? 0) <= COMBO_BUDGET_FEN }).toEqual({
+      member: member.sub,
+      picked: paidComboOrders.sort(),
+      withinBudget: true,
+    });
     const { state: points } = await app.ledger.members.load(member.sub);
     const { state: wallet } = await app.ledger.benefits.handlers.wallets.load(walletStream(member.sub));
     expect({ member: member.sub, points: [points.available, points.held], money: [wallet.available, wallet.held] }).toEqual({

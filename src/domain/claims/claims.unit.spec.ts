@@ -1,8 +1,12 @@
 import { commandSpec } from '../../../test/support/given-when-then';
 import { evolveProgramme, fundBudget, initialProgrammeState, openProgramme, type ProgrammeEvent, type ProgrammeState } from '../benefits';
+import { addStock, evolveStock, initialStockState, type StockState } from '../mall';
 import {
   CLOSE_AFTER_WINDOW_MS,
+  allotmentIdOf,
   checkEligible,
+  closeMallPrizeCampaign,
+  createMallPrizeCampaign,
   closeCampaign,
   checkEntry,
   checkWindow,
@@ -166,6 +170,72 @@ describe('claiming', () => {
     // Recorded after the close (a reconciliation after a crash), admitted within the window: granted.
     expect(grantClaim(terms, initialClaimState, { memberId: 'm3', orgId: 'gd-gz', seq: 3, admittedAtMs: CLOSES - 1 }).claim).toHaveLength(1);
     claim.given([]).when((state) => grantClaim(terms, state, { memberId: 'm3', orgId: 'gd-gz', seq: 3, admittedAtMs: CLOSES }).claim).thenFails('CLAIM.CLOSED');
+  });
+});
+
+describe('a campaign whose prize is a mall SKU', () => {
+  const shardWith = (available: number): StockState =>
+    addStock(initialStockState, { skuId: 'box', shard: 0, restockId: 'r1', quantity: available }).reduce(evolveStock, initialStockState);
+  const { programmeId: _programmeId, voucher: _voucher, ...rest } = create;
+  const command = { ...rest, units: 5, prize: { skuId: 'box', productId: 'box', name: '春节礼盒', listingOrgId: 'gd' } };
+  const shards = [
+    { shard: 0, state: shardWith(3) },
+    { shard: 1, state: initialStockState },
+    { shard: 2, state: shardWith(4) },
+  ];
+  const terms = { ...command, programmeId: null, voucher: null, prize: { ...command.prize, allotments: [{ shard: 0, quantity: 3 }, { shard: 2, quantity: 2 }] } };
+  const createdWithPrize: CampaignEvent = { type: 'ClaimCampaignCreated', data: terms };
+
+  it('reserves its N units on the shards in order, as much as each holds, in the same decision as the campaign', () => {
+    const decided = createMallPrizeCampaign(initialCampaignState, shards, command, before);
+    expect(decided.campaign).toEqual([createdWithPrize]);
+    expect(decided.stock).toEqual([
+      { shard: 0, events: [{ type: 'StockReserved', data: { skuId: 'box', shard: 0, orderId: allotmentIdOf('spring-tickets'), quantity: 3 } }] },
+      { shard: 2, events: [{ type: 'StockReserved', data: { skuId: 'box', shard: 2, orderId: allotmentIdOf('spring-tickets'), quantity: 2 } }] },
+    ]);
+  });
+
+  it('refuses more units than the shards hold together, and a second creation under the id with other terms', () => {
+    expect(() => createMallPrizeCampaign(initialCampaignState, shards, { ...command, units: 8 }, before)).toThrow(expect.objectContaining({ code: 'MALL.OUT_OF_STOCK', details: { units: 8, available: 7 } }));
+    campaign.given([createdWithPrize]).when((state) => createMallPrizeCampaign(state, shards, command, before).campaign).then([]);
+    campaign.given([createdWithPrize]).when((state) => createMallPrizeCampaign(state, shards, { ...command, units: 4 }, before).campaign).thenFails('CLAIM.CAMPAIGN_EXISTS');
+  });
+
+  it('grants a claim as a paid pickup order of one unit for the member, and no voucher', () => {
+    const order = { orderId: 'o-m1', pickupCodeHash: 'hash', pickupCodeSealed: 'sealed' };
+    const decided = grantClaim(terms, initialClaimState, { memberId: 'm1', orgId: 'gd-gz', seq: 2, admittedAtMs: OPENS + 5, order });
+    expect(decided.claim).toEqual([
+      { type: 'ClaimGranted', data: { campaignId: 'spring-tickets', memberId: 'm1', orgId: 'gd-gz', seq: 2, admittedAtMs: OPENS + 5, voucherId: null, orderId: 'o-m1' } },
+    ]);
+    expect(decided.wallet).toEqual([]);
+    expect(decided.order.map((event) => event.type)).toEqual(['OrderPlaced', 'OrderReserved', 'OrderConfirmed', 'OrderSettled']);
+    expect(decided.order[0]!.data).toMatchObject({ orderId: 'o-m1', memberId: 'm1', orgId: 'gd-gz', skuId: 'box', quantity: 1, totalPoints: 0, totalFen: 0, fulfilment: 'pickup', pickupCodeHash: 'hash', claim: { campaignId: 'spring-tickets' } });
+    expect(() => grantClaim(terms, initialClaimState, { memberId: 'm1', orgId: 'gd-gz', seq: 2, admittedAtMs: OPENS + 5 })).toThrow('invariant violated');
+  });
+
+  it('closes once: the granted units sold from the first allotment on, the rest back on sale', () => {
+    const reserved = new Map(
+      createMallPrizeCampaign(initialCampaignState, shards, command, before).stock.map(({ shard, events }) => [shard, events.reduce(evolveStock, shards.find((candidate) => candidate.shard === shard)!.state)]),
+    );
+    const after = new Date(CLOSES + CLOSE_AFTER_WINDOW_MS);
+    const decided = closeMallPrizeCampaign(campaign.given([createdWithPrize]).state(), reserved, { granted: 4 }, after);
+    expect(decided.campaign).toEqual([{ type: 'ClaimCampaignClosed', data: { campaignId: 'spring-tickets', granted: 4, unclaimed: 1, returnedFen: 0 } }]);
+    const allotment = allotmentIdOf('spring-tickets');
+    expect(decided.stock).toEqual([
+      { shard: 0, events: [{ type: 'StockCommitted', data: { skuId: 'box', shard: 0, orderId: allotment, quantity: 3 } }] },
+      {
+        shard: 2,
+        events: [
+          { type: 'StockCommitted', data: { skuId: 'box', shard: 2, orderId: allotment, quantity: 1 } },
+          { type: 'StockReleased', data: { skuId: 'box', shard: 2, orderId: allotment, quantity: 1 } },
+        ],
+      },
+    ]);
+    const settledShard = decided.stock[1]!.events.reduce(evolveStock, reserved.get(2)!);
+    expect({ available: settledShard.available, reserved: settledShard.reserved, sold: settledShard.sold }).toEqual({ available: 3, reserved: 0, sold: 1 });
+    const closedState = campaign.given([createdWithPrize, ...decided.campaign]).state();
+    expect(closeMallPrizeCampaign(closedState, reserved, { granted: 4 }, after)).toEqual({ campaign: [], stock: [] });
+    expect(() => closeMallPrizeCampaign(campaign.given([createdWithPrize]).state(), reserved, { granted: 4 }, new Date(CLOSES))).toThrow(expect.objectContaining({ code: 'CLAIM.NOT_CLOSED' }));
   });
 });
 

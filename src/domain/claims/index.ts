@@ -1,6 +1,6 @@
 /**
  * The claims context: limited-quota claim campaigns (first come first served, one per member,
- * granted claims become benefits vouchers) and points lotteries with a verifiable draw.
+ * granted claims become benefits vouchers or mall orders) and points lotteries with a verifiable draw.
  */
 export {
   CAMPAIGN_ID,
@@ -13,8 +13,11 @@ export {
   checkWindow,
   claimStream,
   CLOSE_AFTER_WINDOW_MS,
+  allotmentIdOf,
   closeCampaign,
+  closeMallPrizeCampaign,
   createCampaign,
+  createMallPrizeCampaign,
   evolveCampaign,
   evolveClaim,
   grantClaim,
@@ -28,7 +31,9 @@ export {
   type ClaimEvent,
   type ClaimState,
   type Claimant,
+  type ClaimOrder,
   type CreateCampaign,
+  type MallPrize,
 } from './campaign';
 export { SEED_BYTES, drawWinners, isSeedHex, seedCommitment, sortEntries, uniformFromSeed } from './draw';
 export {

@@ -20,7 +20,7 @@ export {
   type SkuListing,
   type SkuState,
 } from './catalogue';
-export { MAX_RESTOCK_QUANTITY, addStock, commitStock, evolveStock, initialStockState, releaseStock, reservationOf, reserveStock, stockStream, type StockEvent, type StockState } from './stock';
+export { MAX_RESTOCK_QUANTITY, addStock, commitStock, evolveStock, initialStockState, releaseStock, reservationOf, reserveStock, settleAllotment, stockStream, type StockEvent, type StockState } from './stock';
 export {
   DEFAULT_ORDER_TTL_MS,
   MALL_POINTS_PURPOSE,
@@ -52,3 +52,28 @@ export {
   type PlaceOrder,
   type Settlement,
 } from './order';
+export {
+  MAX_COMBO_BUDGET_FEN,
+  MAX_COMBO_NAME_CHARS,
+  MAX_COMBO_SKUS,
+  comboPickStream,
+  comboStream,
+  evolveCombo,
+  evolveComboPick,
+  initialComboPickState,
+  initialComboState,
+  offerCombo,
+  pickCombo,
+  requireCombo,
+  withdrawCombo,
+  type ComboEvent,
+  type ComboOffer,
+  type ComboPickEvent,
+  type ComboPickItem,
+  type ComboPickState,
+  type ComboPicked,
+  type ComboSku,
+  type ComboState,
+  type OfferCombo,
+  type PickCombo,
+} from './combo';

@@ -39,6 +39,14 @@ export interface OrderPlacedData {
   pickupCodeSealed: string | null;
   placedAtMs: number;
   expiresAtMs: number;
+  /**
+   * Set when a welfare combination pays the order (combo.ts): the member pays nothing (both totals
+   * are 0) and `valueFen` is what the order is worth to the combination's budget. Absent on
+   * orders placed before combinations existed.
+   */
+  combo?: { comboId: string; valueFen: number } | null;
+  /** Set when a granted claim of a claim campaign is the order (claims context): the member pays nothing; the campaign reserved the stock at its creation. */
+  claim?: { campaignId: string } | null;
 }
 
 export type OrderEvent =
@@ -137,6 +145,10 @@ export interface PlaceOrder {
   pickupCodeHash: string | null;
   pickupCodeSealed: string | null;
   ttlMs: number;
+  /** A welfare combination pays the order: nothing is taken from the member; `unitFen` is the offer's value of one unit. */
+  combo?: { comboId: string; unitFen: number } | undefined;
+  /** A claim campaign's prize: nothing is taken from the member. */
+  claim?: { campaignId: string } | undefined;
 }
 
 /** Records the order with its prices fixed from the listing; the steps that take stock, points and money follow. */
@@ -163,14 +175,16 @@ export function placeOrder(state: OrderState, command: PlaceOrder, now: Date): O
         name: sku.name,
         listingOrgId: sku.orgId,
         quantity,
-        totalPoints: sku.pricePoints * quantity,
-        totalFen: sku.priceFen * quantity,
+        totalPoints: command.combo || command.claim ? 0 : sku.pricePoints * quantity,
+        totalFen: command.combo || command.claim ? 0 : sku.priceFen * quantity,
         fulfilment,
         addressSealed: fulfilment === 'delivery' ? command.addressSealed : null,
         pickupCodeHash: fulfilment === 'pickup' ? command.pickupCodeHash : null,
         pickupCodeSealed: fulfilment === 'pickup' ? command.pickupCodeSealed : null,
         placedAtMs: now.getTime(),
         expiresAtMs: now.getTime() + command.ttlMs,
+        ...(command.combo ? { combo: { comboId: command.combo.comboId, valueFen: command.combo.unitFen * quantity } } : {}),
+        ...(command.claim ? { claim: { campaignId: command.claim.campaignId } } : {}),
       },
     },
   ];

@@ -141,3 +141,25 @@ export function releaseStock(state: StockState, command: { skuId: string; shard:
   invariant(reservation.status === 'reserved', `a sold reservation (order ${command.orderId}) is never released`);
   return checked(state, { type: 'StockReleased', data: { ...command, quantity: reservation.quantity } });
 }
+
+/**
+ * A claim campaign's allotment (`allotmentId`, reserved like an order at the campaign's creation)
+ * settled at its close: `sold` units (the granted claims' share of this shard) become sales, the
+ * rest is available again. Once: an allotment already settled changes nothing.
+ */
+export function settleAllotment(state: StockState, command: { skuId: string; shard: number; allotmentId: string; sold: number }): StockEvent[] {
+  const reservation = reservationOf(state, command.allotmentId);
+  if (!reservation) throw new DomainError('MALL.RESERVATION_NOT_FOUND', 'the campaign has no allotment in this shard', 404, { allotmentId: command.allotmentId });
+  if (reservation.status !== 'reserved') return [];
+  invariant(Number.isSafeInteger(command.sold) && command.sold >= 0 && command.sold <= reservation.quantity, `sold ${command.sold} lies within the allotment of ${reservation.quantity}`);
+  const base = { skuId: command.skuId, shard: command.shard, orderId: command.allotmentId };
+  const events: StockEvent[] = [];
+  let after = state;
+  if (command.sold > 0) {
+    const committed: StockEvent = { type: 'StockCommitted', data: { ...base, quantity: command.sold } };
+    events.push(...checked(after, committed));
+    after = evolveStock(after, committed);
+  }
+  if (reservation.quantity - command.sold > 0) events.push(...checked(after, { type: 'StockReleased', data: { ...base, quantity: reservation.quantity - command.sold } }));
+  return events;
+}

@@ -37,9 +37,9 @@ export function claimsProjection(): Projection {
           case 'ClaimCampaignCreated': {
             const d = event.data;
             await tx.none(
-              `INSERT INTO ul_claim_campaigns (campaign_id, org_id, name, units, opens_at, closes_at, min_points, programme_id, category, face_fen, created_by, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-              [d.campaignId, d.orgId, d.name, d.units, iso(d.opensAtMs), iso(d.closesAtMs), d.minPoints, d.programmeId, d.voucher.category, d.voucher.faceFen, d.createdBy, at],
+              `INSERT INTO ul_claim_campaigns (campaign_id, org_id, name, units, opens_at, closes_at, min_points, programme_id, category, face_fen, created_by, created_at, prize_sku_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+              [d.campaignId, d.orgId, d.name, d.units, iso(d.opensAtMs), iso(d.closesAtMs), d.minPoints, d.programmeId, d.voucher?.category ?? null, d.voucher?.faceFen ?? null, d.createdBy, at, d.prize?.skuId ?? null],
             );
             break;
           }
@@ -54,8 +54,8 @@ export function claimsProjection(): Projection {
           case 'ClaimGranted': {
             const d = event.data;
             await tx.none(
-              `INSERT INTO ul_claims (campaign_id, member_id, org_id, seq, voucher_id, admitted_at, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-              [d.campaignId, d.memberId, d.orgId, d.seq, d.voucherId, iso(d.admittedAtMs), at],
+              `INSERT INTO ul_claims (campaign_id, member_id, org_id, seq, voucher_id, admitted_at, granted_at, order_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+              [d.campaignId, d.memberId, d.orgId, d.seq, d.voucherId, iso(d.admittedAtMs), at, d.orderId ?? null],
             );
             await tx.none(`UPDATE ul_claim_campaigns SET granted = granted + 1 WHERE campaign_id = $1`, [d.campaignId]);
             break;

@@ -11,9 +11,11 @@ export interface CampaignRow {
   opensAt: string;
   closesAt: string;
   minPoints: number;
-  programmeId: string;
-  category: string;
-  faceFen: number;
+  /** Null for a campaign whose prize is a mall SKU (prizeSkuId). */
+  programmeId: string | null;
+  category: string | null;
+  faceFen: number | null;
+  prizeSkuId: string | null;
   /** Set once the campaign was closed after its window: units nobody claimed, and their value returned to the budget. */
   unclaimed: number | null;
   returnedFen: number | null;
@@ -29,9 +31,10 @@ interface CampaignDbRow {
   opens_at: Date;
   closes_at: Date;
   min_points: string;
-  programme_id: string;
-  category: string;
-  face_fen: string;
+  programme_id: string | null;
+  category: string | null;
+  face_fen: string | null;
+  prize_sku_id: string | null;
   unclaimed: number | null;
   returned_fen: string | null;
   closed_at: Date | null;
@@ -48,7 +51,8 @@ const campaignOf = (row: CampaignDbRow): CampaignRow => ({
   minPoints: Number(row.min_points),
   programmeId: row.programme_id,
   category: row.category,
-  faceFen: Number(row.face_fen),
+  faceFen: row.face_fen === null ? null : Number(row.face_fen),
+  prizeSkuId: row.prize_sku_id,
   unclaimed: row.unclaimed,
   returnedFen: row.returned_fen === null ? null : Number(row.returned_fen),
   closedAt: row.closed_at === null ? null : row.closed_at.toISOString(),
@@ -75,15 +79,17 @@ export interface ClaimRow {
   memberId: string;
   orgId: string;
   seq: number;
-  voucherId: string;
+  voucherId: string | null;
+  /** The claim's mall order, when the prize is a mall SKU. */
+  orderId: string | null;
   admittedAtMs: number;
   grantedAt: string;
 }
 
 /** A campaign's granted claims in slot order (first come first), from slot `afterSeq` on, at most `limit`. */
 export async function claimsOf(db: Queryable, campaignId: string, page: { afterSeq: number; limit: number }): Promise<ClaimRow[]> {
-  const rows = await db.any<{ member_id: string; org_id: string; seq: number; voucher_id: string; admitted_at: Date; granted_at: Date }>(
-    `SELECT member_id, org_id, seq, voucher_id, admitted_at, granted_at FROM ul_claims WHERE campaign_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+  const rows = await db.any<{ member_id: string; org_id: string; seq: number; voucher_id: string | null; order_id: string | null; admitted_at: Date; granted_at: Date }>(
+    `SELECT member_id, org_id, seq, voucher_id, order_id, admitted_at, granted_at FROM ul_claims WHERE campaign_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
     [campaignId, page.afterSeq, page.limit],
   );
   return rows.map((row) => ({
@@ -91,6 +97,7 @@ export async function claimsOf(db: Queryable, campaignId: string, page: { afterS
     orgId: row.org_id,
     seq: row.seq,
     voucherId: row.voucher_id,
+    orderId: row.order_id,
     admittedAtMs: row.admitted_at.getTime(),
     grantedAt: row.granted_at.toISOString(),
   }));

@@ -92,4 +92,12 @@ export const CLAIMS_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ul_claim_campaigns ADD COLUMN unclaimed integer, ADD COLUMN returned_fen bigint, ADD COLUMN closed_at timestamptz;
     `,
   },
+  {
+    version: 59,
+    name: 'claims: a campaign whose prize is a mall SKU (no programme or voucher), its claims as mall orders',
+    sql: /* sql */ `
+      ALTER TABLE ul_claim_campaigns ALTER COLUMN programme_id DROP NOT NULL, ALTER COLUMN category DROP NOT NULL, ALTER COLUMN face_fen DROP NOT NULL, ADD COLUMN prize_sku_id text;
+      ALTER TABLE ul_claims ALTER COLUMN voucher_id DROP NOT NULL, ADD COLUMN order_id text;
+    `,
+  },
 ];
