@@ -1,5 +1,6 @@
 import { DomainError } from '../../domain/shared';
 import type { Role } from '../identity';
+import { VersionedCache } from '../../infra/versioned-cache';
 import type { OrgService } from './org-service';
 
 export interface Principal {
@@ -27,43 +28,23 @@ const PATH_CACHE_ENTRIES = 100_000;
  * uses ORG_TREE_CHECK_MS, so another process's move is seen within that long).
  */
 export class OrgAccess {
-  private readonly paths = new Map<string, readonly string[]>();
-  private treeVersion: string | null = null;
-  private checkedAtMs = 0;
-  private checking: Promise<void> | undefined;
+  private readonly paths: VersionedCache<readonly string[]>;
 
   constructor(
     private readonly orgs: Pick<OrgService, 'readOrg' | 'treeVersion'>,
-    private readonly validityMs = 0,
-  ) {}
+    validityMs = 0,
+  ) {
+    this.paths = new VersionedCache(() => orgs.treeVersion(), PATH_CACHE_ENTRIES, validityMs);
+  }
 
   /** Forgets every cached path (this process just moved an organisation). */
   invalidate(): void {
-    this.paths.clear();
-    this.treeVersion = null;
-    this.checkedAtMs = 0;
-  }
-
-  private async checkTree(): Promise<void> {
-    if (this.validityMs > 0 && Date.now() - this.checkedAtMs < this.validityMs) return;
-    this.checking ??= (async () => {
-      try {
-        const version = await this.orgs.treeVersion();
-        if (version !== this.treeVersion) {
-          this.paths.clear();
-          this.treeVersion = version;
-        }
-        this.checkedAtMs = Date.now();
-      } finally {
-        this.checking = undefined;
-      }
-    })();
-    await this.checking;
+    this.paths.invalidate();
   }
 
   /** The org's ancestors from the root down, ending with the org; null when it is not registered. */
   async pathOf(orgId: string): Promise<readonly string[] | null> {
-    await this.checkTree();
+    await this.paths.check();
     const climbed: string[] = [];
     let above: readonly string[] = [];
     let current: string | null = orgId;
@@ -83,7 +64,7 @@ export class OrgAccess {
     let path = above;
     for (const id of climbed.reverse()) {
       path = [...path, id];
-      this.remember(id, path);
+      this.paths.set(id, path);
     }
     return path;
   }
@@ -110,10 +91,5 @@ export class OrgAccess {
     if (principal.role !== 'admin') return false;
     const path = await this.pathOf(principal.org);
     return path !== null && path.length === 1;
-  }
-
-  private remember(orgId: string, path: readonly string[]): void {
-    if (this.paths.size >= PATH_CACHE_ENTRIES) this.paths.delete(this.paths.keys().next().value!);
-    this.paths.set(orgId, path);
   }
 }

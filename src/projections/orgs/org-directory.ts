@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../../infra/database';
+import { VersionedCache } from '../../infra/versioned-cache';
 
 /**
  * The organisation tree as the orgs projection stores it (ul_orgs), with paths cached. A path
@@ -8,52 +9,30 @@ import type { Database, Queryable } from '../../infra/database';
  * primary-key read, shared by the calls of `validityMs` (0: every call checks).
  */
 export class OrgDirectory {
-  private readonly paths = new Map<string, string[]>();
-  private treeVersion: string | null = null;
-  private checkedAtMs = 0;
-  private checking: Promise<void> | undefined;
+  private readonly paths: VersionedCache<string[]>;
 
   constructor(
     private readonly db: Database,
-    private readonly cacheEntries = 100_000,
-    private readonly validityMs = 0,
-  ) {}
+    cacheEntries = 100_000,
+    validityMs = 0,
+  ) {
+    this.paths = new VersionedCache(() => treeVersion(db), cacheEntries, validityMs);
+  }
 
   /** The org's ancestors from the root down, ending with the org; null when it is unknown. */
   async pathOf(orgId: string): Promise<string[] | null> {
-    await this.checkTree();
+    await this.paths.check();
     const cached = this.paths.get(orgId);
     if (cached) return cached;
     const row = await this.db.oneOrNone<{ path: string[] }>('SELECT path FROM ul_orgs WHERE org_id = $1', [orgId]);
     if (!row) return null;
-    if (this.paths.size >= this.cacheEntries) this.paths.delete(this.paths.keys().next().value!);
     this.paths.set(orgId, row.path);
     return row.path;
   }
 
   /** Forgets every cached path (this process just moved an organisation). */
   invalidate(): void {
-    this.paths.clear();
-    this.treeVersion = null;
-    this.checkedAtMs = 0;
-  }
-
-  private async checkTree(): Promise<void> {
-    if (this.validityMs > 0 && Date.now() - this.checkedAtMs < this.validityMs) return;
-    // Concurrent callers share one read.
-    this.checking ??= (async () => {
-      try {
-        const version = await treeVersion(this.db);
-        if (version !== this.treeVersion) {
-          this.paths.clear();
-          this.treeVersion = version;
-        }
-        this.checkedAtMs = Date.now();
-      } finally {
-        this.checking = undefined;
-      }
-    })();
-    await this.checking;
+    this.paths.invalidate();
   }
 }
 
