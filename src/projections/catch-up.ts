@@ -26,12 +26,8 @@ export async function waitForVisibleFeed(db: Database, timeoutMs = 30_000): Prom
 /**
  * Brings a PostgreSQL projection up to the end of the log now, batch by batch, each batch in a
  * transaction with its checkpoint (the same compare-and-set as the live runner, so the two can
- * run at once without applying anything twice). Returns the number of events applied.
- *
- * The next page is read while the current one is applied (the read does not depend on the
- * apply, only on where the page ends), so a rebuild costs about max(read, write) per page instead
- * of their sum. A prefetched page is only used if its batch commits from where it starts: when
- * a batch fails, the error propagates and the prefetch is dropped.
+ * run at once without applying anything twice), reading ahead as catchUpPages says. Returns the
+ * number of events applied.
  */
 export async function catchUpProjection(
   store: EventStore,
@@ -50,13 +46,37 @@ export async function catchUpProjection(
       ...(projection.streamPrefixes ? { streamPrefixes: projection.streamPrefixes } : {}),
       ...(projection.eventTypes ? { eventTypes: projection.eventTypes } : {}),
     });
+  return catchUpPages(read, () => loadCheckpoint(db, name), onProgress, async (page, from) => {
+    // A partition applies its own streams' events and moves its checkpoint over the others'.
+    const own = partition.count === 1 ? page.events : page.events.filter((event) => inPartition(event.streamId, partition));
+    await db.tx(`catch-up:${name}`, async (tx) => {
+      if (own.length > 0) await projection.apply(tx, own);
+      await saveCheckpoint(tx, name, from, page.nextAfter);
+    });
+    return own.length;
+  });
+}
+
+/**
+ * Applies pages of the feed from a checkpoint to the end of the log, reading the next page while
+ * the current one is applied (the read does not depend on the apply, only on where the page
+ * ends), so a rebuild costs about max(read, write) per page instead of their sum. The checkpoint
+ * is read back every turn: a live runner of the same projection may have moved it meanwhile, and
+ * then the prefetched page (read from where this loop left off) is stale and dropped. When a
+ * batch fails, the error propagates and the prefetch is dropped. `apply` returns the events it
+ * applied (a partition passes over other partitions' events).
+ */
+export async function catchUpPages(
+  read: (after: bigint) => Promise<ReadAllResult>,
+  loadCheckpoint: () => Promise<bigint>,
+  onProgress: ((applied: number) => void) | undefined,
+  apply: (page: ReadAllResult, from: bigint) => Promise<number>,
+): Promise<number> {
   let next: { after: bigint; page: Promise<ReadAllResult> } | undefined;
   let applied = 0;
   try {
     for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
-      // Read back every turn: a live runner of the same projection may have moved it meanwhile,
-      // and then the prefetched page (read from where this loop left off) is stale.
-      const from = await loadCheckpoint(db, name);
+      const from = await loadCheckpoint();
       const page = await (next?.after === from ? next.page : read(from));
       await next?.page.catch(() => undefined);
       next = undefined;
@@ -65,13 +85,7 @@ export async function catchUpProjection(
         next = { after: page.nextAfter, page: read(page.nextAfter) };
         next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
       }
-      // A partition applies its own streams' events and moves its checkpoint over the others'.
-      const own = partition.count === 1 ? page.events : page.events.filter((event) => inPartition(event.streamId, partition));
-      await db.tx(`catch-up:${name}`, async (tx) => {
-        if (own.length > 0) await projection.apply(tx, own);
-        await saveCheckpoint(tx, name, from, page.nextAfter);
-      });
-      applied += own.length;
+      applied += await apply(page, from);
       onProgress?.(applied);
       if (page.isEnd) return applied;
     }

@@ -6,7 +6,7 @@ import type { OrganisationMoved } from '../../domain/orgs';
 import { periodsOf } from '../../domain/shared';
 import type { Database } from '../../infra/database';
 import { redisOutage } from '../../infra/outage';
-import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
+import { catchUpPages, waitForVisibleFeed } from '../catch-up';
 import { inPartition, partitionName, partitions, SINGLE, type Partition } from '../partition';
 
 /**
@@ -586,29 +586,10 @@ export async function catchUpLeaderboards(store: EventStore, db: Database, leade
 async function catchUpPartition(store: EventStore, leaderboards: Leaderboards, partition: Partition, onProgress: (applied: number) => void): Promise<number> {
   const read = (after: bigint): Promise<ReadAllResult> =>
     store.readAll({ after, limit: LEADERBOARD_CATCH_UP_BATCH, streamPrefixes: LEADERBOARD_STREAM_PREFIXES, eventTypes: LEADERBOARD_EVENT_TYPES });
-  let next: { after: bigint; page: Promise<ReadAllResult> } | undefined;
-  let applied = 0;
-  try {
-    for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
-      // Read back every turn: the live projection may have moved it, making the prefetch stale.
-      const from = await leaderboards.loadCheckpoint(partition);
-      const page = await (next?.after === from ? next.page : read(from));
-      await next?.page.catch(() => undefined);
-      next = undefined;
-      if (page.nextAfter === from) return applied;
-      if (!page.isEnd) {
-        next = { after: page.nextAfter, page: read(page.nextAfter) };
-        next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
-      }
-      await leaderboards.apply(page.events, from, page.nextAfter, partition);
-      applied += partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
-      onProgress(applied);
-      if (page.isEnd) return applied;
-    }
-    return applied;
-  } finally {
-    await next?.page.catch(() => undefined);
-  }
+  return catchUpPages(read, () => leaderboards.loadCheckpoint(partition), onProgress, async (page, from) => {
+    await leaderboards.apply(page.events, from, page.nextAfter, partition);
+    return partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
+  });
 }
 
 export async function rebuildLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
