@@ -25,7 +25,7 @@ import { evolveProgramme, initialProgrammeState, programmeStream, walletStream, 
 import { orderStream, stockStream, type StockState } from '../../domain/mall';
 import { DomainError, schemaVersionOf } from '../../domain/shared';
 import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
-import type { EventStore, StreamAppend } from '../../eventstore/event-store';
+import type { AppendResult, EventStore, StreamAppend } from '../../eventstore/event-store';
 import type { Database } from '../../infra/database';
 import { CheckpointMovedError, catchUpProjection } from '../../projections';
 import { campaignsClosingAfter, campaignsToClose, claimCampaign, claimsOf, claimsProjection } from '../../projections/claims';
@@ -337,14 +337,17 @@ export class Claims {
           expectedRevision: programme.revision,
         });
       }
+      let results: AppendResult[];
       try {
-        await this.deps.store.appendToStreams(appends);
+        results = await this.deps.store.appendToStreams(appends);
       } catch (error) {
         if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // Closed meanwhile, or the programme moved: decide again.
         throw error;
       }
       const data = (closedEvent as Extract<CampaignEvent, { type: 'ClaimCampaignClosed' }>).data;
-      return { closedNow: true, granted: data.granted, unclaimed: data.unclaimed, returnedFen: data.returnedFen };
+      // The close's event ids come from its command id: a close racing this one with the same
+      // decision is an idempotent replay of the same events, and this call closed nothing.
+      return { closedNow: !results[0]!.idempotentReplay, granted: data.granted, unclaimed: data.unclaimed, returnedFen: data.returnedFen };
     }
     throw new ConcurrencyError(campaignStream(campaignId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
@@ -375,14 +378,15 @@ export class Claims {
         appends.push({ streamId: stockStream(prize.skuId, shard), events: eventsToAppend(events, meta, now, schemaVersion, first), expectedRevision: shards.get(shard)!.revision });
         first += events.length;
       }
+      let results: AppendResult[];
       try {
-        await this.deps.store.appendToStreams(appends);
+        results = await this.deps.store.appendToStreams(appends);
       } catch (error) {
         if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // Closed meanwhile, or an order moved a shard: decide again.
         throw error;
       }
       const data = (closedEvent as Extract<CampaignEvent, { type: 'ClaimCampaignClosed' }>).data;
-      return { closedNow: true, granted: data.granted, unclaimed: data.unclaimed, returnedFen: 0 };
+      return { closedNow: !results[0]!.idempotentReplay, granted: data.granted, unclaimed: data.unclaimed, returnedFen: 0 };
     }
     throw new ConcurrencyError(campaignStream(terms.campaignId), 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
