@@ -1,7 +1,7 @@
 import type { Database } from '../infra/database';
 import { READ_LIMIT_MAX, type EventStore, type ReadAllResult } from '../eventstore/event-store';
 import { inPartition, partitionName, partitions, SINGLE, type Partition } from './partition';
-import { loadCheckpoint, saveCheckpoint, type Projection } from './runner';
+import { CheckpointMovedError, loadCheckpoint, saveCheckpoint, type Projection } from './runner';
 
 export const CATCH_UP_BATCH = 1000;
 export const MAX_BATCHES = 100_000_000;
@@ -67,10 +67,20 @@ export async function catchUpProjection(
       }
       // A partition applies its own streams' events and moves its checkpoint over the others'.
       const own = partition.count === 1 ? page.events : page.events.filter((event) => inPartition(event.streamId, partition));
-      await db.tx(`catch-up:${name}`, async (tx) => {
-        if (own.length > 0) await projection.apply(tx, own);
-        await saveCheckpoint(tx, name, from, page.nextAfter);
-      });
+      try {
+        await db.tx(`catch-up:${name}`, async (tx) => {
+          if (own.length > 0) await projection.apply(tx, own);
+          await saveCheckpoint(tx, name, from, page.nextAfter);
+        });
+      } catch (error) {
+        // The live runner (the service's, while a CLI command such as `demo` catches up beside it)
+        // committed this batch first: ours rolled back, so read the checkpoint again and go on
+        // from there. Each lost race means the other runner moved forward, so this ends.
+        if (!(error instanceof CheckpointMovedError)) throw error;
+        await next?.page.catch(() => undefined);
+        next = undefined;
+        continue;
+      }
       applied += own.length;
       onProgress?.(applied);
       if (page.isEnd) return applied;
