@@ -41,7 +41,7 @@ import { DeadLetters, JOBS_MIGRATIONS, type JobQueuesPort } from './application/
 import { PayoutEffect, PayoutReconciliation, type PaymentGatewayPort } from './application/payouts';
 import { OrgAccess, OrgChanges, OrgService } from './application/orgs';
 import { Campaigns } from './application/campaigns';
-import { catchUpProjection, CheckpointMovedError, checkLayout, LagTracker, partitionCountOf, partitionName, partitions, rebuildProjection, startProjection, type Projection } from './projections';
+import { catchUpProjection, checkLayout, LagTracker, partitionCountOf, partitionName, partitions, rebuildProjection, startProjection, type Projection } from './projections';
 import { BENEFITS_PROJECTION_MIGRATIONS, benefitsProjection } from './projections/benefits';
 import { CLAIMS_MIGRATIONS, claimsProjection } from './projections/claims';
 import { LEADERBOARD_PROJECTION, Leaderboards, startLeaderboardProjection } from './projections/earning';
@@ -560,21 +560,14 @@ export class UnionLedger {
 
   /**
    * Brings the orgs and members read models up to the end of the log now, beside their running
-   * subscriptions (the checkpoint's compare-and-set lets both run; the loser of a race tries again):
+   * subscriptions (the checkpoint's compare-and-set lets both run; a catch-up that loses a batch carries on):
    * closing and merging a unit count its members and children from them.
    */
   private async settleTree(): Promise<void> {
     for (const projection of [orgsProjection(), membersProjection()]) {
       // Every partition of the layout the process runs (PROJECTION_PARTITIONS), never a checkpoint of another layout.
       for (const partition of partitions(partitionCountOf(projection, this.projectionPartitions))) {
-        for (let attempt = 1; ; attempt += 1) {
-          try {
-            await catchUpProjection(this.store, this.db, projection, undefined, partition);
-            break;
-          } catch (error) {
-            if (!(error instanceof CheckpointMovedError) || attempt >= 20) throw error;
-          }
-        }
+        await catchUpProjection(this.store, this.db, projection, undefined, partition);
       }
     }
   }

@@ -1,7 +1,7 @@
 import type { Database } from '../infra/database';
 import { READ_LIMIT_MAX, type EventStore, type ReadAllResult } from '../eventstore/event-store';
 import { inPartition, partitionName, partitions, SINGLE, type Partition } from './partition';
-import { loadCheckpoint, saveCheckpoint, type Projection } from './runner';
+import { CheckpointMovedError, loadCheckpoint, saveCheckpoint, type Projection } from './runner';
 
 export const CATCH_UP_BATCH = 1000;
 export const MAX_BATCHES = 100_000_000;
@@ -63,8 +63,9 @@ export async function catchUpProjection(
  * ends), so a rebuild costs about max(read, write) per page instead of their sum. The checkpoint
  * is read back every turn: a live runner of the same projection may have moved it meanwhile, and
  * then the prefetched page (read from where this loop left off) is stale and dropped. When a
- * batch fails, the error propagates and the prefetch is dropped. `apply` returns the events it
- * applied (a partition passes over other partitions' events).
+ * batch fails, the error propagates and the prefetch is dropped, except a CheckpointMovedError
+ * (another runner committed that batch first), after which the loop carries on from the new
+ * checkpoint. `apply` returns the events it applied (a partition passes over other partitions' events).
  */
 export async function catchUpPages(
   read: (after: bigint) => Promise<ReadAllResult>,
@@ -85,7 +86,17 @@ export async function catchUpPages(
         next = { after: page.nextAfter, page: read(page.nextAfter) };
         next.page.catch(() => undefined); // Observed by the next turn, or dropped with a failed batch.
       }
-      applied += await apply(page, from);
+      try {
+        applied += await apply(page, from);
+      } catch (error) {
+        // The live runner (the service's, while a CLI command such as `demo` catches up beside it)
+        // committed this batch first: ours rolled back, so read the checkpoint again and go on
+        // from there. Each lost race means the other runner moved forward, so this ends.
+        if (!(error instanceof CheckpointMovedError)) throw error;
+        await next?.page.catch(() => undefined);
+        next = undefined;
+        continue;
+      }
       onProgress?.(applied);
       if (page.isEnd) return applied;
     }

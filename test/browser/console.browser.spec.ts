@@ -30,6 +30,7 @@ let app: LedgerApp;
 let browser: Browser;
 const passwords: Record<string, string> = {};
 let pendingProposalId = '';
+let nextMilestoneDay = '';
 
 async function enrol(serial: number, orgId: string, name: string, activate: boolean): Promise<string> {
   const nationalId = testNationalId(serial);
@@ -81,6 +82,7 @@ beforeAll(async () => {
   const cityAdmin = { sub: 'city-admin', role: 'admin' as const, org: 'zj' };
   const nowMs = Date.now();
   const dayOf = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+  nextMilestoneDay = dayOf(nowMs + 50 * 86_400_000);
   await app.ledger.campaigns.create(
     cityAdmin,
     {
@@ -193,6 +195,8 @@ test("an admin reads a campaign's progress, drills down to the units, and opens 
   // The city: 3 of the 4 targeted members activated since the campaign began.
   expect(await page.locator('[data-testid=campaign-done]').textContent()).toBe('3');
   expect(await page.locator('[data-testid=campaign-percent]').textContent()).toBe('75%');
+  // 20% is reached; the next milestone is 90% (4 of 4), its day as the route answers it (`by`).
+  expect(await page.locator('[data-testid=campaign-next]').textContent()).toBe(`${nextMilestoneDay} 前 90%`);
   await page.click('tr[data-unit=zj-jk] button.link');
   await page.waitForSelector('tr[data-unit=zj-jk-02]');
   const ranks = await page.locator('tr[data-unit]').evaluateAll((rows) => rows.map((row) => [row.getAttribute('data-unit'), row.querySelector('td')?.textContent]));

@@ -27,7 +27,7 @@ interface UnitProgress {
 interface ProgressView {
   campaignId: string;
   measure: string;
-  org: UnitProgress & { next: { percent: number; byDay: string; needed: number; gap: number } | null };
+  org: UnitProgress & { next: { percent: number; by: string; needed: number; gap: number } | null };
   children: Array<UnitProgress & { rank: number; hasChildren: boolean }>;
   milestones: Array<{ percent: number; byDay?: string; by?: string; reached: { reachedAt?: string } | null }>;
 }
@@ -172,7 +172,7 @@ export function CampaignsPage({ session }: { session: Session }) {
               </div>
               <div className="tile">
                 <div className="label">下一节点</div>
-                <div className="value small-value">{view.org.next ? `${view.org.next.byDay} 前 ${view.org.next.percent}%` : '已全部达成'}</div>
+                <div className="value small-value" data-testid="campaign-next">{view.org.next ? `${view.org.next.by} 前 ${view.org.next.percent}%` : '已全部达成'}</div>
                 {view.org.next ? <div className="muted small">还差 {view.org.next.gap.toLocaleString('zh-CN')}</div> : null}
               </div>
             </div>
