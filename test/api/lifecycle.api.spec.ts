@@ -243,6 +243,11 @@ describe('changes of the tree', () => {
     expectError(await call('POST', `/v1/admin/members/${m4}/transfers`, 'p-1', { toOrgId: 'u-a' }), 422, 'ORG.CLOSED');
     const closed = expectOk(await call('POST', '/v1/admin/orgs/c-1/close', 'p-1', { reason: '机构调整' }));
     expect(closed).toMatchObject({ orgId: 'c-1', closed: true });
+    // The console's tree shows the organisation as it stands: no closed unit, and u-c with the merged member.
+    await settle();
+    const tree = expectOk(await call('GET', '/v1/admin/org-tree?orgId=p-1', 'p-1')) as unknown as { orgs: Array<{ orgId: string; members: number }> };
+    const listed = new Map(tree.orgs.map((org) => [org.orgId, org.members]));
+    expect([listed.has('u-a'), listed.has('c-1'), listed.has('u-c')]).toEqual([false, false, true]);
     expect(expectOk(await call('POST', '/v1/admin/orgs/c-2/rename', 'p-1', { name: '第二市总工会' }))).toMatchObject({ name: '第二市总工会' });
   });
 });

@@ -15,8 +15,8 @@ export interface OrgTreeNode {
 }
 
 /**
- * The subtree under `rootOrgIds` (null: every root, for auditors) with each organisation's own
- * member counts, shallowest first; the console sums them up the tree. The counts come from the
+ * The open organisations of the subtree under `rootOrgIds` (null: every root, for auditors) with
+ * each organisation's own member counts (members who left excluded), shallowest first; the console sums them up the tree. The counts come from the
  * members read model (ul_members) in the same statement, so one answer is one snapshot.
  */
 export async function orgTree(db: Queryable, rootOrgId: string | null, limit = ORG_TREE_MAX): Promise<{ orgs: OrgTreeNode[]; truncated: boolean }> {
@@ -25,9 +25,11 @@ export async function orgTree(db: Queryable, rootOrgId: string | null, limit = O
             m.members, m.active
        FROM ul_orgs o
        -- Per organisation through ul_members_org_idx: only the subtree's members are counted.
+       -- Members who left the union are not counted (GET /v1/admin/orgs/:id shows them apart).
        CROSS JOIN LATERAL (SELECT count(*) AS members, count(*) FILTER (WHERE activated_at IS NOT NULL) AS active
-                             FROM ul_members WHERE org_id = o.org_id) m
-      WHERE $1::text IS NULL OR o.path @> ARRAY[$1::text]
+                             FROM ul_members WHERE org_id = o.org_id AND status <> 'left') m
+      -- Closed (and merged) units are history: the tree shows the organisation as it stands.
+      WHERE ($1::text IS NULL OR o.path @> ARRAY[$1::text]) AND NOT o.closed
       ORDER BY cardinality(o.path), o.org_id
       LIMIT $2`,
     [rootOrgId, limit + 1],
