@@ -1,8 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import type { TargetsReport } from '../../application/campaigns';
+import type { CreateCampaignInput, TargetsReport } from '../../application/campaigns';
 import type { UnionLedger } from '../../composition-root';
-import type { CampaignTerms, Measure } from '../../domain/campaigns';
+import type { CampaignTerms } from '../../domain/campaigns';
 import type { JwtClaims } from '../common/auth';
 import { AppError } from '../common/errors';
 import { LEDGER } from '../tokens';
@@ -30,17 +30,12 @@ function ms(text: string, field: string): number {
   return value;
 }
 
-export interface CampaignInput {
-  campaignId?: string | undefined;
-  name: string;
-  rootOrgId: string;
-  measure: Measure;
-  evaluationCampaignId?: string | null | undefined;
-  programmeId?: string | null | undefined;
+/** The create body: the application's input with instants and milestone days as the API writes them. */
+export type CampaignInput = Omit<CreateCampaignInput, 'startsAtMs' | 'endsAtMs' | 'milestones'> & {
   startsAt: string;
   endsAt: string;
   milestones: Array<{ percent: number; by: string }>;
-}
+};
 
 export class CreateCampaign extends CampaignsCommand<CampaignInput, CampaignTerms> {}
 @CommandHandler(CreateCampaign)
