@@ -142,6 +142,13 @@ export interface SubscribeOptions extends Omit<ReadAllOptions, 'after' | 'limit'
   batchSize?: number;
   /** Polling interval used when no wake-up arrives; default 1000 ms. */
   pollIntervalMs?: number;
+  /** Reads at most once per this many ms, so events appended meanwhile make one batch; default GATHER_MS (subscription.ts). */
+  gatherMs?: number;
+  /**
+   * How long the checkpoint past pages with no event for this subscription may wait before it is
+   * stored (handle called with no events); default EMPTY_CHECKPOINT_DEFER_MS (subscription.ts), 0 stores every page.
+   */
+  emptyCheckpointDeferMs?: number;
   /** Called when a batch fails; the subscription retries. */
   onError?(error: unknown): void;
 }
