@@ -537,7 +537,7 @@ export class UnionLedger {
           return startProjection(this.store, this.db, tracked, {
             batchSize: 500,
             partition,
-            fence: (tx) => lease.fence(tx),
+            fence: lease,
             onError: (error) => onError(projection.name, error),
           });
         });

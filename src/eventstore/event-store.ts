@@ -144,6 +144,8 @@ export interface SubscribeOptions extends Omit<ReadAllOptions, 'after' | 'limit'
   pollIntervalMs?: number;
   /** Reads at most once per this many ms, so events appended meanwhile make one batch; default GATHER_MS (subscription.ts). */
   gatherMs?: number;
+  /** The longest gather time after reads that found nothing for this subscription; default IDLE_GATHER_MAX_MS (subscription.ts). */
+  idleGatherMaxMs?: number;
   /**
    * How long the checkpoint past pages with no event for this subscription may wait before it is
    * stored (handle called with no events); default EMPTY_CHECKPOINT_DEFER_MS (subscription.ts), 0 stores every page.

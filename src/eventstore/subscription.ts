@@ -67,6 +67,13 @@ export const GATHER_MS = 20;
  * pages it passed over, which are empty for it, so nothing is applied twice.
  */
 export const EMPTY_CHECKPOINT_DEFER_MS = 250;
+/**
+ * A subscription whose last reads passed over events and found nothing for it (the mall's projection
+ * while members check in) lengthens its gather time, doubling per such read up to this, and is back at GATHER_MS as
+ * soon as a read finds something. Its first event after a quiet spell is read this much later at
+ * most, while the busy contexts' subscriptions are unaffected.
+ */
+export const IDLE_GATHER_MAX_MS = 200;
 
 /**
  * The catch-up subscription loop every adapter shares: read a page after the checkpoint, hand it
@@ -82,7 +89,8 @@ export function runSubscription(
   const abort = new AbortController();
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const batchSize = options.batchSize ?? 500;
-  const gatherMs = options.gatherMs ?? GATHER_MS;
+  const gatherMinMs = options.gatherMs ?? GATHER_MS;
+  const gatherMaxMs = Math.max(gatherMinMs, options.idleGatherMaxMs ?? IDLE_GATHER_MAX_MS);
   const deferMs = options.emptyCheckpointDeferMs ?? EMPTY_CHECKPOINT_DEFER_MS;
   const sleep = (ms: number): Promise<void> =>
     new Promise<void>((resolve) => {
@@ -102,6 +110,7 @@ export function runSubscription(
     /** Since when readFrom is ahead of the stored checkpoint (pages passed over and not stored yet). */
     let unstoredSinceMs: number | undefined;
     let lastReadAtMs = 0;
+    let gatherMs = gatherMinMs;
     let failures = 0;
     while (!abort.signal.aborted) {
       const generation = waker.current;
@@ -114,6 +123,10 @@ export function runSubscription(
           ...(options.streamPrefixes ? { streamPrefixes: options.streamPrefixes } : {}),
           ...(options.eventTypes ? { eventTypes: options.eventTypes } : {}),
         });
+        // Only a read that passed over other subscriptions' events counts as finding nothing: an
+        // empty read of a quiet log says nothing about how busy the log is.
+        if (page.events.length > 0) gatherMs = gatherMinMs;
+        else if (page.nextAfter !== readFrom) gatherMs = Math.min(gatherMaxMs, gatherMs * 2);
         if (page.nextAfter !== readFrom) {
           unstoredSinceMs ??= Date.now();
           if (page.events.length > 0 || Date.now() - unstoredSinceMs >= deferMs) {

@@ -2,6 +2,8 @@ import { connectDatabase, closeDatabase, type Database } from './database';
 import { Leadership, LeadershipLostError, type Lease } from './leadership';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database';
 import { testTimeout, waitFor } from '../../test/support/wait-for';
+import { START } from '../eventstore/event-store';
+import { CheckpointMovedError, loadCheckpoint, saveCheckpoint } from '../projections/runner';
 
 /**
  * Leadership on a real PostgreSQL: two "processes" (each its own pool and Leadership, as two
@@ -75,4 +77,25 @@ it(
     expect([...c.running].filter((role) => b.running.has(role))).toEqual([]);
   },
   testTimeout(4),
+);
+
+it(
+  "fences a checkpoint's compare-and-set in the same statement: a lease whose session is gone moves nothing, a held one does",
+  async () => {
+    const name = `fenced-${Math.random().toString(36).slice(2, 8)}`;
+    const d = processOf('d', [name]);
+    await waitFor(() => d.running.has(name), { what: 'process d to lead the role' });
+    const lease = d.leases.get(name)!;
+    // Held: the first save inserts, the next moves it on; a stale `from` is the checkpoint's own error.
+    await database.db.tx((tx) => saveCheckpoint(tx, name, START, 5n, lease));
+    await database.db.tx((tx) => saveCheckpoint(tx, name, 5n, 9n, lease));
+    await expect(database.db.tx((tx) => saveCheckpoint(tx, name, 5n, 12n, lease))).rejects.toBeInstanceOf(CheckpointMovedError);
+    expect(await loadCheckpoint(database.db, name)).toBe(9n);
+
+    // The leader session dies; whether or not the tick has noticed yet, the save is refused as lost leadership.
+    await database.db.any(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'ul-test-leader-d-%' AND pid <> pg_backend_pid()`);
+    await expect(database.db.tx((tx) => saveCheckpoint(tx, name, 9n, 20n, lease))).rejects.toBeInstanceOf(LeadershipLostError);
+    expect(await loadCheckpoint(database.db, name)).toBe(9n);
+  },
+  testTimeout(2),
 );

@@ -43,6 +43,13 @@ export interface Lease {
   readonly signal: AbortSignal;
   /** Throws LeadershipLostError unless this process's leader session still holds the role's lock (run it in the checkpoint's transaction). */
   fence(on: Queryable): Promise<void>;
+  /**
+   * The same check as an SQL condition, for a statement the transaction runs anyway (the
+   * checkpoint's compare-and-set: saveCheckpoint), which saves a round trip per batch. Throws
+   * LeadershipLostError at once when the lease is already known to be lost. A statement that
+   * found the condition false calls `fence` to tell a lost lease from its other causes.
+   */
+  fenceCondition(): string;
 }
 
 /** What a leader runs: started when the role is won, stopped when it is lost or handed over. */
@@ -222,17 +229,20 @@ export class Leadership {
     const abort = new AbortController();
     const pid = this.pid!;
     const key = state.key;
+    // Integers only (the lock's class, key and the session's pid), so the condition is plain SQL text.
+    const held = `EXISTS (SELECT 1 FROM pg_locks
+                            WHERE locktype = 'advisory' AND granted AND classid = ${ROLE_LOCK_CLASS} AND objid = ${Number(key)} AND objsubid = 2 AND pid = ${Number(pid)}
+                              AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
     const lease: Lease = {
       role: state.role,
       signal: abort.signal,
+      fenceCondition: () => {
+        if (abort.signal.aborted) throw new LeadershipLostError(`no longer the leader of ${state.role}`);
+        return held;
+      },
       fence: async (on) => {
         if (abort.signal.aborted) throw new LeadershipLostError(`no longer the leader of ${state.role}`);
-        const row = await on.one<{ held: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM pg_locks
-                            WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 2 AND pid = $3
-                              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
-          [ROLE_LOCK_CLASS, key, pid],
-        );
+        const row = await on.one<{ held: boolean }>(`SELECT ${held} AS held`);
         if (!row.held) {
           abort.abort();
           throw new LeadershipLostError(`the leader session of ${state.role} no longer holds its lock`);

@@ -23,25 +23,36 @@ export async function listCheckpoints(db: Database | DbTask): Promise<Record<str
   return Object.fromEntries(rows.map((row) => [row.name, row.position]));
 }
 
+/** A leader's fence (Lease in src/infra/leadership.ts) as saveCheckpoint checks it. */
+export interface CheckpointFence {
+  /** An SQL condition, true while this process still leads; throws when it is known not to. */
+  fenceCondition(): string;
+  /** Throws the lost-leadership error when the condition is false now. */
+  fence(on: DbTask): Promise<void>;
+}
+
 /**
  * Moves a checkpoint from `from` to `to` inside the caller's transaction. The compare-and-set
  * makes a second runner of the same projection (another process) fail its batch instead of
- * applying the same events twice.
+ * applying the same events twice. With a fence, the same statement also checks that this process
+ * still leads the projection (one round trip for both, at the end of the batch's transaction).
  */
-export async function saveCheckpoint(tx: DbTask, name: string, from: bigint, to: bigint): Promise<void> {
+export async function saveCheckpoint(tx: DbTask, name: string, from: bigint, to: bigint, fence?: CheckpointFence): Promise<void> {
+  const held = fence ? fence.fenceCondition() : 'true';
   const result =
     from === START
       ? await tx.result(
-          `INSERT INTO ul_checkpoints (name, position) VALUES ($1, $2)
+          `INSERT INTO ul_checkpoints (name, position) SELECT $1, $2 WHERE ${held}
            ON CONFLICT (name) DO NOTHING`,
           [name, to.toString()],
         )
-      : await tx.result('UPDATE ul_checkpoints SET position = $2, updated_at = now() WHERE name = $1 AND position = $3', [
+      : await tx.result(`UPDATE ul_checkpoints SET position = $2, updated_at = now() WHERE name = $1 AND position = $3 AND ${held}`, [
           name,
           to.toString(),
           from.toString(),
         ]);
   if (result.rowCount !== 1) {
+    await fence?.fence(tx); // Throws when the leadership is what failed the statement.
     throw new CheckpointMovedError(`checkpoint ${name} is no longer at ${from}: another runner moved it`);
   }
 }
@@ -114,8 +125,8 @@ export function startProjection(
     onError?(error: unknown): void;
     /** Default: the one partition of all streams. */
     partition?: Partition;
-    /** Checked first in every batch's transaction: throws when this process is no longer the leader (Lease.fence). */
-    fence?(tx: DbTask): Promise<void>;
+    /** Checked in every batch's transaction, with the checkpoint's compare-and-set: fails the batch when this process is no longer the leader (a Lease). */
+    fence?: CheckpointFence;
   } = {},
 ): SubscriptionHandle {
   let checkpoint = START;
@@ -136,9 +147,8 @@ export function startProjection(
       // Another partition's events are passed over, and the checkpoint still moves past them.
       const own = partition.count === 1 ? events : events.filter((event) => inPartition(event.streamId, partition));
       await db.tx(`projection:${name}`, async (tx) => {
-        await options.fence?.(tx);
         if (own.length > 0) await projection.apply(tx, own);
-        await saveCheckpoint(tx, name, checkpoint, nextAfter);
+        await saveCheckpoint(tx, name, checkpoint, nextAfter, options.fence);
       });
       checkpoint = nextAfter;
     },

@@ -86,7 +86,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       store: options.ledger.store,
       db: options.db,
       queues: options.queues,
-      fence: (tx) => lease.fence(tx),
+      fence: lease,
       ...(options.relayBatchSize ? { batchSize: options.relayBatchSize } : {}),
       onError: (error) => {
         if (Date.now() - lastErrorLoggedMs < RELAY_ERROR_LOG_INTERVAL_MS) return;

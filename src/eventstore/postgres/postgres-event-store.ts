@@ -27,7 +27,7 @@ export const NOTIFY_CHANNEL = 'ul_events';
 /** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
 const FILTER_SCAN_ROWS = 10_000;
 /** Cross-process wake-ups are coalesced to at most one NOTIFY per this interval per process. */
-const NOTIFY_MIN_INTERVAL_MS = 10;
+const NOTIFY_MIN_INTERVAL_MS = 25;
 const LISTEN_RECONNECT_MS = 1000;
 const KNOWN_POSITIONS_MAX = 1024;
 

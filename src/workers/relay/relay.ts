@@ -1,8 +1,8 @@
 import type { JobsOptions } from 'bullmq';
 import { recordEffects, type EffectOutcome, type EffectRequest } from '../../application/jobs';
 import type { EventStore, RecordedEvent, SubscriptionHandle } from '../../eventstore/event-store';
-import type { Database, DbTask } from '../../infra/database';
-import { loadCheckpoint, saveCheckpoint } from '../../projections';
+import type { Database } from '../../infra/database';
+import { loadCheckpoint, saveCheckpoint, type CheckpointFence } from '../../projections';
 import type { QueueSet } from '../queue-set';
 import { DEFAULT_JOB_OPTIONS, EFFECT_EVENTS, EFFECT_OUTCOMES, type EffectJob, type QueueKey } from '../queues';
 
@@ -46,8 +46,8 @@ export interface RelayOptions {
    * jobs added and the checkpoint behind them. Tests use it to crash there.
    */
   beforeCheckpoint?(events: readonly RecordedEvent[]): Promise<void>;
-  /** Checked in the checkpoint's transaction: throws when this process no longer leads the relay (Lease.fence). */
-  fence?(tx: DbTask): Promise<void>;
+  /** Checked in the checkpoint's transaction, with its compare-and-set: fails the batch when this process no longer leads the relay (a Lease). */
+  fence?: CheckpointFence;
 }
 
 /** A job for a requesting event: ids only, its id the event's id, every limit explicit. */
@@ -119,11 +119,10 @@ export function startRelay(options: RelayOptions): SubscriptionHandle {
       await Promise.all([...jobs].map(([queue, list]) => options.queues.get(queue).addBulk(list)));
       await options.beforeCheckpoint?.(events);
       await options.db.tx('relay', async (tx) => {
-        await options.fence?.(tx);
         await recordEffects(tx, requests, outcomes);
         // Compare-and-set: a second relay (another worker process) that moved it first makes
         // this batch fail and start again from the stored checkpoint; its adds were duplicates.
-        await saveCheckpoint(tx, RELAY_CHECKPOINT, checkpoint, nextAfter);
+        await saveCheckpoint(tx, RELAY_CHECKPOINT, checkpoint, nextAfter, options.fence);
       });
       checkpoint = nextAfter;
       let jobCount = 0;
