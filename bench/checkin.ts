@@ -234,6 +234,8 @@ interface CommandRun {
   probe: { ledger: LagFigures; leaderboard: LagFigures };
   service: { ledgerP99: number | null; leaderboardP99: number | null; ledgerP50: number | null; leaderboardP50: number | null };
   baseline: { rowsPerS: number; latency: LatencySummary; cpuHostPct: number; postgresPct: number; benchPct: number };
+  /** GET /health at the same concurrency through the same service: the framework's floor (see measureFloor). */
+  floor: { requestsPerS: number; latency: LatencySummary; serviceCpuMsPerRequest: number };
 }
 
 interface LoadContext {
@@ -322,7 +324,7 @@ async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
   };
 }
 
-async function runCommands(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<Omit<CommandRun, 'baseline'>> {
+async function runCommands(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<Omit<CommandRun, 'baseline' | 'floor'>> {
   await gate.wait();
   const latencies: Record<Op, number[]> = { 'check-in': [], quiz: [], article: [] };
   const expected409 = new Map<string, number>();
@@ -444,6 +446,32 @@ function baselineRow(tree: OrgTree, members: number): [string, string, string] {
   };
   const metadata = { occurredAt: new Date().toISOString(), commandId: `${member.memberId}:${randomBytes(8).toString('hex')}`, actor: { type: 'member', id: member.memberId } };
   return [memberStream(member.memberId), JSON.stringify(data), JSON.stringify(metadata)];
+}
+
+/**
+ * The floor under every command: GET /health through the same service at the same concurrency.
+ * It goes through Fastify and NestJS (no authentication, no rate limit) and makes one PostgreSQL
+ * round trip (SELECT 1) and one Redis round trip (PING), against an accepted command's JWT check,
+ * rate limit, idempotency look-up and append. Commands/s can come near this, never above it.
+ */
+async function measureFloor(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['floor']> {
+  await gate.wait();
+  const before = processesCpuSeconds([ctx.service.pid]);
+  const load = await runLoad({
+    concurrency,
+    durationMs,
+    operation: async () => {
+      const answer = await ctx.http.request('GET', '/health');
+      if (answer.status !== 200) throw new Error(`GET /health answered ${answer.status}: ${answer.body}`);
+      return 1;
+    },
+  });
+  const serviceS = cpuSecondsBetween(before, processesCpuSeconds([ctx.service.pid]));
+  return {
+    requestsPerS: load.operations / load.elapsedS,
+    latency: summarise(load.latenciesMs),
+    serviceCpuMsPerRequest: load.operations > 0 ? (1000 * serviceS) / load.operations : 0,
+  };
 }
 
 async function runBaseline(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['baseline']> {
@@ -866,11 +894,16 @@ async function main(): Promise<void> {
     for (const concurrency of [...args.concurrency].sort((a, b) => a - b)) {
       const commands = await runCommands(ctx, concurrency, args.seconds * 1000, gate);
       const baseline = await runBaseline(ctx, concurrency, args.seconds * 1000, gate);
-      const run: CommandRun = { ...commands, baseline };
+      const floor = await measureFloor(ctx, concurrency, Math.min(5, args.seconds) * 1000, gate);
+      const run: CommandRun = { ...commands, baseline, floor };
       runs.push(run);
       log(
         `  ${concurrency} clients: ${fmtInt(run.all.count / run.elapsedS)} commands/s (p50 ${fmtMs(run.all.p50)} ms, p99 ${fmtMs(run.all.p99)} ms) vs ` +
           `${fmtInt(baseline.rowsPerS)} INSERTs/s = ${fmtRatio(run.all.count / run.elapsedS / baseline.rowsPerS)}; drain ${fmtMs(run.drainMs)} ms`,
+      );
+      log(
+        `  ${concurrency} clients: floor GET /health ${fmtInt(floor.requestsPerS)} requests/s (p50 ${fmtMs(floor.latency.p50)} ms, p99 ${fmtMs(floor.latency.p99)} ms, ` +
+          `service CPU ${floor.serviceCpuMsPerRequest.toFixed(2)} ms/request) = ${fmtRatio(floor.requestsPerS / baseline.rowsPerS)} of INSERTs; commands at ${fmtRatio(run.all.count / run.elapsedS / floor.requestsPerS)} of the floor`,
       );
       if (run.serverErrors > 0) failed = true;
     }

@@ -107,9 +107,9 @@ export class RateLimitGuard implements CanActivate {
 
   /** The bucket's answer, or undefined when Redis could not give one in time (fail open). */
   private async check(subject: string): Promise<BucketResult | undefined> {
-    const redis = this.runtime.redis;
-    // With maxRetriesPerRequest null (BullMQ's setting) ioredis queues commands while disconnected;
-    // a request must not wait for a reconnect, so an unready client is skipped at once.
+    // The fail-fast, auto-pipelined connection (Runtime.redisQueries) when there is one. Whichever
+    // it is, a request must not wait for a reconnect, so an unready client is skipped at once.
+    const redis = this.runtime.redisQueries ?? this.runtime.redis;
     if (!redis || redis.status !== 'ready') {
       this.warn(redis ? `Redis is ${redis.status}` : 'no Redis configured');
       return undefined;
