@@ -228,6 +228,8 @@ interface CommandRun {
    * one transaction each; the probe's 20 reads a second are included).
    */
   transactionsPerCommand: number;
+  /** SQL statements the service sent per command (its ul_sql_statements_total over the run and its drain). */
+  statementsPerCommand: number;
   /** The machine's 1-minute load average when the run ended (the machine is shared: read the figures with it). */
   loadAverage: number;
   drainMs: number;
@@ -312,6 +314,14 @@ async function databaseTransactions(db: Database): Promise<number> {
   return Number(row.count);
 }
 
+/** The service's ul_sql_statements_total (GET /metrics): every statement it sent to PostgreSQL so far. */
+async function serviceStatements(ctx: LoadContext): Promise<number> {
+  const answer = await ctx.http.request('GET', '/metrics', { token: ctx.adminToken });
+  const line = answer.body.split('\n').find((each) => each.startsWith('ul_sql_statements_total '));
+  if (answer.status !== 200 || !line) throw new Error(`GET /metrics answered ${answer.status} without ul_sql_statements_total`);
+  return Number(line.slice('ul_sql_statements_total '.length));
+}
+
 async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
   const answer = await ctx.http.request('GET', '/v1/admin/projections', { token: ctx.adminToken });
   if (answer.status !== 200) throw new Error(`GET /v1/admin/projections answered ${answer.status}: ${answer.body}`);
@@ -338,6 +348,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   probe.start();
   const pgPids = await postgresPids(ctx.db);
   const transactionsBefore = await databaseTransactions(ctx.db);
+  const statementsBefore = await serviceStatements(ctx);
   const pidsBefore = { service: processesCpuSeconds([ctx.service.pid]), pg: processesCpuSeconds(pgPids), redis: processesCpuSeconds([ctx.redisPid]) };
   const load = await runLoad({
     concurrency,
@@ -390,6 +401,8 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
   }
   probe.stop();
   const transactions = (await databaseTransactions(ctx.db)) - transactionsBefore;
+  // Read after the drain and the stats wait; a scrape itself sends no SQL.
+  const statements = (await serviceStatements(ctx)) - statementsBefore;
   const lags = await measureLags(ctx.db, probe, startKey?.[1] ?? -1n);
   const service = await serviceLag(ctx);
   const result = {
@@ -411,6 +424,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
     },
     loadAverage,
     transactionsPerCommand: transactions / Math.max(1, load.latenciesMs.length),
+    statementsPerCommand: statements / Math.max(1, load.latenciesMs.length),
     drainMs,
     probe: lags,
     service,
@@ -659,7 +673,7 @@ function printRuns(runs: CommandRun[]): void {
   const perRow = (run: CommandRun, pct: number): string => fmtMs((10 * pct) / run.baseline.rowsPerS);
   log(
     formatTable(
-      ['clients', 'commands/s', 'service', 'postgres', 'redis', 'bench client', 'sum', 'INSERT: postgres', 'INSERT: client', 'other CPU', 'load average', 'pg transactions / command'],
+      ['clients', 'commands/s', 'service', 'postgres', 'redis', 'bench client', 'sum', 'INSERT: postgres', 'INSERT: client', 'other CPU', 'load average', 'pg transactions / command', 'service SQL statements / command'],
       runs.map((run) => [
         String(run.concurrency),
         fmtInt(run.all.count / run.elapsedS),
@@ -673,6 +687,7 @@ function printRuns(runs: CommandRun[]): void {
         fmtPct(run.cpu.otherPct),
         run.loadAverage.toFixed(1),
         run.transactionsPerCommand.toFixed(1),
+        run.statementsPerCommand.toFixed(2),
       ]),
     ),
   );

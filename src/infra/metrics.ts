@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { sqlStatementsSent } from './database';
 
 /**
  * Prometheus metrics (prom-client), one registry per service instance rather than prom-client's
@@ -105,6 +106,17 @@ export class ServiceMetrics {
       registers,
       collect() {
         for (const [projection, reading] of Object.entries(sources.lag())) this.set({ projection }, reading.appliedEvents);
+      },
+    });
+    let statementsCounted = 0;
+    new Counter({
+      name: 'ul_sql_statements_total',
+      help: 'SQL statements this process sent to PostgreSQL (BEGIN and COMMIT included), read on scrape',
+      registers,
+      collect() {
+        const sent = sqlStatementsSent();
+        if (sent > statementsCounted) this.inc(sent - statementsCounted);
+        statementsCounted = sent;
       },
     });
     const queueDepths = sources.queueDepths;

@@ -14,6 +14,7 @@ const system = { type: 'system', id: 'metrics-test' };
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
   for (const line of text.split('\n')) {
+    if (wanted.length === 0 && line.startsWith(`${name} `)) return Number(line.slice(name.length + 1));
     if (!line.startsWith(`${name}{`)) continue;
     const labelText = line.slice(name.length + 1, line.indexOf('}'));
     if (wanted.every((pair) => labelText.split(',').includes(pair))) return Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -60,6 +61,15 @@ describe('GET /metrics', () => {
     // Node's own figures, from this app's registry.
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
+  });
+
+  it('counts the SQL statements the process sends: GET /health sends one (SELECT 1)', async () => {
+    const statements = async (): Promise<number> => sample((await scrape(app)).text, 'ul_sql_statements_total', {}) ?? Number.NaN;
+    const first = await statements();
+    expect(first).toBeGreaterThan(0); // The migrations at the start, at least.
+    expect((await app.call('GET', '/health')).status).toBe(200);
+    // The health check's SELECT 1 and whatever the process's own loops sent meanwhile; never fewer.
+    expect(await statements()).toBeGreaterThanOrEqual(first + 1);
   });
 
   it('reports every projection of GET /v1/admin/projections, and its lag once it applied events', async () => {
