@@ -1,4 +1,4 @@
-import type { ReadAllOptions, ReadAllResult, RecordedEvent } from './event-store';
+import type { ReadAllOptions, ReadAllResult, RecordedEvent, SubscribeOptions } from './event-store';
 import { runSubscription, Waker } from './subscription';
 
 /**
@@ -46,21 +46,26 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
   }
 }
 
+/** A subscription over `log` that records every batch it stores, with the given gather and deferral. */
+function recording(log: ReturnType<typeof memoryLog>, waker: Waker, options: Pick<SubscribeOptions, 'gatherMs' | 'emptyCheckpointDeferMs'>) {
+  const stored: Stored[] = [];
+  const handle = runSubscription((read) => log.readAll(read), waker, {
+    name: 'test',
+    pollIntervalMs: 20,
+    ...options,
+    loadCheckpoint: async () => stored[stored.length - 1]?.nextAfter ?? -1n,
+    handle: async (events, nextAfter) => {
+      stored.push({ atMs: Date.now(), events: events.length, nextAfter });
+    },
+  });
+  return { stored, handle };
+}
+
 describe('runSubscription', () => {
   it('hands its own events over with the checkpoint at once, and puts off storing a checkpoint past pages with nothing for it', async () => {
     const log = memoryLog();
     const waker = new Waker();
-    const stored: Stored[] = [];
-    const handle = runSubscription((read) => log.readAll(read), waker, {
-      name: 'test',
-      pollIntervalMs: 20,
-      gatherMs: 1,
-      emptyCheckpointDeferMs: 150,
-      loadCheckpoint: async () => stored[stored.length - 1]?.nextAfter ?? -1n,
-      handle: async (events, nextAfter) => {
-        stored.push({ atMs: Date.now(), events: events.length, nextAfter });
-      },
-    });
+    const { stored, handle } = recording(log, waker, { gatherMs: 1, emptyCheckpointDeferMs: 150 });
     try {
       // Others' events only: read and passed over, but the checkpoint is not stored before the deferral.
       const passedAtMs = Date.now();
@@ -85,17 +90,7 @@ describe('runSubscription', () => {
   it('stores every page at once when the deferral is 0', async () => {
     const log = memoryLog();
     const waker = new Waker();
-    const stored: Stored[] = [];
-    const handle = runSubscription((read) => log.readAll(read), waker, {
-      name: 'test',
-      pollIntervalMs: 20,
-      gatherMs: 1,
-      emptyCheckpointDeferMs: 0,
-      loadCheckpoint: async () => -1n,
-      handle: async (events, nextAfter) => {
-        stored.push({ atMs: Date.now(), events: events.length, nextAfter });
-      },
-    });
+    const { stored, handle } = recording(log, waker, { gatherMs: 1, emptyCheckpointDeferMs: 0 });
     try {
       log.append(false);
       waker.notify();
