@@ -6,7 +6,7 @@ import type { OrganisationMoved } from '../../domain/orgs';
 import { periodsOf } from '../../domain/shared';
 import type { Database } from '../../infra/database';
 import { redisOutage } from '../../infra/outage';
-import { catchUpPages, waitForVisibleFeed } from '../catch-up';
+import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
 import { CheckpointMovedError } from '../runner';
 import { inPartition, partitionName, partitions, SINGLE, type Partition } from '../partition';
 
@@ -448,6 +448,87 @@ export class Leaderboards {
     }
   }
 
+  /**
+   * Applies pages of the feed from the partition's checkpoint to the end of the log (catch-up and
+   * rebuild) two scripts deep: page N+1 is folded and its script sent while page N's runs, so Redis
+   * goes from one script to the next without waiting for this process, and this process folds
+   * while Redis writes. Each script still checks the checkpoint its page starts from, so when page
+   * N is refused, page N+1 (which starts where N ends) is refused too. The next page is read while
+   * the current one is folded, as catchUpPages does. A page with moves, or the first since the
+   * paths were cached, waits for the script in flight and goes through apply. When another runner
+   * moved the checkpoint (a live projection beside the rebuild), the loop carries on from where the
+   * checkpoint is now, as catchUpPages does. Returns the events applied, as catchUpPartition counts them.
+   */
+  async catchUp(read: (after: bigint) => Promise<ReadAllResult>, partition: Partition, onProgress: (applied: number) => void): Promise<number> {
+    const countOf = (page: ReadAllResult): number =>
+      partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
+    let applied = 0;
+    let inFlight: { done: Promise<void>; count: number } | undefined;
+    let next: Promise<ReadAllResult> | undefined;
+    const settle = async (): Promise<void> => {
+      if (!inFlight) return;
+      const { done, count } = inFlight;
+      inFlight = undefined;
+      await done;
+      applied += count;
+      onProgress(applied);
+    };
+    try {
+      let from = await this.loadCheckpoint(partition);
+      let page = await read(from);
+      for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
+        try {
+          if (page.nextAfter === from) {
+            await settle();
+            break;
+          }
+          if (!page.isEnd) {
+            next = read(page.nextAfter);
+            next.catch(() => undefined); // Awaited below, or dropped with a failed batch.
+          }
+          const own = page.events.filter((event) => this.concerns(event, partition));
+          if (!this.cacheOf(partition).verified || own.some((event) => MOVE_EVENT_TYPES.has(event.type))) {
+            await settle();
+            await this.apply(page.events, from, page.nextAfter, partition);
+            applied += countOf(page);
+            onProgress(applied);
+          } else {
+            const done = this.send(await this.prepare(own, from, page.nextAfter, partition), partition);
+            done.catch(() => undefined); // Awaited by the next settle.
+            await settle();
+            inFlight = { done, count: countOf(page) };
+          }
+          if (page.isEnd) {
+            await settle();
+            break;
+          }
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError) && !(error instanceof TreeMovedError)) throw error;
+          // Another runner committed first (and may have moved organisations): what was sent after
+          // the refused batch is refused too or harmless; go on from the checkpoint as it is now,
+          // with the tree version read again.
+          await inFlight?.done.catch(() => undefined);
+          inFlight = undefined;
+          await next?.catch(() => undefined);
+          next = undefined;
+          this.cacheOf(partition).verified = false;
+          from = await this.loadCheckpoint(partition);
+          page = await read(from);
+          continue;
+        }
+        from = page.nextAfter;
+        page = await next!;
+        next = undefined;
+      }
+      return applied;
+    } finally {
+      // A script or read still running when the loop stops (a failed batch) must finish before the
+      // caller may close the connections under it.
+      await inFlight?.done.catch(() => undefined);
+      await next?.catch(() => undefined);
+    }
+  }
+
   /** A batch with moves (only the partition's own events), under WATCH/MULTI/EXEC on its checkpoint, so scores and checkpoint still move together. */
   private async applyWithMoves(events: RecordedEvent[], from: bigint, to: bigint, partition: Partition): Promise<void> {
     const writer = this.writerOf(partition);
@@ -689,7 +770,8 @@ export const LEADERBOARD_CATCH_UP_BATCH = 5_000;
 /**
  * Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command): the
  * partitions in parallel, each with its own checkpoint, each reading its next page while the
- * current one is applied, as catchUpProjection does.
+ * current one is folded and sending each page's script while the previous one runs
+ * (Leaderboards.catchUp).
  */
 export async function catchUpLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
   await waitForVisibleFeed(db);
@@ -708,10 +790,7 @@ export async function catchUpLeaderboards(store: EventStore, db: Database, leade
 async function catchUpPartition(store: EventStore, leaderboards: Leaderboards, partition: Partition, onProgress: (applied: number) => void): Promise<number> {
   const read = (after: bigint): Promise<ReadAllResult> =>
     store.readAll({ after, limit: LEADERBOARD_CATCH_UP_BATCH, streamPrefixes: LEADERBOARD_STREAM_PREFIXES, eventTypes: LEADERBOARD_EVENT_TYPES });
-  return catchUpPages(read, () => leaderboards.loadCheckpoint(partition), onProgress, async (page, from) => {
-    await leaderboards.apply(page.events, from, page.nextAfter, partition);
-    return partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
-  });
+  return leaderboards.catchUp(read, partition, onProgress);
 }
 
 export async function rebuildLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
