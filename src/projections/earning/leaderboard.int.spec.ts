@@ -241,4 +241,15 @@ describe('leaderboards caught up page by page, two scripts deep', () => {
       { numRuns: 20 },
     );
   });
+
+  it('stop at a batch that fails, with the checkpoint after the last batch that committed', async () => {
+    const events = historyOf(Array.from({ length: 30 }, (_, index): Grant => ({ member: index % 5, union: index % 3, points: 10, week: 0 })));
+    const broken = events.map((event, index) => (index === 25 ? { ...event, data: { ...event.data, points: 0.5 } } : event));
+    const leaderboards = boards();
+    // Pages of 4: the batch holding event 26 fails while the one before it may be in flight.
+    await expect(leaderboards.catchUp(feedOf(broken, [4]), SINGLE, () => undefined)).rejects.toThrow('invariant violated');
+    expect(await leaderboards.loadCheckpoint()).toBe(24n);
+    expect(await leaderboards.dump()).toEqual(await applyInBatches(boards(), events.slice(0, 24), [24]));
+    await leaderboards.close();
+  });
 });

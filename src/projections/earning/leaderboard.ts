@@ -463,15 +463,19 @@ export class Leaderboards {
     const countOf = (page: ReadAllResult): number =>
       partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
     let applied = 0;
+    /** The script sent last and not yet awaited: the finally and the catch below wait for it. */
     let inFlight: { done: Promise<void>; count: number } | undefined;
     let next: Promise<ReadAllResult> | undefined;
-    const settle = async (): Promise<void> => {
-      if (!inFlight) return;
-      const { done, count } = inFlight;
-      inFlight = undefined;
-      await done;
-      applied += count;
+    const settle = async (batch: { done: Promise<void>; count: number } | undefined): Promise<void> => {
+      if (!batch) return;
+      await batch.done;
+      applied += batch.count;
       onProgress(applied);
+    };
+    const settleInFlight = async (): Promise<void> => {
+      const batch = inFlight;
+      inFlight = undefined;
+      await settle(batch);
     };
     try {
       let from = await this.loadCheckpoint(partition);
@@ -479,7 +483,7 @@ export class Leaderboards {
       for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
         try {
           if (page.nextAfter === from) {
-            await settle();
+            await settleInFlight();
             break;
           }
           if (!page.isEnd) {
@@ -488,18 +492,19 @@ export class Leaderboards {
           }
           const own = page.events.filter((event) => this.concerns(event, partition));
           if (!this.cacheOf(partition).verified || own.some((event) => MOVE_EVENT_TYPES.has(event.type))) {
-            await settle();
+            await settleInFlight();
             await this.apply(page.events, from, page.nextAfter, partition);
             applied += countOf(page);
             onProgress(applied);
           } else {
             const done = this.send(await this.prepare(own, from, page.nextAfter, partition), partition);
-            done.catch(() => undefined); // Awaited by the next settle.
-            await settle();
+            done.catch(() => undefined); // Awaited as inFlight.
+            const previous = inFlight;
             inFlight = { done, count: countOf(page) };
+            await settle(previous);
           }
           if (page.isEnd) {
-            await settle();
+            await settleInFlight();
             break;
           }
         } catch (error) {
