@@ -5,7 +5,7 @@ import type { UnionLedger } from '../../composition-root';
 import type { RuleSet } from '../../domain/earning';
 import { periodsOf } from '../../domain/shared';
 import type { LeaderboardPeriod } from '../../projections/earning';
-import { memberNames } from '../../projections/members';
+import { MemberNames } from '../../projections/members';
 import { LEDGER } from '../tokens';
 
 /** The earning context's queries as @nestjs/cqrs queries: one class and one handler each. */
@@ -82,13 +82,16 @@ export class GetLeaderboard extends Query<LeaderboardPage> {
 
 @QueryHandler(GetLeaderboard)
 export class GetLeaderboardHandler implements IQueryHandler<GetLeaderboard> {
+  /** The top of a board changes slowly and names never: most requests need no names query. */
+  private readonly names = new MemberNames();
+
   constructor(@Inject(LEDGER) private readonly ledger: UnionLedger) {}
 
   async execute({ principal, orgId, period, top }: GetLeaderboard): Promise<LeaderboardPage> {
     await this.ledger.orgAccess.assertCanView(principal, orgId);
     const periodKey = currentPeriodKey(period);
     const entries = await this.ledger.leaderboards.top(orgId, period, periodKey, top);
-    const names = await memberNames(this.ledger.reads, entries.map((entry) => entry.memberId));
+    const names = await this.names.of(this.ledger.reads, entries.map((entry) => entry.memberId));
     return { orgId, period, periodKey: periodKey || null, entries: entries.map((entry) => ({ ...entry, name: names.get(entry.memberId) ?? null })) };
   }
 }

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import Redis from 'ioredis';
 import { testTimeout } from '../../../test/support/wait-for';
-import { START, type RecordedEvent } from '../../eventstore/event-store';
+import { START, type ReadAllResult, type RecordedEvent } from '../../eventstore/event-store';
+import { CheckpointMovedError } from '../runner';
+import { SINGLE } from '../partition';
 import { Leaderboards } from './leaderboard';
 
 /**
@@ -31,8 +33,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-function boards(): Leaderboards {
-  const prefix = `ul-test-lb-${randomUUID().slice(0, 8)}:`;
+function boards(prefix = `ul-test-lb-${randomUUID().slice(0, 8)}:`): Leaderboards {
   prefixes.push(prefix);
   return new Leaderboards(redis, prefix);
 }
@@ -82,6 +83,46 @@ function historyOf(grants: Grant[]): RecordedEvent[] {
       }),
     ),
   ];
+}
+
+/**
+ * The history with a member transferred and a union moved to another city in the middle (batches
+ * holding them take the WATCH/MULTI path), and grants after them.
+ */
+function historyWithMoves(grants: Grant[]): RecordedEvent[] {
+  const half = Math.ceil(grants.length / 2);
+  const events = historyOf(grants);
+  const before = events.slice(0, ORGS.length + half);
+  const after = events.slice(ORGS.length + half);
+  const recorded = (streamId: string, type: string, data: Record<string, unknown>): RecordedEvent => ({
+    eventId: randomUUID(),
+    streamId,
+    revision: 0n,
+    type,
+    schemaVersion: 1,
+    data: data as RecordedEvent['data'],
+    metadata: { occurredAt: '2026-10-12T08:00:00.000Z' },
+    recordedAt: new Date(),
+    globalPosition: 0n,
+  });
+  const moves = [
+    recorded('member-m1', 'MemberTransferred', { memberId: 'm1', transferId: 't-1', fromOrgId: 'p-c1-u1', toOrgId: 'p-c2-u3', byAdminId: 'admin', reason: 'transfer' }),
+    recorded('org-p-c1-u2', 'OrganisationMoved', { orgId: 'p-c1-u2', fromParentId: 'p-c1', toParentId: 'p-c2', byAdminId: 'admin' }),
+  ];
+  return [...before, moves[0]!, ...after.slice(0, 3), moves[1]!, ...after.slice(3)].map((event, index) => ({ ...event, globalPosition: BigInt(index + 1) }));
+}
+
+/** A feed over `events` in pages of the given sizes (cycled), as readAll answers: nextAfter is the last position read. */
+function feedOf(events: RecordedEvent[], sizes: number[], beforeEachRead: (call: number) => Promise<void> = async () => undefined): (after: bigint) => Promise<ReadAllResult> {
+  let call = 0;
+  return async (after) => {
+    await beforeEachRead(call);
+    const start = events.findIndex((event) => event.globalPosition > after);
+    const page = start < 0 ? [] : events.slice(start, start + sizes[call % sizes.length]!);
+    call += 1;
+    const last = page[page.length - 1];
+    return { events: page, nextAfter: last ? last.globalPosition : after, isEnd: !last || last === events[events.length - 1] };
+  };
 }
 
 /** Applies `events` in batches of the given sizes (cycled), moving the checkpoint batch by batch. */
@@ -142,6 +183,73 @@ describe('leaderboards in batches', () => {
     // The same batch from the right place goes through.
     await leaderboards.apply(grants, 6n, 100n);
     expect(await leaderboards.rankOf('p', 'all', '', 'm19')).toMatchObject({ points: 10 });
+    await leaderboards.close();
+  });
+});
+
+describe('leaderboards caught up page by page, two scripts deep', () => {
+  it('give the sorted sets of an event-by-event apply, with moves in the history and pages of any size', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ member: fc.nat(11), union: fc.nat(2), points: fc.integer({ min: 1, max: 1000 }), week: fc.nat(3) }), { minLength: 4, maxLength: 80 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 4 }),
+        async (grants, sizes) => {
+          const events = historyWithMoves(grants);
+          const oneByOne = await applyInBatches(boards(), events, [1]);
+          const leaderboards = boards();
+          const applied = await leaderboards.catchUp(feedOf(events, sizes), SINGLE, () => undefined);
+          expect(applied).toBe(events.length);
+          expect(await leaderboards.loadCheckpoint()).toBe(events[events.length - 1]!.globalPosition);
+          expect(await leaderboards.dump()).toEqual(oneByOne);
+          await leaderboards.close();
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('carry on from where another runner moved the checkpoint, and end with the same sorted sets', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ member: fc.nat(11), union: fc.nat(2), points: fc.integer({ min: 1, max: 1000 }), week: fc.nat(3) }), { minLength: 20, maxLength: 80 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 20 }),
+        async (grants, pageSize, rivalBatch) => {
+          const events = historyWithMoves(grants);
+          const oneByOne = await applyInBatches(boards(), events, [1]);
+          const prefix = `ul-test-lb-${randomUUID().slice(0, 8)}:`;
+          const leaderboards = boards(prefix);
+          // A live runner in another process, on the same boards: before every other read of the
+          // catch-up it applies a batch from wherever the checkpoint is, racing the scripts in flight.
+          const rival = boards(prefix);
+          const rivalApply = async (call: number): Promise<void> => {
+            if (call % 2 === 0) return;
+            const from = await rival.loadCheckpoint();
+            const batch = events.filter((event) => event.globalPosition > from).slice(0, rivalBatch);
+            if (batch.length === 0) return;
+            await rival.apply(batch, from, batch[batch.length - 1]!.globalPosition).catch((error: unknown) => {
+              if (!(error instanceof CheckpointMovedError)) throw error;
+            });
+          };
+          await leaderboards.catchUp(feedOf(events, [pageSize], rivalApply), SINGLE, () => undefined);
+          expect(await leaderboards.loadCheckpoint()).toBe(events[events.length - 1]!.globalPosition);
+          expect(await leaderboards.dump()).toEqual(oneByOne);
+          await leaderboards.close();
+          await rival.close();
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it('stop at a batch that fails, with the checkpoint after the last batch that committed', async () => {
+    const events = historyOf(Array.from({ length: 30 }, (_, index): Grant => ({ member: index % 5, union: index % 3, points: 10, week: 0 })));
+    const broken = events.map((event, index) => (index === 25 ? { ...event, data: { ...event.data, points: 0.5 } } : event));
+    const leaderboards = boards();
+    // Pages of 4: the batch holding event 26 fails while the one before it may be in flight.
+    await expect(leaderboards.catchUp(feedOf(broken, [4]), SINGLE, () => undefined)).rejects.toThrow('invariant violated');
+    expect(await leaderboards.loadCheckpoint()).toBe(24n);
+    expect(await leaderboards.dump()).toEqual(await applyInBatches(boards(), events.slice(0, 24), [24]));
     await leaderboards.close();
   });
 });

@@ -6,7 +6,8 @@ import type { OrganisationMoved } from '../../domain/orgs';
 import { periodsOf } from '../../domain/shared';
 import type { Database } from '../../infra/database';
 import { redisOutage } from '../../infra/outage';
-import { catchUpPages, waitForVisibleFeed } from '../catch-up';
+import { MAX_BATCHES, waitForVisibleFeed } from '../catch-up';
+import { CheckpointMovedError } from '../runner';
 import { inPartition, partitionName, partitions, SINGLE, type Partition } from '../partition';
 
 /**
@@ -61,67 +62,93 @@ return 1`;
 
 /**
  * One batch of the leaderboard projection, atomically (a script runs alone and is replicated
- * whole). KEYS: the checkpoint, the org-path hash, then every sorted set the batch touches.
- * ARGV: expected checkpoint, new checkpoint, START, the number of org paths and their (org,
- * path) pairs, then per sorted set its member count and (member, increment) pairs.
+ * whole). KEYS: the checkpoint, the org-path hash, the org-tree version, then every sorted set the
+ * batch touches, in groups. ARGV: expected checkpoint, new checkpoint, START, expected tree version
+ * ('' for none), the number of org paths and their (org, path) pairs, then per group its key
+ * count, its member count and (member, increment) pairs: every set of a group gets the same
+ * increments (the 4 period boards of an org, when the batch's grants share their periods, and
+ * an ancestor's boards hold the same members as its one busy child's), so a grant costs ~2
+ * arguments a level instead of ~2 a set.
  *
- * Everything is checked before the first write (the checkpoint, every count and increment), so
- * a refused batch writes nothing: Redis does not roll a script back. The `#!lua` line makes Redis
- * refuse the whole script up front when it is out of memory, instead of failing at a write.
+ * Everything is checked before the first write (the checkpoint, the tree version, every count and
+ * increment), so a refused batch writes nothing: Redis does not roll a script back. The tree
+ * version check lets a writer skip its GET of the version before each batch: the paths it folded
+ * the batch with are refused here when another process moved an organisation since. The `#!lua`
+ * line makes Redis refuse the whole script up front when it is out of memory, instead of failing
+ * at a write.
  *
  * Increments to a set with many members in the batch go in as variadic ZADDs of absolute scores,
  * ZMSCORE first: two commands per key and chunk instead of one ZINCRBY per member, with the same
- * double arithmetic as ZINCRBY (score + increment); sets with fewer than 4 get plain ZINCRBYs.
+ * double arithmetic as ZINCRBY (score + increment); groups with fewer than 3 get plain ZINCRBYs.
  * Each command a script calls costs several times a sorted-set update (bench:rebuild), so the
- * number of calls is what counts. Chunks of 1,000 members keep unpack() far below Lua's stack limit.
+ * number of calls is what counts. A chunk's members and increments are read once for all the
+ * group's sets. Chunks of 1,000 members keep unpack() far below Lua's stack limit.
  */
 const APPLY_SCRIPT = `#!lua
 local stored = redis.call('GET', KEYS[1]) or ARGV[3]
 if stored ~= ARGV[1] then return redis.error_reply('CHECKPOINT_MOVED ' .. stored) end
-local paths = tonumber(ARGV[4])
-local at = 5 + 2 * paths
-for k = 3, #KEYS do
-  local count = tonumber(ARGV[at])
+local tree = redis.call('GET', KEYS[3]) or ''
+if tree ~= ARGV[4] then return redis.error_reply('TREE_MOVED ' .. tree) end
+local paths = tonumber(ARGV[5])
+local at = 6 + 2 * paths
+local k = 4
+while at <= #ARGV do
+  local sets = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  if sets == nil or sets < 1 or k + sets - 1 > #KEYS then return redis.error_reply('BAD_BATCH key count at ' .. at) end
   if count == nil or count < 1 then return redis.error_reply('BAD_BATCH count of ' .. KEYS[k]) end
   for j = 1, count do
-    if tonumber(ARGV[at + 2 * j]) == nil then return redis.error_reply('BAD_BATCH increment in ' .. KEYS[k]) end
+    if tonumber(ARGV[at + 1 + 2 * j]) == nil then return redis.error_reply('BAD_BATCH increment in ' .. KEYS[k]) end
   end
-  at = at + 1 + 2 * count
+  at = at + 2 + 2 * count
+  k = k + sets
 end
-if at ~= #ARGV + 1 then return redis.error_reply('BAD_BATCH length') end
-for p = 0, paths - 1 do redis.call('HSET', KEYS[2], ARGV[5 + 2 * p], ARGV[6 + 2 * p]) end
-at = 5 + 2 * paths
-for k = 3, #KEYS do
-  local count = tonumber(ARGV[at])
-  at = at + 1
-  local done = 0
+if at ~= #ARGV + 1 or k ~= #KEYS + 1 then return redis.error_reply('BAD_BATCH length') end
+for p = 0, paths - 1 do redis.call('HSET', KEYS[2], ARGV[6 + 2 * p], ARGV[7 + 2 * p]) end
+at = 6 + 2 * paths
+k = 4
+while at <= #ARGV do
+  local sets = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  at = at + 2
   if count < SMALL then
     -- A few members (a grassroots union's sets get one or two a page): ZINCRBY is one call each,
-    -- fewer than ZMSCORE + ZADD.
-    for j = 0, count - 1 do redis.call('ZINCRBY', KEYS[k], ARGV[at + 2 * j + 1], ARGV[at + 2 * j]) end
-    at = at + 2 * count
-    done = count
-  end
-  while done < count do
-    local n = math.min(1000, count - done)
-    local members = {}
-    for j = 1, n do members[j] = ARGV[at + 2 * (j - 1)] end
-    local scores = redis.call('ZMSCORE', KEYS[k], unpack(members))
-    local pairs = {}
-    for j = 1, n do
-      local score = tonumber(ARGV[at + 2 * (j - 1) + 1])
-      if scores[j] then score = tonumber(scores[j]) + score end
-      pairs[2 * j - 1] = score
-      pairs[2 * j] = members[j]
+    -- no more than ZMSCORE + ZADD (bench:rebuild: 2 and 4 here cost Redis the same CPU within 5 %).
+    for s = k, k + sets - 1 do
+      for j = 0, count - 1 do redis.call('ZINCRBY', KEYS[s], ARGV[at + 2 * j + 1], ARGV[at + 2 * j]) end
     end
-    redis.call('ZADD', KEYS[k], unpack(pairs))
-    at = at + 2 * n
-    done = done + n
+  else
+    local done = 0
+    while done < count do
+      local n = math.min(1000, count - done)
+      local members = {}
+      local increments = {}
+      for j = 1, n do
+        members[j] = ARGV[at + 2 * (done + j - 1)]
+        increments[j] = ARGV[at + 2 * (done + j - 1) + 1]
+      end
+      for s = k, k + sets - 1 do
+        local scores = redis.call('ZMSCORE', KEYS[s], unpack(members))
+        local pairs = {}
+        for j = 1, n do
+          -- A new member's score is its increment as sent (a string: Lua formats a number with
+          -- %.17g, which cost more than the insert itself); only members already there add up.
+          local score = increments[j]
+          if scores[j] then score = tonumber(scores[j]) + tonumber(score) end
+          pairs[2 * j - 1] = score
+          pairs[2 * j] = members[j]
+        end
+        redis.call('ZADD', KEYS[s], unpack(pairs))
+      end
+      done = done + n
+    end
   end
+  at = at + 2 * count
+  k = k + sets
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 'OK'
-`.replace('SMALL', '4');
+`.replace('SMALL', '3');
 const APPLY_SCRIPT_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
 
 /**
@@ -145,6 +172,33 @@ interface PartitionCache {
   loaded: boolean;
   /** The tree version the cached paths were read at (orgTreeKey): another process's move bumps it. */
   version: string | null;
+  /** Whether `version` was read from Redis (or written by this writer) since the cache was made. */
+  verified: boolean;
+}
+
+/** A batch folded into APPLY_SCRIPT's keys and arguments, to move the checkpoint from `from` to `to`. */
+interface PreparedBatch {
+  readonly keys: string[];
+  readonly args: Array<string | number>;
+  readonly from: bigint;
+  readonly to: bigint;
+}
+
+/** The script refused a batch folded with paths of an older tree version: another process moved an organisation. */
+class TreeMovedError extends Error {
+  constructor(readonly version: string | null) {
+    super(`leaderboard org tree is at version ${version ?? '(none)'}`);
+  }
+}
+
+const PERIODS_WITH_KEYS = ['week', 'month', 'year'] as const;
+
+/** The increments of several cells summed per member; one cell's map is returned as it is (the script's groups share it). */
+function sumOf(cells: ReadonlyArray<{ members: Map<string, number> }>): Map<string, number> {
+  if (cells.length === 1) return cells[0]!.members;
+  const sum = new Map<string, number>();
+  for (const cell of cells) for (const [memberId, points] of cell.members) sum.set(memberId, (sum.get(memberId) ?? 0) + points);
+  return sum;
 }
 
 export class Leaderboards {
@@ -211,7 +265,7 @@ export class Leaderboards {
 
   private cacheOf(partition: Partition): PartitionCache {
     let cache = this.caches.get(partition.index);
-    if (!cache) this.caches.set(partition.index, (cache = { paths: new Map(), loaded: false, version: null }));
+    if (!cache) this.caches.set(partition.index, (cache = { paths: new Map(), loaded: false, version: null, verified: false }));
     return cache;
   }
 
@@ -254,6 +308,7 @@ export class Leaderboards {
   /** Another process moved an organisation (or this is the first batch): the partition's cached paths are read again. */
   private checkTreeVersion(partition: Partition, treeVersion: string | null): void {
     const cache = this.cacheOf(partition);
+    cache.verified = true;
     if (treeVersion === cache.version) return;
     cache.paths.clear();
     cache.loaded = false;
@@ -290,10 +345,33 @@ export class Leaderboards {
     // the WATCH/MULTI path; every other batch is one script.
     if (own.some((event) => MOVE_EVENT_TYPES.has(event.type))) return this.applyWithMoves(own, from, to, partition);
     const writer = this.writerOf(partition);
-    this.checkTreeVersion(partition, await writer.get(this.orgTreeKey(partition)));
+    const cache = this.cacheOf(partition);
+    // The first batch since the cache was made reads the tree version; later ones let the script
+    // check it (TREE_MOVED), which saves a round trip a batch.
+    if (!cache.verified) this.checkTreeVersion(partition, await writer.get(this.orgTreeKey(partition)));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.send(await this.prepare(own, from, to, partition), partition);
+      } catch (error) {
+        // Another process moved an organisation since this cache was read: read the paths again and
+        // fold the batch anew. Its move also moved the checkpoint, so a second refusal is a bug.
+        if (!(error instanceof TreeMovedError) || attempt >= 2) throw error;
+        this.checkTreeVersion(partition, error.version);
+      }
+    }
+  }
+
+  /**
+   * Folds a batch without moves (the partition's own events) into the script's keys and arguments.
+   * Grants are folded per (grassroots union, periods) cell first, one map update a grant; each
+   * ancestor's boards then sum the cells below it, and boards that end up with the same increments
+   * share one group of the script. Needs no Redis round trip once the partition's paths are cached,
+   * so it can run while the previous batch's script does (catchUpPartition).
+   */
+  private async prepare(own: RecordedEvent[], from: bigint, to: bigint, partition: Partition): Promise<PreparedBatch> {
     const cache = this.cacheOf(partition);
     const paths: string[] = [];
-    const increments = new Map<string, Map<string, number>>();
+    const cells = new Map<string, { orgId: string; periods: PointsGrantedData['periods']; members: Map<string, number> }>();
     for (const event of own) {
       if (event.type === 'OrganisationRegistered') {
         const { orgId, parentId } = event.data as { orgId: string; parentId: string | null };
@@ -306,28 +384,153 @@ export class Leaderboards {
       if (event.type !== 'PointsGranted') continue;
       const grant = event.data as unknown as PointsGrantedData;
       if (!Number.isSafeInteger(grant.points)) throw new Error(`invariant violated: a grant of ${String(grant.points)} points in event ${event.eventId}`);
-      for (const orgId of await this.pathOf(grant.orgId, partition)) {
-        for (const period of LEADERBOARD_PERIODS) {
-          const key = this.key(orgId, period, period === 'all' ? '' : grant.periods[period], partition);
-          let members = increments.get(key);
-          if (!members) increments.set(key, (members = new Map()));
-          members.set(grant.memberId, (members.get(grant.memberId) ?? 0) + grant.points);
-        }
+      const { week, month, year } = grant.periods;
+      const cellKey = `${grant.orgId}\n${week}\n${month}\n${year}`;
+      let cell = cells.get(cellKey);
+      if (!cell) cells.set(cellKey, (cell = { orgId: grant.orgId, periods: grant.periods, members: new Map() }));
+      cell.members.set(grant.memberId, (cell.members.get(grant.memberId) ?? 0) + grant.points);
+    }
+    // Paths are looked up after the fold: the batch's registrations come before its grants in the
+    // feed, and nothing else in a batch without moves changes a path.
+    const below = new Map<string, Array<typeof cells extends Map<string, infer C> ? C : never>>();
+    for (const cell of cells.values()) {
+      for (const orgId of await this.pathOf(cell.orgId, partition)) {
+        const list = below.get(orgId);
+        if (list) list.push(cell);
+        else below.set(orgId, [cell]);
       }
     }
-    const keys = [this.checkpointKey(partition), this.orgPathKey(partition)];
-    const args: Array<string | number> = [from.toString(), to.toString(), START.toString(), paths.length / 2, ...paths];
-    for (const [key, members] of increments) {
-      keys.push(key);
-      args.push(members.size);
+    const groups = new Map<Map<string, number>, string[]>();
+    const toGroup = (members: Map<string, number>, key: string): void => {
+      const keys = groups.get(members);
+      if (keys) keys.push(key);
+      else groups.set(members, [key]);
+    };
+    for (const [orgId, list] of below) {
+      const all = sumOf(list);
+      toGroup(all, this.key(orgId, 'all', '', partition));
+      for (const period of PERIODS_WITH_KEYS) {
+        const first = list[0]!.periods[period];
+        if (list.every((cell) => cell.periods[period] === first)) {
+          toGroup(all, this.key(orgId, period, first, partition));
+          continue;
+        }
+        const byPeriod = new Map<string, typeof list>();
+        for (const cell of list) {
+          const same = byPeriod.get(cell.periods[period]);
+          if (same) same.push(cell);
+          else byPeriod.set(cell.periods[period], [cell]);
+        }
+        for (const [periodKey, cellsOfPeriod] of byPeriod) toGroup(sumOf(cellsOfPeriod), this.key(orgId, period, periodKey, partition));
+      }
+    }
+    const keys = [this.checkpointKey(partition), this.orgPathKey(partition), this.orgTreeKey(partition)];
+    const args: Array<string | number> = [from.toString(), to.toString(), START.toString(), cache.version ?? '', paths.length / 2, ...paths];
+    for (const [members, groupKeys] of groups) {
+      keys.push(...groupKeys);
+      args.push(groupKeys.length, members.size);
       for (const [memberId, points] of members) args.push(memberId, points);
     }
+    return { keys, args, from, to };
+  }
+
+  /** Runs a prepared batch's script on the partition's writer; a refused checkpoint or tree version becomes its error. */
+  private async send(batch: PreparedBatch, partition: Partition): Promise<void> {
     try {
-      await runScript(writer, APPLY_SCRIPT, keys, args);
+      await runScript(this.writerOf(partition), APPLY_SCRIPT, batch.keys, batch.args);
     } catch (error) {
-      const moved = /CHECKPOINT_MOVED (\S+)/.exec(error instanceof Error ? error.message : '');
-      if (moved) throw new Error(`leaderboard checkpoint moved from ${from} to ${moved[1]}`);
+      const message = error instanceof Error ? error.message : '';
+      const moved = /CHECKPOINT_MOVED (\S+)/.exec(message);
+      if (moved) throw new CheckpointMovedError(`leaderboard checkpoint moved from ${batch.from} to ${moved[1]}`);
+      const tree = /TREE_MOVED ?(\S*)/.exec(message);
+      if (tree) throw new TreeMovedError(tree[1] === '' ? null : tree[1]!);
       throw error;
+    }
+  }
+
+  /**
+   * Applies pages of the feed from the partition's checkpoint to the end of the log (catch-up and
+   * rebuild) two scripts deep: page N+1 is folded and its script sent while page N's runs, so Redis
+   * goes from one script to the next without waiting for this process, and this process folds
+   * while Redis writes. Each script still checks the checkpoint its page starts from, so when page
+   * N is refused, page N+1 (which starts where N ends) is refused too. The next page is read while
+   * the current one is folded, as catchUpPages does. A page with moves, or the first since the
+   * paths were cached, waits for the script in flight and goes through apply. When another runner
+   * moved the checkpoint (a live projection beside the rebuild), the loop carries on from where the
+   * checkpoint is now, as catchUpPages does. Returns the events applied, as catchUpPartition counts them.
+   */
+  async catchUp(read: (after: bigint) => Promise<ReadAllResult>, partition: Partition, onProgress: (applied: number) => void): Promise<number> {
+    const countOf = (page: ReadAllResult): number =>
+      partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
+    let applied = 0;
+    /** The script sent last and not yet awaited: the finally and the catch below wait for it. */
+    let inFlight: { done: Promise<void>; count: number } | undefined;
+    let next: Promise<ReadAllResult> | undefined;
+    const settle = async (batch: { done: Promise<void>; count: number } | undefined): Promise<void> => {
+      if (!batch) return;
+      await batch.done;
+      applied += batch.count;
+      onProgress(applied);
+    };
+    const settleInFlight = async (): Promise<void> => {
+      const batch = inFlight;
+      inFlight = undefined;
+      await settle(batch);
+    };
+    try {
+      let from = await this.loadCheckpoint(partition);
+      let page = await read(from);
+      for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
+        try {
+          if (page.nextAfter === from) {
+            await settleInFlight();
+            break;
+          }
+          if (!page.isEnd) {
+            next = read(page.nextAfter);
+            next.catch(() => undefined); // Awaited below, or dropped with a failed batch.
+          }
+          const own = page.events.filter((event) => this.concerns(event, partition));
+          if (!this.cacheOf(partition).verified || own.some((event) => MOVE_EVENT_TYPES.has(event.type))) {
+            await settleInFlight();
+            await this.apply(page.events, from, page.nextAfter, partition);
+            applied += countOf(page);
+            onProgress(applied);
+          } else {
+            const done = this.send(await this.prepare(own, from, page.nextAfter, partition), partition);
+            done.catch(() => undefined); // Awaited as inFlight.
+            const previous = inFlight;
+            inFlight = { done, count: countOf(page) };
+            await settle(previous);
+          }
+          if (page.isEnd) {
+            await settleInFlight();
+            break;
+          }
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError) && !(error instanceof TreeMovedError)) throw error;
+          // Another runner committed first (and may have moved organisations): what was sent after
+          // the refused batch is refused too or harmless; go on from the checkpoint as it is now,
+          // with the tree version read again.
+          await inFlight?.done.catch(() => undefined);
+          inFlight = undefined;
+          await next?.catch(() => undefined);
+          next = undefined;
+          this.cacheOf(partition).verified = false;
+          from = await this.loadCheckpoint(partition);
+          page = await read(from);
+          continue;
+        }
+        from = page.nextAfter;
+        page = await next!;
+        next = undefined;
+      }
+      return applied;
+    } finally {
+      // A script or read still running when the loop stops (a failed batch) must finish before the
+      // caller may close the connections under it.
+      await inFlight?.done.catch(() => undefined);
+      await next?.catch(() => undefined);
     }
   }
 
@@ -340,7 +543,7 @@ export class Leaderboards {
     try {
       const [raw, treeVersion] = await writer.mget(checkpointKey, this.orgTreeKey(partition));
       const stored = raw === null || raw === undefined ? START : BigInt(raw);
-      if (stored !== from) throw new Error(`leaderboard checkpoint moved from ${from} to ${stored}`);
+      if (stored !== from) throw new CheckpointMovedError(`leaderboard checkpoint moved from ${from} to ${stored}`);
       this.checkTreeVersion(partition, treeVersion ?? null);
       const multi = writer.multi();
       let moved = false;
@@ -375,8 +578,13 @@ export class Leaderboards {
       multi.set(checkpointKey, to.toString());
       const result = await multi.exec();
       if (result === null) {
-        cache.version = null; // The paths cached while queueing this batch may belong to a batch that did not commit.
-        throw new Error('leaderboard checkpoint changed during the batch');
+        // The paths cached while queueing this batch may belong to a batch that did not commit: the
+        // next batch reads them all again.
+        cache.paths.clear();
+        cache.loaded = false;
+        cache.version = null;
+        cache.verified = false;
+        throw new CheckpointMovedError('leaderboard checkpoint changed during the batch');
       }
       if (moved) cache.version = to.toString();
     } finally {
@@ -485,13 +693,14 @@ export class Leaderboards {
   /** Deletes every key of this ledger's leaderboards (for a rebuild), in bounded SCAN pages. */
   async clear(): Promise<void> {
     this.caches.clear();
-    // Every layout's keys, and those of the layout before partitions; one DEL per key, so no
-    // command spans two Redis Cluster slots.
+    // Every layout's keys, and those of the layout before partitions; one UNLINK per key, so no
+    // command spans two Redis Cluster slots. UNLINK frees a big set's members on Redis's background
+    // thread: DEL of a province's all-time board (a million members) stalls every client.
     for (const pattern of [`${this.prefix}lb:*`, `${this.prefix}{lb:p*`]) {
       let cursor = '0';
       for (let page = 0; page < 10_000_000; page += 1) {
         const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        if (keys.length > 0) await Promise.all(keys.map((key) => this.redis.del(key)));
+        if (keys.length > 0) await Promise.all(keys.map((key) => this.redis.unlink(key)));
         cursor = next;
         if (cursor === '0') break;
       }
@@ -567,7 +776,8 @@ export const LEADERBOARD_CATCH_UP_BATCH = 5_000;
 /**
  * Brings the Redis leaderboards up to the end of the log now (tests, the rebuild command): the
  * partitions in parallel, each with its own checkpoint, each reading its next page while the
- * current one is applied, as catchUpProjection does.
+ * current one is folded and sending each page's script while the previous one runs
+ * (Leaderboards.catchUp).
  */
 export async function catchUpLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {
   await waitForVisibleFeed(db);
@@ -586,10 +796,7 @@ export async function catchUpLeaderboards(store: EventStore, db: Database, leade
 async function catchUpPartition(store: EventStore, leaderboards: Leaderboards, partition: Partition, onProgress: (applied: number) => void): Promise<number> {
   const read = (after: bigint): Promise<ReadAllResult> =>
     store.readAll({ after, limit: LEADERBOARD_CATCH_UP_BATCH, streamPrefixes: LEADERBOARD_STREAM_PREFIXES, eventTypes: LEADERBOARD_EVENT_TYPES });
-  return catchUpPages(read, () => leaderboards.loadCheckpoint(partition), onProgress, async (page, from) => {
-    await leaderboards.apply(page.events, from, page.nextAfter, partition);
-    return partition.count === 1 ? page.events.length : page.events.filter((event) => event.type !== 'PointsGranted' || inPartition(event.streamId, partition)).length;
-  });
+  return leaderboards.catchUp(read, partition, onProgress);
 }
 
 export async function rebuildLeaderboards(store: EventStore, db: Database, leaderboards: Leaderboards, onProgress?: (applied: number) => void): Promise<number> {

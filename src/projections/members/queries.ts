@@ -9,6 +9,50 @@ export async function memberNames(db: Queryable, memberIds: readonly string[]): 
   return new Map(rows.map((row) => [row.member_id, row.name]));
 }
 
+/** Names one process keeps at most: the top 100 of some hundreds of boards, a few MB. */
+export const MEMBER_NAMES_CACHED_MAX = 50_000;
+
+/**
+ * Display names behind a bounded in-process cache, for the leaderboards' top N, which every
+ * request names (bench:checkin: the names query was most of a top-100 request's time). A name is a
+ * fact of the member's MemberEnrolled event: ul_members writes it once, no event changes it, and a
+ * rebuild writes the same name again, so a cached name is never stale and needs no invalidation
+ * (a new event that renames members would have to clear this cache). Members not projected yet are
+ * not cached, so their names show as soon as the members projection has them. When full, the least
+ * recently used name goes first.
+ */
+export class MemberNames {
+  private readonly cache = new Map<string, string>();
+
+  constructor(private readonly maxEntries = MEMBER_NAMES_CACHED_MAX) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new Error(`invariant violated: a name cache of ${maxEntries} entries`);
+  }
+
+  /** As memberNames: members not projected yet are missing from the map. */
+  async of(db: Queryable, memberIds: readonly string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const missing: string[] = [];
+    for (const memberId of memberIds) {
+      const name = this.cache.get(memberId);
+      if (name === undefined) {
+        missing.push(memberId);
+        continue;
+      }
+      // Moved to the end: Map keeps insertion order, so the first key is the least recently used.
+      this.cache.delete(memberId);
+      this.cache.set(memberId, name);
+      names.set(memberId, name);
+    }
+    if (missing.length === 0) return names;
+    for (const [memberId, name] of await memberNames(db, missing)) {
+      names.set(memberId, name);
+      if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(memberId, name);
+    }
+    return names;
+  }
+}
+
 /** Evaluations a member holds at most: one per campaign, a few a year. */
 const EVALUATIONS_READ_MAX = 10_000;
 
