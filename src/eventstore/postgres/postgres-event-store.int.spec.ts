@@ -627,7 +627,7 @@ describe('PostgresEventStore: group appends (appendEach) and group commit', () =
     expect((await store.readStream('b-fine')).map((item) => item.revision)).toEqual([0n]);
   }, testTimeout(2));
 
-  it('keeps a stream in revision order when a group got its xid on an earlier stream and then waited for a later one (the 1, 3, 2 trap)', async () => {
+  it('keeps a stream in revision order when a group waits for the lock of a later stream while another writer appends to it (the 1, 3, 2 trap)', async () => {
     await store.appendToStream('b-hot', [event('R0')]);
     const late = await database.db.connect();
     try {
@@ -655,6 +655,12 @@ describe('PostgresEventStore: group appends (appendEach) and group commit', () =
     }
     const feed = await readWholeFeed(store, 1, 4);
     expect(feed.filter((item) => item.streamId === 'b-hot').map((item) => `${item.type}@${item.revision}`)).toEqual(['R0@0', 'R1@1', 'R2@2']);
+    // ul_append_each takes every lock before its first write (migration 70), so the group's xid,
+    // which a-first's row carries as it is, came after the writer it waited for.
+    const keys = await database.db.one<{ before: boolean }>(
+      "SELECT (SELECT transaction_id FROM ul_events WHERE stream_id = 'a-first') > (SELECT transaction_id FROM ul_events WHERE stream_id = 'b-hot' AND stream_revision = 1) AS before",
+    );
+    expect(keys.before).toBe(true);
   }, testTimeout(2));
 
   it(
