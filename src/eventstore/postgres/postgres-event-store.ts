@@ -734,8 +734,10 @@ export class PostgresEventStore implements EventStore {
     const delayMs = Math.max(0, this.lastNotifyAtMs + NOTIFY_MIN_INTERVAL_MS - Date.now());
     setTimeout(() => {
       this.lastNotifyAtMs = Date.now();
+      // any(), not none(): pg_notify returns a row, and none() would answer every wake-up with
+      // a QueryResultError (a stack trace each) for the catch below to swallow.
       this.db
-        .none('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, this.notifierId])
+        .any('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, this.notifierId])
         .catch(() => undefined) // A lost wake-up only delays readers until their next poll.
         .finally(() => {
           this.notifyPending = false;
