@@ -269,8 +269,9 @@ export class PostgresEventStore implements EventStore {
    * Forms groups once the current turn of the event loop is over, not at each append: the appends
    * that callers make in one turn (typically the callers a finished group just answered, each
    * making its next append) then leave together instead of the first leaving alone in a group of
-   * one and the others waiting for the next free slot. setImmediate runs after the turn's
-   * promise callbacks and before any new I/O, so an append on an idle store still leaves at once.
+   * one and the others waiting for the next free slot. setImmediate runs once the turn's promise
+   * callbacks are done, in the same iteration of the loop, so an append on an idle store still
+   * leaves at once (no timer).
    */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
