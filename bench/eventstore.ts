@@ -513,17 +513,26 @@ async function main(): Promise<void> {
     if (!args.skipAppends) {
       const scans = await ulEventsScans(db);
       const outcomes: AppendOutcome[] = [];
-      for (const spec of cases) {
+      const chosen = args.cases.length === 0 ? cases : cases.filter((spec) => args.cases.some((part) => spec.label.includes(part)));
+      for (const spec of chosen) {
+        const groupsBefore = grouped.groupCommitStats();
         const outcome = await runAppendCase(spec, args, gate);
+        const groups = grouped.groupCommitStats();
         outcomes.push(outcome);
         const ratio = outcome.subject.opsPerS / outcome.baseline.opsPerS;
         const eventsRatio =
           spec.eventsPerAppend > 1
             ? `, ${fmtInt(outcome.subject.unitsPerS)} events/s = ${fmtRatio(outcome.subject.unitsPerS / outcome.baseline.unitsPerS)} INSERT rows/s`
             : '';
+        // How the group-commit cases gathered (warm-up included): statements, and appends per statement.
+        const statements = groups.statements - groupsBefore.statements;
+        const gathered =
+          statements > 0
+            ? `; ${fmtInt(statements)} group statements, ${((groups.appends - groupsBefore.appends) / statements).toFixed(1)} appends each`
+            : '';
         log(
           `  ${spec.label}, ${spec.writers} writers: ${fmtInt(outcome.subject.opsPerS)} appends/s = ` +
-            `${fmtRatio(ratio)} plain INSERT (${fmtInt(outcome.baseline.opsPerS)} rows/s)${eventsRatio}`,
+            `${fmtRatio(ratio)} plain INSERT (${fmtInt(outcome.baseline.opsPerS)} rows/s)${eventsRatio}${gathered}`,
         );
       }
       const after = await ulEventsScans(db);

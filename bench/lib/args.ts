@@ -20,6 +20,8 @@ export interface BenchArgs {
   keep: boolean;
   skipAppends: boolean;
   skipRead: boolean;
+  /** Only the append cases whose label contains one of these (all when empty). */
+  cases: string[];
 }
 
 const USAGE = `Usage: node dist/bench/eventstore.js [options]
@@ -38,6 +40,7 @@ const USAGE = `Usage: node dist/bench/eventstore.js [options]
   --quiet-wait=N     total seconds the run may wait for an idle machine           [60]
   --quiet-threshold=P  a machine below P % busy (all cores) counts as idle        [15]
   --skip-appends     skip the append cases;  --skip-read  skip the global read
+  --cases=A,B        only the append cases whose label contains A or B (for A/B runs of one case)
   --keep             keep the ul_bench_* database instead of dropping it
 Servers: DATABASE_URL, else PostgreSQL on 127.0.0.1:5432, else an embedded PostgreSQL.`;
 
@@ -77,6 +80,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       keep: { type: 'boolean', default: false },
       'skip-appends': { type: 'boolean', default: false },
       'skip-read': { type: 'boolean', default: false },
+      cases: { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -102,5 +106,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     keep: values.keep,
     skipAppends: values['skip-appends'],
     skipRead: values['skip-read'],
+    cases: values.cases
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
   };
 }

@@ -120,6 +120,9 @@ it(
     // The last worker finishes the run, then stops gracefully.
     const last = startWorker(env);
     try {
+      // The killed workers may have finished every grant already; SIGTERM before the worker has
+      // started (and installed its handler) would kill it instead of stopping it.
+      await waitFor(() => last.output().includes('worker started') || last.child.exitCode !== null, { what: 'the last worker to start', seen: last.output });
       await waitFor(async () => (await recordedOutcomes(ledger.store)).length >= GRANTS, {
         what: `${GRANTS} insurance outcomes in the log`,
         intervalMs: 200,

@@ -189,6 +189,15 @@ export interface PostgresEventStoreOptions {
   groupCommit?: GroupCommitOptions | false;
 }
 
+export interface GroupCommitStats {
+  /** Group statements started (a group of one counts: it is ul_append's statement). */
+  statements: number;
+  /** Appends those statements carried. */
+  appends: number;
+  /** Groups whose statement failed as a whole and whose appends were retried alone. */
+  fallbacks: number;
+}
+
 /** A single append waiting in the group-commit queue, validated already. */
 interface PendingAppend {
   part: PreparedStreamAppend;
@@ -230,9 +239,11 @@ export class PostgresEventStore implements EventStore {
   private readonly notifierId = randomUUID();
   private readonly groupQueue: PendingAppend[] = [];
   private groupsInFlight = 0;
+  private pumpScheduled = false;
   private readonly streamsInFlight = new Set<string>();
   private readonly groupMaxBatch: number;
   private readonly groupMaxInFlight: number;
+  private readonly groupCounts: GroupCommitStats = { statements: 0, appends: 0, fallbacks: 0 };
 
   constructor(
     private readonly db: Database,
@@ -250,8 +261,30 @@ export class PostgresEventStore implements EventStore {
     if (this.groupQueue.length >= GROUP_QUEUE_MAX) throw new Error(`group commit queue is full (${GROUP_QUEUE_MAX} appends waiting)`);
     return new Promise<AppendResult>((resolve, reject) => {
       this.groupQueue.push({ part: { index: 0, ...prepared, callerIds }, resolve, reject });
+      this.schedulePump();
+    });
+  }
+
+  /**
+   * Forms groups once the current turn of the event loop is over, not at each append: the appends
+   * that callers make in one turn (typically the callers a finished group just answered, each
+   * making its next append) then leave together instead of the first leaving alone in a group of
+   * one and the others waiting for the next free slot. setImmediate runs once the turn's promise
+   * callbacks are done, in the same iteration of the loop, so an append on an idle store still
+   * leaves at once (no timer).
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pumpGroups();
     });
+  }
+
+  /** Counters of group commit since this store was made (how well appends gather; see bench:eventstore). */
+  groupCommitStats(): Readonly<GroupCommitStats> {
+    return { ...this.groupCounts };
   }
 
   /**
@@ -264,13 +297,19 @@ export class PostgresEventStore implements EventStore {
    */
   private pumpGroups(): void {
     while (this.groupsInFlight < this.groupMaxInFlight && this.groupQueue.length > 0) {
+      // The waiting appends are shared evenly among the free slots. Taken all at once, they would
+      // leave and come back together, and the answered callers' next appends would again all
+      // leave together: one group in flight at a time, PostgreSQL idle while this process prepares
+      // the next group and this process idle while PostgreSQL runs it. Two half groups alternate
+      // instead, and each side works on one while the other is away.
+      const share = Math.ceil(this.groupQueue.length / (this.groupMaxInFlight - this.groupsInFlight));
       const batch: PendingAppend[] = [];
       const streams = new Set<string>();
       const eventIds = new Set<string>();
       let bytes = 0;
       let events = 0;
       // The scan is bounded too: a queue full of appends to one hot stream costs no quadratic time.
-      for (let index = 0, scanned = 0; index < this.groupQueue.length && batch.length < this.groupMaxBatch && scanned < GROUP_SCAN_MAX; scanned += 1) {
+      for (let index = 0, scanned = 0; index < this.groupQueue.length && batch.length < this.groupMaxBatch && batch.length < share && scanned < GROUP_SCAN_MAX; scanned += 1) {
         const pending = this.groupQueue[index]!;
         const size = pending.part.events.reduce((sum, event) => sum + event.dataJson.length + event.metadataJson.length, 0);
         const fits =
@@ -290,12 +329,14 @@ export class PostgresEventStore implements EventStore {
         events += pending.part.events.length;
       }
       if (batch.length === 0) return; // Every waiting append is to a stream a group in flight writes.
+      this.groupCounts.statements += 1;
+      this.groupCounts.appends += batch.length;
       this.groupsInFlight += 1;
       for (const stream of streams) this.streamsInFlight.add(stream);
       void this.runGroup(batch).finally(() => {
         this.groupsInFlight -= 1;
         for (const stream of streams) this.streamsInFlight.delete(stream);
-        this.pumpGroups();
+        this.schedulePump();
       });
     }
   }
@@ -319,6 +360,7 @@ export class PostgresEventStore implements EventStore {
       // The statement failed as a whole and wrote nothing: an event id being stored concurrently
       // under another stream (a reused command id), a deadlock of colliding lock hashes, a lost
       // connection. Each append then goes alone, and gets its own answer or error.
+      this.groupCounts.fallbacks += 1;
       await Promise.all(batch.map((pending) => this.appendOne(pending.part, pending.part.callerIds).then(pending.resolve, pending.reject)));
       return;
     }
@@ -693,8 +735,10 @@ export class PostgresEventStore implements EventStore {
     const delayMs = Math.max(0, this.lastNotifyAtMs + NOTIFY_MIN_INTERVAL_MS - Date.now());
     setTimeout(() => {
       this.lastNotifyAtMs = Date.now();
+      // any(), not none(): pg_notify returns a row, and none() would answer every wake-up with
+      // a QueryResultError (a stack trace each) for the catch below to swallow.
       this.db
-        .none('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, this.notifierId])
+        .any('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, this.notifierId])
         .catch(() => undefined) // A lost wake-up only delays readers until their next poll.
         .finally(() => {
           this.notifyPending = false;
