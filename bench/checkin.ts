@@ -334,8 +334,13 @@ async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
   };
 }
 
+/** Numbers the runs of one benchmark, so that no two runs (the warm-up and a run at the same concurrency) share an idempotency key. */
+let runsStarted = 0;
+
 async function runCommands(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<Omit<CommandRun, 'baseline' | 'floor'>> {
   await gate.wait();
+  runsStarted += 1;
+  const run = runsStarted;
   const latencies: Record<Op, number[]> = { 'check-in': [], quiz: [], article: [] };
   const expected409 = new Map<string, number>();
   const otherStatuses = new Map<string, number>();
@@ -356,7 +361,7 @@ async function runCommands(ctx: LoadContext, concurrency: number, durationMs: nu
     operation: async (worker, iteration) => {
       const op = pickOp();
       const t0 = process.hrtime.bigint();
-      const answer = await command(ctx, op, `${RUN_TAG}-${concurrency}-${worker}-${iteration}`);
+      const answer = await command(ctx, op, `${RUN_TAG}-${run}-${worker}-${iteration}`);
       latencies[op].push(msSince(t0));
       if (answer.status === 201) {
         created += 1;
