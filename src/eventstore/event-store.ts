@@ -137,8 +137,12 @@ export interface SubscribeOptions extends Omit<ReadAllOptions, 'after' | 'limit'
   /**
    * Handles a batch and stores `nextAfter` as the checkpoint in the same transaction as any rows
    * it writes. If it throws, the batch is retried from the stored checkpoint after a back-off.
+   * It may answer false, for a batch that held nothing for it (a partition's page of other
+   * partitions' events), when it stored nothing: the loop then stores that checkpoint later, as
+   * for a page with no events (emptyCheckpointDeferMs), by calling it with none. Called with no
+   * events, it must store the checkpoint.
    */
-  handle(events: RecordedEvent[], nextAfter: bigint): Promise<void>;
+  handle(events: RecordedEvent[], nextAfter: bigint): Promise<void | false>;
   batchSize?: number;
   /** Polling interval used when no wake-up arrives; default 1000 ms. */
   pollIntervalMs?: number;

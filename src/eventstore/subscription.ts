@@ -123,22 +123,31 @@ export function runSubscription(
           ...(options.streamPrefixes ? { streamPrefixes: options.streamPrefixes } : {}),
           ...(options.eventTypes ? { eventTypes: options.eventTypes } : {}),
         });
-        // Only a read that passed over other subscriptions' events counts as finding nothing: an
-        // empty read of a quiet log says nothing about how busy the log is.
-        if (page.events.length > 0) gatherMs = gatherMinMs;
-        else if (page.nextAfter !== readFrom) gatherMs = Math.min(gatherMaxMs, gatherMs * 2);
-        if (page.nextAfter !== readFrom) {
+        const moved = page.nextAfter !== readFrom;
+        let foundOwn = page.events.length > 0;
+        if (moved) {
           unstoredSinceMs ??= Date.now();
-          if (page.events.length > 0 || Date.now() - unstoredSinceMs >= deferMs) {
-            await options.handle(page.events, page.nextAfter);
-            unstoredSinceMs = undefined;
+          let stored = false;
+          if (page.events.length > 0) {
+            // false: nothing in the page was the handler's and it stored nothing (SubscribeOptions.handle).
+            stored = (await options.handle(page.events, page.nextAfter)) !== false;
+            foundOwn = stored;
           }
+          if (!stored && Date.now() - unstoredSinceMs >= deferMs) {
+            await options.handle([], page.nextAfter);
+            stored = true;
+          }
+          if (stored) unstoredSinceMs = undefined;
           readFrom = page.nextAfter;
         } else if (unstoredSinceMs !== undefined && Date.now() - unstoredSinceMs >= deferMs) {
           // Idle, with pages passed over and not stored: store them now.
           await options.handle([], readFrom);
           unstoredSinceMs = undefined;
         }
+        // Only a read that passed over other subscriptions' events counts as finding nothing: an
+        // empty read of a quiet log says nothing about how busy the log is.
+        if (foundOwn) gatherMs = gatherMinMs;
+        else if (moved) gatherMs = Math.min(gatherMaxMs, gatherMs * 2);
         failures = 0;
         if (page.isEnd) {
           const recentlyWoken = Date.now() - waker.lastNotifiedAtMs < FAST_POLL_WINDOW_MS;

@@ -87,6 +87,45 @@ describe('runSubscription', () => {
     }
   });
 
+  it('stores the checkpoint past batches its handler answers false for (a partition\'s other streams) later, with no events, even while the log stays busy', async () => {
+    const log = memoryLog();
+    const waker = new Waker();
+    const calls: Stored[] = [];
+    const handle = runSubscription((read) => log.readAll(read), waker, {
+      name: 'test',
+      pollIntervalMs: 20,
+      gatherMs: 5,
+      idleGatherMaxMs: 5,
+      emptyCheckpointDeferMs: 120,
+      loadCheckpoint: async () => -1n,
+      // Every event here is "another partition's": answered false, nothing stored, unless called with none.
+      handle: async (events, nextAfter) => {
+        calls.push({ atMs: Date.now(), events: events.length, nextAfter });
+        return events.length > 0 ? false : undefined;
+      },
+    });
+    try {
+      const startedAtMs = Date.now();
+      // A busy log: an event every 2 ms for 400 ms, none of them the handler's.
+      while (Date.now() - startedAtMs < 400) {
+        log.append(true);
+        waker.notify();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      const storing = calls.filter((call) => call.events === 0);
+      // Stored while the log stayed busy, never sooner than the deferral, and at most once per
+      // deferral (400 ms / 120 ms), against a batch handed over every few milliseconds.
+      expect(storing.length).toBeGreaterThanOrEqual(1);
+      expect(storing.length).toBeLessThanOrEqual(4);
+      expect(calls.length - storing.length).toBeGreaterThan(10);
+      expect(storing[0]!.atMs - startedAtMs).toBeGreaterThanOrEqual(120);
+      // Each one further on than the last.
+      for (let index = 1; index < storing.length; index += 1) expect(storing[index]!.nextAfter).toBeGreaterThan(storing[index - 1]!.nextAfter);
+    } finally {
+      await handle.stop();
+    }
+  });
+
   it('stores every page at once when the deferral is 0', async () => {
     const log = memoryLog();
     const waker = new Waker();

@@ -144,8 +144,10 @@ export function startProjection(
       return checkpoint;
     },
     handle: async (events, nextAfter) => {
-      // Another partition's events are passed over, and the checkpoint still moves past them.
+      // Another partition's events are passed over, and the checkpoint still moves past them: not
+      // in a transaction of its own per batch, but later (false: see SubscribeOptions.handle).
       const own = partition.count === 1 ? events : events.filter((event) => inPartition(event.streamId, partition));
+      if (events.length > 0 && own.length === 0) return false;
       await db.tx(`projection:${name}`, async (tx) => {
         if (own.length > 0) await projection.apply(tx, own);
         await saveCheckpoint(tx, name, checkpoint, nextAfter, options.fence);
