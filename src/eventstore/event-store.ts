@@ -140,7 +140,9 @@ export interface SubscribeOptions extends Omit<ReadAllOptions, 'after' | 'limit'
    * It may answer false, for a batch that held nothing for it (a partition's page of other
    * partitions' events), when it stored nothing: the loop then stores that checkpoint later, as
    * for a page with no events (emptyCheckpointDeferMs), by calling it with none. Called with no
-   * events, it must store the checkpoint.
+   * events, it must store the checkpoint. An error it throws with `checkpointMoved: true` (another
+   * runner stored the checkpoint first: a catch-up beside the live runner) is not reported and
+   * waits no back-off: the loop reads the stored checkpoint again and carries on from there.
    */
   handle(events: RecordedEvent[], nextAfter: bigint): Promise<void | false>;
   batchSize?: number;

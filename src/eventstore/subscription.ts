@@ -158,10 +158,12 @@ export function runSubscription(
           if (sinceRead < gatherMs) await sleep(gatherMs - sinceRead);
         }
       } catch (error) {
-        options.onError?.(error);
         // The stored checkpoint is the truth after a failure: the batch may or may not have committed.
         readFrom = undefined;
         unstoredSinceMs = undefined;
+        // Another runner moved the checkpoint (SubscribeOptions.handle): nothing failed, go on from where it is.
+        if ((error as { checkpointMoved?: unknown } | null)?.checkpointMoved === true) continue;
+        options.onError?.(error);
         failures += 1;
         const backoffMs = Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS * 2 ** Math.min(failures, 10));
         await sleep(backoffMs);

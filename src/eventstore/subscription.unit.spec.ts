@@ -126,6 +126,46 @@ describe('runSubscription', () => {
     }
   });
 
+  it('carries on at once from the stored checkpoint when another runner moved it, reporting no error', async () => {
+    const log = memoryLog();
+    const waker = new Waker();
+    let stored = -1n;
+    const errors: unknown[] = [];
+    const batches: bigint[] = [];
+    let moveFirst = true;
+    const handle = runSubscription((read) => log.readAll(read), waker, {
+      name: 'test',
+      pollIntervalMs: 20,
+      gatherMs: 1,
+      loadCheckpoint: async () => stored,
+      onError: (error) => errors.push(error),
+      handle: async (events, nextAfter) => {
+        if (moveFirst) {
+          // A catch-up beside this runner stored the checkpoint past these events first.
+          moveFirst = false;
+          stored = nextAfter;
+          throw Object.assign(new Error('checkpoint moved'), { checkpointMoved: true });
+        }
+        batches.push(nextAfter);
+        stored = nextAfter;
+      },
+    });
+    try {
+      log.append(true);
+      log.append(true);
+      waker.notify();
+      await until(() => !moveFirst, 'the first batch');
+      log.append(true);
+      waker.notify();
+      await until(() => batches.length === 1, 'the next batch');
+      // Only the event after the moved checkpoint, never the two the other runner applied, and no error reported.
+      expect(batches).toEqual([2n]);
+      expect(errors).toEqual([]);
+    } finally {
+      await handle.stop();
+    }
+  });
+
   it('stores every page at once when the deferral is 0', async () => {
     const log = memoryLog();
     const waker = new Waker();

@@ -10,6 +10,8 @@ import { inPartition, layoutOf, partitionName, SINGLE, type Partition } from './
 
 export class CheckpointMovedError extends Error {
   readonly code = 'PROJECTION.CHECKPOINT_MOVED';
+  /** Tells the subscription loop to reload the checkpoint at once, with no error reported (SubscribeOptions.handle). */
+  readonly checkpointMoved = true;
 }
 
 export async function loadCheckpoint(db: Database | DbTask, name: string): Promise<bigint> {
