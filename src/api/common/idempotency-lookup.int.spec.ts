@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
-import { IdempotencyLookup, MAX_LOOKUP_BATCH } from './idempotency-lookup';
+import { IdempotencyLookup, MAX_LOOKUP_BATCH, RefusalWriter, type StoredRefusal } from './idempotency-lookup';
 
-/** The gathered refusal lookups on real PostgreSQL: each caller gets its own row, or null. */
+/** The gathered refusal lookups and writes on real PostgreSQL: each caller gets its own row, or null; each refusal is stored once. */
 
 let database: TestDatabase;
 
@@ -54,5 +54,49 @@ describe('IdempotencyLookup', () => {
     await expect(Promise.all([lookup.find('m-1', 'k-1'), lookup.find('m-2', 'k-1')])).rejects.toThrow('connection lost');
     broken = false;
     expect((await lookup.find('m-2', 'k-1'))?.path).toBe('/v1/me/spends');
+  });
+});
+
+describe('RefusalWriter', () => {
+  const refusal = (actor: string, key: string, code: string): StoredRefusal => ({
+    actor,
+    key,
+    method: 'POST',
+    path: '/v1/me/check-ins',
+    requestHash: Buffer.from('dd', 'hex'),
+    status: 409,
+    json: JSON.stringify({ code }),
+    omitted: false,
+  });
+
+  it('writes concurrent refusals in as few INSERTs as the one in flight allows, each replayable by its key', async () => {
+    const writer = new RefusalWriter(() => database.db);
+    const lookup = new IdempotencyLookup(() => database.db);
+    await Promise.all(Array.from({ length: 30 }, (_unused, index) => writer.store(refusal(`w-${index}`, 'k-1', 'CHECKIN.ALREADY_TODAY'))));
+    // The first goes alone; the 29 stored while it ran go together in the second.
+    expect(writer.stats).toEqual({ queries: 2, refusals: 30 });
+    for (const index of [0, 1, 29]) {
+      expect(await lookup.find(`w-${index}`, 'k-1')).toMatchObject({ status: 'done', response_status: 409, response_text: '{"code":"CHECKIN.ALREADY_TODAY"}' });
+    }
+  });
+
+  it('keeps the row already stored under a key, and the first of two refusals of one key in a batch, as a lone INSERT ... ON CONFLICT DO NOTHING would', async () => {
+    const writer = new RefusalWriter(() => database.db);
+    const lookup = new IdempotencyLookup(() => database.db);
+    await writer.store(refusal('m-1', 'k-1', 'SOMETHING.ELSE')); // m-1 / k-1 is stored (beforeAll)
+    expect((await lookup.find('m-1', 'k-1'))?.response_text).toBe('{"code":"CHECKIN.ALREADY_TODAY"}');
+    const first = writer.store(refusal('v-1', 'k-9', 'FIRST.CODE')); // alone
+    await Promise.all([first, writer.store(refusal('v-2', 'k-9', 'SECOND.A')), writer.store(refusal('v-2', 'k-9', 'SECOND.B'))]);
+    expect(writer.stats.queries).toBe(3);
+    expect((await lookup.find('v-2', 'k-9'))?.response_text).toBe('{"code":"SECOND.A"}');
+  });
+
+  it('rejects every refusal of a failed INSERT, and writes the next ones', async () => {
+    let broken = true;
+    const writer = new RefusalWriter(() => (broken ? ({ none: () => Promise.reject(new Error('connection lost')) } as never) : database.db));
+    await expect(Promise.all([writer.store(refusal('f-1', 'k-1', 'A')), writer.store(refusal('f-2', 'k-1', 'B'))])).rejects.toThrow('connection lost');
+    broken = false;
+    await writer.store(refusal('f-2', 'k-1', 'B'));
+    expect((await new IdempotencyLookup(() => database.db).find('f-2', 'k-1'))?.response_text).toBe('{"code":"B"}');
   });
 });

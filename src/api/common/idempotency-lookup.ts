@@ -30,27 +30,34 @@ export interface StoredIdempotencyRow {
 /** Keys per SELECT: bounds the statement's size; more waiting keys go in the following ones. */
 export const MAX_LOOKUP_BATCH = 500;
 
-interface Waiting {
-  actor: string;
-  key: string;
-  resolve(row: StoredIdempotencyRow | null): void;
-  reject(error: unknown): void;
-}
-
 /** One string per (actor, key), unambiguous whatever characters the actor holds. */
 const idOf = (actor: string, key: string): string => `${actor.length}:${actor}${key}`;
 
-export class IdempotencyLookup {
-  private waiting: Waiting[] = [];
+interface Waiting<Item, Answer> {
+  item: Item;
+  resolve(answer: Answer): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Natural batching: at most one batch is in flight, and the items that arrive while it runs go
+ * together in the next one (up to `max`). A lone item goes at once; nothing waits on a timer.
+ * `run` answers a batch's items in their order; when it throws, each item of that batch fails.
+ */
+export class NaturalBatcher<Item, Answer> {
+  private waiting: Array<Waiting<Item, Answer>> = [];
   private inFlight = false;
-  /** SELECTs run so far and keys they looked up (for tests and benchmarks). */
-  readonly stats = { queries: 0, keys: 0 };
+  /** Batches run so far and the items they carried (for tests and benchmarks). */
+  readonly stats = { batches: 0, items: 0 };
 
-  constructor(private readonly db: () => Queryable) {}
+  constructor(
+    private readonly run: (items: Item[]) => Promise<Answer[]>,
+    private readonly max: number,
+  ) {}
 
-  find(actor: string, key: string): Promise<StoredIdempotencyRow | null> {
+  submit(item: Item): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ actor, key, resolve, reject });
+      this.waiting.push({ item, resolve, reject });
       if (!this.inFlight) void this.drain();
     });
   }
@@ -58,27 +65,102 @@ export class IdempotencyLookup {
   private async drain(): Promise<void> {
     this.inFlight = true;
     try {
-      // Bounded: each turn takes up to MAX_LOOKUP_BATCH of the keys waiting, and the loop ends when
-      // none are left; requests keep arriving only as fast as the service accepts them.
+      // Bounded: each turn takes up to `max` of the items waiting, and the loop ends when none
+      // are left; requests keep arriving only as fast as the service accepts them.
       while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, MAX_LOOKUP_BATCH);
+        const batch = this.waiting.splice(0, this.max);
         try {
-          const rows = await this.db().manyOrNone<StoredIdempotencyRow & { actor: string; key: string }>(
-            `SELECT i.actor, i.key, i.method, i.path, i.request_hash, i.status, i.response_status, i.response_body, i.response_text, i.response_omitted
-               FROM ul_idempotency i
-               JOIN unnest($1::text[], $2::text[]) AS wanted(actor, key) ON i.actor = wanted.actor AND i.key = wanted.key`,
-            [batch.map((item) => item.actor), batch.map((item) => item.key)],
-          );
-          this.stats.queries += 1;
-          this.stats.keys += batch.length;
-          const found = new Map(rows.map((row) => [idOf(row.actor, row.key), row]));
-          for (const item of batch) item.resolve(found.get(idOf(item.actor, item.key)) ?? null);
+          const answers = await this.run(batch.map((waiting) => waiting.item));
+          this.stats.batches += 1;
+          this.stats.items += batch.length;
+          batch.forEach((waiting, index) => waiting.resolve(answers[index]!));
         } catch (error) {
-          for (const item of batch) item.reject(error);
+          for (const waiting of batch) waiting.reject(error);
         }
       }
     } finally {
       this.inFlight = false;
     }
+  }
+}
+
+export class IdempotencyLookup {
+  private readonly batcher: NaturalBatcher<{ actor: string; key: string }, StoredIdempotencyRow | null>;
+
+  constructor(db: () => Queryable) {
+    this.batcher = new NaturalBatcher(async (wanted) => {
+      const rows = await db().manyOrNone<StoredIdempotencyRow & { actor: string; key: string }>(
+        `SELECT i.actor, i.key, i.method, i.path, i.request_hash, i.status, i.response_status, i.response_body, i.response_text, i.response_omitted
+           FROM ul_idempotency i
+           JOIN unnest($1::text[], $2::text[]) AS wanted(actor, key) ON i.actor = wanted.actor AND i.key = wanted.key`,
+        [wanted.map((item) => item.actor), wanted.map((item) => item.key)],
+      );
+      const found = new Map(rows.map((row) => [idOf(row.actor, row.key), row]));
+      return wanted.map((item) => found.get(idOf(item.actor, item.key)) ?? null);
+    }, MAX_LOOKUP_BATCH);
+  }
+
+  /** SELECTs run so far and keys they looked up (for tests and benchmarks). */
+  get stats(): { queries: number; keys: number } {
+    return { queries: this.batcher.stats.batches, keys: this.batcher.stats.items };
+  }
+
+  find(actor: string, key: string): Promise<StoredIdempotencyRow | null> {
+    return this.batcher.submit({ actor, key });
+  }
+}
+
+/** A refusal's answer as stored under its key (status done), for retries to replay. */
+export interface StoredRefusal {
+  actor: string;
+  key: string;
+  method: string;
+  path: string;
+  requestHash: Buffer;
+  status: number;
+  /** The answer's JSON, or null when it was too large to keep (responseOmitted). */
+  json: string | null;
+  omitted: boolean;
+}
+
+/**
+ * The refusals of routes with event-sourced idempotency, written in batches as the look-ups are
+ * read: one multi-row INSERT for the refusals that come while the previous one runs. A key stored
+ * already (a racing retry stored it first) keeps its row, as a lone INSERT ... ON CONFLICT DO
+ * NOTHING would; so does the second of two refusals of one key in the same batch.
+ */
+export class RefusalWriter {
+  private readonly batcher: NaturalBatcher<StoredRefusal, void>;
+
+  constructor(db: () => Queryable) {
+    this.batcher = new NaturalBatcher(async (refusals) => {
+      await db().none(
+        `INSERT INTO ul_idempotency (actor, key, method, path, request_hash, status, response_status, response_text, response_omitted, completed_at)
+         SELECT r.actor, r.key, r.method, r.path, r.request_hash, 'done', r.response_status, r.response_text, r.response_omitted, now()
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int[], $7::text[], $8::boolean[])
+                AS r(actor, key, method, path, request_hash, response_status, response_text, response_omitted)
+         ON CONFLICT DO NOTHING`,
+        [
+          refusals.map((refusal) => refusal.actor),
+          refusals.map((refusal) => refusal.key),
+          refusals.map((refusal) => refusal.method),
+          refusals.map((refusal) => refusal.path),
+          refusals.map((refusal) => refusal.requestHash),
+          refusals.map((refusal) => refusal.status),
+          refusals.map((refusal) => refusal.json),
+          refusals.map((refusal) => refusal.omitted),
+        ],
+      );
+      return refusals.map(() => undefined);
+    }, MAX_LOOKUP_BATCH);
+  }
+
+  /** INSERTs run so far and the refusals they wrote (for tests and benchmarks). */
+  get stats(): { queries: number; refusals: number } {
+    return { queries: this.batcher.stats.batches, refusals: this.batcher.stats.items };
+  }
+
+  store(refusal: StoredRefusal): Promise<void> {
+    return this.batcher.submit(refusal);
   }
 }

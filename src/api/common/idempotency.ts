@@ -17,7 +17,7 @@ import { canonicalJson } from '../../eventstore/canonical';
 import type { Queryable } from '../../infra/database';
 import type { Runtime } from '../../infra/runtime';
 import { RUNTIME } from '../tokens';
-import { IdempotencyLookup, type StoredIdempotencyRow } from './idempotency-lookup';
+import { IdempotencyLookup, RefusalWriter, type StoredIdempotencyRow } from './idempotency-lookup';
 import { principalOf } from './auth';
 import { UNRECORDED } from './unrecorded';
 import { AppError, renderKnownError } from './errors';
@@ -179,9 +179,12 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
   private readonly logger = new Logger('idempotency');
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly lookup: IdempotencyLookup;
+  /** Refusals are written in batches too, as the look-ups are read. */
+  private readonly refusals: RefusalWriter;
 
   constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {
     this.lookup = new IdempotencyLookup(() => this.runtime.db);
+    this.refusals = new RefusalWriter(() => this.runtime.db);
   }
 
   onModuleInit(): void {
@@ -298,12 +301,8 @@ export class IdempotencyInterceptor implements NestInterceptor, OnModuleInit, On
     if (!rendered?.deterministic || rendered.body.code.startsWith('IDEMPOTENCY.')) return;
     const json = JSON.stringify(rendered.body);
     const omitted = Buffer.byteLength(json, 'utf8') > MAX_STORED_RESPONSE_BYTES;
-    await this.runtime.db
-      .none(
-        `INSERT INTO ul_idempotency (actor, key, method, path, request_hash, status, response_status, response_text, response_omitted, completed_at)
-         VALUES ($1, $2, $3, $4, $5, 'done', $6, $7, $8, now()) ON CONFLICT DO NOTHING`,
-        [actor, key, method, path, hash, rendered.status, omitted ? null : json, omitted],
-      )
+    await this.refusals
+      .store({ actor, key, method, path, requestHash: hash, status: rendered.status, json: omitted ? null : json, omitted })
       .catch((failure: unknown) => this.logger.error(`storing the refusal for key ${key} failed: ${(failure as Error).message}`));
   }
 
