@@ -141,12 +141,15 @@ async function applyInBatches(leaderboards: Leaderboards, events: RecordedEvent[
   return dump;
 }
 
+/** Up to 80 grants to up to 12 members, so a batch often holds many grants of one member and many members of one set. */
+const randomGrants = (minLength: number) =>
+  fc.array(fc.record({ member: fc.nat(11), union: fc.nat(2), points: fc.integer({ min: 1, max: 1000 }), week: fc.nat(3) }), { minLength, maxLength: 80 });
+
 describe('leaderboards in batches', () => {
   it('give the sorted sets of an event-by-event apply, however a random history is split into batches', async () => {
     await fc.assert(
       fc.asyncProperty(
-        // Up to 12 members, so a batch often holds many grants of one member and many members of one set.
-        fc.array(fc.record({ member: fc.nat(11), union: fc.nat(2), points: fc.integer({ min: 1, max: 1000 }), week: fc.nat(3) }), { minLength: 1, maxLength: 80 }),
+        randomGrants(1),
         fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 4 }),
         async (grants, sizes) => {
           const events = historyOf(grants);
@@ -191,7 +194,7 @@ describe('leaderboards caught up page by page, two scripts deep', () => {
   it('give the sorted sets of an event-by-event apply, with moves in the history and pages of any size', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ member: fc.nat(11), union: fc.nat(2), points: fc.integer({ min: 1, max: 1000 }), week: fc.nat(3) }), { minLength: 4, maxLength: 80 }),
+        randomGrants(4),
         fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 4 }),
         async (grants, sizes) => {
           const events = historyWithMoves(grants);
