@@ -61,17 +61,19 @@ const FAST_POLL_MS = 20;
 export const GATHER_MS = 20;
 /**
  * A filtered subscription (streamPrefixes, eventTypes) mostly reads pages with nothing for it
- * while other contexts are busy. Storing the checkpoint past such a page is a transaction that
- * changes nothing else, so it is put off for up to this long; the events of the next page that
- * matters, or an idle moment once this has passed, store it. A restart before that rereads the
- * pages it passed over, which are empty for it, so nothing is applied twice.
+ * while other contexts are busy, and a partition's handler answers false for pages of other
+ * partitions' streams (SubscribeOptions.handle). Storing the checkpoint past such a page is a
+ * transaction that changes nothing else, so it is put off for up to this long; the events of the
+ * next page that matters, or the first page (or idle moment) once this has passed, store it. A
+ * restart before that rereads the pages it passed over, which hold nothing for it, so nothing is
+ * applied twice.
  */
 export const EMPTY_CHECKPOINT_DEFER_MS = 250;
 /**
- * A subscription whose last reads passed over events and found nothing for it (the mall's projection
- * while members check in) lengthens its gather time, doubling per such read up to this, and is back at GATHER_MS as
- * soon as a read finds something. Its first event after a quiet spell is read this much later at
- * most, while the busy contexts' subscriptions are unaffected.
+ * A subscription whose last reads passed over events and found nothing for it (the mall's
+ * projection while members check in) lengthens its gather time, doubling per such read up to
+ * this, and is back at GATHER_MS as soon as a read finds something. Its first event after a quiet
+ * spell is read this much later at most, while the busy contexts' subscriptions are unaffected.
  */
 export const IDLE_GATHER_MAX_MS = 200;
 
