@@ -847,11 +847,12 @@ async function main(): Promise<void> {
       // Load shedding off: the benchmark measures how many commands the service serves, and on
       // a shared 2-core machine the event-loop check answered 503 before the load even started.
       HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
+      ...(args.poolMax ? { DATABASE_POOL_MAX: String(args.poolMax) } : {}),
       RATE_LIMIT_PER_SECOND: '100000',
       RATE_LIMIT_BURST: '1000000',
       LOG_FORMAT: 'text',
     }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [], ...(args.serviceMain ? { mainJs: path.resolve(args.serviceMain) } : {}) });
-    log(`service: node ${args.serviceMain ?? 'dist/src/main.js'} (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=20 (default)`);
+    log(`service: node ${args.serviceMain ?? 'dist/src/main.js'} (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=${args.poolMax ?? '20 (default)'}`);
     http = new BenchHttpClient(service.url, Math.max(...args.concurrency));
     const tokens = new Map<number, string>();
     const signer = tokenService(secret);

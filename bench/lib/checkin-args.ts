@@ -25,6 +25,8 @@ export interface CheckinArgs {
   database: string | undefined;
   /** The service's main.js (default: dist/src/main.js of this build): another build, for a before/after with one benchmark. */
   serviceMain: string | undefined;
+  /** The service's DATABASE_POOL_MAX (its default, 20, when not given). */
+  poolMax: number | undefined;
 }
 
 export const CHECKIN_USAGE = `Usage: node dist/bench/checkin.js [options]
@@ -44,6 +46,7 @@ export const CHECKIN_USAGE = `Usage: node dist/bench/checkin.js [options]
   --database=NAME      reuse a fixture kept with --keep (skips the build)
   --service-main=PATH  run this main.js as the service (another build's dist/src/main.js: before/after
                        with the same benchmark code)                                   [dist/src/main.js]
+  --pool-max=N         the service's DATABASE_POOL_MAX                                  [the service's default, 20]
 Servers: DATABASE_URL, else PostgreSQL on 127.0.0.1:5432; REDIS_URL, else Redis on 127.0.0.1:6379
 (keys under a prefix of the run's own, passed to the service as REDIS_KEY_PREFIX). Needs \`npm run build\` (runs dist/src/main.js as the service).`;
 
@@ -78,6 +81,7 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
       keep: { type: 'boolean', default: false },
       database: { type: 'string' },
       'service-main': { type: 'string' },
+      'pool-max': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -111,5 +115,6 @@ export function parseCheckinArgs(argv: string[]): CheckinArgs {
     keep: values.keep,
     database: values.database,
     serviceMain: values['service-main'],
+    poolMax: values['pool-max'] === undefined ? undefined : positiveInt(values['pool-max'], 'pool-max'),
   };
 }
