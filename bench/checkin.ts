@@ -285,7 +285,7 @@ async function drainFixtureEffects(db: Database, timeoutMs = 300_000): Promise<{
   const { requested } = await db.one<{ requested: number }>(
     `SELECT count(*)::int AS requested FROM ul_events WHERE event_type = 'InsuranceGrantRequested'`,
   );
-  for (let poll = 0; ; poll += 1) {
+  for (;;) {
     const row = await db.one<{ recorded: number; outstanding: number }>(
       `SELECT count(*)::int AS recorded, (count(*) FILTER (WHERE outcome_event_id IS NULL))::int AS outstanding FROM ul_effects`,
     );

@@ -1,4 +1,5 @@
 import type { Database, DbTask } from '../infra/database';
+import type { Lease } from '../infra/leadership';
 import { START, type EventStore, type RecordedEvent, type SubscriptionHandle } from '../eventstore/event-store';
 import { inPartition, layoutOf, partitionName, SINGLE, type Partition } from './partition';
 
@@ -25,13 +26,8 @@ export async function listCheckpoints(db: Database | DbTask): Promise<Record<str
   return Object.fromEntries(rows.map((row) => [row.name, row.position]));
 }
 
-/** A leader's fence (Lease in src/infra/leadership.ts) as saveCheckpoint checks it. */
-export interface CheckpointFence {
-  /** An SQL condition, true while this process still leads; throws when it is known not to. */
-  fenceCondition(): string;
-  /** Throws the lost-leadership error when the condition is false now. */
-  fence(on: DbTask): Promise<void>;
-}
+/** What saveCheckpoint needs of a leader's lease: its fence as an SQL condition, and the check that tells a lost lease. */
+export type CheckpointFence = Pick<Lease, 'fenceCondition' | 'fence'>;
 
 /**
  * Moves a checkpoint from `from` to `to` inside the caller's transaction. The compare-and-set
