@@ -47,7 +47,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
 }
 
 /** A subscription over `log` that records every batch it stores, with the given gather and deferral. */
-function recording(log: ReturnType<typeof memoryLog>, waker: Waker, options: Pick<SubscribeOptions, 'gatherMs' | 'emptyCheckpointDeferMs'>) {
+function recording(log: ReturnType<typeof memoryLog>, waker: Waker, options: Pick<SubscribeOptions, 'gatherMs' | 'emptyCheckpointDeferMs' | 'pollIntervalMs'>) {
   const stored: Stored[] = [];
   const handle = runSubscription((read) => log.readAll(read), waker, {
     name: 'test',
@@ -161,6 +161,33 @@ describe('runSubscription', () => {
       // Only the event after the moved checkpoint, never the two the other runner applied, and no error reported.
       expect(batches).toEqual([2n]);
       expect(errors).toEqual([]);
+    } finally {
+      await handle.stop();
+    }
+  });
+
+  it('retries an empty read after a wake-up sooner than the poll interval, each time twice as late, and still finds an event a wake-up did not announce', async () => {
+    const log = memoryLog();
+    const waker = new Waker();
+    const { stored, handle } = recording(log, waker, { gatherMs: 1, pollIntervalMs: 10_000 });
+    try {
+      await until(() => log.reads.length >= 1, 'the first read');
+      // A wake-up whose event the feed does not show yet (held back behind an open transaction).
+      const wokenAtMs = Date.now();
+      waker.notify();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const reads = log.reads.filter((atMs) => atMs >= wokenAtMs);
+      // Retries at about 0, 20, 60, 140, 300 and 620 ms: a 20 ms retry made fifty in this second.
+      expect(reads.length).toBeGreaterThanOrEqual(3);
+      expect(reads.length).toBeLessThanOrEqual(12);
+      for (let index = 2; index < reads.length; index += 1) {
+        expect(reads[index]! - reads[index - 1]!).toBeGreaterThanOrEqual(reads[index - 1]! - reads[index - 2]!);
+      }
+      // The event shows up with no wake-up of its own: a retry finds it long before the poll interval.
+      log.append(true);
+      const appendedAtMs = Date.now();
+      await until(() => stored.length === 1, 'the event no wake-up announced', 5000);
+      expect(stored[0]!.atMs - appendedAtMs).toBeLessThan(5000);
     } finally {
       await handle.stop();
     }
