@@ -1,4 +1,5 @@
 import type { Queryable } from '../../infra/database';
+import { NaturalBatcher } from '../../infra/natural-batcher';
 
 /**
  * The read that routes with event-sourced idempotency make before running (is a refusal stored
@@ -10,10 +11,8 @@ import type { Queryable } from '../../infra/database';
  * The answer for a key is as fresh as a lone read would be: every lookup's query starts after
  * the lookup was asked, so a row committed before the request arrived is always seen. (A row
  * committed while the query runs may or may not be seen, exactly as for a lone read: a retry
- * racing its original is not serialised on these routes, see EventSourcedIdempotency.)
- *
- * Hand-written rather than taken from `dataloader`: that package is not a dependency, it
- * batches per tick rather than per in-flight query, and this is 60 lines.
+ * racing its original is not serialised on these routes, see EventSourcedIdempotency.) The
+ * batching is NaturalBatcher's (src/infra/natural-batcher.ts).
  */
 
 export interface StoredIdempotencyRow {
@@ -32,57 +31,6 @@ export const MAX_LOOKUP_BATCH = 500;
 
 /** One string per (actor, key), unambiguous whatever characters the actor holds. */
 const idOf = (actor: string, key: string): string => `${actor.length}:${actor}${key}`;
-
-interface Waiting<Item, Answer> {
-  item: Item;
-  resolve(answer: Answer): void;
-  reject(error: unknown): void;
-}
-
-/**
- * Natural batching: at most one batch is in flight, and the items that arrive while it runs go
- * together in the next one (up to `max`). A lone item goes at once; nothing waits on a timer.
- * `run` answers a batch's items in their order; when it throws, each item of that batch fails.
- */
-export class NaturalBatcher<Item, Answer> {
-  private waiting: Array<Waiting<Item, Answer>> = [];
-  private inFlight = false;
-  /** Batches run so far and the items they carried (for tests and benchmarks). */
-  readonly stats = { batches: 0, items: 0 };
-
-  constructor(
-    private readonly run: (items: Item[]) => Promise<Answer[]>,
-    private readonly max: number,
-  ) {}
-
-  submit(item: Item): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      if (!this.inFlight) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.inFlight = true;
-    try {
-      // Bounded: each turn takes up to `max` of the items waiting, and the loop ends when none
-      // are left; requests keep arriving only as fast as the service accepts them.
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, this.max);
-        try {
-          const answers = await this.run(batch.map((waiting) => waiting.item));
-          this.stats.batches += 1;
-          this.stats.items += batch.length;
-          batch.forEach((waiting, index) => waiting.resolve(answers[index]!));
-        } catch (error) {
-          for (const waiting of batch) waiting.reject(error);
-        }
-      }
-    } finally {
-      this.inFlight = false;
-    }
-  }
-}
 
 export class IdempotencyLookup {
   private readonly batcher: NaturalBatcher<{ actor: string; key: string }, StoredIdempotencyRow | null>;

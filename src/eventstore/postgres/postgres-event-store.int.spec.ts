@@ -511,6 +511,70 @@ describe('PostgresEventStore: projections checkpoint in the same transaction as 
   }, testTimeout());
 });
 
+describe('PostgresEventStore: stream reads gathered into one statement', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    store = new PostgresEventStore(database.db);
+    // Streams of 0 to 6 events (stream 0 is never written), and one longer than a batched read's limit.
+    await store.appendEach(
+      Array.from({ length: 40 }, (_unused, index) => ({ streamId: `reads-${index}`, events: Array.from({ length: index % 7 }, (_e, n) => event('Counted', { n })) })).filter(
+        (append) => append.events.length > 0,
+      ),
+    );
+    await store.appendToStream('reads-long', Array.from({ length: 600 }, (_e, n) => event('Counted', { n })));
+    await store.appendToStream('reads-long', Array.from({ length: 600 }, (_e, n) => event('Counted', { n: 600 + n })));
+  });
+  afterAll(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it('answers concurrent reads exactly as lone reads do, each with its own start and limit, in a few statements', async () => {
+    const asks: Array<[string, { fromRevision?: bigint; maxCount?: number; direction?: 'backwards' }]> = [
+      ...Array.from({ length: 40 }, (_unused, index): [string, { fromRevision?: bigint; maxCount?: number }] => [
+        `reads-${index}`,
+        index % 3 === 0 ? { maxCount: 1000 } : { fromRevision: BigInt(index % 4), maxCount: 1 + (index % 5) },
+      ]),
+      ['reads-5', { fromRevision: 1n, maxCount: 1000 }], // the same stream twice in one statement
+      ['reads-missing', { maxCount: 10 }],
+      ['reads-3', {}], // without maxCount a read may take 10,000 events: alone
+      ['reads-long', { maxCount: 1000 }],
+      ['reads-long', { fromRevision: 1100n, maxCount: 1000 }],
+      ['reads-long', {}], // more than a batched read's limit: alone
+      ['reads-6', { direction: 'backwards', maxCount: 2 }], // backwards: alone
+    ];
+    const lone: RecordedEvent[][] = [];
+    for (const [streamId, options] of asks) lone.push(await store.readStream(streamId, options));
+    const before = store.streamReadStats();
+    const together = await Promise.all(asks.map(([streamId, options]) => store.readStream(streamId, options)));
+    const after = store.streamReadStats();
+
+    expect(together).toEqual(lone);
+    const answerTo = (streamId: string, fromRevision?: bigint): RecordedEvent[] =>
+      lone[asks.findIndex(([id, options]) => id === streamId && options.fromRevision === fromRevision && options.maxCount !== undefined)]!;
+    expect(answerTo('reads-long').map((read) => read.revision)).toEqual(Array.from({ length: 1000 }, (_unused, n) => BigInt(n)));
+    expect(answerTo('reads-long', 1100n).map((read) => read.revision)).toEqual(Array.from({ length: 100 }, (_unused, n) => BigInt(1100 + n)));
+    expect(answerTo('reads-missing')).toEqual([]);
+    expect(answerTo('reads-6').map((read) => read.revision)).toEqual([0n, 1n, 2n, 3n, 4n, 5n]);
+    // Forward reads of at most 1,000 events are gathered (without maxCount a read may take 10,000:
+    // alone). The first leaves alone, the rest wait for it and leave in statements of at most 32.
+    const gathered = asks.filter(([, options]) => options.direction === undefined && options.maxCount !== undefined).length;
+    expect(gathered).toBeGreaterThan(30);
+    expect(after.reads - before.reads).toBe(gathered);
+    expect(after.statements - before.statements).toBeLessThanOrEqual(3);
+  });
+
+  it('sees an append made before the read was asked, even when the read waits for another statement', async () => {
+    const slow = store.readStream('reads-long', { maxCount: 1000 });
+    await store.appendToStream('reads-fresh', [event('Fresh')], { expectedRevision: 'no_stream' });
+    const [, fresh] = await Promise.all([slow, store.readStream('reads-fresh')]);
+    expect(fresh.map((read) => read.type)).toEqual(['Fresh']);
+  });
+});
+
 describe('PostgresEventStore: group appends (appendEach) and group commit', () => {
   let database: TestDatabase;
   let store: PostgresEventStore;

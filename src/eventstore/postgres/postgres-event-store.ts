@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../infra/database';
+import { NaturalBatcher } from '../../infra/natural-batcher';
 import { ConcurrencyError, EventIdConflictError, EventStoreValidationError } from '../errors';
 import {
   START,
@@ -26,6 +27,16 @@ import { clampLimit, LIMITS, prepareAppend, prepareMultiAppend, validateReadStre
 export const NOTIFY_CHANNEL = 'ul_events';
 /** A filtered read looks at most this many rows per call, so a rare filter cannot scan the whole log at once. */
 const FILTER_SCAN_ROWS = 10_000;
+/**
+ * Forward stream reads gathered into one statement (readStream): the command handler reads a
+ * stream whenever its cache cannot decide (a member's first command since the process started, a
+ * refusal to confirm), which bench:checkin measured at about one read per check-in on a fresh
+ * process. At most STREAM_READ_BATCH_MAX reads share a statement, each of at most
+ * STREAM_READ_BATCHED_LIMIT events (the command handler's page), so a statement answers at most
+ * 32,000 rows; a read that asks for more goes in a statement of its own.
+ */
+const STREAM_READ_BATCH_MAX = 32;
+const STREAM_READ_BATCHED_LIMIT = 1000;
 /** Cross-process wake-ups are coalesced to at most one NOTIFY per this interval per process. */
 const NOTIFY_MIN_INTERVAL_MS = 25;
 const LISTEN_RECONNECT_MS = 1000;
@@ -225,6 +236,13 @@ const GROUP_SCAN_MAX = 4096;
  * extends the stream's hash chain. The global feed is ordered by (transaction_id, global_position)
  * and readers only see rows below pg_snapshot_xmin, so no reader skips a slow writer's events.
  */
+/** A forward stream read waiting for its statement (readStream). */
+interface StreamRead {
+  streamId: string;
+  from: bigint;
+  limit: number;
+}
+
 export class PostgresEventStore implements EventStore {
   readonly adapterName = 'postgres';
   private readonly waker = new Waker();
@@ -244,6 +262,7 @@ export class PostgresEventStore implements EventStore {
   private readonly groupMaxBatch: number;
   private readonly groupMaxInFlight: number;
   private readonly groupCounts: GroupCommitStats = { statements: 0, appends: 0, fallbacks: 0 };
+  private readonly streamReads = new NaturalBatcher<StreamRead, RecordedEvent[]>((reads) => this.readStreamsAtOnce(reads), STREAM_READ_BATCH_MAX);
 
   constructor(
     private readonly db: Database,
@@ -638,8 +657,46 @@ export class PostgresEventStore implements EventStore {
     return error;
   }
 
+  /**
+   * Forward reads that arrive while another forward read runs go together in the next statement
+   * (natural batching: a lone read still goes at once, and each read's statement starts after it
+   * was asked, so it sees everything committed before). Backward reads and reads of more than
+   * STREAM_READ_BATCHED_LIMIT events go alone.
+   */
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    const { limit, backwards, from } = validateReadStream(streamId, options);
+    const checked = validateReadStream(streamId, options);
+    if (!checked.backwards && checked.limit <= STREAM_READ_BATCHED_LIMIT) {
+      return this.streamReads.submit({ streamId: checked.streamId, from: checked.from ?? 0n, limit: checked.limit });
+    }
+    return this.readStreamAlone(checked);
+  }
+
+  /** Reads counted since this store was made: statements and the stream reads they carried (see readStream). */
+  streamReadStats(): Readonly<{ statements: number; reads: number }> {
+    return { statements: this.streamReads.stats.batches, reads: this.streamReads.stats.items };
+  }
+
+  private async readStreamsAtOnce(reads: StreamRead[]): Promise<RecordedEvent[][]> {
+    if (reads.length === 1) {
+      const [read] = reads as [StreamRead];
+      return [await this.readStreamAlone({ streamId: read.streamId, from: read.from, limit: read.limit, backwards: false })];
+    }
+    // One index range scan per read (ul_events' (stream_id, stream_revision) key), each with its own limit.
+    const rows = await this.db.any<EventRow & { ord: string }>(
+      `SELECT r.ord, e.* FROM unnest($1::text[], $2::bigint[], $3::int[]) WITH ORDINALITY AS r(stream_id, from_revision, max_count, ord)
+        CROSS JOIN LATERAL (
+          SELECT ${EVENT_COLUMNS} FROM ul_events
+           WHERE stream_id = r.stream_id AND stream_revision >= r.from_revision
+           ORDER BY stream_revision ASC LIMIT r.max_count) e
+        ORDER BY r.ord, e.stream_revision`,
+      [reads.map((read) => read.streamId), reads.map((read) => read.from.toString()), reads.map((read) => read.limit)],
+    );
+    const answers: RecordedEvent[][] = reads.map(() => []);
+    for (const row of rows) answers[Number(row.ord) - 1]!.push(toRecordedEvent(row));
+    return answers;
+  }
+
+  private async readStreamAlone({ streamId, limit, backwards, from }: ReturnType<typeof validateReadStream>): Promise<RecordedEvent[]> {
     const rows = await this.db.any<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM ul_events
         WHERE stream_id = $1 AND ($2::bigint IS NULL OR stream_revision ${backwards ? '<=' : '>='} $2::bigint)
