@@ -238,6 +238,8 @@ interface CommandRun {
   baseline: { rowsPerS: number; latency: LatencySummary; cpuHostPct: number; postgresPct: number; benchPct: number };
   /** GET /health at the same concurrency through the same service: the framework's floor (see measureFloor). */
   floor: { requestsPerS: number; latency: LatencySummary; serviceCpuMsPerRequest: number };
+  /** One INSERT per request through a bare Fastify server: the HTTP ceiling (see measureCeiling). */
+  ceiling: { requestsPerS: number; latency: LatencySummary; serverCpuMsPerRequest: number };
 }
 
 interface LoadContext {
@@ -252,6 +254,8 @@ interface LoadContext {
   memberToken(index: number): Promise<string>;
   adminToken: string;
   service: ServiceProcess;
+  /** The bare Fastify server of measureCeiling and a client of its own. */
+  bare: { process: ServiceProcess; http: BenchHttpClient };
   redisPid: number;
 }
 
@@ -337,7 +341,7 @@ async function serviceLag(ctx: LoadContext): Promise<CommandRun['service']> {
 /** Numbers the runs of one benchmark, so that no two runs (the warm-up and a run at the same concurrency) share an idempotency key. */
 let runsStarted = 0;
 
-async function runCommands(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<Omit<CommandRun, 'baseline' | 'floor'>> {
+async function runCommands(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<Omit<CommandRun, 'baseline' | 'floor' | 'ceiling'>> {
   await gate.wait();
   runsStarted += 1;
   const run = runsStarted;
@@ -493,6 +497,33 @@ async function measureFloor(ctx: LoadContext, concurrency: number, durationMs: n
   };
 }
 
+/**
+ * The HTTP ceiling: the same INSERT as the baseline, one per request, through a bare Fastify
+ * server (bench/lib/bare-insert-server.ts: no NestJS, no token, no rate limit, no logging) at the
+ * same concurrency with the same HTTP client. No service that answers each command over HTTP
+ * with at least one PostgreSQL round trip reaches more than this on the machine, unless it
+ * batches across requests; it tells how much of the gap to plain INSERTs HTTP alone takes.
+ */
+async function measureCeiling(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['ceiling']> {
+  await gate.wait();
+  const before = processesCpuSeconds([ctx.bare.process.pid]);
+  const load = await runLoad({
+    concurrency,
+    durationMs,
+    operation: async () => {
+      const answer = await ctx.bare.http.request('POST', '/insert', { body: baselineRow(ctx.tree, ctx.members) });
+      if (answer.status !== 201) throw new Error(`the bare server answered ${answer.status}: ${answer.body}`);
+      return 1;
+    },
+  });
+  const serverS = cpuSecondsBetween(before, processesCpuSeconds([ctx.bare.process.pid]));
+  return {
+    requestsPerS: load.operations / load.elapsedS,
+    latency: summarise(load.latenciesMs),
+    serverCpuMsPerRequest: load.operations > 0 ? (1000 * serverS) / load.operations : 0,
+  };
+}
+
 async function runBaseline(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['baseline']> {
   await gate.wait();
   const pgPids = await postgresPids(ctx.db);
@@ -553,12 +584,14 @@ async function measureLeaderboards(ctx: LoadContext, requests: number, gate: Qui
   };
   let sample = '';
   const rows: BoardRow[] = [];
+  // Tokens are signed before the clock starts: a first request for a member must not time its signing.
+  const tokens = await Promise.all(Array.from({ length: Math.max(requests, LEADERBOARD_WARMUP) }, () => ctx.memberToken(randomIndex())));
   await gate.wait();
   rows.push({
     label: `top-100 of ${province} (all time)`,
     over: 'HTTP GET /v1/leaderboards/:orgId',
-    latency: await timeSequential(requests, async () => {
-      const answer = await ctx.http.request('GET', `/v1/leaderboards/${province}?period=all&top=100`, { token: await ctx.memberToken(randomIndex()) });
+    latency: await timeSequential(requests, async (i) => {
+      const answer = await ctx.http.request('GET', `/v1/leaderboards/${province}?period=all&top=100`, { token: tokens[i]! });
       expectOk(answer, 'GET /v1/leaderboards');
       if (!sample) {
         const body = JSON.parse(answer.body) as { entries: Array<{ points: number; rank: number; name: string | null }> };
@@ -585,8 +618,8 @@ async function measureLeaderboards(ctx: LoadContext, requests: number, gate: Qui
   rows.push({
     label: `my rank in ${province} (all time)`,
     over: 'HTTP GET /v1/me/rank',
-    latency: await timeSequential(requests, async () => {
-      const answer = await ctx.http.request('GET', `/v1/me/rank?orgId=${province}&period=all`, { token: await ctx.memberToken(randomIndex()) });
+    latency: await timeSequential(requests, async (i) => {
+      const answer = await ctx.http.request('GET', `/v1/me/rank?orgId=${province}&period=all`, { token: tokens[i]! });
       expectOk(answer, 'GET /v1/me/rank');
     }),
   });
@@ -644,6 +677,30 @@ function printRuns(runs: CommandRun[]): void {
     ),
   );
   for (const run of runs) log(`  ${run.concurrency} clients: 409s ${countsText(run.expected409)}; other non-201: ${countsText(run.otherStatuses)}`);
+  log();
+  log('## What HTTP leaves on this machine: the floor (GET /health through the service) and the ceiling (a bare Fastify server, one INSERT a request)');
+  log(
+    formatTable(
+      ['clients', 'INSERT rows/s', 'ceiling req/s', 'ceiling p99', 'ceiling / INSERT', 'floor req/s', 'floor p99', 'floor / INSERT', 'commands/s', 'commands / INSERT', 'commands / ceiling'],
+      runs.map((run) => {
+        const commandsPerS = run.all.count / run.elapsedS;
+        return [
+          String(run.concurrency),
+          fmtInt(run.baseline.rowsPerS),
+          fmtInt(run.ceiling.requestsPerS),
+          fmtMs(run.ceiling.latency.p99),
+          fmtRatio(run.ceiling.requestsPerS / run.baseline.rowsPerS),
+          fmtInt(run.floor.requestsPerS),
+          fmtMs(run.floor.latency.p99),
+          fmtRatio(run.floor.requestsPerS / run.baseline.rowsPerS),
+          fmtInt(commandsPerS),
+          fmtRatio(commandsPerS / run.baseline.rowsPerS),
+          fmtRatio(commandsPerS / run.ceiling.requestsPerS),
+        ];
+      }),
+    ),
+  );
+  log('ceiling: bench/lib/bare-insert-server.ts, the baseline\'s INSERT behind a bare Fastify route (no NestJS, token, rate limit or log); floor: one SELECT 1 and one Redis PING through the whole service.');
   log();
   log('## Projection lag and CPU');
   const lagCell = (figures: LagFigures): string => (figures.lagsMs.length ? `${fmtMs(summarise(figures.lagsMs).p50)} / ${fmtMs(summarise(figures.lagsMs).p99)}` : '-');
@@ -749,11 +806,17 @@ async function main(): Promise<void> {
   let redisPrefix = `ul-bench-${RUN_TAG}:`;
   let service: ServiceProcess | undefined;
   let http: BenchHttpClient | undefined;
+  let bare: { process: ServiceProcess; http: BenchHttpClient } | undefined;
   let failed = false;
 
   const cleanup = async (): Promise<void> => {
     http?.close();
     http = undefined;
+    if (bare) {
+      bare.http.close();
+      await bare.process.stop();
+      bare = undefined;
+    }
     if (service) {
       const code = await service.stop();
       if (code !== 0) log(`service exited with code ${code}`);
@@ -829,13 +892,11 @@ async function main(): Promise<void> {
     await db.none(BASELINE_TABLE_SQL);
 
     // The service
+    const benchDbUrl = new URL(server.adminUrl);
+    benchDbUrl.pathname = `/${dbName}`;
     const t0 = process.hrtime.bigint();
     service = await startService({
-      DATABASE_URL: (() => {
-        const url = new URL(server.adminUrl);
-        url.pathname = `/${dbName}`;
-        return url.toString();
-      })(),
+      DATABASE_URL: benchDbUrl.toString(),
       REDIS_URL: redisTarget,
       REDIS_KEY_PREFIX: redisPrefix,
       HOST: '127.0.0.1',
@@ -854,6 +915,8 @@ async function main(): Promise<void> {
     }, { nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [], ...(args.serviceMain ? { mainJs: path.resolve(args.serviceMain) } : {}) });
     log(`service: node ${args.serviceMain ?? 'dist/src/main.js'} (pid ${service.pid}) listening on ${service.url} after ${seconds(msSince(t0))}; pool DATABASE_POOL_MAX=${args.poolMax ?? '20 (default)'}`);
     http = new BenchHttpClient(service.url, Math.max(...args.concurrency));
+    const bareProcess = await startService({ DATABASE_URL: benchDbUrl.toString(), HOST: '127.0.0.1', PORT: '0' }, { mainJs: path.resolve(__dirname, 'lib/bare-insert-server.js') });
+    bare = { process: bareProcess, http: new BenchHttpClient(bareProcess.url, Math.max(...args.concurrency)) };
     const tokens = new Map<number, string>();
     const signer = tokenService(secret);
     const ctx: LoadContext = {
@@ -865,6 +928,7 @@ async function main(): Promise<void> {
       members,
       quizzes: [],
       service,
+      bare,
       redisPid: Number(await redisInfo(redis, 'process_id')),
       adminToken: await signer.sign({ sub: 'bench-admin', role: 'admin', org: tree.province }, { ttlSeconds: 24 * 3600 }),
       async memberToken(index) {
@@ -916,7 +980,8 @@ async function main(): Promise<void> {
       const commands = await runCommands(ctx, concurrency, args.seconds * 1000, gate);
       const baseline = await runBaseline(ctx, concurrency, args.seconds * 1000, gate);
       const floor = await measureFloor(ctx, concurrency, Math.min(5, args.seconds) * 1000, gate);
-      const run: CommandRun = { ...commands, baseline, floor };
+      const ceiling = await measureCeiling(ctx, concurrency, Math.min(5, args.seconds) * 1000, gate);
+      const run: CommandRun = { ...commands, baseline, floor, ceiling };
       runs.push(run);
       log(
         `  ${concurrency} clients: ${fmtInt(run.all.count / run.elapsedS)} commands/s (p50 ${fmtMs(run.all.p50)} ms, p99 ${fmtMs(run.all.p99)} ms) vs ` +
@@ -925,6 +990,10 @@ async function main(): Promise<void> {
       log(
         `  ${concurrency} clients: floor GET /health ${fmtInt(floor.requestsPerS)} requests/s (p50 ${fmtMs(floor.latency.p50)} ms, p99 ${fmtMs(floor.latency.p99)} ms, ` +
           `service CPU ${floor.serviceCpuMsPerRequest.toFixed(2)} ms/request) = ${fmtRatio(floor.requestsPerS / baseline.rowsPerS)} of INSERTs; commands at ${fmtRatio(run.all.count / run.elapsedS / floor.requestsPerS)} of the floor`,
+      );
+      log(
+        `  ${concurrency} clients: HTTP ceiling (bare Fastify, one INSERT a request) ${fmtInt(ceiling.requestsPerS)} requests/s (p50 ${fmtMs(ceiling.latency.p50)} ms, ` +
+          `p99 ${fmtMs(ceiling.latency.p99)} ms, server CPU ${ceiling.serverCpuMsPerRequest.toFixed(2)} ms/request) = ${fmtRatio(ceiling.requestsPerS / baseline.rowsPerS)} of INSERTs`,
       );
       if (run.serverErrors > 0) failed = true;
     }
