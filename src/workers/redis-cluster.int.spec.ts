@@ -72,7 +72,8 @@ describe('leaderboards on a Redis Cluster', () => {
         await plain.close();
 
         const prefix = `{ul-test-lb-${randomBytes(3).toString('hex')}}:`;
-        const boards = new Leaderboards(clients.commands, prefix, clients.queries);
+        // The grants are of week 2026-W49: the boards' clock stands in that week, so it has not ended.
+        const boards = new Leaderboards(clients.commands, prefix, clients.queries, 1, { clock: () => new Date('2026-11-30T12:00:00+08:00') });
         await boards.apply([organisation('p', null, 1n), organisation('u', 'p', 2n), grant('m-1', 'u', 5, 3n), grant('m-2', 'u', 7, 4n)], -1n, 4n);
         expect(await boards.top('p', 'all', '', 10)).toEqual([
           { memberId: 'm-2', points: 7, rank: 1 },

@@ -59,7 +59,8 @@ async function score(orgId: string, period: 'week' | 'all', at: Date, memberId: 
   return rank === null ? null : points;
 }
 
-const lastWeek = (): Date => new Date(Date.now() - 10 * DAY_MS);
+/** Seven days ago: always in the previous ISO week, whose boards are still kept (older weeks' are not written). */
+const lastWeek = (): Date => new Date(Date.now() - 7 * DAY_MS);
 
 let m1: string;
 let m2: string;
@@ -82,8 +83,8 @@ beforeAll(async () => {
   }
   for (const org of ['p-1', 'c-1', 'c-2', 'u-a', 'u-b', 'u-c', 'p-9']) tokens[org] = await app.token(`admin-${org}`, 'admin', org);
   tokens.auditor = await app.token('auditor-1', 'auditor', 'p-1');
-  // m1 was activated and checked in ten days ago (a past week), and checks in today.
-  offsetMs = -10 * DAY_MS;
+  // m1 was activated and checked in seven days ago (last week), and checks in today.
+  offsetMs = -7 * DAY_MS;
   m1 = await enrol(301, '甲', 'u-a');
   offsetMs = 0;
   await checkIn(m1);
@@ -146,7 +147,7 @@ describe('a transfer between grassroots unions', () => {
     expect(await score('p-1', 'week', new Date(), m1)).toBe(weekAtP1); // The common ancestor keeps it.
     expect(await score('u-c', 'all', new Date(), m1)).toBe(allAtUa);
     expect(await score('u-a', 'all', new Date(), m1)).toBeNull();
-    // Ten days ago the member earned at u-a: that week stays there.
+    // Seven days ago the member earned at u-a: that week stays there.
     expect(await score('u-a', 'week', lastWeek(), m1)).toBe(pastAtUa);
     expect(await score('u-c', 'week', lastWeek(), m1)).toBeNull();
     // Points earned from now on go to the new unit's boards.

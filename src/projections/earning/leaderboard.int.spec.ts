@@ -5,7 +5,7 @@ import { testTimeout } from '../../../test/support/wait-for';
 import { START, type ReadAllResult, type RecordedEvent } from '../../eventstore/event-store';
 import { CheckpointMovedError } from '../runner';
 import { SINGLE } from '../partition';
-import { Leaderboards } from './leaderboard';
+import { Leaderboards, oldestKeptPeriods } from './leaderboard';
 
 /**
  * The leaderboards apply a batch as one Lua script: increments folded per (set, member), written
@@ -33,9 +33,12 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-function boards(prefix = `ul-test-lb-${randomUUID().slice(0, 8)}:`): Leaderboards {
+/** The histories below grant points in weeks 40 to 43 of 2026; the boards' clock stands at the start of week 40, when none has ended. */
+const HISTORY_NOW = new Date('2026-09-28T00:00:00+08:00');
+
+function boards(prefix = `ul-test-lb-${randomUUID().slice(0, 8)}:`, now: Date = HISTORY_NOW): Leaderboards {
   prefixes.push(prefix);
-  return new Leaderboards(redis, prefix);
+  return new Leaderboards(redis, prefix, redis, 1, { clock: () => now });
 }
 
 const ORGS: Array<[string, string | null]> = [
@@ -186,6 +189,128 @@ describe('leaderboards in batches', () => {
     // The same batch from the right place goes through.
     await leaderboards.apply(grants, 6n, 100n);
     expect(await leaderboards.rankOf('p', 'all', '', 'm19')).toMatchObject({ points: 10 });
+    await leaderboards.close();
+  });
+});
+
+describe('leaderboards of past periods', () => {
+  // Monday 2026-11-30 in Shanghai: week 2026-W49, month 2026-11, year 2026.
+  const NOW = new Date('2026-11-30T10:00:00+08:00');
+  const grant = (memberId: string, orgId: string, points: number, periods: { week: string; month: string; year: string }, position: number): RecordedEvent => ({
+    eventId: randomUUID(),
+    streamId: `member-${memberId}`,
+    revision: 0n,
+    type: 'PointsGranted',
+    schemaVersion: 1,
+    data: { memberId, orgId, points, periods } as unknown as RecordedEvent['data'],
+    metadata: { occurredAt: NOW.toISOString() },
+    recordedAt: NOW,
+    globalPosition: BigInt(position),
+  });
+  const registrations = ORGS.map(([orgId, parentId], index): RecordedEvent => ({
+    eventId: randomUUID(),
+    streamId: `org-${orgId}`,
+    revision: 0n,
+    type: 'OrganisationRegistered',
+    schemaVersion: 1,
+    data: { orgId, parentId } as RecordedEvent['data'],
+    metadata: { occurredAt: NOW.toISOString() },
+    recordedAt: NOW,
+    globalPosition: BigInt(index + 1),
+  }));
+  // Boards are kept for their period and the next one: at NOW, weeks from 2026-W48, months from 2026-10.
+  const grants = [
+    grant('m1', 'p-c1-u1', 2, { week: '2026-W36', month: '2026-09', year: '2026' }, 9), // week and month no longer kept
+    grant('m1', 'p-c1-u1', 5, { week: '2026-W47', month: '2026-11', year: '2026' }, 10), // week no longer kept
+    grant('m1', 'p-c1-u1', 7, { week: '2026-W48', month: '2026-11', year: '2026' }, 11), // last week: kept
+    grant('m1', 'p-c1-u1', 11, { week: '2026-W49', month: '2026-11', year: '2026' }, 12), // this week
+  ];
+
+  it('keep the previous week, month and year, across the turn of a year too', () => {
+    expect(oldestKeptPeriods(NOW)).toEqual({ week: '2026-W48', month: '2026-10', year: '2025' });
+    // Monday 4 January 2027 in Shanghai: ISO week 2027-W01; 2026 has 53 ISO weeks.
+    expect(oldestKeptPeriods(new Date('2027-01-04T08:00:00+08:00'))).toEqual({ week: '2026-W53', month: '2026-12', year: '2026' });
+    // Sunday night in Shanghai is still the week that began on the Monday before.
+    expect(oldestKeptPeriods(new Date('2026-12-06T23:30:00+08:00'))).toEqual({ week: '2026-W48', month: '2026-11', year: '2025' });
+  });
+
+  async function expectBoards(leaderboards: Leaderboards): Promise<void> {
+    const pointsIn = async (period: 'week' | 'month' | 'year' | 'all', periodKey: string, orgId = 'p'): Promise<number> =>
+      (await leaderboards.rankOf(orgId, period, periodKey, 'm1')).points;
+    expect(await pointsIn('all', '')).toBe(25);
+    expect(await pointsIn('year', '2026')).toBe(25);
+    expect(await pointsIn('month', '2026-11')).toBe(23);
+    expect(await pointsIn('week', '2026-W49', 'p-c1-u1')).toBe(11);
+    expect(await pointsIn('week', '2026-W48', 'p-c1')).toBe(7);
+    // Nothing is written for a period older than the previous one when the grant is applied.
+    for (const [orgId, period, periodKey] of [
+      ['p', 'month', '2026-09'],
+      ['p-c1-u1', 'week', '2026-W36'],
+      ['p-c1', 'week', '2026-W47'],
+    ] as const) {
+      expect(await redis.exists(leaderboards.key(orgId, period, periodKey))).toBe(0);
+    }
+    // Every period board lives out its period and the next one, and then goes; the all-time boards stay.
+    const ttl = async (period: 'week' | 'month' | 'year' | 'all', periodKey: string, orgId = 'p-c1'): Promise<number> => redis.pttl(leaderboards.key(orgId, period, periodKey));
+    for (const [period, periodKey, most] of [
+      ['week', '2026-W49', 16 * 86_400_000],
+      ['week', '2026-W48', 16 * 86_400_000],
+      ['month', '2026-11', 64 * 86_400_000],
+      ['year', '2026', 734 * 86_400_000],
+    ] as const) {
+      const left = await ttl(period, periodKey);
+      expect(left).toBeGreaterThan(most - 60_000);
+      expect(left).toBeLessThanOrEqual(most);
+    }
+    expect(await ttl('all', '')).toBe(-1);
+  }
+
+  it('are not written once older than the previous period, and every period board expires a period after its own', async () => {
+    const leaderboards = boards(undefined, NOW);
+    const events = [...registrations, ...grants];
+    await leaderboards.apply(events, START, grants[grants.length - 1]!.globalPosition);
+    await expectBoards(leaderboards);
+    await leaderboards.close();
+  });
+
+  it('are not written by a batch with moves either, and the boards the moves rewrite keep a time to live', async () => {
+    const leaderboards = boards(undefined, NOW);
+    const moved = (streamId: string, type: string, data: Record<string, unknown>, position: number): RecordedEvent => ({
+      ...grants[0]!,
+      eventId: randomUUID(),
+      streamId,
+      type,
+      data: data as unknown as RecordedEvent['data'],
+      globalPosition: BigInt(position),
+    });
+    // m2 moves from u3 to u1 this week (ZINCRBY), then u1 moves from c1 to c2 (ZUNIONSTORE, which
+    // drops the time to live of the board it stores into).
+    const events = [
+      ...registrations,
+      ...grants,
+      grant('m2', 'p-c2-u3', 3, { week: '2026-W49', month: '2026-11', year: '2026' }, 13),
+      moved('member-m2', 'MemberTransferred', { memberId: 'm2', transferId: 't-1', fromOrgId: 'p-c2-u3', toOrgId: 'p-c1-u1', byAdminId: 'admin', reason: 'transfer' }, 14),
+      moved('org-p-c1-u1', 'OrganisationMoved', { orgId: 'p-c1-u1', fromParentId: 'p-c1', toParentId: 'p-c2', byAdminId: 'admin' }, 15),
+    ];
+    await leaderboards.apply(events, START, 15n);
+    const points = async (orgId: string, period: 'week' | 'month' | 'all', periodKey: string, memberId: string): Promise<number> =>
+      (await leaderboards.rankOf(orgId, period, periodKey, memberId)).points;
+    expect(await points('p-c2', 'week', '2026-W49', 'm1')).toBe(11);
+    expect(await points('p-c2', 'week', '2026-W49', 'm2')).toBe(3);
+    expect(await points('p-c2', 'month', '2026-11', 'm1')).toBe(23);
+    expect(await points('p', 'all', '', 'm1')).toBe(25);
+    // Last week's points stay where they were earned.
+    expect(await points('p-c1', 'week', '2026-W48', 'm1')).toBe(7);
+    expect(await redis.exists(leaderboards.key('p-c1-u1', 'month', '2026-09'), leaderboards.key('p-c1', 'week', '2026-W47'))).toBe(0);
+    for (const [period, periodKey, most] of [
+      ['week', '2026-W49', 16 * 86_400_000],
+      ['month', '2026-11', 64 * 86_400_000],
+    ] as const) {
+      const left = await redis.pttl(leaderboards.key('p-c2', period, periodKey));
+      expect(left).toBeGreaterThan(most - 60_000);
+      expect(left).toBeLessThanOrEqual(most);
+    }
+    expect(await redis.pttl(leaderboards.key('p-c2', 'all', ''))).toBe(-1);
     await leaderboards.close();
   });
 });

@@ -31,6 +31,15 @@ import { inPartition, partitionName, partitions, SINGLE, type Partition } from '
  * than the sum of their counts of strictly higher scores. One partition uses the tag `{lb:p0/1}`:
  * keys of the layout before partitions (`lb:*`) are not read, and the projection rebuilds into the
  * new keys by itself (`clear` removes both).
+ *
+ * Period boards are kept for their period and the one after it (the API reads the current
+ * period's; the one before is there for a "last week" board): a grant is not written to the
+ * boards of a period older than the previous one when it is applied (the all-time boards always
+ * get it), and every period board expires, each write that may have created one setting its time
+ * to live to twice the period's longest length plus two days (BOARD_TTL_MS). Before this, every
+ * past week's and month's boards stayed in Redis for good (138 bytes per member per board, so
+ * about 550 bytes a week per active member at the 4 levels), and a rebuild of a year of history
+ * wrote all of them.
  */
 
 export const LEADERBOARD_PERIODS = ['week', 'month', 'year', 'all'] as const;
@@ -39,6 +48,26 @@ export const LEADERBOARD_TOP_MAX = 100;
 export const LEADERBOARD_PROJECTION = 'leaderboard';
 export const LEADERBOARD_STREAM_PREFIXES = ['member-', 'org-'];
 export const LEADERBOARD_EVENT_TYPES = ['PointsGranted', 'OrganisationRegistered', 'OrganisationMoved', 'MemberTransferred', 'MemberParked'];
+const DAY_MS = 86_400_000;
+/**
+ * Time to live of a period's board from a write that may have created it: twice the period's
+ * longest length and 2 days. Writes happen during the period and the next one only, so a board
+ * lasts at least to the end of the period after its own and is gone two periods after that.
+ */
+export const BOARD_TTL_MS = { week: 16 * DAY_MS, month: 64 * DAY_MS, year: 734 * DAY_MS } as const;
+
+/** The oldest week, month and year whose boards are still written at `now`: the previous ones. Period keys sort in time order. */
+export function oldestKeptPeriods(now: Date): { week: string; month: string; year: string } {
+  const current = periodsOf(now);
+  const [year, month] = current.month.split('-').map(Number) as [number, number];
+  return {
+    week: periodsOf(new Date(now.getTime() - 7 * DAY_MS)).week,
+    month: month === 1 ? `${year - 1}-12` : `${year}-${String(month - 1).padStart(2, '0')}`,
+    year: String(year - 1),
+  };
+}
+/** Period boards this process remembers having given a time to live (bounded: forgotten all at once past this). */
+const EXPIRING_KEYS_MAX = 100_000;
 /** Events that move scores between boards: a batch holding one is applied by applyWithMoves. */
 const MOVE_EVENT_TYPES = new Set(['OrganisationMoved', 'MemberTransferred', 'MemberParked']);
 
@@ -182,6 +211,8 @@ interface PreparedBatch {
   readonly args: Array<string | number>;
   readonly from: bigint;
   readonly to: bigint;
+  /** Period boards the batch writes that this process has not given a time to live yet, with theirs. */
+  readonly expire: Array<[key: string, ttlMs: number]>;
 }
 
 /** The script refused a batch folded with paths of an older tree version: another process moved an organisation. */
@@ -206,6 +237,9 @@ export class Leaderboards {
   private readonly writers = new Map<number, Redis>();
   private readonly caches = new Map<number, PartitionCache>();
   private readonly layout: Partition[];
+  /** Period boards given a time to live by this process (BOARD_TTL_MS): a write to one of them sends no PEXPIRE. */
+  private readonly expiring = new Set<string>();
+  private readonly clock: () => Date;
 
   constructor(
     /** Writes, checkpoints, rebuilds: a connection that waits and retries through an outage. */
@@ -219,8 +253,11 @@ export class Leaderboards {
     private readonly queries: Redis = redis,
     /** PROJECTION_PARTITIONS: every process that reads or writes the boards must use the same. */
     partitionCount = 1,
+    /** What "now" is when deciding which periods have ended (tests fold grants of past weeks). */
+    options: { clock?: () => Date } = {},
   ) {
     this.layout = partitions(partitionCount);
+    this.clock = options.clock ?? (() => new Date());
   }
 
   get partitions(): readonly Partition[] {
@@ -401,10 +438,18 @@ export class Leaderboards {
       }
     }
     const groups = new Map<Map<string, number>, string[]>();
+    const expire: Array<[string, number]> = [];
     const toGroup = (members: Map<string, number>, key: string): void => {
       const keys = groups.get(members);
       if (keys) keys.push(key);
       else groups.set(members, [key]);
+    };
+    const oldest = oldestKeptPeriods(this.clock());
+    const toPeriodGroup = (members: Map<string, number>, orgId: string, period: (typeof PERIODS_WITH_KEYS)[number], periodKey: string): void => {
+      if (periodKey < oldest[period]) return; // Older than the previous period: no longer kept.
+      const key = this.key(orgId, period, periodKey, partition);
+      toGroup(members, key);
+      if (!this.expiring.has(key)) expire.push([key, BOARD_TTL_MS[period]]);
     };
     for (const [orgId, list] of below) {
       const all = sumOf(list);
@@ -412,7 +457,7 @@ export class Leaderboards {
       for (const period of PERIODS_WITH_KEYS) {
         const first = list[0]!.periods[period];
         if (list.every((cell) => cell.periods[period] === first)) {
-          toGroup(all, this.key(orgId, period, first, partition));
+          toPeriodGroup(all, orgId, period, first);
           continue;
         }
         const byPeriod = new Map<string, typeof list>();
@@ -421,7 +466,7 @@ export class Leaderboards {
           if (same) same.push(cell);
           else byPeriod.set(cell.periods[period], [cell]);
         }
-        for (const [periodKey, cellsOfPeriod] of byPeriod) toGroup(sumOf(cellsOfPeriod), this.key(orgId, period, periodKey, partition));
+        for (const [periodKey, cellsOfPeriod] of byPeriod) toPeriodGroup(sumOf(cellsOfPeriod), orgId, period, periodKey);
       }
     }
     const keys = [this.checkpointKey(partition), this.orgPathKey(partition), this.orgTreeKey(partition)];
@@ -431,7 +476,24 @@ export class Leaderboards {
       args.push(groupKeys.length, members.size);
       for (const [memberId, points] of members) args.push(memberId, points);
     }
-    return { keys, args, from, to };
+    return { keys, args, from, to, expire };
+  }
+
+  /**
+   * Gives period boards their time to live once the batch that wrote them has committed (a
+   * PEXPIRE is not part of the script: most batches create no board, and every write to a board
+   * that has none yet sends one, so a PEXPIRE lost with a failed round trip is sent again with the
+   * board's next write).
+   */
+  private async setExpiry(expire: ReadonlyArray<readonly [string, number]>, partition: Partition): Promise<void> {
+    if (expire.length === 0) return;
+    const pipeline = this.writerOf(partition).pipeline();
+    for (const [key, ttlMs] of expire) pipeline.pexpire(key, ttlMs);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+    if (this.expiring.size + expire.length > EXPIRING_KEYS_MAX) this.expiring.clear();
+    for (const [key] of expire) this.expiring.add(key);
   }
 
   /** Runs a prepared batch's script on the partition's writer; a refused checkpoint or tree version becomes its error. */
@@ -446,6 +508,7 @@ export class Leaderboards {
       if (tree) throw new TreeMovedError(tree[1] === '' ? null : tree[1]!);
       throw error;
     }
+    await this.setExpiry(batch.expire, partition);
   }
 
   /**
@@ -539,6 +602,8 @@ export class Leaderboards {
     const writer = this.writerOf(partition);
     const cache = this.cacheOf(partition);
     const checkpointKey = this.checkpointKey(partition);
+    /** Every period board the batch may write, with its time to live: ZUNIONSTORE drops a board's, so all get theirs again. */
+    const periodBoards = new Map<string, number>();
     await writer.watch(checkpointKey);
     try {
       const [raw, treeVersion] = await writer.mget(checkpointKey, this.orgTreeKey(partition));
@@ -547,14 +612,15 @@ export class Leaderboards {
       this.checkTreeVersion(partition, treeVersion ?? null);
       const multi = writer.multi();
       let moved = false;
+      const oldest = oldestKeptPeriods(this.clock());
       for (const event of events) {
         if (event.type === 'OrganisationMoved') {
-          await this.moveOrganisation(multi, event, partition);
+          await this.moveOrganisation(multi, event, partition, periodBoards);
           moved = true;
           continue;
         }
         if (event.type === 'MemberTransferred' || event.type === 'MemberParked') {
-          await this.moveMember(multi, event, partition);
+          await this.moveMember(multi, event, partition, periodBoards);
           continue;
         }
         if (event.type === 'OrganisationRegistered') {
@@ -568,9 +634,12 @@ export class Leaderboards {
         if (event.type !== 'PointsGranted') continue;
         const grant = event.data as unknown as PointsGrantedData;
         for (const orgId of await this.pathOf(grant.orgId, partition)) {
-          for (const period of LEADERBOARD_PERIODS) {
-            const periodKey = period === 'all' ? '' : grant.periods[period];
-            multi.zincrby(this.key(orgId, period, periodKey, partition), grant.points, grant.memberId);
+          multi.zincrby(this.key(orgId, 'all', '', partition), grant.points, grant.memberId);
+          for (const period of PERIODS_WITH_KEYS) {
+            if (grant.periods[period] < oldest[period]) continue; // Older than the previous period: no longer kept.
+            const key = this.key(orgId, period, grant.periods[period], partition);
+            multi.zincrby(key, grant.points, grant.memberId);
+            periodBoards.set(key, BOARD_TTL_MS[period]);
           }
         }
       }
@@ -590,25 +659,36 @@ export class Leaderboards {
     } finally {
       await writer.unwatch();
     }
+    await this.setExpiry([...periodBoards], partition);
   }
 
-  /** The keys of the current periods at `occurredAt` (and all time): what a move carries; past periods stay where they were earned. */
-  private currentKeys(orgId: string, occurredAt: string, partition: Partition): string[] {
+  /**
+   * The keys of the current periods at `occurredAt` (and all time): what a move carries; past
+   * periods stay where they were earned. The period boards are recorded in `periodBoards` with
+   * their time to live. (A move replayed once its period is no longer kept finds no board of that
+   * period, none having been written, and writes none.)
+   */
+  private currentKeys(orgId: string, occurredAt: string, partition: Partition, periodBoards: Map<string, number>): string[] {
     const periods = periodsOf(new Date(occurredAt));
-    return LEADERBOARD_PERIODS.map((period) => this.key(orgId, period, period === 'all' ? '' : periods[period], partition));
+    return LEADERBOARD_PERIODS.map((period) => {
+      if (period === 'all') return this.key(orgId, period, '', partition);
+      const key = this.key(orgId, period, periods[period], partition);
+      periodBoards.set(key, BOARD_TTL_MS[period]);
+      return key;
+    });
   }
 
   /** A member changed unit: their scores of the current periods leave the boards off their new path and join those on it. */
-  private async moveMember(multi: ReturnType<Redis['multi']>, event: RecordedEvent, partition: Partition): Promise<void> {
+  private async moveMember(multi: ReturnType<Redis['multi']>, event: RecordedEvent, partition: Partition, periodBoards: Map<string, number>): Promise<void> {
     const { memberId, fromOrgId, toOrgId } = (event as unknown as { data: Extract<MemberEvent, { type: 'MemberTransferred' | 'MemberParked' }>['data'] }).data;
     const fromPath = await this.pathOf(fromOrgId, partition);
     const toPath = await this.pathOf(toOrgId, partition);
     const leaving = fromPath.filter((orgId) => !toPath.includes(orgId));
     const joining = toPath.filter((orgId) => !fromPath.includes(orgId));
     const at = event.metadata.occurredAt;
-    const source = this.currentKeys(fromOrgId, at, partition);
-    const leavingKeys = leaving.map((orgId) => this.currentKeys(orgId, at, partition));
-    const joiningKeys = joining.map((orgId) => this.currentKeys(orgId, at, partition));
+    const source = this.currentKeys(fromOrgId, at, partition, periodBoards);
+    const leavingKeys = leaving.map((orgId) => this.currentKeys(orgId, at, partition, periodBoards));
+    const joiningKeys = joining.map((orgId) => this.currentKeys(orgId, at, partition, periodBoards));
     source.forEach((sourceKey, index) => {
       const keys = [sourceKey, ...leavingKeys.map((keysOf) => keysOf[index]!), ...joiningKeys.map((keysOf) => keysOf[index]!)];
       multi.eval(MOVE_MEMBER_SCRIPT, keys.length, ...keys, memberId, String(leaving.length));
@@ -620,7 +700,7 @@ export class Leaderboards {
    * subtree's members) are taken off the ancestors it leaves and added to those it joins, and the
    * paths of the whole subtree are rewritten.
    */
-  private async moveOrganisation(multi: ReturnType<Redis['multi']>, event: RecordedEvent, partition: Partition): Promise<void> {
+  private async moveOrganisation(multi: ReturnType<Redis['multi']>, event: RecordedEvent, partition: Partition, periodBoards: Map<string, number>): Promise<void> {
     const { orgId, toParentId } = (event as unknown as OrganisationMoved).data;
     await this.loadAllPaths(partition);
     const oldPath = await this.pathOf(orgId, partition);
@@ -628,15 +708,15 @@ export class Leaderboards {
     const leaving = oldPath.filter((id) => !newPath.includes(id));
     const joining = newPath.filter((id) => !oldPath.includes(id));
     const at = event.metadata.occurredAt;
-    const own = this.currentKeys(orgId, at, partition);
+    const own = this.currentKeys(orgId, at, partition, periodBoards);
     own.forEach((orgKey, index) => {
       for (const ancestor of leaving) {
-        const key = this.currentKeys(ancestor, at, partition)[index]!;
+        const key = this.currentKeys(ancestor, at, partition, periodBoards)[index]!;
         multi.zunionstore(key, 2, key, orgKey, 'WEIGHTS', 1, -1);
         multi.zremrangebyscore(key, '-inf', 0);
       }
       for (const ancestor of joining) {
-        const key = this.currentKeys(ancestor, at, partition)[index]!;
+        const key = this.currentKeys(ancestor, at, partition, periodBoards)[index]!;
         multi.zunionstore(key, 2, key, orgKey);
       }
     });
