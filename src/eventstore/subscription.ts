@@ -51,8 +51,8 @@ const RETRY_BACKOFF_MAX_MS = 10_000;
  * service made its dozen subscriptions send over a thousand feed queries in two seconds. Doubling
  * keeps the first retries as prompt and makes about seven reads of the window.
  */
-export const FAST_POLL_WINDOW_MS = 2000;
-export const FAST_POLL_MS = 20;
+const FAST_POLL_WINDOW_MS = 2000;
+const FAST_POLL_MS = 20;
 
 /**
  * Under load every append wakes every subscription, and a subscription that reads at each wake-up

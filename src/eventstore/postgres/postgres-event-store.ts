@@ -37,6 +37,13 @@ const FILTER_SCAN_ROWS = 10_000;
  */
 const STREAM_READ_BATCH_MAX = 32;
 const STREAM_READ_BATCHED_LIMIT = 1000;
+/** A forward stream read waiting for its statement (readStream). */
+interface StreamRead {
+  streamId: string;
+  from: bigint;
+  limit: number;
+}
+
 /** Cross-process wake-ups are coalesced to at most one NOTIFY per this interval per process. */
 const NOTIFY_MIN_INTERVAL_MS = 25;
 const LISTEN_RECONNECT_MS = 1000;
@@ -236,13 +243,6 @@ const GROUP_SCAN_MAX = 4096;
  * extends the stream's hash chain. The global feed is ordered by (transaction_id, global_position)
  * and readers only see rows below pg_snapshot_xmin, so no reader skips a slow writer's events.
  */
-/** A forward stream read waiting for its statement (readStream). */
-interface StreamRead {
-  streamId: string;
-  from: bigint;
-  limit: number;
-}
-
 export class PostgresEventStore implements EventStore {
   readonly adapterName = 'postgres';
   private readonly waker = new Waker();

@@ -253,7 +253,7 @@ export class Leaderboards {
     private readonly queries: Redis = redis,
     /** PROJECTION_PARTITIONS: every process that reads or writes the boards must use the same. */
     partitionCount = 1,
-    /** What "now" is when deciding which periods have ended (tests fold grants of past weeks). */
+    /** What "now" is when deciding which periods are still kept (tests fold grants of past weeks). */
     options: { clock?: () => Date } = {},
   ) {
     this.layout = partitions(partitionCount);
