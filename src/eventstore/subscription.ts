@@ -62,7 +62,7 @@ const FAST_POLL_MS = 20;
  * and the events appended meanwhile become one batch. An event appended to an idle log is read at
  * once; the price under load is at most GATHER_MS of extra projection lag. 50 ms rather than 20:
  * in alternating bench:checkin runs it cut the service's statements per command at 16 clients
- * from 2.44-2.50 to 2.03-2.07, for 15-40 ms more projection lag at p99 (docs/EVENT-STORE.md).
+ * from 2.44-2.50 to 2.03-2.07, with 5-69 ms more ledger lag at p99 (docs/EVENT-STORE.md).
  */
 export const GATHER_MS = 50;
 /**
