@@ -237,9 +237,16 @@ interface CommandRun {
   service: { ledgerP99: number | null; leaderboardP99: number | null; ledgerP50: number | null; leaderboardP50: number | null };
   baseline: { rowsPerS: number; latency: LatencySummary; cpuHostPct: number; postgresPct: number; benchPct: number };
   /** GET /health at the same concurrency through the same service: the framework's floor (see measureFloor). */
-  floor: { requestsPerS: number; latency: LatencySummary; serviceCpuMsPerRequest: number };
+  floor: RequestRun;
   /** One INSERT per request through a bare Fastify server: the HTTP ceiling (see measureCeiling). */
-  ceiling: { requestsPerS: number; latency: LatencySummary; serverCpuMsPerRequest: number };
+  ceiling: RequestRun;
+}
+
+/** One kind of request at one concurrency, with the CPU its server spent per request (from /proc). */
+interface RequestRun {
+  requestsPerS: number;
+  latency: LatencySummary;
+  serverCpuMsPerRequest: number;
 }
 
 interface LoadContext {
@@ -477,24 +484,11 @@ function baselineRow(tree: OrgTree, members: number): [string, string, string] {
  * round trip (SELECT 1) and one Redis round trip (PING), against an accepted command's JWT check,
  * rate limit, idempotency look-up and append. Commands/s can come near this, never above it.
  */
-async function measureFloor(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['floor']> {
-  await gate.wait();
-  const before = processesCpuSeconds([ctx.service.pid]);
-  const load = await runLoad({
-    concurrency,
-    durationMs,
-    operation: async () => {
-      const answer = await ctx.http.request('GET', '/health');
-      if (answer.status !== 200) throw new Error(`GET /health answered ${answer.status}: ${answer.body}`);
-      return 1;
-    },
+function measureFloor(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<RequestRun> {
+  return measureRequests(ctx.service.pid, concurrency, durationMs, gate, async () => {
+    const answer = await ctx.http.request('GET', '/health');
+    if (answer.status !== 200) throw new Error(`GET /health answered ${answer.status}: ${answer.body}`);
   });
-  const serviceS = cpuSecondsBetween(before, processesCpuSeconds([ctx.service.pid]));
-  return {
-    requestsPerS: load.operations / load.elapsedS,
-    latency: summarise(load.latenciesMs),
-    serviceCpuMsPerRequest: load.operations > 0 ? (1000 * serviceS) / load.operations : 0,
-  };
 }
 
 /**
@@ -504,19 +498,26 @@ async function measureFloor(ctx: LoadContext, concurrency: number, durationMs: n
  * with at least one PostgreSQL round trip reaches more than this on the machine, unless it
  * batches across requests; it tells how much of the gap to plain INSERTs HTTP alone takes.
  */
-async function measureCeiling(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<CommandRun['ceiling']> {
+function measureCeiling(ctx: LoadContext, concurrency: number, durationMs: number, gate: QuietGate): Promise<RequestRun> {
+  return measureRequests(ctx.bare.process.pid, concurrency, durationMs, gate, async () => {
+    const answer = await ctx.bare.http.request('POST', '/insert', { body: baselineRow(ctx.tree, ctx.members) });
+    if (answer.status !== 201) throw new Error(`the bare server answered ${answer.status}: ${answer.body}`);
+  });
+}
+
+/** `request` from `concurrency` clients for `durationMs`, and the CPU of the process `serverPid` per request. */
+async function measureRequests(serverPid: number, concurrency: number, durationMs: number, gate: QuietGate, request: () => Promise<void>): Promise<RequestRun> {
   await gate.wait();
-  const before = processesCpuSeconds([ctx.bare.process.pid]);
+  const before = processesCpuSeconds([serverPid]);
   const load = await runLoad({
     concurrency,
     durationMs,
     operation: async () => {
-      const answer = await ctx.bare.http.request('POST', '/insert', { body: baselineRow(ctx.tree, ctx.members) });
-      if (answer.status !== 201) throw new Error(`the bare server answered ${answer.status}: ${answer.body}`);
+      await request();
       return 1;
     },
   });
-  const serverS = cpuSecondsBetween(before, processesCpuSeconds([ctx.bare.process.pid]));
+  const serverS = cpuSecondsBetween(before, processesCpuSeconds([serverPid]));
   return {
     requestsPerS: load.operations / load.elapsedS,
     latency: summarise(load.latenciesMs),
@@ -989,7 +990,7 @@ async function main(): Promise<void> {
       );
       log(
         `  ${concurrency} clients: floor GET /health ${fmtInt(floor.requestsPerS)} requests/s (p50 ${fmtMs(floor.latency.p50)} ms, p99 ${fmtMs(floor.latency.p99)} ms, ` +
-          `service CPU ${floor.serviceCpuMsPerRequest.toFixed(2)} ms/request) = ${fmtRatio(floor.requestsPerS / baseline.rowsPerS)} of INSERTs; commands at ${fmtRatio(run.all.count / run.elapsedS / floor.requestsPerS)} of the floor`,
+          `service CPU ${floor.serverCpuMsPerRequest.toFixed(2)} ms/request) = ${fmtRatio(floor.requestsPerS / baseline.rowsPerS)} of INSERTs; commands at ${fmtRatio(run.all.count / run.elapsedS / floor.requestsPerS)} of the floor`,
       );
       log(
         `  ${concurrency} clients: HTTP ceiling (bare Fastify, one INSERT a request) ${fmtInt(ceiling.requestsPerS)} requests/s (p50 ${fmtMs(ceiling.latency.p50)} ms, ` +
