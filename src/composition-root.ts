@@ -343,6 +343,7 @@ export class UnionLedger {
     });
     this.lotteries = new Lotteries({
       store: this.store,
+      db: this.db,
       members: this.members,
       orgAccess: this.orgAccess,
       vault: () => this.vault,

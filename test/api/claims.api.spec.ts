@@ -1,3 +1,4 @@
+import { DRAW_DEADLINE_AFTER_CLOSE_MS } from '../../src/domain/claims';
 import { checkTrialBalance } from '../../src/projections/ledger';
 import { ADMIN, PROGRAMME, enrolActive, setUpUnions } from '../support/claims-fixtures';
 import { runCliOn } from '../support/cli';
@@ -293,15 +294,17 @@ describe('a points lottery', () => {
     expect(audit.code).toBe(0);
   });
 
+  /** What is left of the union's budget in the programme, after the read models catch up. */
+  const remaining = async () => {
+    await catchUp();
+    const programme = expectOk(await app.call('GET', `/v1/admin/programmes/${PROGRAMME}`, { token: adminToken }));
+    return (programme.budgets as Array<Record<string, string>>).find((node) => node.orgId === 'gd')!.remaining;
+  };
+
   it('returns the value of a campaign’s unclaimed units to the budget once the window is over, exactly once', async () => {
     const opens = nowMs + 1000;
     const closes = opens + HOUR;
     const body = { campaignId: 'leftovers', orgId: 'gd', name: '剩余名额', programmeId: PROGRAMME, units: 5, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), voucher: { ...voucher, validFrom: new Date(opens).toISOString(), validUntil: new Date(closes + 30 * 24 * HOUR).toISOString() } };
-    const remaining = async () => {
-      await catchUp();
-      const programme = expectOk(await app.call('GET', `/v1/admin/programmes/${PROGRAMME}`, { token: adminToken }));
-      return (programme.budgets as Array<Record<string, string>>).find((node) => node.orgId === 'gd')!.remaining;
-    };
     await app.ledger.claims.reconcile(); // The earlier campaigns, long over, close now: what follows is this one's alone.
     const before = await remaining();
     expectOk(await app.call('POST', '/v1/admin/claim-campaigns', { token: adminToken, key: key(), body }), 201);
@@ -319,6 +322,95 @@ describe('a points lottery', () => {
     expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
     const view = expectOk(await app.call('GET', '/v1/admin/claim-campaigns/leftovers', { token: adminToken }));
     expect(view).toMatchObject({ granted: 2, closed: { unclaimed: 3, returned: '150.00' } });
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+  });
+
+  it('returns the value of voucher prizes nobody won to the budget with the settlement, exactly once', async () => {
+    const opens = nowMs + HOUR;
+    const closes = opens + HOUR;
+    const lotteryId = 'few-players';
+    const before = await remaining();
+    expectOk(
+      await app.call('POST', '/v1/admin/lotteries', {
+        token: adminToken,
+        key: key(),
+        body: {
+          lotteryId,
+          orgId: 'gd',
+          name: '冷门抽奖',
+          entryPoints: 10,
+          prizes: 4,
+          opensAt: new Date(opens).toISOString(),
+          closesAt: new Date(closes).toISOString(),
+          losers: 'refund',
+          maxEntries: 100,
+          programmeId: PROGRAMME,
+          voucher: { ...voucher, validUntil: new Date(closes + 30 * 24 * HOUR).toISOString() },
+        },
+      }),
+      201,
+    );
+    // Four prizes of 50.00 reserved at creation.
+    expect(await remaining()).toBe((Number(before) - 200).toFixed(2));
+    nowMs = opens;
+    const player = members[230]!;
+    expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(player)!, key: key() }), 201);
+    nowMs = closes;
+    // Two draws at once (two admins, two keys): one settlement, the three prizes nobody could win returned once.
+    const [first, second] = await Promise.all([
+      app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }),
+      app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }),
+    ]);
+    for (const answer of [first!, second!]) expect(expectOk(answer)).toMatchObject({ status: 'settled', winners: [player], unawarded: { prizes: 3, returned: '150.00' } });
+    expect(await remaining()).toBe((Number(before) - 50).toFixed(2));
+    expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }));
+    expect(await remaining()).toBe((Number(before) - 50).toFixed(2));
+    const shown = expectOk(await app.call('GET', `/v1/lotteries/${lotteryId}`, { token: tokens.get(player)! }));
+    expect(shown).toMatchObject({ status: 'settled', unawarded: { prizes: 3, returned: '150.00' } });
+    const wallet = expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.get(player)! }));
+    expect(JSON.stringify(wallet)).toContain(`lottery:${lotteryId}:${player}`);
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+  });
+
+  it('lapses a lottery nobody drew by its deadline: the entries refunded, the prizes’ value back in the budget, once', async () => {
+    const opens = nowMs + HOUR;
+    const closes = opens + HOUR;
+    const lotteryId = 'forgotten';
+    const before = await remaining();
+    const body = { lotteryId, orgId: 'gd', name: '被遗忘的抽奖', entryPoints: 20, prizes: 2, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'spend', maxEntries: 100 };
+    expectOk(await app.call('POST', '/v1/admin/lotteries', { token: adminToken, key: key(), body: { ...body, programmeId: PROGRAMME, voucher: { ...voucher, validUntil: new Date(closes + 60 * 24 * HOUR).toISOString() } } }), 201);
+    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
+    nowMs = opens;
+    const players = members.slice(231, 234);
+    const points = () =>
+      Promise.all(
+        players.map(async (memberId) => {
+          const { available, held } = (await app.ledger.members.load(memberId)).state;
+          return { available, held };
+        }),
+      );
+    const pointsBefore = await points();
+    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
+
+    // Up to the deadline nothing lapses; past it the draw is refused, and the sweep lapses the lottery.
+    nowMs = closes + DRAW_DEADLINE_AFTER_CLOSE_MS;
+    await catchUp();
+    expect(await app.ledger.lotteries.lapseOverdue()).toEqual({ lotteriesLapsed: 0 });
+    await expect(app.ledger.lotteries.lapse(lotteryId)).rejects.toMatchObject({ code: 'LOTTERY.NOT_OVERDUE' });
+    nowMs += 1;
+    expectCode(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }), 409, 'LOTTERY.DRAW_TOO_LATE');
+    // Two sweeps at once (two worker processes): one lapse, the value returned once.
+    const sweeps = await Promise.all([app.ledger.lotteries.lapseOverdue(), app.ledger.lotteries.lapseOverdue()]);
+    expect(sweeps.reduce((sum, sweep) => sum + sweep.lotteriesLapsed, 0)).toBe(1);
+    expect(await remaining()).toBe(before);
+    // Every entry refunded at once, although the lottery's rules spend losers' points: nobody lost a draw.
+    expect(await points()).toEqual(pointsBefore);
+    expectCode(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }), 409, 'LOTTERY.LAPSED');
+    const shown = expectOk(await app.call('GET', `/v1/lotteries/${lotteryId}`, { token: tokens.get(players[0]!)! }));
+    expect(shown).toMatchObject({ status: 'lapsed', entries: 3, seed: null, winners: null, unawarded: { prizes: 2, returned: '100.00' } });
+    const mine = expectOk(await app.call('GET', `/v1/me/lotteries/${lotteryId}/entry`, { token: tokens.get(players[0]!)! }));
+    expect(mine).toMatchObject({ outcome: 'refunded' });
+    expect(await app.ledger.lotteries.lapseOverdue()).toEqual({ lotteriesLapsed: 0 });
     expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
   });
 });

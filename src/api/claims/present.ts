@@ -59,6 +59,8 @@ export function presentLottery(terms: LotteryTerms, state?: LotteryState) {
           // The seed appears only once it is revealed by the draw.
           seed: state.seed,
           winners: state.status === 'drawn' || state.status === 'settled' ? [...state.winners] : null,
+          // Once settled: the prizes nobody won (fewer entries than prizes), and the value of voucher prizes back in the budget.
+          unawarded: state.unawarded ? { prizes: state.unawarded.prizes, returned: fenToYuan(state.unawarded.returnedFen) } : null,
         }
       : {}),
   };

@@ -6,7 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { testTimeout } from '../../../test/support/wait-for';
 import { UnionLedger } from '../../composition-root';
 import { loadConfig } from '../../config/config';
-import { CLOSE_AFTER_WINDOW_MS, campaignStream, claimStream, lotteryStream, slotStream } from '../../domain/claims';
+import { CLOSE_AFTER_WINDOW_MS, DRAW_DEADLINE_AFTER_CLOSE_MS, campaignStream, claimStream, lotteryStream, slotStream } from '../../domain/claims';
 import { evolveProgramme, initialProgrammeState, programmeStream, type ProgrammeEvent } from '../../domain/benefits';
 import { DomainError } from '../../domain/shared';
 import { ClaimGate } from './gate';
@@ -18,9 +18,11 @@ import { RECONCILE_AFTER_MS } from './claims-service';
  * admission the process never recorded), repaired by a retry of the member or by reconciliation.
  * After every run: exactly min(N, eligible claimants) granted in the log, slots 1..granted once
  * each, no member twice, every winner eligible, every SOLD_OUT only once the N were gone. For
- * lotteries: every point held by an entry is posted or given back, none held after the draw, and
- * a points prize is credited once to each winner. Closing a campaign after its window returns
- * the unclaimed units' value once, even with two closes racing: the budget paid exactly the grants.
+ * lotteries: every point held by an entry is posted or given back, none held after the draw, a
+ * points prize is credited once to each winner, and the budget pays exactly the vouchers won; a
+ * lottery nobody draws lapses, giving every point and the prizes' whole value back.
+ * Closing a campaign after its window returns the unclaimed units' value once, even with two
+ * closes racing: the budget paid exactly the grants.
  */
 
 const HOUR = 3600_000;
@@ -206,9 +208,12 @@ it(
         fc.integer({ min: 1, max: 120 }),
         fc.constantFrom<'refund' | 'spend'>('refund', 'spend'),
         fc.constantFrom<'voucher' | 'points'>('voucher', 'points'),
-        async (who, prizes, entryPoints, losers, prizeKind) => {
+        // Nobody draws it: it lapses after its deadline.
+        fc.boolean(),
+        async (who, prizes, entryPoints, losers, prizeKind, forgotten) => {
           const lotteryId = `lot-${(runCounter += 1)}`;
           nowMs += 10 * HOUR;
+          const budgetBefore = await budgetOf('gd');
           const opensAtMs = nowMs + HOUR;
           const closesAtMs = opensAtMs + HOUR;
           await ledger.lotteries.create(
@@ -246,6 +251,17 @@ it(
               }
             }),
           );
+          if (forgotten) {
+            nowMs = closesAtMs + DRAW_DEADLINE_AFTER_CLOSE_MS + 1;
+            const { state, lapsedNow } = await ledger.lotteries.lapse(lotteryId);
+            nowMs = closesAtMs; // Back: the next run's lotteries stay within the programme's year.
+            expect({ lapsedNow, status: state.status, winners: state.winners }).toEqual({ lapsedNow: true, status: 'lapsed', winners: [] });
+            // Every point given back, every prize's value back in the budget.
+            for (const memberId of eligible) expect((await ledger.members.load(memberId)).state).toMatchObject({ held: 0, available: before.get(memberId)! });
+            expect(state.unawarded).toEqual({ prizes, returnedFen: prizeKind === 'voucher' ? prizes * 100 : 0 });
+            expect(await budgetOf('gd')).toBe(budgetBefore);
+            return;
+          }
           nowMs = closesAtMs;
           const state = await ledger.lotteries.draw(ADMIN, lotteryId, `draw-${lotteryId}`);
           expect(state.status).toBe('settled');
@@ -264,6 +280,10 @@ it(
           expect(paid).toBe((losers === 'spend' ? entered.size : state.winners.length) * entryPoints);
           const audit = await ledger.lotteries.audit(lotteryId);
           expect(audit).toMatchObject({ ok: true, recomputedWinners: [...state.winners] });
+          // Money: the budget paid the vouchers won, no more (what nobody won came back with the settlement).
+          const unawarded = prizes - state.winners.length;
+          expect(state.unawarded).toEqual({ prizes: unawarded, returnedFen: prizeKind === 'voucher' ? unawarded * 100 : 0 });
+          expect(await budgetOf('gd')).toBe(budgetBefore - (prizeKind === 'voucher' ? state.winners.length * 100 : 0));
         },
       ),
       { numRuns: 12 },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  DRAW_DEADLINE_AFTER_CLOSE_MS,
   HOLD_AFTER_CLOSE_MS,
   SEED_BYTES,
   checkEntry,
@@ -10,6 +11,7 @@ import {
   entriesHash,
   evolveLottery,
   initialLotteryState,
+  lapseLottery,
   lotteryHoldId,
   lotteryPurpose,
   lotteryStream,
@@ -17,7 +19,7 @@ import {
   prizeBatchOf,
   prizeOf,
   seedCommitment,
-  settled,
+  settleLottery,
   settlementOf,
   sortEntries,
   type CreateLottery,
@@ -28,8 +30,10 @@ import {
 import { evolveProgramme, initialProgrammeState, programmeStream, voucherGrant, walletStream, type ProgrammeEvent, type ProgrammeState } from '../../domain/benefits';
 import { DomainError, schemaVersionOf } from '../../domain/shared';
 import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors';
-import type { EventStore, StreamAppend } from '../../eventstore/event-store';
+import type { AppendResult, EventStore, ExpectedRevision, StreamAppend } from '../../eventstore/event-store';
+import type { Queryable } from '../../infra/database';
 import type { PiiVault } from '../../infra/pii';
+import { undrawnLotteries } from '../../projections/claims';
 import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
 import type { MemberService } from '../members';
 import type { OrgAccess, Principal } from '../orgs';
@@ -42,6 +46,8 @@ import type { OrgAccess, Principal } from '../orgs';
 
 export interface LotteriesDeps {
   store: EventStore;
+  /** The claims read model: which lotteries are overdue for lapsing. */
+  db: Queryable;
   members: Pick<MemberService, 'load' | 'execute'>;
   orgAccess: OrgAccess;
   vault: () => PiiVault;
@@ -70,6 +76,8 @@ export interface LotteryAudit {
 const MAX_CREATE_ATTEMPTS = 8;
 /** Entries settled at once: each is a member command and, for a winner, a wallet append. */
 const SETTLE_CONCURRENCY = 8;
+/** Overdue lotteries one sweep lapses: bounded work per run (the next run takes the rest). */
+const LAPSE_PER_RUN = 20;
 /** A stream is read in pages; this bounds a lottery's read at MAX_ENTRIES and then some. */
 const READ_PAGE = 1000;
 const MAX_READ_PAGES = 200;
@@ -77,6 +85,15 @@ const schemaVersion = (event: { data: object }): number => schemaVersionOf(event
 const sealOwner = (lotteryId: string): string => `lottery-${lotteryId}`;
 /** An already settled hold: nothing to do (the settlement ran before, or the hold ran out and was refunded). */
 const SETTLED_HOLD = new Set(['HOLD.ALREADY_POSTED', 'HOLD.ALREADY_VOIDED', 'HOLD.ALREADY_EXPIRED', 'HOLD.NOT_FOUND']);
+
+/** Runs `settle` for every member, SETTLE_CONCURRENCY at a time. */
+async function inParallel(memberIds: readonly string[], settle: (memberId: string) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < memberIds.length) await settle(memberIds[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(SETTLE_CONCURRENCY, memberIds.length) }, worker));
+}
 
 export class Lotteries {
   private readonly lotteries: CommandHandler<LotteryState, LotteryEvent>;
@@ -115,16 +132,8 @@ export class Lotteries {
       const programme = programmeId === null ? { state: initialProgrammeState, revision: -1n } : await this.programmes.load(programmeStream(programmeId));
       const now = this.clock();
       const decided = createLottery(lottery.state, programme.state, command, now);
-      const appends: StreamAppend[] = [{ streamId: stream, events: eventsToAppend(decided.lottery, meta, now, schemaVersion), expectedRevision: 'no_stream' }];
-      if (programmeId !== null && decided.programme.length > 0) {
-        appends.push({
-          streamId: programmeStream(programmeId),
-          events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.lottery.length),
-          expectedRevision: programme.revision < 0n ? 'no_stream' : programme.revision,
-        });
-      }
       try {
-        await this.deps.store.appendToStreams(appends);
+        await this.commit(stream, 'no_stream', programmeId, programme.revision, decided, meta, now);
         return command;
       } catch (error) {
         if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue;
@@ -211,23 +220,121 @@ export class Lotteries {
     return this.settle(lotteryId);
   }
 
-  /** Posts or voids every entry's hold as the draw says and grants the winners' vouchers; then records LotterySettled. */
+  /**
+   * Posts or voids every entry's hold as the draw says and grants the winners' prizes; then
+   * records LotterySettled, with the value of voucher prizes nobody won back to the budget in the
+   * same commit (the lottery at its revision, the programme at its own): once, however many
+   * callers settle at the same time.
+   */
   async settle(lotteryId: string): Promise<LotteryState> {
     const stream = lotteryStream(lotteryId);
     const state = (await this.lotteries.load(stream)).state;
     if (state.status !== 'drawn') return state;
     const terms = state.terms!;
-    const everyone = [...state.entries.keys(), ...state.late];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < everyone.length) {
-        const memberId = everyone[next++]!;
-        await this.settleEntry(state, terms, memberId);
+    await inParallel([...state.entries.keys(), ...state.late], (memberId) => this.settleEntry(state, terms, memberId));
+    const meta: CommandMeta = { commandId: `lottery:${lotteryId}:settled`, actor: { type: 'system', id: 'lotteries' } };
+    const programmeId = terms.programmeId;
+    const lateSettled = new Set(state.late);
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const lottery = await this.lotteries.load(stream);
+      // An entry recorded late after the draw was read: its hold is voided before the settlement is.
+      for (const memberId of lottery.state.late) {
+        if (lateSettled.has(memberId)) continue;
+        await this.settleEntry(lottery.state, terms, memberId);
+        lateSettled.add(memberId);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(SETTLE_CONCURRENCY, everyone.length) }, worker));
-    const result = await this.lotteries.handle(stream, (current) => settled(current), { commandId: `lottery:${lotteryId}:settled`, actor: { type: 'system', id: 'lotteries' } });
-    return result.state;
+      const programme = programmeId === null ? { state: initialProgrammeState, revision: -1n } : await this.programmes.load(programmeStream(programmeId));
+      const decided = settleLottery(lottery.state, programme.state);
+      if (decided.lottery.length === 0) return lottery.state; // Settled by a racing caller.
+      try {
+        await this.commit(stream, lottery.revision, programmeId, programme.revision, decided, meta, this.clock());
+      } catch (error) {
+        // Settled meanwhile, an entry raced in late, or the programme moved: decide again.
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue;
+        throw error;
+      }
+      return (await this.lotteries.load(stream)).state;
+    }
+    throw new ConcurrencyError(stream, 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Lapses a lottery nobody drew by its deadline (LOTTERY.NOT_OVERDUE before): LotteryLapsed and
+   * the programme's VoucherValueReturned for every voucher prize in one commit (the lottery at
+   * its revision: once), then every entry's hold voided. A crash between the two leaves the holds
+   * to run out by themselves a day later; calling again voids them.
+   */
+  async lapse(lotteryId: string): Promise<{ state: LotteryState; lapsedNow: boolean }> {
+    const stream = lotteryStream(lotteryId);
+    const meta: CommandMeta = { commandId: `lottery:${lotteryId}:lapsed`, actor: { type: 'system', id: 'lotteries' } };
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const lottery = await this.lotteries.load(stream);
+      if (lottery.state.status === 'none') throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404, { lotteryId });
+      const programmeId = lottery.state.terms!.programmeId;
+      const programme = programmeId === null ? { state: initialProgrammeState, revision: -1n } : await this.programmes.load(programmeStream(programmeId));
+      const now = this.clock();
+      const decided = lapseLottery(lottery.state, programme.state, now);
+      if (decided.lottery.length === 0) {
+        if (lottery.state.status === 'lapsed') await this.refundEntries(lottery.state);
+        return { state: lottery.state, lapsedNow: false };
+      }
+      let results: AppendResult[];
+      try {
+        results = await this.commit(stream, lottery.revision, programmeId, programme.revision, decided, meta, now);
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // Drawn or lapsed meanwhile, or the programme moved.
+        throw error;
+      }
+      const lapsed = (await this.lotteries.load(stream)).state;
+      await this.refundEntries(lapsed);
+      // The event ids come from the command id: a racing lapse with the same decision is a replay, and this call lapsed nothing.
+      return { state: lapsed, lapsedNow: !results[0]!.idempotentReplay };
+    }
+    throw new ConcurrencyError(stream, 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
+  }
+
+  /** The schedule's sweep: lapses the lotteries (from the read model) whose draw deadline has passed, LAPSE_PER_RUN at a time. */
+  async lapseOverdue(): Promise<{ lotteriesLapsed: number }> {
+    const overdue = await undrawnLotteries(this.deps.db, this.clock().getTime() - DRAW_DEADLINE_AFTER_CLOSE_MS - 1, LAPSE_PER_RUN);
+    let lapsed = 0;
+    for (const lotteryId of overdue) if ((await this.lapse(lotteryId)).lapsedNow) lapsed += 1;
+    return { lotteriesLapsed: lapsed };
+  }
+
+  /** A lapsed lottery's entries, every hold voided (each once: the command id is the one the settlement would have used). */
+  private async refundEntries(state: LotteryState): Promise<void> {
+    const lotteryId = state.terms!.lotteryId;
+    await inParallel([...state.entries.keys(), ...state.late], async (memberId) => {
+      try {
+        await this.deps.members.execute(memberId, { type: 'VoidHold', holdId: lotteryHoldId(lotteryId) }, { commandId: `lottery:${lotteryId}:settle:${memberId}`, actor: { type: 'system', id: 'lotteries' } });
+      } catch (error) {
+        if (!(error instanceof DomainError && SETTLED_HOLD.has(error.code))) throw error;
+      }
+    });
+  }
+
+  /**
+   * A lottery decision and its programme events (a reservation or a return) in one commit, each
+   * stream at the revision it was decided on; a points prize's decision touches no programme.
+   */
+  private commit(
+    stream: string,
+    lotteryRevision: ExpectedRevision,
+    programmeId: string | null,
+    programmeRevision: bigint,
+    decided: { lottery: LotteryEvent[]; programme: ProgrammeEvent[] },
+    meta: CommandMeta,
+    now: Date,
+  ): Promise<AppendResult[]> {
+    const appends: StreamAppend[] = [{ streamId: stream, events: eventsToAppend(decided.lottery, meta, now, schemaVersion), expectedRevision: lotteryRevision }];
+    if (programmeId !== null && decided.programme.length > 0) {
+      appends.push({
+        streamId: programmeStream(programmeId),
+        events: eventsToAppend(decided.programme, meta, now, schemaVersion, decided.lottery.length),
+        expectedRevision: programmeRevision < 0n ? 'no_stream' : programmeRevision,
+      });
+    }
+    return this.deps.store.appendToStreams(appends);
   }
 
   private async settleEntry(state: LotteryState, terms: LotteryTerms, memberId: string): Promise<void> {

@@ -22,9 +22,11 @@ import {
   initialCampaignState,
   initialClaimState,
   initialLotteryState,
+  lapseLottery,
+  lapsesAtMs,
   prizeOf,
   seedCommitment,
-  settled,
+  settleLottery,
   settlementOf,
   type CampaignEvent,
   type CampaignState,
@@ -310,8 +312,87 @@ describe('lotteries', () => {
     const winners = drawWinners(SEED, ['m1', 'm2', 'm3'], 2);
     for (const memberId of ['m1', 'm2', 'm3']) expect(settlementOf(state, memberId)).toBe(winners.includes(memberId) ? 'won' : 'refunded');
     expect(settlementOf(state, 'm4')).toBe('late');
-    expect(settled(state)).toEqual([{ type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 2, refunded: 1, spent: 0, late: 1 } }]);
+    // Every prize won: nothing goes back to the budget.
+    expect(settleLottery(state, fundedProgramme(100_000))).toEqual({
+      lottery: [{ type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 2, refunded: 1, spent: 0, late: 1, unawarded: 0, returnedFen: 0 } }],
+      programme: [],
+    });
     const spending = lottery.given([{ type: 'LotteryCreated', data: { ...lotteryTerms, losers: 'spend' } }, entry('m1'), entry('m2'), entry('m3'), drawn!]).state();
     expect([...spending.entries.keys()].map((memberId) => settlementOf(spending, memberId)).sort()).toEqual(['spent', 'won', 'won']);
+  });
+
+  it('returns the vouchers nobody won to the budget that reserved them, with the settlement, once', () => {
+    // 2 prizes, 1 entry: 1 voucher (5,000 fen) was reserved for nobody.
+    const reserving = createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, before);
+    const programme = reserving.programme.reduce(evolveProgramme, fundedProgramme(100_000));
+    const given = [lotteryCreated, entry('m1')];
+    const [drawn] = drawLottery(lottery.given(given).state(), SEED, new Date(CLOSES));
+    const state = lottery.given([...given, drawn!]).state();
+    const decided = settleLottery(state, programme);
+    expect(decided.lottery).toEqual([{ type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 1, refunded: 0, spent: 0, late: 0, unawarded: 1, returnedFen: 5000 } }]);
+    expect(decided.programme).toEqual([
+      {
+        type: 'VoucherValueReturned',
+        data: {
+          programmeId: 'p27',
+          expiries: [{ expiryId: 'unclaimed:lottery:new-year-draw', voucherId: 'lottery:new-year-draw:unclaimed', orgId: 'gd', amountFen: 5000 }],
+          amountFen: 5000,
+          postings: [{ debit: 'transit:vouchers:lottery:new-year-draw', credit: 'budget:p27:gd', amount: 5000, asset: 'CNY_FEN' }],
+        },
+      },
+    ]);
+    const after = decided.programme.reduce(evolveProgramme, programme);
+    expect(after.budgets.get('gd')!.balance).toBe(programme.budgets.get('gd')!.balance + 5000);
+    // Settled: a second settlement decides nothing, and the programme would not take the same value back twice either.
+    const settledState = lottery.given([...given, drawn!, ...decided.lottery]).state();
+    expect(settledState).toMatchObject({ status: 'settled', unawarded: { prizes: 1, returnedFen: 5000 } });
+    expect(settleLottery(settledState, after)).toEqual({ lottery: [], programme: [] });
+    expect(settleLottery(state, after).programme).toEqual([]);
+    // No entry at all: both prizes' value goes back.
+    const [none] = drawLottery(lottery.given([lotteryCreated]).state(), SEED, new Date(CLOSES));
+    const empty = settleLottery(lottery.given([lotteryCreated, none!]).state(), programme);
+    expect(empty.lottery[0]!.data).toMatchObject({ won: 0, unawarded: 2, returnedFen: 10_000 });
+    expect(empty.programme[0]!.data).toMatchObject({ amountFen: 10_000 });
+  });
+
+  it('lapses once its draw deadline has passed undrawn: no draw after, every prize’s value back, once', () => {
+    const reserving = createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, before);
+    const programme = reserving.programme.reduce(evolveProgramme, fundedProgramme(100_000));
+    const given = [lotteryCreated, entry('m1'), entry('m2')];
+    const deadline = lapsesAtMs(lotteryTerms);
+    lottery.given(given).when((state) => lapseLottery(state, programme, new Date(deadline)).lottery).thenFails('LOTTERY.NOT_OVERDUE');
+    const decided = lapseLottery(lottery.given(given).state(), programme, new Date(deadline + 1));
+    expect(decided.lottery).toEqual([{ type: 'LotteryLapsed', data: { lotteryId: 'new-year-draw', entryCount: 2, unawarded: 2, returnedFen: 10_000 } }]);
+    expect(decided.programme).toEqual([
+      expect.objectContaining({
+        type: 'VoucherValueReturned',
+        data: expect.objectContaining({ amountFen: 10_000, postings: [{ debit: 'transit:vouchers:lottery:new-year-draw', credit: 'budget:p27:gd', amount: 10_000, asset: 'CNY_FEN' }] }),
+      }),
+    ]);
+    const lapsed = lottery.given([...given, ...decided.lottery]).state();
+    expect(lapsed).toMatchObject({ status: 'lapsed', unawarded: { prizes: 2, returnedFen: 10_000 } });
+    // Once: no second lapse, no draw, no settlement.
+    expect(lapseLottery(lapsed, decided.programme.reduce(evolveProgramme, programme), new Date(deadline + 2))).toEqual({ lottery: [], programme: [] });
+    expect(() => drawLottery(lapsed, SEED, new Date(deadline + 2))).toThrow(expect.objectContaining({ code: 'LOTTERY.LAPSED' }));
+    expect(settleLottery(lapsed, programme)).toEqual({ lottery: [], programme: [] });
+    // A drawn lottery never lapses.
+    const [drawn] = drawLottery(lottery.given(given).state(), SEED, new Date(CLOSES));
+    expect(lapseLottery(lottery.given([...given, drawn!]).state(), programme, new Date(deadline + 1))).toEqual({ lottery: [], programme: [] });
+    // A points lottery lapses touching no budget.
+    const points = { ...lotteryTerms, programmeId: null, voucher: null, prizePoints: 500 };
+    expect(lapseLottery(lottery.given([{ type: 'LotteryCreated', data: points }]).state(), initialProgrammeState, new Date(deadline + 1))).toEqual({
+      lottery: [{ type: 'LotteryLapsed', data: { lotteryId: 'new-year-draw', entryCount: 0, unawarded: 2, returnedFen: 0 } }],
+      programme: [],
+    });
+  });
+
+  it('counts a points prize nobody won without touching any budget, and reads a settlement recorded before the counts were', () => {
+    const points = { ...lotteryTerms, programmeId: null, voucher: null, prizePoints: 500 };
+    const given: LotteryEvent[] = [{ type: 'LotteryCreated', data: points }, entry('m1')];
+    const [drawn] = drawLottery(lottery.given(given).state(), SEED, new Date(CLOSES));
+    const decided = settleLottery(lottery.given([...given, drawn!]).state(), initialProgrammeState);
+    expect(decided).toEqual({ lottery: [{ type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 1, refunded: 0, spent: 0, late: 0, unawarded: 1, returnedFen: 0 } }], programme: [] });
+    const older: LotteryEvent = { type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 1, refunded: 0, spent: 0, late: 0 } };
+    expect(lottery.given([...given, drawn!, older]).state()).toMatchObject({ status: 'settled', unawarded: null });
   });
 });

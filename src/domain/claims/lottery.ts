@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DomainError, invariant } from '../shared';
-import { checkAmountFen, issueVouchers, type ProgrammeEvent, type ProgrammeState, type VoucherTerms } from '../benefits';
+import { checkAmountFen, issueVouchers, returnUnclaimedVouchers, type ProgrammeEvent, type ProgrammeState, type VoucherTerms } from '../benefits';
 import { MAX_POINTS_PER_SPEND } from '../members';
 import { CAMPAIGN_ID, MAX_NAME_CHARS, MAX_WINDOW_MS } from './campaign';
 import { drawWinners, isSeedHex, seedCommitment, sortEntries } from './draw';
@@ -13,7 +13,8 @@ import { drawWinners, isSeedHex, seedCommitment, sortEntries } from './draw';
  * (draw.ts): anyone can recompute them from the stream. Winners' holds are posted and each gets a
  * voucher from the union's budget (reserved at creation); losers' holds are voided (refunded) or
  * posted (spent) as the lottery's rules say. An entry recorded after the draw (it raced the
- * close) is late: it takes no part and its hold is voided.
+ * close) is late: it takes no part and its hold is voided. Voucher prizes nobody won (fewer
+ * entries than prizes) go back to the budget that reserved them, in the settlement's commit.
  */
 
 export const MAX_PRIZES = 500;
@@ -65,7 +66,24 @@ export type LotteryEvent =
         winners: string[];
       };
     }
-  | { type: 'LotterySettled'; data: { lotteryId: string; won: number; refunded: number; spent: number; late: number } };
+  | {
+      type: 'LotterySettled';
+      data: {
+        lotteryId: string;
+        won: number;
+        refunded: number;
+        spent: number;
+        late: number;
+        /** Prizes nobody won, and the value of those that were vouchers, back in the budget (absent in events recorded before either was). */
+        unawarded?: number;
+        returnedFen?: number;
+      };
+    }
+  | {
+      /** Never drawn by its deadline: every entry is refunded, and every voucher prize's value goes back to the budget. */
+      type: 'LotteryLapsed';
+      data: { lotteryId: string; entryCount: number; unawarded: number; returnedFen: number };
+    };
 
 export const lotteryStream = (lotteryId: string): string => `lottery-${lotteryId}`;
 export const lotteryHoldId = (lotteryId: string): string => `lottery:${lotteryId}`;
@@ -73,7 +91,7 @@ export const lotteryPurpose = (lotteryId: string): string => `lottery:${lotteryI
 export const prizeBatchOf = (lotteryId: string): string => `lottery:${lotteryId}`;
 
 export interface LotteryState {
-  status: 'none' | 'open' | 'drawn' | 'settled';
+  status: 'none' | 'open' | 'drawn' | 'settled' | 'lapsed';
   terms: LotteryTerms | null;
   /** Entries before the draw, in stream order. */
   entries: ReadonlyMap<string, { points: number; enteredAtMs: number }>;
@@ -81,9 +99,11 @@ export interface LotteryState {
   late: ReadonlySet<string>;
   seed: string | null;
   winners: readonly string[];
+  /** At settlement or lapse: the prizes nobody won and the voucher value returned for them (null before, or when the settlement did not record them). */
+  unawarded: { prizes: number; returnedFen: number } | null;
 }
 
-export const initialLotteryState: LotteryState = { status: 'none', terms: null, entries: new Map(), late: new Set(), seed: null, winners: [] };
+export const initialLotteryState: LotteryState = { status: 'none', terms: null, entries: new Map(), late: new Set(), seed: null, winners: [], unawarded: null };
 
 export function evolveLottery(state: LotteryState, event: LotteryEvent): LotteryState {
   switch (event.type) {
@@ -96,8 +116,12 @@ export function evolveLottery(state: LotteryState, event: LotteryEvent): Lottery
     }
     case 'LotteryDrawn':
       return { ...state, status: 'drawn', seed: event.data.seed, winners: event.data.winners };
-    case 'LotterySettled':
-      return { ...state, status: 'settled' };
+    case 'LotterySettled': {
+      const { unawarded, returnedFen } = event.data;
+      return { ...state, status: 'settled', unawarded: unawarded === undefined ? null : { prizes: unawarded, returnedFen: returnedFen ?? 0 } };
+    }
+    case 'LotteryLapsed':
+      return { ...state, status: 'lapsed', unawarded: { prizes: event.data.unawarded, returnedFen: event.data.returnedFen } };
     default: {
       const unknown: never = event;
       throw new Error(`unknown lottery event ${(unknown as { type: string }).type}`);
@@ -174,11 +198,12 @@ export const entriesHash = (sorted: readonly string[]): string => createHash('sh
 /** Reveals the seed and draws; the seed must be the one committed to. */
 export function drawLottery(state: LotteryState, seedHex: string, now: Date): LotteryEvent[] {
   if (state.status === 'none' || !state.terms) throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404);
+  if (state.status === 'lapsed') throw new DomainError('LOTTERY.LAPSED', 'the lottery was not drawn by its deadline: its entries were refunded', 409);
   if (state.status !== 'open') return []; // Drawn already: the draw is recorded once.
   const terms = state.terms;
   if (now.getTime() < terms.closesAtMs) throw new DomainError('LOTTERY.NOT_CLOSED', 'the draw comes after entries close', 409, { closesAt: new Date(terms.closesAtMs).toISOString() });
   if (now.getTime() > terms.closesAtMs + DRAW_DEADLINE_AFTER_CLOSE_MS) {
-    throw new DomainError('LOTTERY.DRAW_TOO_LATE', 'the entries’ holds are about to run out: the points go back by themselves', 409);
+    throw new DomainError('LOTTERY.DRAW_TOO_LATE', 'the draw deadline has passed: the lottery lapses, its entries are refunded and its prizes’ value returned', 409);
   }
   if (!isSeedHex(seedHex) || seedCommitment(seedHex) !== terms.commitment) {
     throw new DomainError('LOTTERY.SEED_MISMATCH', 'the revealed seed does not match the published commitment', 422);
@@ -207,12 +232,50 @@ export function settlementOf(state: LotteryState, memberId: string): 'won' | 're
   return state.terms!.losers === 'spend' ? 'spent' : 'refunded';
 }
 
-export function settled(state: LotteryState): LotteryEvent[] {
-  if (state.status !== 'drawn') return [];
+/**
+ * Records the settlement once every entry is settled: the counts, and the prizes nobody won
+ * (fewer entries than prizes). A voucher prize's unawarded vouchers were reserved at creation
+ * (`VouchersIssued` into the lottery's transit account): their value goes back to the union's
+ * budget (to the root union's funds once the programme is closed) as one expiry
+ * `unclaimed:lottery:<id>`, in the same decision, so it is returned once with the settlement.
+ * `programme` is the prize programme's state (ignored for a points prize).
+ */
+export function settleLottery(state: LotteryState, programme: ProgrammeState): { lottery: LotteryEvent[]; programme: ProgrammeEvent[] } {
+  if (state.status !== 'drawn') return { lottery: [], programme: [] };
+  const terms = state.terms!;
   const counts = { won: 0, refunded: 0, spent: 0, late: state.late.size };
   for (const memberId of state.entries.keys()) {
     const outcome = settlementOf(state, memberId);
     if (outcome !== 'late') counts[outcome] += 1;
   }
-  return [{ type: 'LotterySettled', data: { lotteryId: state.terms!.lotteryId, ...counts } }];
+  const unawarded = terms.prizes - state.winners.length;
+  invariant(unawarded >= 0 && counts.won === state.winners.length, 'the winners are entries, at most one per prize');
+  const prize = prizeOf(terms);
+  const returned =
+    prize.kind === 'voucher' ? returnUnclaimedVouchers(programme, { orgId: terms.orgId, batchId: prizeBatchOf(terms.lotteryId), count: unawarded, faceFen: prize.voucher.faceFen }) : [];
+  const returnedFen = prize.kind === 'voucher' ? unawarded * prize.voucher.faceFen : 0;
+  return { lottery: [{ type: 'LotterySettled', data: { lotteryId: terms.lotteryId, ...counts, unawarded, returnedFen } }], programme: returned };
+}
+
+/** When an undrawn lottery lapses: the draw deadline (DRAW_DEADLINE_AFTER_CLOSE_MS after entries close). */
+export const lapsesAtMs = (terms: LotteryTerms): number => terms.closesAtMs + DRAW_DEADLINE_AFTER_CLOSE_MS;
+
+/**
+ * A lottery nobody drew by its deadline lapses: no draw can come after (LOTTERY.LAPSED), the
+ * entries' holds are voided (the caller does that after this commit; they would run out a day
+ * later anyway), and every voucher prize's reserved value goes back to the budget, as one expiry
+ * `unclaimed:lottery:<id>`, in the same decision. Once: a lapsed, drawn or settled lottery decides nothing.
+ */
+export function lapseLottery(state: LotteryState, programme: ProgrammeState, now: Date): { lottery: LotteryEvent[]; programme: ProgrammeEvent[] } {
+  if (state.status === 'none' || !state.terms) throw new DomainError('LOTTERY.NOT_FOUND', 'no such lottery', 404);
+  if (state.status !== 'open') return { lottery: [], programme: [] };
+  const terms = state.terms;
+  if (now.getTime() <= lapsesAtMs(terms)) {
+    throw new DomainError('LOTTERY.NOT_OVERDUE', 'a lottery lapses only once its draw deadline has passed', 409, { drawBy: new Date(lapsesAtMs(terms)).toISOString() });
+  }
+  const prize = prizeOf(terms);
+  const returned =
+    prize.kind === 'voucher' ? returnUnclaimedVouchers(programme, { orgId: terms.orgId, batchId: prizeBatchOf(terms.lotteryId), count: terms.prizes, faceFen: prize.voucher.faceFen }) : [];
+  const returnedFen = prize.kind === 'voucher' ? terms.prizes * prize.voucher.faceFen : 0;
+  return { lottery: [{ type: 'LotteryLapsed', data: { lotteryId: terms.lotteryId, entryCount: state.entries.size, unawarded: terms.prizes, returnedFen } }], programme: returned };
 }

@@ -18,6 +18,7 @@ const EVENT_TYPES = {
   LotteryEntered: true,
   LotteryDrawn: true,
   LotterySettled: true,
+  LotteryLapsed: true,
 } as const satisfies Record<ClaimsEvent['type'], true>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -100,6 +101,11 @@ export function claimsProjection(): Projection {
           }
           case 'LotterySettled':
             await tx.none(`UPDATE ul_lotteries SET status = 'settled' WHERE lottery_id = $1`, [event.data.lotteryId]);
+            break;
+          case 'LotteryLapsed':
+            // Never drawn: every entry is refunded.
+            await tx.none(`UPDATE ul_lotteries SET status = 'lapsed' WHERE lottery_id = $1`, [event.data.lotteryId]);
+            await tx.none(`UPDATE ul_lottery_entries SET outcome = 'refunded' WHERE lottery_id = $1 AND NOT late`, [event.data.lotteryId]);
             break;
           default: {
             const unknown: never = event;

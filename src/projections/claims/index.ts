@@ -9,6 +9,7 @@ export {
   lottery,
   lotteryEntries,
   lotteryEntry,
+  undrawnLotteries,
   type CampaignRow,
   type ClaimRow,
   type EntryRow,

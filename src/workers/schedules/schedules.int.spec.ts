@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { waitForFeedEnd } from '../../../test/support/feed';
 import { startLedgerApp, type LedgerApp } from '../../../test/support/ledger-app';
 import { testTimeout } from '../../../test/support/wait-for';
+import { DRAW_DEADLINE_AFTER_CLOSE_MS } from '../../domain/claims';
 import { periodOfJob, runSchedule, scheduleStream, scheduleTasks, startSchedules, type ScheduleJobData, type ScheduleTasks } from '.';
 
 /**
@@ -37,7 +38,7 @@ async function twoRuns(name: Parameters<typeof runSchedule>[1], period: string) 
 
 beforeAll(async () => {
   app = await startLedgerApp({ clock: () => new Date(nowMs) });
-  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, seals: app.ledger.seals, campaigns: app.ledger.campaigns, db: app.ledger.db, clock: () => new Date(nowMs) });
+  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, lotteries: app.ledger.lotteries, seals: app.ledger.seals, campaigns: app.ledger.campaigns, db: app.ledger.db, clock: () => new Date(nowMs) });
   await app.ledger.orgs.registerOrganisation({ orgId: 'sched-hn', name: 'Union sched-hn', parentId: null, level: 'province' }, { commandId: 'org:sched-hn', actor: system });
 }, testTimeout());
 afterAll(async () => {
@@ -156,6 +157,30 @@ describe('a schedule period', () => {
     expect(reports).toEqual([{ report_id: '2027-01-04', units: 2 }]);
     const files = await app.ledger.db.one<{ count: string }>("SELECT count(*) FROM ul_campaign_report_files WHERE campaign_id = 'sched-checkins'");
     expect(Number(files.count)).toBe(3);
+  });
+
+  it('lapses, in the claims context’s minute, a lottery nobody drew by its deadline, once', async () => {
+    const startedAtMs = nowMs;
+    const opensAtMs = nowMs + MINUTE_MS;
+    const closesAtMs = opensAtMs + 60 * MINUTE_MS;
+    await app.ledger.lotteries.create(
+      admin,
+      { lotteryId: 'sched-forgotten', orgId: 'sched-hn', name: 'sched', entryPoints: 10, prizes: 1, opensAtMs, closesAtMs, losers: 'refund', maxEntries: 10, programmeId: null, voucher: null, prizePoints: 100 },
+      'sched-lottery',
+    );
+    await catchUp();
+    try {
+      nowMs = closesAtMs + DRAW_DEADLINE_AFTER_CLOSE_MS + MINUTE_MS;
+      const deps = { store: app.ledger.store, tasks, clock: () => new Date(nowMs) };
+      const outcome = await runSchedule(deps, 'claims-reconcile', '2027-01-29T10:00');
+      expect(outcome).toMatchObject({ status: 'ran', counts: expect.objectContaining({ lotteriesLapsed: 1 }) });
+      expect((await app.ledger.lotteries.state('sched-forgotten')).status).toBe('lapsed');
+      // The next minute finds nothing left to lapse.
+      await catchUp();
+      expect((await runSchedule(deps, 'claims-reconcile', '2027-01-29T10:01')).counts).toMatchObject({ lotteriesLapsed: 0 });
+    } finally {
+      nowMs = startedAtMs;
+    }
   });
 
   it('names the period a fired job is for: the Shanghai minute, the day closed, the year closed', () => {

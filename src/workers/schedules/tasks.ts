@@ -1,7 +1,7 @@
 import type { Seals } from '../../application/audit';
 import type { Benefits } from '../../application/benefits';
 import type { Campaigns } from '../../application/campaigns';
-import type { Claims } from '../../application/claims';
+import type { Claims, Lotteries } from '../../application/claims';
 import type { Mall } from '../../application/mall';
 import type { MemberService } from '../../application/members';
 import type { Queryable } from '../../infra/database';
@@ -18,6 +18,7 @@ export function scheduleTasks(deps: {
   mall: Pick<Mall, 'sweep'>;
   /** A function: the claims context needs Redis (its gate), reached only when the schedule runs. */
   claims: () => Pick<Claims, 'reconcile'>;
+  lotteries: Pick<Lotteries, 'lapseOverdue'>;
   seals: Pick<Seals, 'seal'>;
   campaigns: Pick<Campaigns, 'checkMilestones' | 'reports'>;
   db: Queryable;
@@ -38,7 +39,8 @@ export function scheduleTasks(deps: {
       return { members, holds };
     },
     'mall-orders': async () => ({ ...(await deps.mall.sweep()) }),
-    'claims-reconcile': async () => ({ ...(await deps.claims().reconcile()) }),
+    // The claims context's minute: admissions recorded, campaigns closed, lotteries past their draw deadline lapsed.
+    'claims-reconcile': async () => ({ ...(await deps.claims().reconcile()), ...(await deps.lotteries.lapseOverdue()) }),
     'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
     'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
     // The root goes in the HeadsSealed event; the auditor takes the heads out with `audit export` (seal.ndjson).
