@@ -160,16 +160,24 @@ describe('sessions', () => {
     member = await activateThroughWeChat(app, { user: 'sun-ba', ...person });
   });
 
-  it('rotates the refresh token, and a spent refresh token ends the whole session', async () => {
+  it('rotates the refresh token, answers a retry with the same successor, and a spent refresh token replayed ends the whole session', async () => {
     const first = await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: member.refreshToken } });
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ role: 'member', sessionId: member.sessionId });
     expect(first.body.refreshToken).not.toBe(member.refreshToken);
     expect((await app.call('GET', '/v1/me/balance', { token: first.body.accessToken as string })).status).toBe(200);
 
+    // The answer was lost and the client retries at once: the same successor, the session goes on.
+    const retried = await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: member.refreshToken } });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ sessionId: member.sessionId, refreshToken: first.body.refreshToken });
+    const second = await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: first.body.refreshToken } });
+    expect(second.status).toBe(200);
+
+    // Once the successor was used, the first token is a replay: the whole family ends.
     expectError(await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: member.refreshToken } }), 401, 'SESSION.REFRESH_REUSED');
     // The thief's (or the owner's) newer token of the same family is dead too.
-    expectError(await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: first.body.refreshToken } }), 401, 'SESSION.REVOKED');
+    expectError(await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: second.body.refreshToken } }), 401, 'SESSION.REVOKED');
     expectError(await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: 'x'.repeat(43) } }), 401, 'SESSION.REFRESH_INVALID');
   });
 

@@ -49,7 +49,7 @@ export class SessionsController {
   @Public()
   @Unrecorded()
   @ApiBodySchema(refreshSchema)
-  @ApiOperation({ summary: 'Spend a refresh token for a new access token and the next refresh token; a spent token ends its session' })
+  @ApiOperation({ summary: 'Spend a refresh token for a new access token and the next refresh token; the same token retried within 30 s (while the next one is unused) gets the same next token, a spent token replayed otherwise ends its session' })
   async refresh(@Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     const input = parseBody(refreshSchema, body);

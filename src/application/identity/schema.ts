@@ -73,4 +73,14 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ul_accounts ADD CONSTRAINT ul_accounts_role_check CHECK (role IN ('admin', 'finance', 'auditor', 'merchant'));
     `,
   },
+  {
+    version: 71,
+    name: 'identity: a spent refresh token keeps its successor, sealed under the spent token',
+    sql: /* sql */ `
+      -- AES-256-GCM (iv | tag | ciphertext) under a key derived from the spent token's plaintext,
+      -- which is stored nowhere: only whoever presents the spent token can open it. A client that
+      -- lost the refresh answer and retries within the grace window gets the same successor again.
+      ALTER TABLE ul_sessions ADD COLUMN successor_sealed bytea;
+    `,
+  },
 ];

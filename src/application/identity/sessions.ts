@@ -1,6 +1,6 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DomainError } from '../../domain/shared';
-import type { Database } from '../../infra/database';
+import type { Database, DbTask } from '../../infra/database';
 import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from './tokens';
 
 /**
@@ -8,7 +8,8 @@ import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from './tokens
  * one login on one device. Refresh tokens are 256 random bits, stored only as SHA-256 hashes;
  * each refresh spends the token and issues the next one of the family. Presenting a spent token
  * again revokes the whole family: either it was stolen and the thief or the owner is replaying
- * it, and both must log in again. Revoking a family or every family of a subject stops refreshes
+ * it, and both must log in again (a retry within REFRESH_RETRY_GRACE_SECONDS, while the successor
+ * is unused, gets the same successor instead: see refresh). Revoking a family or every family of a subject stops refreshes
  * at once; access tokens already issued run out within 15 minutes.
  */
 
@@ -35,7 +36,46 @@ export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const MAX_DEVICE_CHARS = 100;
 
+/**
+ * How long after a refresh its spent token may be presented again as a retry (the answer lost on
+ * a mobile network, or two requests in flight at once) and get the same successor, instead of
+ * ending the session as a replay.
+ */
+export const REFRESH_RETRY_GRACE_SECONDS = 30;
+
+interface SessionRow {
+  family_id: string;
+  subject: string;
+  role: Role;
+  device: string;
+  expires_at: Date;
+  spent_at: Date | null;
+  revoked_at: Date | null;
+  successor_sealed: Buffer | null;
+}
+
 const hashOf = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+/*
+ * A spent token's successor, sealed with AES-256-GCM under SHA-256 of a label and the spent
+ * token's plaintext (256 random bits, stored only as an unlabelled SHA-256): the database alone
+ * opens nothing, and whoever presents the spent token could refresh with it anyway within the
+ * grace window. Node's crypto is enough here; the vault (infra/pii) keys by owner, which a token has not.
+ */
+const successorKey = (spent: string): Buffer => createHash('sha256').update('union-ledger/refresh-successor\0', 'utf8').update(spent, 'utf8').digest();
+
+function sealSuccessor(spent: string, successor: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', successorKey(spent), iv);
+  const sealed = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]);
+}
+
+function openSuccessor(spent: string, sealed: Buffer): string {
+  const decipher = createDecipheriv('aes-256-gcm', successorKey(spent), sealed.subarray(0, 12));
+  decipher.setAuthTag(sealed.subarray(12, 28));
+  return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
+}
 
 function refused(code: string, message: string): DomainError {
   return new DomainError(code, message, 401);
@@ -52,7 +92,7 @@ export class SessionService {
   async open(subject: SessionSubject, device: string): Promise<SessionTokens> {
     const familyId = randomUUID();
     if (subject.role === 'visitor') return this.issue(subject, familyId, null);
-    const refreshToken = await this.store(subject, familyId, device.slice(0, MAX_DEVICE_CHARS));
+    const refreshToken = await this.store(this.db, subject, familyId, device.slice(0, MAX_DEVICE_CHARS));
     return this.issue(subject, familyId, refreshToken);
   }
 
@@ -60,36 +100,60 @@ export class SessionService {
    * Spends a refresh token and issues the family's next one. `currentOrg` answers the subject's
    * organisation now (a member may have moved union since the session opened), or null when the
    * subject no longer exists, which ends the session.
+   *
+   * A spent token presented again ends the family, except within REFRESH_RETRY_GRACE_SECONDS of
+   * its spending while its successor is still unused: that is a client retrying a refresh whose
+   * answer the network lost (or two requests in flight at once), and it gets the same successor
+   * again, so whichever answer it keeps is good. Once the successor has been used, or later, the
+   * spent token is a replay. The successor is spent and stored in one transaction, so a retry
+   * never finds the token spent without its successor.
    */
   async refresh(refreshToken: string, currentOrg: (subject: string, role: Role) => Promise<string | null>): Promise<SessionTokens> {
     if (!REFRESH_TOKEN.test(refreshToken)) throw refused('SESSION.REFRESH_INVALID', 'the refresh token is not valid');
     const now = this.clock();
     const spent = await this.db.tx('session-refresh', async (tx) => {
-      const row = await tx.oneOrNone<{ family_id: string; subject: string; role: Role; device: string; expires_at: Date; spent_at: Date | null; revoked_at: Date | null }>(
-        'SELECT family_id, subject, role, device, expires_at, spent_at, revoked_at FROM ul_sessions WHERE token_hash = $1 FOR UPDATE',
+      const row = await tx.oneOrNone<SessionRow>(
+        'SELECT family_id, subject, role, device, expires_at, spent_at, revoked_at, successor_sealed FROM ul_sessions WHERE token_hash = $1 FOR UPDATE',
         [hashOf(refreshToken)],
       );
       if (!row) return { error: refused('SESSION.REFRESH_INVALID', 'the refresh token is not valid') };
       if (row.revoked_at) return { error: refused('SESSION.REVOKED', 'this session was ended; log in again') };
       if (row.spent_at) {
+        const retried = await this.successorForRetry(tx, row, refreshToken, now);
+        if (retried !== null) return { row, next: retried };
         await tx.none('UPDATE ul_sessions SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [row.family_id, now]);
         return { error: refused('SESSION.REFRESH_REUSED', 'this refresh token was already used: the session is ended; log in again') };
       }
       if (row.expires_at.getTime() <= now.getTime()) return { error: refused('SESSION.REFRESH_EXPIRED', 'the refresh token has expired; log in again') };
-      await tx.none('UPDATE ul_sessions SET spent_at = $2 WHERE token_hash = $1', [hashOf(refreshToken), now]);
-      return { row };
+      const next = await this.store(tx, { sub: row.subject, role: row.role }, row.family_id, row.device);
+      await tx.none('UPDATE ul_sessions SET spent_at = $2, successor_sealed = $3 WHERE token_hash = $1', [hashOf(refreshToken), now, sealSuccessor(refreshToken, next)]);
+      return { row, next };
     });
     // The revocation above must commit even though the caller is refused, hence the error as a value.
     if ('error' in spent) throw spent.error;
-    const { row } = spent;
+    const { row, next } = spent;
     const org = await currentOrg(row.subject, row.role);
     if (org === null) {
       await this.revokeFamily(row.family_id);
       throw refused('SESSION.SUBJECT_GONE', 'the account of this session no longer exists');
     }
-    const subject = { sub: row.subject, role: row.role, org };
-    const next = await this.store(subject, row.family_id, row.device);
-    return this.issue(subject, row.family_id, next);
+    return this.issue({ sub: row.subject, role: row.role, org }, row.family_id, next);
+  }
+
+  /** The successor of a spent token presented again, when that is a retry (see refresh); null when it is a replay. */
+  private async successorForRetry(tx: DbTask, row: SessionRow, refreshToken: string, now: Date): Promise<string | null> {
+    if (row.spent_at === null || row.successor_sealed === null) return null;
+    if (now.getTime() - row.spent_at.getTime() > REFRESH_RETRY_GRACE_SECONDS * 1000) return null;
+    let successor: string;
+    try {
+      successor = openSuccessor(refreshToken, row.successor_sealed);
+    } catch {
+      return null; // Not sealed under this token (cannot happen unless the row was altered): a replay.
+    }
+    const next = await tx.oneOrNone<{ spent_at: Date | null; revoked_at: Date | null }>('SELECT spent_at, revoked_at FROM ul_sessions WHERE token_hash = $1 FOR UPDATE', [
+      hashOf(successor),
+    ]);
+    return next && next.spent_at === null && next.revoked_at === null ? successor : null;
   }
 
   /** Ends one session family (logout on one device); true when it was open. */
@@ -111,10 +175,10 @@ export class SessionService {
     return row.families;
   }
 
-  private async store(subject: SessionSubject, familyId: string, device: string): Promise<string> {
+  private async store(on: DbTask | Database, subject: Pick<SessionSubject, 'sub' | 'role'>, familyId: string, device: string): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     const now = this.clock();
-    await this.db.none(
+    await on.none(
       `INSERT INTO ul_sessions (token_hash, family_id, subject, role, device, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [hashOf(token), familyId, subject.sub, subject.role, device, now, new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1000)],

@@ -1,0 +1,76 @@
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
+import { testTimeout } from '../../../test/support/wait-for';
+import { REFRESH_RETRY_GRACE_SECONDS, SessionService } from './sessions';
+import { signingKey, TokenService } from './tokens';
+
+/**
+ * Refresh-token rotation on a real PostgreSQL, with the clock in the test's hands: a retried
+ * refresh (its answer lost) gets the same successor within the grace window, two refreshes at
+ * once get one successor, and a spent token is a replay once its successor was used or the grace
+ * window is over: the family ends.
+ */
+
+let database: TestDatabase;
+let sessions: SessionService;
+let nowMs = Date.parse('2026-12-01T02:00:00Z');
+const subject = { sub: 'member-refresh', role: 'member' as const, org: 'union-1' };
+const currentOrg = async (): Promise<string> => 'union-1';
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sessions = new SessionService(database.db, new TokenService([signingKey('sessions-int-spec-secret-sessions-int-spec-secret')]), () => new Date(nowMs));
+}, testTimeout());
+afterAll(async () => {
+  await database?.drop();
+});
+
+async function codeOf(attempt: Promise<unknown>): Promise<string> {
+  try {
+    await attempt;
+  } catch (error) {
+    return (error as { code: string }).code;
+  }
+  throw new Error('expected the refresh to be refused');
+}
+
+it('answers a retried refresh with the same successor within the grace window, while the successor is unused', async () => {
+  const opened = await sessions.open(subject, 'phone');
+  const first = await sessions.refresh(opened.refreshToken!, currentOrg);
+  nowMs += (REFRESH_RETRY_GRACE_SECONDS - 1) * 1000;
+  const retried = await sessions.refresh(opened.refreshToken!, currentOrg);
+  expect(retried).toMatchObject({ refreshToken: first.refreshToken, sessionId: opened.sessionId, subject: subject.sub });
+  // The successor works as usual, and then the first token is a replay: the family ends.
+  const second = await sessions.refresh(first.refreshToken!, currentOrg);
+  expect(await codeOf(sessions.refresh(opened.refreshToken!, currentOrg))).toBe('SESSION.REFRESH_REUSED');
+  expect(await codeOf(sessions.refresh(second.refreshToken!, currentOrg))).toBe('SESSION.REVOKED');
+});
+
+it('treats a spent token presented after the grace window as a replay, even with its successor unused', async () => {
+  const opened = await sessions.open(subject, 'phone');
+  const first = await sessions.refresh(opened.refreshToken!, currentOrg);
+  nowMs += REFRESH_RETRY_GRACE_SECONDS * 1000 + 1;
+  expect(await codeOf(sessions.refresh(opened.refreshToken!, currentOrg))).toBe('SESSION.REFRESH_REUSED');
+  expect(await codeOf(sessions.refresh(first.refreshToken!, currentOrg))).toBe('SESSION.REVOKED');
+});
+
+it('gives two refreshes of one token at once the same successor, and keeps one live token in the family', async () => {
+  const opened = await sessions.open(subject, 'tablet');
+  const answers = await Promise.all(Array.from({ length: 4 }, () => sessions.refresh(opened.refreshToken!, currentOrg)));
+  expect(new Set(answers.map((answer) => answer.refreshToken)).size).toBe(1);
+  const live = await database.db.one<{ count: number }>('SELECT count(*)::int AS count FROM ul_sessions WHERE family_id = $1 AND spent_at IS NULL AND revoked_at IS NULL', [
+    opened.sessionId,
+  ]);
+  expect(live.count).toBe(1);
+});
+
+it('stores no refresh token in plaintext, the sealed successor included', async () => {
+  const opened = await sessions.open(subject, 'laptop');
+  const first = await sessions.refresh(opened.refreshToken!, currentOrg);
+  const rows = await database.db.any<{ text: string }>('SELECT t::text AS text FROM ul_sessions t WHERE family_id = $1', [opened.sessionId]);
+  for (const { text } of rows) {
+    for (const token of [opened.refreshToken!, first.refreshToken!]) {
+      expect(text).not.toContain(token);
+      expect(text).not.toContain(Buffer.from(token, 'base64url').toString('hex'));
+    }
+  }
+});
