@@ -169,6 +169,33 @@ describe('a member’s own transfer request, parking and taking in', () => {
     expect((await app.ledger.members.load(m2)).state.orgId).toBe('u-a');
   });
 
+  it('is withdrawn by the member, or the sending unit, before the receiving unit decides; the member stays and may ask again', async () => {
+    const incoming = async () => {
+      await settle();
+      return (expectOk(await call('GET', '/v1/admin/orgs/u-c/transfers', 'u-c')).transfers as Array<{ requestId: string }>).map((row) => row.requestId);
+    };
+    const requested = expectOk(await call('POST', '/v1/me/transfers', 'm2', { toOrgId: 'u-c' }));
+    const transferId = requested.transferId as string;
+    expect(await incoming()).toContain(transferId);
+    // The receiving unit decides; taking the request back is the requesting side's (the member is not in u-c's subtree).
+    expectError(await call('POST', `/v1/admin/members/${m2}/transfers/${transferId}/withdrawal`, 'u-c'), 404, 'MEMBER.NOT_FOUND');
+    const withdrawKey = key();
+    const withdraw = () => app.call('POST', `/v1/me/transfers/${transferId}/withdrawal`, { token: tokens.m2!, key: withdrawKey, body: {} });
+    expect(expectOk(await withdraw())).toEqual({ transferId, memberId: m2, orgId: 'u-a', status: 'withdrawn' });
+    // The same request retried is answered the same; another is refused, and the receiving unit finds nothing to accept.
+    expect(expectOk(await withdraw())).toEqual({ transferId, memberId: m2, orgId: 'u-a', status: 'withdrawn' });
+    expectError(await call('POST', `/v1/me/transfers/${transferId}/withdrawal`, 'm2'), 409, 'TRANSFER.NOT_PENDING');
+    expectError(await call('POST', `/v1/admin/members/${m2}/transfers/${transferId}/acceptance`, 'u-c'), 404, 'TRANSFER.NOT_FOUND');
+    expect(await incoming()).not.toContain(transferId);
+    const row = await app.ledger.db.one<{ status: string; decided_by: string }>(`SELECT status, decided_by FROM ul_member_requests WHERE kind = 'transfer' AND request_id = $1`, [transferId]);
+    expect(row).toEqual({ status: 'withdrawn', decided_by: `member:${m2}` });
+
+    // Asked by the sending unit's admin, and taken back by it.
+    const byAdmin = expectOk(await call('POST', `/v1/admin/members/${m2}/transfers`, 'u-a', { toOrgId: 'u-c' }));
+    expect(expectOk(await call('POST', `/v1/admin/members/${m2}/transfers/${byAdmin.transferId as string}/withdrawal`, 'u-a'))).toMatchObject({ status: 'withdrawn', orgId: 'u-a' });
+    expect((await app.ledger.members.load(m2)).state).toMatchObject({ orgId: 'u-a', pendingTransfer: null });
+  });
+
   it('parks a member who left their job at the upper-level union until a new unit takes them in', async () => {
     const parked = expectOk(await call('POST', `/v1/admin/members/${m2}/parking`, 'u-a', { reason: '离职' }));
     expect(parked).toEqual({ memberId: m2, orgId: 'c-1', parkedFrom: 'u-a' });

@@ -4,10 +4,24 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type JwtClaims } from '../common/auth';
 import { IdempotencyKey } from '../common/idempotency';
 import { ApiBodySchema, ApiParamSchema, ApiQuerySchema, NoBody, NoQuery, parseBody, parseParams, parseQuery } from '../common/validation';
-import { AcceptTransfer, ApplyToJoin, ApproveJoin, DeclineJoin, DeclineTransfer, LeaveUnion, ListPending, ListUnitMembers, ParkMember, ReinstateMember, RequestTransfer } from './lifecycle';
+import {
+  AcceptTransfer,
+  ApplyToJoin,
+  ApproveJoin,
+  DeclineJoin,
+  DeclineTransfer,
+  LeaveUnion,
+  ListPending,
+  ListUnitMembers,
+  ParkMember,
+  ReinstateMember,
+  RequestTransfer,
+  WithdrawTransfer,
+} from './lifecycle';
 import {
   applicationParams,
   joinSchema,
+  ownTransferParams,
   joinsQuery,
   memberParams,
   pendingQuery,
@@ -22,7 +36,7 @@ const DEFAULT_PAGE = 50;
 
 /**
  * The member lifecycle over HTTP (docs/ORGS.md): transfers (转会), parking, leaving and
- * reinstating by admins; a member's own transfer request; online applications to join (入会) and
+ * reinstating by admins; a member's own transfer request and its withdrawal; online applications to join (入会) and
  * their decisions; each unit's approvals inbox. A member, transfer, application or unit outside
  * the caller's subtree is not found (404).
  */
@@ -78,6 +92,30 @@ export class LifecycleController {
   async decline(@CurrentUser() admin: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
     parseQuery(NoQuery, query);
     return this.commands.execute(new DeclineTransfer(admin, key, { ...parseParams(transferParams, params), ...parseBody(reasonSchema, body) }));
+  }
+
+  @Post('admin/members/:memberId/transfers/:transferId/withdrawal')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiParamSchema(transferParams)
+  @ApiBodySchema(NoBody)
+  @ApiOperation({ summary: 'Take back a transfer of a member of your subtree while it still waits for the receiving unit; the member stays' })
+  async withdraw(@CurrentUser() admin: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    parseBody(NoBody, body ?? {});
+    return this.commands.execute(new WithdrawTransfer(admin, key, parseParams(transferParams, params)));
+  }
+
+  @Post('me/transfers/:transferId/withdrawal')
+  @HttpCode(200)
+  @Roles('member')
+  @ApiParamSchema(ownTransferParams)
+  @ApiBodySchema(NoBody)
+  @ApiOperation({ summary: 'Take back your transfer request while it still waits for the receiving union; you stay where you are and may ask again' })
+  async withdrawOwn(@CurrentUser() member: JwtClaims, @IdempotencyKey() key: string, @Param() params: unknown, @Body() body: unknown, @Query() query: unknown) {
+    parseQuery(NoQuery, query);
+    parseBody(NoBody, body ?? {});
+    return this.commands.execute(new WithdrawTransfer(member, key, { memberId: member.sub, ...parseParams(ownTransferParams, params) }));
   }
 
   @Post('admin/members/:memberId/parking')

@@ -24,6 +24,7 @@ abstract class LifecycleCommand<Input> extends Command<Record<string, unknown>> 
 export class RequestTransfer extends LifecycleCommand<{ memberId: string; toOrgId: string }> {}
 export class AcceptTransfer extends LifecycleCommand<{ memberId: string; transferId: string }> {}
 export class DeclineTransfer extends LifecycleCommand<{ memberId: string; transferId: string; reason: string }> {}
+export class WithdrawTransfer extends LifecycleCommand<{ memberId: string; transferId: string }> {}
 export class ParkMember extends LifecycleCommand<{ memberId: string; reason: string }> {}
 export class LeaveUnion extends LifecycleCommand<{ memberId: string; reason: string }> {}
 export class ReinstateMember extends LifecycleCommand<{ memberId: string; reason: string }> {}
@@ -53,6 +54,13 @@ export class AcceptTransferHandler extends LifecycleHandler implements ICommandH
 export class DeclineTransferHandler extends LifecycleHandler implements ICommandHandler<DeclineTransfer> {
   execute({ user, idempotencyKey, input }: DeclineTransfer) {
     return this.ledger.lifecycle.declineTransfer(user, input.memberId, input.transferId, input.reason, commandMeta(user, idempotencyKey));
+  }
+}
+
+@CommandHandler(WithdrawTransfer)
+export class WithdrawTransferHandler extends LifecycleHandler implements ICommandHandler<WithdrawTransfer> {
+  execute({ user, idempotencyKey, input }: WithdrawTransfer) {
+    return this.ledger.lifecycle.withdrawTransfer(user, input.memberId, input.transferId, commandMeta(user, idempotencyKey));
   }
 }
 
@@ -138,6 +146,7 @@ export const LIFECYCLE_HANDLERS = [
   RequestTransferHandler,
   AcceptTransferHandler,
   DeclineTransferHandler,
+  WithdrawTransferHandler,
   ParkMemberHandler,
   LeaveUnionHandler,
   ReinstateMemberHandler,

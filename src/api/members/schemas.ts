@@ -35,6 +35,7 @@ const positionCursor = () => str({ min: 1, max: 18, pattern: /^[0-9]+$/, descrip
 
 export const memberParams = object({ memberId: str({ min: 1, max: 64, pattern: ID }) });
 export const transferParams = object({ memberId: str({ min: 1, max: 64, pattern: ID }), transferId: str({ min: 1, max: 128, pattern: ID }) });
+export const ownTransferParams = object({ transferId: str({ min: 1, max: 128, pattern: ID }) });
 // The shape of an application id (join-<24 hex>) is checked by the application layer: any other id is simply not found.
 export const applicationParams = object({ applicationId: str({ min: 1, max: 64, pattern: ID }) });
 export const unitParams = object({ orgId: orgIdOf('the unit') });

@@ -58,6 +58,9 @@ function idFrom(meta: CommandMeta, kind: string): string {
   return `${kind}-${createHash('sha256').update(meta.commandId, 'utf8').digest('hex').slice(0, 24)}`;
 }
 
+/** The events that end a pending transfer, by which a retried decision is found. */
+const DECISIONS = new Set(['MemberTransferred', 'MemberTransferDeclined', 'MemberTransferWithdrawn']);
+
 function notFound(): DomainError {
   return new DomainError('MEMBER.NOT_FOUND', 'no such member', 404);
 }
@@ -136,18 +139,29 @@ export class MemberLifecycle implements MemberMover {
   }
 
   /**
-   * A retried accept or decline (same command id) is answered from the member's stream: after the
-   * first one the transfer no longer waits, so the scope check would call it not found.
+   * The member, or an admin of the member's union (the requesting side), takes back a transfer
+   * still waiting for the receiving unit (TRANSFER.NOT_PENDING once it was decided).
    */
-  private async replayed(memberId: string, meta: CommandMeta): Promise<{ transferId: string; memberId: string; orgId: string; status: 'accepted' | 'declined' } | null> {
+  async withdrawTransfer(caller: Principal, memberId: string, transferId: string, meta: CommandMeta) {
+    const replay = await this.replayed(memberId, meta);
+    if (replay) return replay;
+    await this.memberInScope(caller, memberId);
+    const result = await this.deps.members.execute(memberId, { type: 'WithdrawTransfer', transferId, adminId: caller.role === 'member' ? null : caller.sub }, meta);
+    return { transferId, memberId, orgId: result.state.orgId, status: 'withdrawn' as const };
+  }
+
+  /**
+   * A retried accept, decline or withdrawal (same command id) is answered from the member's
+   * stream: after the first one the transfer no longer waits, so the checks would refuse it.
+   */
+  private async replayed(memberId: string, meta: CommandMeta): Promise<{ transferId: string; memberId: string; orgId: string; status: 'accepted' | 'declined' | 'withdrawn' } | null> {
     if (!ORG_ID.test(memberId)) return null;
     const events = await this.deps.store.readStream(`member-${memberId}`, { direction: 'backwards', maxCount: 64 });
-    const done = events.find((event) => event.metadata.commandId === meta.commandId && (event.type === 'MemberTransferred' || event.type === 'MemberTransferDeclined'));
+    const done = events.find((event) => event.metadata.commandId === meta.commandId && DECISIONS.has(event.type));
     if (!done) return null;
     const data = done.data as { transferId: string; toOrgId: string; fromOrgId: string };
-    return done.type === 'MemberTransferred'
-      ? { transferId: data.transferId, memberId, orgId: data.toOrgId, status: 'accepted' }
-      : { transferId: data.transferId, memberId, orgId: data.fromOrgId, status: 'declined' };
+    if (done.type === 'MemberTransferred') return { transferId: data.transferId, memberId, orgId: data.toOrgId, status: 'accepted' };
+    return { transferId: data.transferId, memberId, orgId: data.fromOrgId, status: done.type === 'MemberTransferDeclined' ? 'declined' : 'withdrawn' };
   }
 
   /** The member left their job: parked at the upper-level union of their unit until a new unit takes them in. */

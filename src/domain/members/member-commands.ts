@@ -418,6 +418,7 @@ function decideCommand(state: MemberState, command: MemberCommand, ctx: Context)
     case 'RequestTransfer':
     case 'AcceptTransfer':
     case 'DeclineTransfer':
+    case 'WithdrawTransfer':
     case 'TransferByMerge':
     case 'ParkMember':
     case 'LeaveUnion':

@@ -22,6 +22,8 @@ export type LifecycleCommand =
   | { type: 'RequestTransfer'; transferId: string; to: UnitFacts; adminId: string | null }
   | { type: 'AcceptTransfer'; transferId: string; to: UnitFacts; adminId: string }
   | { type: 'DeclineTransfer'; transferId: string; adminId: string; reason: string }
+  /** The requesting side changes its mind: the member (`adminId` null) or an admin of the member's union. */
+  | { type: 'WithdrawTransfer'; transferId: string; adminId: string | null }
   /** A merge of the member's unit: the member goes to the unit merged into, without a request. */
   | { type: 'TransferByMerge'; transferId: string; to: UnitFacts; adminId: string }
   /** `to` is the upper-level union of the member's unit. */
@@ -104,6 +106,21 @@ export function declineTransfer(state: MemberState, command: Of<'DeclineTransfer
   ];
 }
 
+/**
+ * The member (or an admin of their union) takes back a transfer still waiting for the receiving
+ * unit: it is no longer pending, the member stays, and may ask again with another id.
+ */
+export function withdrawTransfer(state: MemberState, command: Of<'WithdrawTransfer'>): MemberEvent[] {
+  requireMember(state);
+  const pending = requirePending(state, command.transferId);
+  return [
+    {
+      type: 'MemberTransferWithdrawn',
+      data: { memberId: state.memberId, transferId: pending.transferId, fromOrgId: state.orgId, toOrgId: pending.toOrgId, byAdminId: command.adminId },
+    },
+  ];
+}
+
 export function transferByMerge(state: MemberState, command: Of<'TransferByMerge'>): MemberEvent[] {
   requireMember(state);
   if (state.transfers.has(command.transferId)) return []; // This merge moved the member already.
@@ -147,6 +164,8 @@ export function decideLifecycle(state: MemberState, command: LifecycleCommand): 
       return acceptTransfer(state, command);
     case 'DeclineTransfer':
       return declineTransfer(state, command);
+    case 'WithdrawTransfer':
+      return withdrawTransfer(state, command);
     case 'TransferByMerge':
       return transferByMerge(state, command);
     case 'ParkMember':

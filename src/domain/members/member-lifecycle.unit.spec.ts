@@ -65,6 +65,19 @@ describe('transfers', () => {
     member.given([enrolled, requested]).when({ type: 'DeclineTransfer', transferId: 't1', adminId: 'admin-c', reason: '' }, ctx).thenFails('MEMBER.REASON_INVALID');
   });
 
+  it('is withdrawn by the requesting side while pending; the member stays and may ask again', () => {
+    const withdrawn: MemberEvent = { type: 'MemberTransferWithdrawn', data: { memberId: M, transferId: 't1', fromOrgId: 'u-a', toOrgId: 'u-c', byAdminId: null } };
+    member.given([enrolled, requested]).when({ type: 'WithdrawTransfer', transferId: 't1', adminId: null }, ctx).then([withdrawn]);
+    member.given([enrolled, requested]).when({ type: 'WithdrawTransfer', transferId: 't1', adminId: 'admin-a' }, ctx).then([{ ...withdrawn, data: { ...withdrawn.data, byAdminId: 'admin-a' } } as MemberEvent]);
+    const { state } = member.given([enrolled, requested, withdrawn]).when({ type: 'RequestTransfer', transferId: 't2', to: unit('u-b'), adminId: null }, ctx).result();
+    expect(state).toMatchObject({ orgId: 'u-a', pendingTransfer: { transferId: 't2', toOrgId: 'u-b' } });
+    // Nothing to withdraw: another id, a decided transfer, a withdrawn one; and a withdrawn transfer cannot be accepted.
+    member.given([enrolled, requested]).when({ type: 'WithdrawTransfer', transferId: 't9', adminId: null }, ctx).thenFails('TRANSFER.NOT_PENDING');
+    member.given([enrolled, requested, transferred]).when({ type: 'WithdrawTransfer', transferId: 't1', adminId: null }, ctx).thenFails('TRANSFER.NOT_PENDING');
+    member.given([enrolled, requested, withdrawn]).when({ type: 'WithdrawTransfer', transferId: 't1', adminId: null }, ctx).thenFails('TRANSFER.NOT_PENDING');
+    member.given([enrolled, requested, withdrawn]).when({ type: 'AcceptTransfer', transferId: 't1', to: unit('u-c'), adminId: 'admin-c' }, ctx).thenFails('TRANSFER.NOT_PENDING');
+  });
+
   it('moves every member of a merged unit once, whatever they had asked for', () => {
     const merged = member.given([enrolled, requested]).when({ type: 'TransferByMerge', transferId: 'merge-1', to: unit('u-b'), adminId: 'admin-p' }, ctx);
     const { events, state } = merged.result();
@@ -103,6 +116,7 @@ describe('parking, leaving and reinstating', () => {
       fc.record({ type: fc.constant('RequestTransfer' as const), transferId: fc.constantFrom('t1', 't2', 't3'), to: fc.constantFrom(...units).map((id) => unit(id)), adminId: fc.constant(null) }),
       fc.record({ type: fc.constant('AcceptTransfer' as const), transferId: fc.constantFrom('t1', 't2', 't3'), adminId: fc.constant('x') }),
       fc.record({ type: fc.constant('DeclineTransfer' as const), transferId: fc.constantFrom('t1', 't2', 't3'), adminId: fc.constant('x'), reason: fc.constant('r') }),
+      fc.record({ type: fc.constant('WithdrawTransfer' as const), transferId: fc.constantFrom('t1', 't2', 't3'), adminId: fc.constantFrom(null, 'x') }),
       fc.record({ type: fc.constant('ParkMember' as const), to: fc.constant(unit('c-1')), adminId: fc.constant('x'), reason: fc.constant('r') }),
       fc.record({ type: fc.constant('LeaveUnion' as const), adminId: fc.constant('x'), reason: fc.constant('r') }),
       fc.record({ type: fc.constant('ReinstateMember' as const), adminId: fc.constant('x'), reason: fc.constant('r') }),
@@ -125,7 +139,7 @@ describe('parking, leaving and reinstating', () => {
           }
           for (const event of decided) {
             if (event.type === 'MemberTransferRequested') model = { ...model, pending: { transferId: event.data.transferId, toOrgId: event.data.toOrgId } };
-            if (event.type === 'MemberTransferDeclined') model = { ...model, pending: null };
+            if (event.type === 'MemberTransferDeclined' || event.type === 'MemberTransferWithdrawn') model = { ...model, pending: null };
             if (event.type === 'MemberTransferred') model = { ...model, orgId: event.data.toOrgId, pending: null };
             if (event.type === 'MemberParked') model = { ...model, orgId: event.data.toOrgId };
             if (event.type === 'MemberLeft') model = { ...model, left: true, pending: null };

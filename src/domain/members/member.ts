@@ -80,6 +80,8 @@ export type MemberEvent =
   /** A transfer (转会) asked for by the member (`byAdminId` null) or by an admin of the sending unit; the receiving unit decides. */
   | { type: 'MemberTransferRequested'; data: { memberId: string; transferId: string; fromOrgId: string; toOrgId: string; byAdminId: string | null } }
   | { type: 'MemberTransferDeclined'; data: { memberId: string; transferId: string; fromOrgId: string; toOrgId: string; byAdminId: string; reason: string } }
+  /** Taken back by the member (`byAdminId` null) or an admin of their union before the receiving unit decided. */
+  | { type: 'MemberTransferWithdrawn'; data: { memberId: string; transferId: string; fromOrgId: string; toOrgId: string; byAdminId: string | null } }
   /**
    * The member now belongs to `toOrgId`: accepted by an admin of the receiving unit (reason
    * 'transfer') or carried out by a merge of the sending unit (reason 'merge'). Points, wallet and
@@ -290,6 +292,7 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
         transfers: new Set(state.transfers).add(event.data.transferId),
       };
     case 'MemberTransferDeclined':
+    case 'MemberTransferWithdrawn':
       return { ...state, pendingTransfer: null };
     case 'MemberTransferred':
       return {

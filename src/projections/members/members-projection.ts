@@ -11,7 +11,7 @@ import type { Projection } from '../runner';
  */
 export const MEMBERS_PROJECTION = 'members';
 
-const LIFECYCLE_EVENTS = ['MemberTransferRequested', 'MemberTransferDeclined', 'MemberTransferred', 'MemberParked', 'MemberLeft', 'MemberReinstated'];
+const LIFECYCLE_EVENTS = ['MemberTransferRequested', 'MemberTransferDeclined', 'MemberTransferWithdrawn', 'MemberTransferred', 'MemberParked', 'MemberLeft', 'MemberReinstated'];
 const JOIN_EVENTS = ['JoinApplied', 'JoinApproved', 'JoinDeclined'];
 
 export function membersProjection(): Projection {
@@ -55,6 +55,10 @@ export function membersProjection(): Projection {
           }
           case 'MemberTransferDeclined':
             await decided(tx, 'transfer', event.data.transferId, 'declined', event.data.byAdminId, occurredAt, event.data.reason);
+            break;
+          case 'MemberTransferWithdrawn':
+            // Leaves the receiving unit's inbox: taken back by the member (named as the request names them) or an admin.
+            await decided(tx, 'transfer', event.data.transferId, 'withdrawn', event.data.byAdminId ?? `member:${memberId}`, occurredAt, null);
             break;
           case 'MemberTransferred':
             await tx.none('UPDATE ul_members SET org_id = $2 WHERE member_id = $1', [memberId, event.data.toOrgId]);
