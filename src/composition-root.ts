@@ -24,6 +24,7 @@ import {
   AccountService,
   ActivationService,
   IDENTITY_MIGRATIONS,
+  SessionRevocations,
   SessionService,
   signingKey,
   TokenService,
@@ -259,7 +260,7 @@ export class UnionLedger {
   readonly auditor: AuditorReads;
   readonly seals: Seals;
   // identity
-  private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } | undefined;
+  private readonly identityOrUndefined: { tokens: TokenService; sessions: SessionService; revocations: SessionRevocations; activation: ActivationService; wechat: WeChatPort } | undefined;
   /** Lag per projection: the PostgreSQL read models and the leaderboard. */
   readonly lag: Record<string, LagTracker>;
   private readonly leaderboardsOrUndefined: Leaderboards | undefined;
@@ -355,9 +356,12 @@ export class UnionLedger {
     if (options.identity) {
       const { tokens, outside } = options.identity;
       const clock = options.clock ?? (() => new Date());
+      // Started by the HTTP app (createHttpApp), the one place access tokens are checked.
+      const revocations = new SessionRevocations(options.db, clock);
       this.identityOrUndefined = {
         tokens,
-        sessions: new SessionService(options.db, tokens, clock),
+        sessions: new SessionService(options.db, tokens, clock, revocations),
+        revocations,
         activation: new ActivationService({
           db: options.db,
           store: this.store,
@@ -425,7 +429,7 @@ export class UnionLedger {
   }
 
   /** Tokens, sessions, activation and the WeChat port (the HTTP service's identity). */
-  get identity(): { tokens: TokenService; sessions: SessionService; activation: ActivationService; wechat: WeChatPort } {
+  get identity(): { tokens: TokenService; sessions: SessionService; revocations: SessionRevocations; activation: ActivationService; wechat: WeChatPort } {
     if (!this.identityOrUndefined) throw new Error('invariant violated: this process was started without the identity services');
     return this.identityOrUndefined;
   }
@@ -595,6 +599,7 @@ export class UnionLedger {
   }
 
   async close(): Promise<void> {
+    await this.identityOrUndefined?.revocations.close();
     await this.benefits.stopSweeps();
     // A verification run in progress reads through the pool the caller closes next.
     await this.auditor.verifications.settled();

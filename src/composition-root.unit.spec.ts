@@ -16,6 +16,6 @@ describe('the composition root', () => {
     const versions = MIGRATIONS.map((migration) => migration.version);
     expect(versions).toEqual([...versions].sort((a, b) => a - b));
     expect(new Set(versions).size).toBe(versions.length);
-    expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21, 22, 30, 31, 35, 40, 42, 50, 55, 56, 57, 58, 59, 60, 61, 65, 66, 70]);
+    expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21, 22, 30, 31, 35, 40, 42, 50, 55, 56, 57, 58, 59, 60, 61, 65, 66, 70, 71, 72]);
   });
 });

@@ -101,8 +101,11 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // parameter would leave such a hold unreachable.
   const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false, maxParamLength: 256, genReqId: requestIdOf });
   const metrics = options.metrics ?? new ServiceMetrics({ lag: () => lagReadings(ledger) });
+  // Access tokens of ended sessions are refused from the first request on (the first read of the list is awaited).
+  const logger = options.logger;
+  await ledger.identity.revocations.start((line) => logger?.warn(line));
   const settings = {
-    auth: { tokens: ledger.identity.tokens, metricsToken: options.metricsToken },
+    auth: { tokens: ledger.identity.tokens, metricsToken: options.metricsToken, sessionEnded: (sessionId: string | undefined) => ledger.identity.revocations.isEnded(sessionId) },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
     metrics,
     requestLog: requestLogParams(options.logger ?? silentLogger()),

@@ -187,9 +187,13 @@ describe('sessions', () => {
     const out = await app.call('DELETE', '/v1/sessions', { token: phoneA.accessToken });
     expect(out.body).toEqual({ endedSessions: 1 });
     expectError(await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: phoneA.refreshToken } }), 401, 'SESSION.REVOKED');
+    // The logged-out device's access token is refused at once, not in 15 minutes; the other device's still works.
+    expectError(await app.call('GET', '/v1/me/balance', { token: phoneA.accessToken }), 401, 'AUTH.SESSION_ENDED');
+    expect((await app.call('GET', '/v1/me/balance', { token: phoneB.accessToken })).status).toBe(200);
     expect((await app.call('POST', '/v1/sessions/refresh', { body: { refreshToken: phoneB.refreshToken } })).status).toBe(200);
     const all = await app.call('DELETE', '/v1/sessions?scope=all', { token: phoneB.accessToken });
     expect(all.body.endedSessions).toBeGreaterThanOrEqual(1);
+    expectError(await app.call('GET', '/v1/me/balance', { token: phoneB.accessToken }), 401, 'AUTH.SESSION_ENDED');
   });
 
   it('keeps no code or token anywhere in plaintext', async () => {

@@ -28,6 +28,8 @@ export type JwtClaims = TokenClaims;
 export const AUTH_SETTINGS = Symbol('AUTH_SETTINGS');
 export interface AuthSettings {
   tokens: TokenService;
+  /** True when the token's session was ended (logout, revocation): its access tokens are refused before they expire. */
+  sessionEnded?: (sessionId: string | undefined) => boolean;
   /** METRICS_TOKEN: the bearer token the routes marked @MetricsToken() also accept (Prometheus has no user token). */
   metricsToken?: string | undefined;
 }
@@ -103,6 +105,10 @@ export class AuthGuard implements CanActivate {
       if (!(error instanceof InvalidTokenError)) throw error;
       void reply.header('www-authenticate', 'Bearer realm="union-ledger", error="invalid_token"');
       throw AppError.unauthorized('AUTH.INVALID_TOKEN', error.message, { reason: error.reason });
+    }
+    if (this.settings.sessionEnded?.(claims.sid)) {
+      void reply.header('www-authenticate', 'Bearer realm="union-ledger", error="invalid_token"');
+      throw AppError.unauthorized('AUTH.SESSION_ENDED', 'the session of this token was ended (logged out or revoked); log in again');
     }
     principals.set(request, claims);
 

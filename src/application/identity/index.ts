@@ -1,6 +1,7 @@
 /** The identity context's use cases: tokens, sessions, activation that proves possession of the roster's phone. */
 export { ACCESS_TOKEN_TTL_SECONDS, InvalidTokenError, MAX_TOKEN_TTL_SECONDS, ROLES, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService, signingKey, type Role, type SigningKey, type TokenClaims, type TokenSubject } from './tokens';
-export { REFRESH_TOKEN_TTL_SECONDS, SessionService, type SessionSubject, type SessionTokens } from './sessions';
+export { REFRESH_RETRY_GRACE_SECONDS, REFRESH_TOKEN_TTL_SECONDS, SessionService, type SessionSubject, type SessionTokens } from './sessions';
+export { REVOCATION_SYNC_MS, SessionRevocations } from './revocations';
 export { ActivationService, CODE_TTL_SECONDS, MAX_CODE_ATTEMPTS, MAX_STARTS_PER_HOUR, RESEND_AFTER_SECONDS, type ActivationStarted } from './activation';
 export { ExternalServiceError, type WeChatPort, type WeChatSession } from './ports';
 export { IDENTITY_MIGRATIONS } from './schema';

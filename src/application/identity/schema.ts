@@ -83,4 +83,11 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ul_sessions ADD COLUMN successor_sealed bytea;
     `,
   },
+  {
+    version: 72,
+    name: 'identity: sessions ended recently, read by every API process (revocations.ts)',
+    sql: /* sql */ `
+      CREATE INDEX ul_sessions_revoked_idx ON ul_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database';
 import { testTimeout } from '../../../test/support/wait-for';
+import { SessionRevocations } from './revocations';
 import { REFRESH_RETRY_GRACE_SECONDS, SessionService } from './sessions';
 import { signingKey, TokenService } from './tokens';
 
@@ -7,7 +8,8 @@ import { signingKey, TokenService } from './tokens';
  * Refresh-token rotation on a real PostgreSQL, with the clock in the test's hands: a retried
  * refresh (its answer lost) gets the same successor within the grace window, two refreshes at
  * once get one successor, and a spent token is a replay once its successor was used or the grace
- * window is over: the family ends.
+ * window is over: the family ends. Ended sessions reach another process's revocation list at its
+ * next sync, and leave it once their access tokens have run out.
  */
 
 let database: TestDatabase;
@@ -73,4 +75,31 @@ it('stores no refresh token in plaintext, the sealed successor included', async 
       expect(text).not.toContain(Buffer.from(token, 'base64url').toString('hex'));
     }
   }
+});
+
+it('tells every process about an ended session at its next sync, and forgets it once its access tokens have run out', async () => {
+  const here = new SessionRevocations(database.db, () => new Date(nowMs));
+  const elsewhere = new SessionRevocations(database.db, () => new Date(nowMs));
+  const local = new SessionService(database.db, new TokenService([signingKey('sessions-int-spec-secret-sessions-int-spec-secret')]), () => new Date(nowMs), here);
+  const [a, b, c] = [await local.open(subject, 'a'), await local.open(subject, 'b'), await local.open({ ...subject, sub: 'another' }, 'c')];
+  await elsewhere.sync();
+  expect(await local.revokeFamily(a.sessionId, subject.sub)).toBe(true);
+  // Ended here at once; elsewhere at its next read.
+  expect(here.isEnded(a.sessionId)).toBe(true);
+  expect(elsewhere.isEnded(a.sessionId)).toBe(false);
+  await elsewhere.sync();
+  expect([a, b, c].map((session) => elsewhere.isEnded(session.sessionId))).toEqual([true, false, false]);
+  // Every device of a subject; a replayed refresh token ends its family too.
+  expect(await local.revokeSubject(subject.sub)).toBeGreaterThanOrEqual(1);
+  const first = await local.refresh(c.refreshToken!, currentOrg);
+  await local.refresh(first.refreshToken!, currentOrg);
+  await expect(local.refresh(c.refreshToken!, currentOrg)).rejects.toMatchObject({ code: 'SESSION.REFRESH_REUSED' });
+  expect(here.isEnded(c.sessionId)).toBe(true);
+  await elsewhere.sync();
+  expect([a, b, c].map((session) => elsewhere.isEnded(session.sessionId))).toEqual([true, true, true]);
+  expect(elsewhere.isEnded(undefined)).toBe(false);
+  // 16 minutes later no access token of theirs is alive: the list forgets them.
+  nowMs += 16 * 60 * 1000 + 1;
+  await elsewhere.sync();
+  expect([a, b, c].map((session) => elsewhere.isEnded(session.sessionId))).toEqual([false, false, false]);
 });

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DomainError } from '../../domain/shared';
 import type { Database, DbTask } from '../../infra/database';
+import type { SessionRevocations } from './revocations';
 import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from './tokens';
 
 /**
@@ -9,8 +10,9 @@ import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from './tokens
  * each refresh spends the token and issues the next one of the family. Presenting a spent token
  * again revokes the whole family: either it was stolen and the thief or the owner is replaying
  * it, and both must log in again (a retry within REFRESH_RETRY_GRACE_SECONDS, while the successor
- * is unused, gets the same successor instead: see refresh). Revoking a family or every family of a subject stops refreshes
- * at once; access tokens already issued run out within 15 minutes.
+ * is unused, gets the same successor instead: see refresh). Revoking a family or every family of a
+ * subject stops refreshes at once, and the API refuses the family's access tokens at once too
+ * (SessionRevocations: in this process now, in the others within seconds).
  */
 
 export interface SessionTokens {
@@ -86,6 +88,8 @@ export class SessionService {
     private readonly db: Database,
     private readonly tokens: TokenService,
     private readonly clock: () => Date = () => new Date(),
+    /** Where ended sessions are noted, so that their access tokens are refused at once (revocations.ts). */
+    private readonly revocations?: SessionRevocations,
   ) {}
 
   /** Opens a session family for a subject on a device; visitors get an access token only. */
@@ -122,7 +126,7 @@ export class SessionService {
         const retried = await this.successorForRetry(tx, row, refreshToken, now);
         if (retried !== null) return { row, next: retried };
         await tx.none('UPDATE ul_sessions SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [row.family_id, now]);
-        return { error: refused('SESSION.REFRESH_REUSED', 'this refresh token was already used: the session is ended; log in again') };
+        return { error: refused('SESSION.REFRESH_REUSED', 'this refresh token was already used: the session is ended; log in again'), ended: row.family_id };
       }
       if (row.expires_at.getTime() <= now.getTime()) return { error: refused('SESSION.REFRESH_EXPIRED', 'the refresh token has expired; log in again') };
       const next = await this.store(tx, { sub: row.subject, role: row.role }, row.family_id, row.device);
@@ -130,7 +134,10 @@ export class SessionService {
       return { row, next };
     });
     // The revocation above must commit even though the caller is refused, hence the error as a value.
-    if ('error' in spent) throw spent.error;
+    if ('error' in spent) {
+      if ('ended' in spent && spent.ended !== undefined) this.revocations?.note([spent.ended]);
+      throw spent.error;
+    }
     const { row, next } = spent;
     const org = await currentOrg(row.subject, row.role);
     if (org === null) {
@@ -162,17 +169,20 @@ export class SessionService {
       'UPDATE ul_sessions SET revoked_at = $3 WHERE family_id = $1 AND ($2::text IS NULL OR subject = $2) AND revoked_at IS NULL',
       [familyId, subject ?? null, this.clock()],
     );
+    // A visitor's session has no refresh row: its access token is refused here all the same.
+    this.revocations?.note([familyId]);
     return result.rowCount > 0;
   }
 
   /** Ends every session of a subject (all devices); returns how many families were open. */
   async revokeSubject(subject: string): Promise<number> {
-    const row = await this.db.one<{ families: number }>(
+    const rows = await this.db.any<{ family_id: string }>(
       `WITH revoked AS (UPDATE ul_sessions SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL RETURNING family_id)
-       SELECT count(DISTINCT family_id)::int AS families FROM revoked`,
+       SELECT DISTINCT family_id FROM revoked`,
       [subject, this.clock()],
     );
-    return row.families;
+    this.revocations?.note(rows.map((row) => row.family_id));
+    return rows.length;
   }
 
   private async store(on: DbTask | Database, subject: Pick<SessionSubject, 'sub' | 'role'>, familyId: string, device: string): Promise<string> {
