@@ -262,9 +262,27 @@ describe('changes of the tree', () => {
     expectError(await call('POST', '/v1/admin/orgs/u-a/close', 'c-1', { reason: '撤销' }), 409, 'ORG.HAS_MEMBERS');
     expectError(await call('POST', '/v1/admin/orgs/c-1/close', 'p-1', { reason: '撤销' }), 409, 'ORG.HAS_CHILDREN');
     expectError(await call('POST', '/v1/admin/orgs/u-a/merge', 'c-1', { intoOrgId: 'u-c' }), 422, 'ORG.MERGE_TARGET_UNKNOWN'); // u-c is outside c-1's subtree.
-    const merged = expectOk(await call('POST', '/v1/admin/orgs/u-a/merge', 'p-1', { intoOrgId: 'u-c' }));
-    expect(merged).toEqual({ orgId: 'u-a', intoOrgId: 'u-c', transferred: 1 });
+    // A transfer and an application waiting for u-a when it merges away: declined, so nobody waits on a unit that will never decide.
+    const waiting = expectOk(await call('POST', `/v1/admin/members/${m3}/transfers`, 'p-1', { toOrgId: 'u-a' }));
+    const applied = expectOk(await call('POST', '/v1/join-applications', 'visitor', { orgId: 'u-a', name: '己', nationalId: testNationalId(402), phone: '13912340402' }));
+    await settle();
+    const mergeKey = key();
+    const merge = () => app.call('POST', '/v1/admin/orgs/u-a/merge', { token: tokens['p-1']!, key: mergeKey, body: { intoOrgId: 'u-c' } });
+    const merged = expectOk(await merge());
+    expect(merged).toEqual({ orgId: 'u-a', intoOrgId: 'u-c', transferred: 1, declined: 2 });
     expect((await app.ledger.members.load(m4)).state.orgId).toBe('u-c');
+    expect((await app.ledger.members.load(m3)).state).toMatchObject({ orgId: 'u-b', pendingTransfer: null });
+    await settle();
+    const requests = await app.ledger.db.any<{ request_id: string; status: string; decided_by: string; reason: string }>(
+      'SELECT request_id, status, decided_by, reason FROM ul_member_requests WHERE request_id IN ($1, $2) ORDER BY kind DESC',
+      [waiting.transferId, applied.applicationId],
+    );
+    expect(requests).toEqual([
+      { request_id: waiting.transferId, status: 'declined', decided_by: 'admin-p-1', reason: '接收单位已并入 u-c' },
+      { request_id: applied.applicationId, status: 'declined', decided_by: 'admin-p-1', reason: '接收单位已并入 u-c' },
+    ]);
+    // The same request again is answered as it was (the idempotent replay), declining nothing twice.
+    expect(expectOk(await merge())).toEqual(merged);
     await settle();
     expect(expectOk(await call('GET', '/v1/admin/orgs/u-a', 'p-1'))).toMatchObject({ closed: true, mergedInto: 'u-c', members: { total: 0 } });
     // A closed unit takes no one.

@@ -58,6 +58,11 @@ function idFrom(meta: CommandMeta, kind: string): string {
   return `${kind}-${createHash('sha256').update(meta.commandId, 'utf8').digest('hex').slice(0, 24)}`;
 }
 
+/** Requests declined when their unit closes, at most, of each kind (transfers, applications). */
+const DECLINE_ON_CLOSE_MAX = 50_000;
+/** A request decided (or withdrawn) before the close's decline reached it. */
+const ALREADY_DECIDED = /^(TRANSFER\.NOT_PENDING|JOIN\.ALREADY_[A-Z]+)$/;
+
 /** The events that end a pending transfer, by which a retried decision is found. */
 const DECISIONS = new Set(['MemberTransferred', 'MemberTransferDeclined', 'MemberTransferWithdrawn']);
 
@@ -206,6 +211,38 @@ export class MemberLifecycle implements MemberMover {
       after = next;
     }
     throw new DomainError('ORG.MERGE_TOO_LARGE', `a merge moves at most ${MERGE_MEMBERS_MAX} members in one request`, 422);
+  }
+
+  /**
+   * MemberMover: the transfers and applications still waiting for a unit that has just closed or
+   * merged away are declined (by the admin who closed it, with `reason`), each a command of its
+   * own with an id from this command's, so a retry declines nothing twice: nobody waits on a unit
+   * that will never decide. At most DECLINE_ON_CLOSE_MAX of each; returns how many were declined.
+   */
+  async declineAllInto(orgId: string, adminId: string, reason: string, meta: CommandMeta): Promise<number> {
+    let declined = 0;
+    for (const kind of ['transfer', 'join'] as const) {
+      let after: bigint | null = null;
+      for (let page = 0; page * LIFECYCLE_PAGE_MAX < DECLINE_ON_CLOSE_MAX; page += 1) {
+        const { rows, next } = await pendingRequests(this.deps.db, { kind, orgId, direction: 'incoming', after, limit: LIFECYCLE_PAGE_MAX });
+        for (const row of rows) {
+          const decline = { ...meta, commandId: `${meta.commandId}:decline:${row.requestId}` };
+          try {
+            const result =
+              kind === 'transfer'
+                ? await this.deps.members.execute(row.memberId, { type: 'DeclineTransfer', transferId: row.requestId, adminId, reason }, decline)
+                : await this.joins.handle(joinStream(row.requestId), (state) => decideJoin(state, { type: 'DeclineJoin', adminId, reason }), decline);
+            if (result.events.length > 0 && !result.replayed) declined += 1;
+          } catch (error) {
+            // Decided or withdrawn since the read model saw it: nothing left to decline.
+            if (!(error instanceof DomainError && ALREADY_DECIDED.test(error.code))) throw error;
+          }
+        }
+        if (next === null) break;
+        after = BigInt(next);
+      }
+    }
+    return declined;
   }
 
   // ---------------------------------------------------------------- joining online

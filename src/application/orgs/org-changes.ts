@@ -17,6 +17,8 @@ import type { OrgService } from './org-service';
 export interface MemberMover {
   /** Transfers every member whose union is `fromOrgId` to `intoOrgId` (MemberTransferred, reason 'merge'); returns how many moved. */
   transferAll(fromOrgId: string, intoOrgId: string, adminId: string, meta: CommandMeta): Promise<number>;
+  /** Declines every transfer and application still waiting for `orgId` (it closed or merged away); returns how many. */
+  declineAllInto(orgId: string, adminId: string, reason: string, meta: CommandMeta): Promise<number>;
 }
 
 export interface OrgChangesDeps {
@@ -74,11 +76,14 @@ export class OrgChanges {
   /**
    * Merges `orgId` into `intoOrgId`: every member of `orgId` is transferred (each a command of its
    * own, with an id from this command's, so a retry moves nobody twice), then the organisation
-   * records the merge and closes, refused (ORG.HAS_MEMBERS) if members arrived meanwhile.
+   * records the merge and closes, refused (ORG.HAS_MEMBERS) if members arrived meanwhile; last,
+   * the transfers and applications still waiting for it are declined (they may ask `intoOrgId`).
    */
-  async merge(caller: Principal, orgId: string, intoOrgId: string, meta: CommandMeta): Promise<{ orgId: string; intoOrgId: string; transferred: number }> {
+  async merge(caller: Principal, orgId: string, intoOrgId: string, meta: CommandMeta): Promise<{ orgId: string; intoOrgId: string; transferred: number; declined: number }> {
     const state = await this.requireInScope(caller, orgId, { below: true });
-    if (state.mergedInto === intoOrgId) return { orgId, intoOrgId, transferred: 0 }; // A retry of a finished merge.
+    const declineWaiting = (): Promise<number> => this.deps.members.declineAllInto(orgId, caller.sub, `接收单位已并入 ${intoOrgId}`, meta);
+    // A retry of a finished merge: it finishes the declines a crash may have interrupted.
+    if (state.mergedInto === intoOrgId) return { orgId, intoOrgId, transferred: 0, declined: await declineWaiting() };
     if (state.closed) throw new DomainError('ORG.CLOSED', `organisation ${orgId} is closed`, 409);
     if (intoOrgId === orgId) throw new DomainError('ORG.MERGE_INVALID', 'an organisation cannot be merged into itself', 422);
     const intoPath = ORG_ID.test(intoOrgId) ? await this.deps.access.pathOf(intoOrgId) : null;
@@ -96,14 +101,20 @@ export class OrgChanges {
       if (memberCount === 0) break;
     }
     await this.deps.orgs.change(orgId, { type: 'MergeOrganisation', intoOrgId, adminId: caller.sub }, { other: into!, memberCount, childCount }, meta);
-    return { orgId, intoOrgId, transferred };
+    return { orgId, intoOrgId, transferred, declined: await declineWaiting() };
   }
 
-  /** Closes a unit with no member and no open organisation under it (ORG.HAS_MEMBERS, ORG.HAS_CHILDREN otherwise). */
+  /**
+   * Closes a unit with no member and no open organisation under it (ORG.HAS_MEMBERS,
+   * ORG.HAS_CHILDREN otherwise); then the transfers and applications still waiting for it are
+   * declined, as nothing can be accepted into a closed unit (a retry finishes what a crash left).
+   */
   async close(caller: Principal, orgId: string, reason: string, meta: CommandMeta): Promise<OrgState> {
     await this.requireInScope(caller, orgId, { below: true });
     await this.deps.settle();
     const [memberCount, childCount] = [await unitMemberCount(this.deps.db, orgId), await openChildCount(this.deps.db, orgId)];
-    return (await this.deps.orgs.change(orgId, { type: 'CloseOrganisation', reason, adminId: caller.sub }, { memberCount, childCount }, meta)).state;
+    const { state } = await this.deps.orgs.change(orgId, { type: 'CloseOrganisation', reason, adminId: caller.sub }, { memberCount, childCount }, meta);
+    await this.deps.members.declineAllInto(orgId, caller.sub, '接收单位已注销', meta);
+    return state;
   }
 }
