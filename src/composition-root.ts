@@ -356,7 +356,7 @@ export class UnionLedger {
     if (options.identity) {
       const { tokens, outside } = options.identity;
       const clock = options.clock ?? (() => new Date());
-      // Started by the HTTP app (createHttpApp), the one place access tokens are checked.
+      // The sessions' housekeeping (revocations read, sealed successors erased) is started by the HTTP app (createHttpApp), the one place access tokens are checked.
       const revocations = new SessionRevocations(options.db, clock);
       this.identityOrUndefined = {
         tokens,
@@ -599,7 +599,7 @@ export class UnionLedger {
   }
 
   async close(): Promise<void> {
-    await this.identityOrUndefined?.revocations.close();
+    await this.identityOrUndefined?.sessions.close();
     await this.benefits.stopSweeps();
     // A verification run in progress reads through the pool the caller closes next.
     await this.auditor.verifications.settled();

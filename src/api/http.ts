@@ -101,9 +101,9 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   // parameter would leave such a hold unreachable.
   const adapter = new FastifyAdapter({ ...fastifyLimitOptions(limits), trustProxy: false, maxParamLength: 256, genReqId: requestIdOf });
   const metrics = options.metrics ?? new ServiceMetrics({ lag: () => lagReadings(ledger) });
-  // Access tokens of ended sessions are refused from the first request on (the first read of the list is awaited).
+  // Access tokens of ended sessions are refused from the first request on (the first read of the list is awaited); sealed successors past their window are erased.
   const logger = options.logger;
-  await ledger.identity.revocations.start((line) => logger?.warn(line));
+  await ledger.identity.sessions.start((line) => logger?.warn(line));
   const settings = {
     auth: { tokens: ledger.identity.tokens, metricsToken: options.metricsToken, sessionEnded: (sessionId: string | undefined) => ledger.identity.revocations.isEnded(sessionId) },
     rateLimit: { perSecond: 20, burst: 40, keyPrefix: 'ul:', ...options.rateLimit },
@@ -135,7 +135,11 @@ export async function createHttpApp(ledger: UnionLedger, runtime: Runtime, optio
   if (options.queueDashboard) {
     await mountQueueDashboard(fastify, {
       queues: options.queueDashboard.queues,
-      access: { tokens: ledger.identity.tokens, isRootAdmin: (claims) => ledger.orgAccess.isRootAdmin(claims) },
+      access: {
+        tokens: ledger.identity.tokens,
+        isRootAdmin: (claims) => ledger.orgAccess.isRootAdmin(claims),
+        sessionEnded: (sessionId) => ledger.identity.revocations.isEnded(sessionId),
+      },
     });
   }
   // The web console's files, after helmet too (its security headers cover the console).

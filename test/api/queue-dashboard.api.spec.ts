@@ -139,4 +139,16 @@ describe('the queue dashboard at /admin/queues', () => {
     expect(closed.status).toBe(200);
     expect(closed.headers.get('set-cookie')).toBe('ul_queue_dashboard=; Path=/admin/queues; Max-Age=0; HttpOnly; SameSite=Strict');
   });
+
+  it('closes a dashboard session when the admin session that opened it ends', async () => {
+    const session = await app.ledger.identity.sessions.open({ sub: 'root-admin', role: 'admin', org: 'p-1' }, 'browser');
+    const opened = await app.call('POST', '/v1/admin/dashboard/session', { token: session.accessToken });
+    const cookie = { cookie: opened.headers.get('set-cookie')!.split('; ')[0]! };
+    expect((await get(app, PAGE, cookie)).status).toBe(200);
+    expect((await app.call('DELETE', '/v1/sessions', { token: session.accessToken })).body).toEqual({ endedSessions: 1 });
+    for (const headers of [cookie, bearer(session.accessToken)]) {
+      const refused = await get(app, QUEUES_API, headers);
+      expect({ status: refused.status, code: codeOf(refused) }).toEqual({ status: 401, code: 'AUTH.SESSION_ENDED' });
+    }
+  });
 });

@@ -76,7 +76,11 @@ export class OpenDashboardSessionHandler implements ICommandHandler<OpenDashboar
     const nowMs = Date.now();
     // Never longer than the bearer token that opened it: a session outliving its token would extend it.
     const maxAgeSeconds = Math.max(1, Math.min(DASHBOARD_SESSION_TTL_SECONDS, user.exp - Math.floor(nowMs / 1000)));
-    const token = await this.ledger.identity.tokens.sign({ sub: user.sub, role: user.role, org: user.org }, { ttlSeconds: maxAgeSeconds, nowMs, audience: DASHBOARD_AUDIENCE });
+    // The cookie names the bearer token's session, so that ending the session closes the dashboard too.
+    const token = await this.ledger.identity.tokens.sign(
+      { sub: user.sub, role: user.role, org: user.org, ...(user.sid ? { sid: user.sid } : {}) },
+      { ttlSeconds: maxAgeSeconds, nowMs, audience: DASHBOARD_AUDIENCE },
+    );
     return { token, maxAgeSeconds, expiresAtMs: nowMs + maxAgeSeconds * 1000 };
   }
 }

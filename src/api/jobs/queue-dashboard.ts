@@ -28,6 +28,8 @@ export const DASHBOARD_SESSION_TTL_SECONDS = 15 * 60;
 export interface DashboardAccessCheck {
   tokens: TokenService;
   isRootAdmin(claims: TokenClaims): Promise<boolean>;
+  /** True when the token's session was ended (as the API's AuthGuard checks). */
+  sessionEnded?(sessionId: string | undefined): boolean;
 }
 
 interface Refusal {
@@ -68,6 +70,7 @@ async function refusalFor(request: FastifyRequest, access: DashboardAccessCheck)
     if (!(error instanceof InvalidTokenError)) throw error;
     return { status: 401, code: 'AUTH.INVALID_TOKEN', message: error.message };
   }
+  if (access.sessionEnded?.(claims.sid)) return { status: 401, code: 'AUTH.SESSION_ENDED', message: 'the session of this token was ended (logged out or revoked); log in again' };
   if (!(await access.isRootAdmin(claims))) {
     return { status: 403, code: 'AUTH.FORBIDDEN', message: 'only an admin of a root organisation may open the queue dashboard' };
   }

@@ -11,10 +11,11 @@ import { ACCESS_TOKEN_TTL_SECONDS } from './tokens';
  * reads the families revoked within the lifetime of an access token, which is all a token can
  * still be refused for, so nothing else needs keeping. A whole window is read each time, not what
  * is newer than the last read, so a revocation whose transaction commits late is not missed.
- * Per request the check is one Map lookup.
+ * Per request the check is one Map lookup. SessionService.start runs the sync every
+ * REVOCATION_SYNC_MS in each API process.
  */
 
-/** How often each API process reads the sessions ended elsewhere. */
+/** How often each API process reads the sessions ended elsewhere (SessionService.start). */
 export const REVOCATION_SYNC_MS = 2000;
 /** An access token lives this long after its session ended, at most (its lifetime and the verifier's clock skew). */
 const TOKEN_LIFETIME_MS = (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000;
@@ -24,9 +25,6 @@ const MAX_ENDED = 200_000;
 export class SessionRevocations {
   /** Session id → the instant after which no access token of it is valid anyway. */
   private readonly ended = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
-  private log: (message: string) => void = () => undefined;
 
   constructor(
     private readonly db: Database,
@@ -45,44 +43,18 @@ export class SessionRevocations {
   }
 
   /** Reads the sessions ended within an access token's lifetime, and forgets the ones whose tokens have all run out. */
-  async sync(): Promise<void> {
+  async sync(log: (message: string) => void = () => undefined): Promise<void> {
     const nowMs = this.clock().getTime();
     const rows = await this.db.any<{ family_id: string; revoked_at: Date }>(
       `SELECT family_id, max(revoked_at) AS revoked_at FROM ul_sessions
         WHERE revoked_at > $1 GROUP BY family_id ORDER BY max(revoked_at) DESC LIMIT $2`,
       [new Date(nowMs - TOKEN_LIFETIME_MS), MAX_ENDED],
     );
-    if (rows.length === MAX_ENDED) this.log(`session revocations: more than ${MAX_ENDED} sessions ended within 16 minutes; the oldest are read as newer ones age out`);
+    if (rows.length === MAX_ENDED) log(`session revocations: more than ${MAX_ENDED} sessions ended within 16 minutes; the oldest are read as newer ones age out`);
     for (const row of rows) {
       const until = row.revoked_at.getTime() + TOKEN_LIFETIME_MS;
       if (until > (this.ended.get(row.family_id) ?? 0)) this.ended.set(row.family_id, until);
     }
     for (const [sessionId, until] of this.ended) if (until <= nowMs) this.ended.delete(sessionId);
-  }
-
-  /**
-   * The first sync, then one every REVOCATION_SYNC_MS until close. A failed sync is logged and
-   * retried at the next: a service started while PostgreSQL is down still starts (its requests
-   * that need the database answer 503), and reads the list within REVOCATION_SYNC_MS of its return.
-   */
-  async start(log?: (message: string) => void): Promise<void> {
-    if (this.timer) return;
-    if (log) this.log = log;
-    await this.sync().catch((error: unknown) => this.log(`session revocations: first sync failed: ${(error as Error).message}`));
-    this.timer = setInterval(() => {
-      if (this.syncing) return;
-      this.syncing = this.sync()
-        .catch((error: unknown) => this.log(`session revocations: sync failed: ${(error as Error).message}`))
-        .finally(() => {
-          this.syncing = undefined;
-        });
-    }, REVOCATION_SYNC_MS);
-    this.timer.unref();
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.syncing;
   }
 }

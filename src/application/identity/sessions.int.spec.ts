@@ -103,3 +103,23 @@ it('tells every process about an ended session at its next sync, and forgets it 
   await elsewhere.sync();
   expect([a, b, c].map((session) => elsewhere.isEnded(session.sessionId))).toEqual([false, false, false]);
 });
+
+it('keeps a sealed successor only on the newest spent token, and only within the retry window', async () => {
+  const sealedOf = async (sessionId: string) =>
+    (await database.db.any<{ sealed: boolean }>('SELECT successor_sealed IS NOT NULL AS sealed FROM ul_sessions WHERE family_id = $1 ORDER BY created_at, spent_at NULLS LAST', [sessionId])).map(
+      (row) => row.sealed,
+    );
+  const opened = await sessions.open(subject, 'watch');
+  const second = await sessions.refresh(opened.refreshToken!, currentOrg);
+  nowMs += 1000;
+  await sessions.refresh(second.refreshToken!, currentOrg);
+  // The first token's successor was used: its sealed copy is gone, so it opens nothing, even with the database in hand.
+  expect(await sealedOf(opened.sessionId)).toEqual([false, true, false]);
+  // Within the window the housekeeping leaves it; after, it erases it.
+  await sessions.forgetSpentSuccessors();
+  expect(await sealedOf(opened.sessionId)).toEqual([false, true, false]);
+  nowMs += REFRESH_RETRY_GRACE_SECONDS * 1000 + 1;
+  expect(await sessions.forgetSpentSuccessors()).toBeGreaterThanOrEqual(1);
+  expect(await sealedOf(opened.sessionId)).toEqual([false, false, false]);
+  expect(await codeOf(sessions.refresh(second.refreshToken!, currentOrg))).toBe('SESSION.REFRESH_REUSED');
+});

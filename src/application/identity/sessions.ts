@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DomainError } from '../../domain/shared';
 import type { Database, DbTask } from '../../infra/database';
-import type { SessionRevocations } from './revocations';
+import { REVOCATION_SYNC_MS, type SessionRevocations } from './revocations';
 import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from './tokens';
 
 /**
@@ -74,7 +74,7 @@ function sealSuccessor(spent: string, successor: string): Buffer {
 }
 
 function openSuccessor(spent: string, sealed: Buffer): string {
-  const decipher = createDecipheriv('aes-256-gcm', successorKey(spent), sealed.subarray(0, 12));
+  const decipher = createDecipheriv('aes-256-gcm', successorKey(spent), sealed.subarray(0, 12), { authTagLength: 16 });
   decipher.setAuthTag(sealed.subarray(12, 28));
   return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
 }
@@ -84,6 +84,8 @@ function refused(code: string, message: string): DomainError {
 }
 
 export class SessionService {
+  private housekeeping: { timer: NodeJS.Timeout; running: () => Promise<void> | undefined } | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly tokens: TokenService,
@@ -125,11 +127,21 @@ export class SessionService {
       if (row.spent_at) {
         const retried = await this.successorForRetry(tx, row, refreshToken, now);
         if (retried !== null) return { row, next: retried };
-        await tx.none('UPDATE ul_sessions SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [row.family_id, now]);
+        await tx.none('UPDATE ul_sessions SET revoked_at = coalesce(revoked_at, $2), successor_sealed = NULL WHERE family_id = $1', [row.family_id, now]);
         return { error: refused('SESSION.REFRESH_REUSED', 'this refresh token was already used: the session is ended; log in again'), ended: row.family_id };
       }
       if (row.expires_at.getTime() <= now.getTime()) return { error: refused('SESSION.REFRESH_EXPIRED', 'the refresh token has expired; log in again') };
       const next = await this.store(tx, { sub: row.subject, role: row.role }, row.family_id, row.device);
+      // Only the newest spent token of a family keeps a sealed successor: an older one's successor
+      // was used (this token), so presenting it is a replay, and its sealed copy must not let
+      // whoever holds that old token walk the chain up to the live one. A row a concurrent retry
+      // has locked is skipped rather than waited for (that retry locks its successor, this row,
+      // next: waiting would deadlock); the housekeeping erases it within the retry window.
+      await tx.none(
+        `UPDATE ul_sessions SET successor_sealed = NULL
+          WHERE token_hash IN (SELECT token_hash FROM ul_sessions WHERE family_id = $1 AND successor_sealed IS NOT NULL FOR UPDATE SKIP LOCKED)`,
+        [row.family_id],
+      );
       await tx.none('UPDATE ul_sessions SET spent_at = $2, successor_sealed = $3 WHERE token_hash = $1', [hashOf(refreshToken), now, sealSuccessor(refreshToken, next)]);
       return { row, next };
     });
@@ -163,10 +175,52 @@ export class SessionService {
     return next && next.spent_at === null && next.revoked_at === null ? successor : null;
   }
 
+  /**
+   * The API process's housekeeping, every REVOCATION_SYNC_MS until close: the sessions ended
+   * elsewhere are read (SessionRevocations), and the sealed successors whose retry window is over
+   * are erased, so that a spent token opens nothing once it can no longer be retried. The first
+   * pass is awaited; a failed pass is logged and the next one tries again (a service started while
+   * PostgreSQL is down still starts, its requests that need the database answering 503).
+   */
+  async start(log: (message: string) => void = () => undefined): Promise<void> {
+    if (this.housekeeping) return;
+    const pass = async (): Promise<void> => {
+      try {
+        await this.revocations?.sync(log);
+        await this.forgetSpentSuccessors();
+      } catch (error) {
+        log(`sessions: housekeeping failed, retried in ${REVOCATION_SYNC_MS} ms: ${(error as Error).message}`);
+      }
+    };
+    await pass();
+    let running: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      running ??= pass().finally(() => {
+        running = undefined;
+      });
+    }, REVOCATION_SYNC_MS);
+    timer.unref();
+    this.housekeeping = { timer, running: () => running };
+  }
+
+  async close(): Promise<void> {
+    if (!this.housekeeping) return;
+    clearInterval(this.housekeeping.timer);
+    await this.housekeeping.running();
+    this.housekeeping = undefined;
+  }
+
+  /** Erases the sealed successors of tokens spent longer ago than the retry window; returns how many. */
+  async forgetSpentSuccessors(): Promise<number> {
+    const cutoff = new Date(this.clock().getTime() - REFRESH_RETRY_GRACE_SECONDS * 1000);
+    const result = await this.db.result('UPDATE ul_sessions SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND spent_at < $1', [cutoff]);
+    return result.rowCount;
+  }
+
   /** Ends one session family (logout on one device); true when it was open. */
   async revokeFamily(familyId: string, subject?: string): Promise<boolean> {
     const result = await this.db.result(
-      'UPDATE ul_sessions SET revoked_at = $3 WHERE family_id = $1 AND ($2::text IS NULL OR subject = $2) AND revoked_at IS NULL',
+      'UPDATE ul_sessions SET revoked_at = $3, successor_sealed = NULL WHERE family_id = $1 AND ($2::text IS NULL OR subject = $2) AND revoked_at IS NULL',
       [familyId, subject ?? null, this.clock()],
     );
     // A visitor's session has no refresh row: its access token is refused here all the same.
@@ -177,7 +231,7 @@ export class SessionService {
   /** Ends every session of a subject (all devices); returns how many families were open. */
   async revokeSubject(subject: string): Promise<number> {
     const rows = await this.db.any<{ family_id: string }>(
-      `WITH revoked AS (UPDATE ul_sessions SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL RETURNING family_id)
+      `WITH revoked AS (UPDATE ul_sessions SET revoked_at = $2, successor_sealed = NULL WHERE subject = $1 AND revoked_at IS NULL RETURNING family_id)
        SELECT DISTINCT family_id FROM revoked`,
       [subject, this.clock()],
     );
