@@ -1,4 +1,6 @@
-import { DRAW_DEADLINE_AFTER_CLOSE_MS } from '../../src/domain/claims';
+import { eventsToAppend } from '../../src/application/command-handler';
+import { DRAW_DEADLINE_AFTER_CLOSE_MS, drawLottery, lotteryStream, type LotteryEvent } from '../../src/domain/claims';
+import { schemaVersionOf } from '../../src/domain/shared';
 import { checkTrialBalance } from '../../src/projections/ledger';
 import { ADMIN, PROGRAMME, enrolActive, setUpUnions } from '../support/claims-fixtures';
 import { runCliOn } from '../support/cli';
@@ -395,12 +397,12 @@ describe('a points lottery', () => {
     // Up to the deadline nothing lapses; past it the draw is refused, and the sweep lapses the lottery.
     nowMs = closes + DRAW_DEADLINE_AFTER_CLOSE_MS;
     await catchUp();
-    expect(await app.ledger.lotteries.lapseOverdue()).toEqual({ lotteriesLapsed: 0 });
+    expect(await app.ledger.lotteries.sweep()).toMatchObject({ lotteriesLapsed: 0, lotteriesFailed: 0 });
     await expect(app.ledger.lotteries.lapse(lotteryId)).rejects.toMatchObject({ code: 'LOTTERY.NOT_OVERDUE' });
     nowMs += 1;
     expectCode(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }), 409, 'LOTTERY.DRAW_TOO_LATE');
     // Two sweeps at once (two worker processes): one lapse, the value returned once.
-    const sweeps = await Promise.all([app.ledger.lotteries.lapseOverdue(), app.ledger.lotteries.lapseOverdue()]);
+    const sweeps = await Promise.all([app.ledger.lotteries.sweep(), app.ledger.lotteries.sweep()]);
     expect(sweeps.reduce((sum, sweep) => sum + sweep.lotteriesLapsed, 0)).toBe(1);
     expect(await remaining()).toBe(before);
     // Every entry refunded at once, although the lottery's rules spend losers' points: nobody lost a draw.
@@ -410,7 +412,65 @@ describe('a points lottery', () => {
     expect(shown).toMatchObject({ status: 'lapsed', entries: 3, seed: null, winners: null, unawarded: { prizes: 2, returned: '100.00' } });
     const mine = expectOk(await app.call('GET', `/v1/me/lotteries/${lotteryId}/entry`, { token: tokens.get(players[0]!)! }));
     expect(mine).toMatchObject({ outcome: 'refunded' });
-    expect(await app.ledger.lotteries.lapseOverdue()).toEqual({ lotteriesLapsed: 0 });
+    expect(await app.ledger.lotteries.sweep()).toMatchObject({ lotteriesLapsed: 0, lotteriesFailed: 0 });
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+  });
+
+  /** Appends lottery events by hand, as a process that crashed mid-way (or an older version) left them. */
+  async function appendByHand(lotteryId: string, events: LotteryEvent[], commandId: string): Promise<void> {
+    const meta = { commandId, actor: { type: 'system', id: 'test' } };
+    await app.ledger.store.appendToStream(lotteryStream(lotteryId), eventsToAppend(events, meta, new Date(nowMs), (event) => schemaVersionOf(event.data)), { expectedRevision: 'any' });
+  }
+
+  /** Creates a voucher lottery (50.00 a prize) whose entries close an hour after they open, and enters `players`. */
+  async function voucherLottery(lotteryId: string, prizes: number, players: string[]): Promise<{ closes: number }> {
+    const opens = nowMs + HOUR;
+    const closes = opens + HOUR;
+    const body = { lotteryId, orgId: 'gd', name: lotteryId, entryPoints: 10, prizes, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'refund', maxEntries: 100 };
+    expectOk(await app.call('POST', '/v1/admin/lotteries', { token: adminToken, key: key(), body: { ...body, programmeId: PROGRAMME, voucher: { ...voucher, validUntil: new Date(closes + 60 * 24 * HOUR).toISOString() } } }), 201);
+    nowMs = opens;
+    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
+    nowMs = closes;
+    return { closes };
+  }
+
+  it('finishes a settlement a crash interrupted (the sweep), a member who left among the winners', async () => {
+    const lotteryId = 'interrupted';
+    const before = await remaining();
+    const [stays, leaves] = [members[234]!, members[235]!];
+    await voucherLottery(lotteryId, 3, [stays, leaves]);
+    await app.ledger.members.execute(leaves, { type: 'LeaveUnion', adminId: 'admin-gd', reason: '退会' }, { commandId: `leave-${leaves}`, actor: { type: 'admin', id: 'admin-gd' } });
+    // The draw was recorded, and the process died before settling anything.
+    const state = await app.ledger.lotteries.state(lotteryId);
+    const seed = await app.ledger.vault.openText(`lottery-${lotteryId}`, state.terms!.sealedSeed);
+    await appendByHand(lotteryId, drawLottery(state, seed!, new Date(nowMs)), 'draw-by-hand');
+    await catchUp();
+    expect(await app.ledger.lotteries.sweep()).toMatchObject({ lotteriesSettled: 0, lotteriesFailed: 0 });
+    nowMs += 5 * 60 * 1000;
+    expect(await app.ledger.lotteries.sweep()).toMatchObject({ lotteriesSettled: 1, lotteriesFailed: 0 });
+    const settled = await app.ledger.lotteries.state(lotteryId);
+    expect(settled).toMatchObject({ status: 'settled', unawarded: { prizes: 1, returnedFen: 5000 } });
+    // Both won: the one still a member paid the entry; the one who left cannot settle a hold, which runs out by itself, and gets the prize.
+    expect((await app.ledger.members.load(stays)).state.held).toBe(0);
+    expect((await app.ledger.members.load(leaves)).state.held).toBe(10);
+    for (const memberId of [stays, leaves]) expect(JSON.stringify(expectOk(await app.call('GET', '/v1/me/wallet', { token: tokens.get(memberId)! })))).toContain(`lottery:${lotteryId}:${memberId}`);
+    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
+    expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
+  });
+
+  it('returns what nobody won in a lottery settled before settlements recorded it, when it is drawn again, once', async () => {
+    const lotteryId = 'settled-long-ago';
+    const before = await remaining();
+    await voucherLottery(lotteryId, 2, []);
+    const state = await app.ledger.lotteries.state(lotteryId);
+    const seed = await app.ledger.vault.openText(`lottery-${lotteryId}`, state.terms!.sealedSeed);
+    // As the older version settled it: no entries, and a LotterySettled without `unawarded`.
+    await appendByHand(lotteryId, [...drawLottery(state, seed!, new Date(nowMs)), { type: 'LotterySettled', data: { lotteryId, won: 0, refunded: 0, spent: 0, late: 0 } }], 'old-settlement');
+    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
+    for (let draw = 0; draw < 2; draw += 1) {
+      expect(expectOk(await app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }))).toMatchObject({ status: 'settled', unawarded: null });
+      expect(await remaining()).toBe(before);
+    }
     expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
   });
 });

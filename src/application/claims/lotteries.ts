@@ -12,6 +12,7 @@ import {
   evolveLottery,
   initialLotteryState,
   lapseLottery,
+  returnUnawardedOfEarlierSettlement,
   lotteryHoldId,
   lotteryPurpose,
   lotteryStream,
@@ -33,7 +34,7 @@ import { ConcurrencyError, EventIdConflictError } from '../../eventstore/errors'
 import type { AppendResult, EventStore, ExpectedRevision, StreamAppend } from '../../eventstore/event-store';
 import type { Queryable } from '../../infra/database';
 import type { PiiVault } from '../../infra/pii';
-import { undrawnLotteries } from '../../projections/claims';
+import { undrawnLotteries, unsettledLotteries } from '../../projections/claims';
 import { CommandHandler, eventsToAppend, type CommandMeta } from '../command-handler';
 import type { MemberService } from '../members';
 import type { OrgAccess, Principal } from '../orgs';
@@ -76,8 +77,8 @@ export interface LotteryAudit {
 const MAX_CREATE_ATTEMPTS = 8;
 /** Entries settled at once: each is a member command and, for a winner, a wallet append. */
 const SETTLE_CONCURRENCY = 8;
-/** Overdue lotteries one sweep lapses: bounded work per run (the next run takes the rest). */
-const LAPSE_PER_RUN = 20;
+/** Lotteries one sweep lapses, and settles: bounded work per run (the next run takes the rest). */
+const SWEEP_PER_RUN = 20;
 /** A stream is read in pages; this bounds a lottery's read at MAX_ENTRIES and then some. */
 const READ_PAGE = 1000;
 const MAX_READ_PAGES = 200;
@@ -85,6 +86,15 @@ const schemaVersion = (event: { data: object }): number => schemaVersionOf(event
 const sealOwner = (lotteryId: string): string => `lottery-${lotteryId}`;
 /** An already settled hold: nothing to do (the settlement ran before, or the hold ran out and was refunded). */
 const SETTLED_HOLD = new Set(['HOLD.ALREADY_POSTED', 'HOLD.ALREADY_VOIDED', 'HOLD.ALREADY_EXPIRED', 'HOLD.NOT_FOUND']);
+/**
+ * A hold its member can no longer settle: they left the union (or were never active). It is left
+ * to run out (HOLD_AFTER_CLOSE_MS after entries close), which gives the points back; a winner who
+ * left still gets the prize. Settling the others must not wait on it.
+ */
+const UNSETTLEABLE_HOLD = new Set(['MEMBER.LEFT', 'MEMBER.NOT_ACTIVE']);
+const holdIsDone = (error: unknown): boolean => error instanceof DomainError && (SETTLED_HOLD.has(error.code) || UNSETTLEABLE_HOLD.has(error.code));
+/** A lottery drawn this long ago and still not settled (its settlement was interrupted) is settled by the sweep. */
+const SETTLE_AFTER_DRAW_MS = 5 * 60 * 1000;
 
 /** Runs `settle` for every member, SETTLE_CONCURRENCY at a time. */
 async function inParallel(memberIds: readonly string[], settle: (memberId: string) => Promise<void>): Promise<void> {
@@ -229,6 +239,7 @@ export class Lotteries {
   async settle(lotteryId: string): Promise<LotteryState> {
     const stream = lotteryStream(lotteryId);
     const state = (await this.lotteries.load(stream)).state;
+    if (state.status === 'settled' && state.unawarded === null) await this.returnUnawardedOfEarlierSettlement(lotteryId);
     if (state.status !== 'drawn') return state;
     const terms = state.terms!;
     await inParallel([...state.entries.keys(), ...state.late], (memberId) => this.settleEntry(state, terms, memberId));
@@ -293,12 +304,52 @@ export class Lotteries {
     throw new ConcurrencyError(stream, 'any', `still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
 
-  /** The schedule's sweep: lapses the lotteries (from the read model) whose draw deadline has passed, LAPSE_PER_RUN at a time. */
-  async lapseOverdue(): Promise<{ lotteriesLapsed: number }> {
-    const overdue = await undrawnLotteries(this.deps.db, this.clock().getTime() - DRAW_DEADLINE_AFTER_CLOSE_MS - 1, LAPSE_PER_RUN);
-    let lapsed = 0;
-    for (const lotteryId of overdue) if ((await this.lapse(lotteryId)).lapsedNow) lapsed += 1;
-    return { lotteriesLapsed: lapsed };
+  /**
+   * The schedule's sweep (claims-reconcile, every minute), from the claims read model: lotteries
+   * still undrawn past their draw deadline lapse, and lotteries drawn SETTLE_AFTER_DRAW_MS ago or
+   * more and still not settled (a crash interrupted the settlement) are settled. SWEEP_PER_RUN of
+   * each; one that fails is reported to `onError` and tried again at the next run, without holding
+   * up the others.
+   */
+  async sweep(onError: (lotteryId: string, error: Error) => void = () => undefined): Promise<{ lotteriesLapsed: number; lotteriesSettled: number; lotteriesFailed: number }> {
+    const nowMs = this.clock().getTime();
+    const counts = { lotteriesLapsed: 0, lotteriesSettled: 0, lotteriesFailed: 0 };
+    const each = async (lotteryIds: readonly string[], work: (lotteryId: string) => Promise<boolean>): Promise<number> => {
+      let done = 0;
+      for (const lotteryId of lotteryIds) {
+        try {
+          if (await work(lotteryId)) done += 1;
+        } catch (error) {
+          counts.lotteriesFailed += 1;
+          onError(lotteryId, error as Error);
+        }
+      }
+      return done;
+    };
+    counts.lotteriesLapsed = await each(await undrawnLotteries(this.deps.db, nowMs - DRAW_DEADLINE_AFTER_CLOSE_MS - 1, SWEEP_PER_RUN), async (lotteryId) => (await this.lapse(lotteryId)).lapsedNow);
+    counts.lotteriesSettled = await each(await unsettledLotteries(this.deps.db, nowMs - SETTLE_AFTER_DRAW_MS, SWEEP_PER_RUN), async (lotteryId) => (await this.settle(lotteryId)).status === 'settled');
+    return counts;
+  }
+
+  /** The programme-only return of what nobody won in a lottery settled before settlements recorded it (returnUnawardedOfEarlierSettlement). */
+  private async returnUnawardedOfEarlierSettlement(lotteryId: string): Promise<void> {
+    const meta: CommandMeta = { commandId: `lottery:${lotteryId}:unawarded`, actor: { type: 'system', id: 'lotteries' } };
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt += 1) {
+      const { state } = await this.lotteries.load(lotteryStream(lotteryId));
+      const programmeId = state.terms?.programmeId ?? null;
+      if (programmeId === null) return;
+      const programme = await this.programmes.load(programmeStream(programmeId));
+      const events = returnUnawardedOfEarlierSettlement(state, programme.state);
+      if (events.length === 0) return;
+      try {
+        await this.deps.store.appendToStream(programmeStream(programmeId), eventsToAppend(events, meta, this.clock(), schemaVersion), { expectedRevision: programme.revision });
+        return;
+      } catch (error) {
+        if (error instanceof ConcurrencyError || error instanceof EventIdConflictError) continue; // The programme moved, or a racing call returned it: decide again.
+        throw error;
+      }
+    }
+    throw new ConcurrencyError(lotteryStream(lotteryId), 'any', `the prize programme still contended after ${MAX_CREATE_ATTEMPTS} attempts`);
   }
 
   /** A lapsed lottery's entries, every hold voided (each once: the command id is the one the settlement would have used). */
@@ -308,7 +359,7 @@ export class Lotteries {
       try {
         await this.deps.members.execute(memberId, { type: 'VoidHold', holdId: lotteryHoldId(lotteryId) }, { commandId: `lottery:${lotteryId}:settle:${memberId}`, actor: { type: 'system', id: 'lotteries' } });
       } catch (error) {
-        if (!(error instanceof DomainError && SETTLED_HOLD.has(error.code))) throw error;
+        if (!holdIsDone(error)) throw error;
       }
     });
   }
@@ -344,7 +395,7 @@ export class Lotteries {
     try {
       await this.deps.members.execute(memberId, { type: outcome === 'won' || outcome === 'spent' ? 'PostHold' : 'VoidHold', holdId }, { commandId: `lottery:${terms.lotteryId}:settle:${memberId}`, actor });
     } catch (error) {
-      if (!(error instanceof DomainError && SETTLED_HOLD.has(error.code))) throw error;
+      if (!holdIsDone(error)) throw error;
     }
     if (outcome !== 'won') return;
     const prizeTerms = prizeOf(terms);

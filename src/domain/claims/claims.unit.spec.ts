@@ -25,6 +25,7 @@ import {
   lapseLottery,
   lapsesAtMs,
   prizeOf,
+  returnUnawardedOfEarlierSettlement,
   seedCommitment,
   settleLottery,
   settlementOf,
@@ -384,6 +385,22 @@ describe('lotteries', () => {
       lottery: [{ type: 'LotteryLapsed', data: { lotteryId: 'new-year-draw', entryCount: 0, unawarded: 2, returnedFen: 0 } }],
       programme: [],
     });
+  });
+
+  it('returns, on the programme alone and once, what nobody won in a lottery settled before settlements recorded it', () => {
+    const reserving = createLottery(initialLotteryState, fundedProgramme(100_000), lotteryTerms, before);
+    const programme = reserving.programme.reduce(evolveProgramme, fundedProgramme(100_000));
+    const given = [lotteryCreated, entry('m1')];
+    const [drawn] = drawLottery(lottery.given(given).state(), SEED, new Date(CLOSES));
+    const older: LotteryEvent = { type: 'LotterySettled', data: { lotteryId: 'new-year-draw', won: 1, refunded: 0, spent: 0, late: 0 } };
+    const state = lottery.given([...given, drawn!, older]).state();
+    const returned = returnUnawardedOfEarlierSettlement(state, programme);
+    expect(returned).toEqual([expect.objectContaining({ type: 'VoucherValueReturned', data: expect.objectContaining({ amountFen: 5000, expiries: [expect.objectContaining({ expiryId: 'unclaimed:lottery:new-year-draw' })] }) })]);
+    expect(returnUnawardedOfEarlierSettlement(state, returned.reduce(evolveProgramme, programme))).toEqual([]);
+    // A settlement that recorded it, or a lottery not settled, returns nothing here.
+    const recorded = settleLottery(lottery.given([...given, drawn!]).state(), programme);
+    expect(returnUnawardedOfEarlierSettlement(lottery.given([...given, drawn!, ...recorded.lottery]).state(), recorded.programme.reduce(evolveProgramme, programme))).toEqual([]);
+    expect(returnUnawardedOfEarlierSettlement(lottery.given([...given, drawn!]).state(), programme)).toEqual([]);
   });
 
   it('counts a points prize nobody won without touching any budget, and reads a settlement recorded before the counts were', () => {

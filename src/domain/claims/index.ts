@@ -56,6 +56,7 @@ export {
   lotteryPurpose,
   lotteryStream,
   prizeBatchOf,
+  returnUnawardedOfEarlierSettlement,
   settleLottery,
   settlementOf,
   type CreateLottery,

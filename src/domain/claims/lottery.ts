@@ -257,6 +257,19 @@ export function settleLottery(state: LotteryState, programme: ProgrammeState): {
   return { lottery: [{ type: 'LotterySettled', data: { lotteryId: terms.lotteryId, ...counts, unawarded, returnedFen } }], programme: returned };
 }
 
+/**
+ * A lottery settled before settlements recorded what nobody won (`unawarded` null, events of
+ * before this was built): the value of the voucher prizes nobody won, still in the lottery's
+ * transit account, goes back now, on the programme alone. Once: the expiry id
+ * `unclaimed:lottery:<id>` is returned once by the programme, however often this is decided.
+ */
+export function returnUnawardedOfEarlierSettlement(state: LotteryState, programme: ProgrammeState): ProgrammeEvent[] {
+  if (state.status !== 'settled' || state.unawarded !== null || !state.terms) return [];
+  const prize = prizeOf(state.terms);
+  if (prize.kind !== 'voucher') return [];
+  return returnUnclaimedVouchers(programme, { orgId: state.terms.orgId, batchId: prizeBatchOf(state.terms.lotteryId), count: state.terms.prizes - state.winners.length, faceFen: prize.voucher.faceFen });
+}
+
 /** When an undrawn lottery lapses: the draw deadline (DRAW_DEADLINE_AFTER_CLOSE_MS after entries close). */
 export const lapsesAtMs = (terms: LotteryTerms): number => terms.closesAtMs + DRAW_DEADLINE_AFTER_CLOSE_MS;
 

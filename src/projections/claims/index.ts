@@ -10,6 +10,7 @@ export {
   lotteryEntries,
   lotteryEntry,
   undrawnLotteries,
+  unsettledLotteries,
   type CampaignRow,
   type ClaimRow,
   type EntryRow,

@@ -186,6 +186,15 @@ export async function undrawnLotteries(db: Queryable, closedByMs: number, limit:
   return rows.map((row) => row.lottery_id);
 }
 
+/** Lotteries drawn at or before `drawnByMs` and not settled (an interrupted settlement), oldest first, at most `limit`. */
+export async function unsettledLotteries(db: Queryable, drawnByMs: number, limit: number): Promise<string[]> {
+  const rows = await db.any<{ lottery_id: string }>(`SELECT lottery_id FROM ul_lotteries WHERE status = 'drawn' AND drawn_at <= $1 ORDER BY drawn_at, lottery_id LIMIT $2`, [
+    new Date(drawnByMs),
+    limit,
+  ]);
+  return rows.map((row) => row.lottery_id);
+}
+
 /** A lottery's entries by member id (the draw's order), after `afterMemberId`, at most `limit`. */
 export async function lotteryEntries(db: Queryable, lotteryId: string, page: { after: string; limit: number; winnersOnly?: boolean }): Promise<EntryRow[]> {
   const rows = await db.any<{ member_id: string; points: string; entered_at: Date; late: boolean; outcome: string | null; prize_rank: number | null }>(

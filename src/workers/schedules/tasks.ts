@@ -18,11 +18,13 @@ export function scheduleTasks(deps: {
   mall: Pick<Mall, 'sweep'>;
   /** A function: the claims context needs Redis (its gate), reached only when the schedule runs. */
   claims: () => Pick<Claims, 'reconcile'>;
-  lotteries: Pick<Lotteries, 'lapseOverdue'>;
+  lotteries: Pick<Lotteries, 'sweep'>;
   seals: Pick<Seals, 'seal'>;
   campaigns: Pick<Campaigns, 'checkMilestones' | 'reports'>;
   db: Queryable;
   clock?: () => Date;
+  /** Where a schedule reports what failed inside a run that goes on (one lottery of a sweep). */
+  log?: (line: string) => void;
 }): ScheduleTasks {
   const clock = deps.clock ?? (() => new Date());
   return {
@@ -39,8 +41,11 @@ export function scheduleTasks(deps: {
       return { members, holds };
     },
     'mall-orders': async () => ({ ...(await deps.mall.sweep()) }),
-    // The claims context's minute: admissions recorded, campaigns closed, lotteries past their draw deadline lapsed.
-    'claims-reconcile': async () => ({ ...(await deps.claims().reconcile()), ...(await deps.lotteries.lapseOverdue()) }),
+    // The claims context's minute: admissions recorded, campaigns closed, lotteries lapsed past their draw deadline or settled after an interrupted settlement.
+    'claims-reconcile': async () => ({
+      ...(await deps.claims().reconcile()),
+      ...(await deps.lotteries.sweep((lotteryId, error) => deps.log?.(`lottery ${lotteryId}: the sweep failed and tries again next minute: ${error.message}`))),
+    }),
     'merchant-day-close': async () => ({ settled: await deps.benefits.settleDue() }),
     'year-end-close': async () => ({ closed: await deps.benefits.closeEndedProgrammes() }),
     // The root goes in the HeadsSealed event; the auditor takes the heads out with `audit export` (seal.ndjson).
