@@ -85,11 +85,13 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 72,
-    name: 'identity: sessions ended recently, and sealed successors to erase, found by every API process (sessions.ts)',
+    name: 'identity: sessions ended recently, sealed successors to erase and expired rows to purge, found by every API process (sessions.ts)',
     sql: /* sql */ `
       CREATE INDEX ul_sessions_revoked_idx ON ul_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
       -- The sealed successors still within their retry window: erased by every API process's housekeeping.
       CREATE INDEX ul_sessions_sealed_idx ON ul_sessions (spent_at) WHERE successor_sealed IS NOT NULL;
+      -- Rows whose refresh token has expired are of no use (no access token of theirs lives): purged by the housekeeping.
+      CREATE INDEX ul_sessions_expires_idx ON ul_sessions (expires_at);
     `,
   },
 ];

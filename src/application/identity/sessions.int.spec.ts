@@ -123,3 +123,16 @@ it('keeps a sealed successor only on the newest spent token, and only within the
   expect(await sealedOf(opened.sessionId)).toEqual([false, false, false]);
   expect(await codeOf(sessions.refresh(second.refreshToken!, currentOrg))).toBe('SESSION.REFRESH_REUSED');
 });
+
+it('purges the rows whose refresh token has expired, and nothing a live session needs', async () => {
+  const stale = await sessions.open({ ...subject, sub: 'purged' }, 'old phone');
+  const staleNext = await sessions.refresh(stale.refreshToken!, currentOrg);
+  nowMs += 20 * 24 * 3600 * 1000;
+  const live = await sessions.open({ ...subject, sub: 'purged' }, 'new phone');
+  nowMs += 11 * 24 * 3600 * 1000; // The old phone's tokens expired a day ago; the new phone's have 19 days left.
+  expect(await sessions.purgeExpired()).toBeGreaterThanOrEqual(2);
+  const left = await database.db.any<{ family_id: string }>("SELECT family_id FROM ul_sessions WHERE subject = 'purged'");
+  expect(left.map((row) => row.family_id)).toEqual([live.sessionId]);
+  expect(await codeOf(sessions.refresh(staleNext.refreshToken!, currentOrg))).toBe('SESSION.REFRESH_INVALID');
+  expect((await sessions.refresh(live.refreshToken!, currentOrg)).sessionId).toBe(live.sessionId);
+});

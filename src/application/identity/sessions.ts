@@ -44,6 +44,9 @@ const MAX_DEVICE_CHARS = 100;
  * ending the session as a replay.
  */
 export const REFRESH_RETRY_GRACE_SECONDS = 30;
+/** The housekeeping purges expired rows every this many passes (REVOCATION_SYNC_MS each: a minute), at most PURGE_BATCH a time. */
+const PURGE_EVERY_PASSES = 30;
+const PURGE_BATCH = 5000;
 
 interface SessionRow {
   family_id: string;
@@ -184,10 +187,13 @@ export class SessionService {
    */
   async start(log: (message: string) => void = () => undefined): Promise<void> {
     if (this.housekeeping) return;
+    let passes = 0;
     const pass = async (): Promise<void> => {
       try {
         await this.revocations?.sync(log);
         await this.forgetSpentSuccessors();
+        // Once a minute or so: every refresh adds a row, and rows outlive their use by nothing.
+        if (passes++ % PURGE_EVERY_PASSES === 0) await this.purgeExpired();
       } catch (error) {
         log(`sessions: housekeeping failed, retried in ${REVOCATION_SYNC_MS} ms: ${(error as Error).message}`);
       }
@@ -208,6 +214,19 @@ export class SessionService {
     clearInterval(this.housekeeping.timer);
     await this.housekeeping.running();
     this.housekeeping = undefined;
+  }
+
+  /**
+   * Deletes rows whose refresh token has expired, PURGE_BATCH at a time (rows another process is
+   * purging are skipped): such a row answers nothing a refresh needs, and no access token of its
+   * session is alive (the newest row of a family expires last). Returns how many were deleted.
+   */
+  async purgeExpired(): Promise<number> {
+    const result = await this.db.result(
+      `DELETE FROM ul_sessions WHERE token_hash IN (SELECT token_hash FROM ul_sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [this.clock(), PURGE_BATCH],
+    );
+    return result.rowCount;
   }
 
   /** Erases the sealed successors of tokens spent longer ago than the retry window; returns how many. */
