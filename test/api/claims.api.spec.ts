@@ -327,37 +327,29 @@ describe('a points lottery', () => {
     expect((await checkTrialBalance(app.ledger.db)).ok).toBe(true);
   });
 
-  it('returns the value of voucher prizes nobody won to the budget with the settlement, exactly once', async () => {
+  /**
+   * Creates a voucher lottery (50.00 a prize) whose entries open an hour from now and close an hour
+   * later, enters `players`, and leaves the clock at the close.
+   */
+  async function voucherLottery(lotteryId: string, prizes: number, players: string[], rules: { entryPoints?: number; losers?: 'refund' | 'spend' } = {}): Promise<void> {
     const opens = nowMs + HOUR;
     const closes = opens + HOUR;
+    const terms = { lotteryId, orgId: 'gd', name: lotteryId, entryPoints: rules.entryPoints ?? 10, prizes, losers: rules.losers ?? 'refund', maxEntries: 100 };
+    const window = { opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString() };
+    const prize = { programmeId: PROGRAMME, voucher: { ...voucher, validUntil: new Date(closes + 60 * 24 * HOUR).toISOString() } };
+    expectOk(await app.call('POST', '/v1/admin/lotteries', { token: adminToken, key: key(), body: { ...terms, ...window, ...prize } }), 201);
+    nowMs = opens;
+    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
+    nowMs = closes;
+  }
+
+  it('returns the value of voucher prizes nobody won to the budget with the settlement, exactly once', async () => {
     const lotteryId = 'few-players';
     const before = await remaining();
-    expectOk(
-      await app.call('POST', '/v1/admin/lotteries', {
-        token: adminToken,
-        key: key(),
-        body: {
-          lotteryId,
-          orgId: 'gd',
-          name: '冷门抽奖',
-          entryPoints: 10,
-          prizes: 4,
-          opensAt: new Date(opens).toISOString(),
-          closesAt: new Date(closes).toISOString(),
-          losers: 'refund',
-          maxEntries: 100,
-          programmeId: PROGRAMME,
-          voucher: { ...voucher, validUntil: new Date(closes + 30 * 24 * HOUR).toISOString() },
-        },
-      }),
-      201,
-    );
+    const player = members[230]!;
+    await voucherLottery(lotteryId, 4, [player]);
     // Four prizes of 50.00 reserved at creation.
     expect(await remaining()).toBe((Number(before) - 200).toFixed(2));
-    nowMs = opens;
-    const player = members[230]!;
-    expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(player)!, key: key() }), 201);
-    nowMs = closes;
     // Two draws at once (two admins, two keys): one settlement, the three prizes nobody could win returned once.
     const [first, second] = await Promise.all([
       app.call('POST', `/v1/admin/lotteries/${lotteryId}/draw`, { token: adminToken, key: key() }),
@@ -375,14 +367,8 @@ describe('a points lottery', () => {
   });
 
   it('lapses a lottery nobody drew by its deadline: the entries refunded, the prizes’ value back in the budget, once', async () => {
-    const opens = nowMs + HOUR;
-    const closes = opens + HOUR;
     const lotteryId = 'forgotten';
     const before = await remaining();
-    const body = { lotteryId, orgId: 'gd', name: '被遗忘的抽奖', entryPoints: 20, prizes: 2, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'spend', maxEntries: 100 };
-    expectOk(await app.call('POST', '/v1/admin/lotteries', { token: adminToken, key: key(), body: { ...body, programmeId: PROGRAMME, voucher: { ...voucher, validUntil: new Date(closes + 60 * 24 * HOUR).toISOString() } } }), 201);
-    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
-    nowMs = opens;
     const players = members.slice(231, 234);
     const points = () =>
       Promise.all(
@@ -392,7 +378,9 @@ describe('a points lottery', () => {
         }),
       );
     const pointsBefore = await points();
-    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
+    await voucherLottery(lotteryId, 2, players, { entryPoints: 20, losers: 'spend' });
+    const closes = nowMs;
+    expect(await remaining()).toBe((Number(before) - 100).toFixed(2));
 
     // Up to the deadline nothing lapses; past it the draw is refused, and the sweep lapses the lottery.
     nowMs = closes + DRAW_DEADLINE_AFTER_CLOSE_MS;
@@ -420,18 +408,6 @@ describe('a points lottery', () => {
   async function appendByHand(lotteryId: string, events: LotteryEvent[], commandId: string): Promise<void> {
     const meta = { commandId, actor: { type: 'system', id: 'test' } };
     await app.ledger.store.appendToStream(lotteryStream(lotteryId), eventsToAppend(events, meta, new Date(nowMs), (event) => schemaVersionOf(event.data)), { expectedRevision: 'any' });
-  }
-
-  /** Creates a voucher lottery (50.00 a prize) whose entries close an hour after they open, and enters `players`. */
-  async function voucherLottery(lotteryId: string, prizes: number, players: string[]): Promise<{ closes: number }> {
-    const opens = nowMs + HOUR;
-    const closes = opens + HOUR;
-    const body = { lotteryId, orgId: 'gd', name: lotteryId, entryPoints: 10, prizes, opensAt: new Date(opens).toISOString(), closesAt: new Date(closes).toISOString(), losers: 'refund', maxEntries: 100 };
-    expectOk(await app.call('POST', '/v1/admin/lotteries', { token: adminToken, key: key(), body: { ...body, programmeId: PROGRAMME, voucher: { ...voucher, validUntil: new Date(closes + 60 * 24 * HOUR).toISOString() } } }), 201);
-    nowMs = opens;
-    for (const memberId of players) expectOk(await app.call('POST', `/v1/me/lotteries/${lotteryId}/entries`, { token: tokens.get(memberId)!, key: key() }), 201);
-    nowMs = closes;
-    return { closes };
   }
 
   it('finishes a settlement a crash interrupted (the sweep), a member who left among the winners', async () => {
