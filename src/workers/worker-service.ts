@@ -121,7 +121,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     const ledger = options.ledger;
     schedules = await startSchedules({
       store: ledger.store,
-      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, lotteries: ledger.lotteries, log: (line) => log.error(line), seals: ledger.seals, campaigns: ledger.campaigns, db: options.db }),
+      tasks: scheduleTasks({ benefits: ledger.benefits, members: ledger.members, mall: ledger.mall, claims: () => ledger.claims, lotteries: ledger.lotteries, imports: () => ledger.rosterImports, log: (line) => log.error(line), seals: ledger.seals, campaigns: ledger.campaigns, db: options.db }),
       connection: options.redis,
       prefix: bullPrefix(options.redisKeyPrefix, options.redis),
       onError: (name, error) => log.error(`schedule ${name} failed and will be retried: ${error.message}`),

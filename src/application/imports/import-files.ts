@@ -27,6 +27,21 @@ export class ImportFiles {
     return row ? this.vault().openBytes(ownerOf(importId), row.sealed) : null;
   }
 
+  /**
+   * Files stored before `beforeMs` that the imports read model does not know, oldest first, at
+   * most `limit`: the candidates of RosterImports.discardOrphanFiles, which asks the import's
+   * stream before discarding any (the read model only keeps real imports' files off the list).
+   */
+  async unknownBefore(beforeMs: number, limit: number): Promise<string[]> {
+    const rows = await this.db.any<{ import_id: string }>(
+      `SELECT f.import_id FROM ul_import_files f
+        WHERE f.created_at < $1 AND NOT EXISTS (SELECT 1 FROM ul_imports i WHERE i.import_id = f.import_id)
+        ORDER BY f.created_at LIMIT $2`,
+      [new Date(beforeMs), limit],
+    );
+    return rows.map((row) => row.import_id);
+  }
+
   /** Deletes the sealed file and its key; doing it again is harmless. */
   async discard(importId: string): Promise<void> {
     await this.db.none('DELETE FROM ul_import_files WHERE import_id = $1', [importId]);

@@ -8,6 +8,7 @@ import type { EventStore, StreamAppend } from '../../eventstore/event-store';
 import { verifyHashChains } from '../../eventstore/postgres/verify';
 import { importProgress, importRejections } from '../../projections/imports';
 import { importMembers } from '../members';
+import { ImportFiles } from './import-files';
 import { RosterImports } from './roster-imports';
 
 /**
@@ -177,6 +178,31 @@ describe('roster imports as jobs', () => {
     expect(await enrolments()).toBe(3 + ROWS - 9);
     expect(await count(`SELECT count(DISTINCT stream_id)::int AS n FROM ul_events WHERE event_type = 'MemberEnrolled'`)).toBe(3 + ROWS - 9);
     expect(await count(`SELECT count(*)::int AS n FROM ul_events WHERE stream_id = $1`, [importStream(importId)])).toBe(1 + 5 + 1);
+  });
+
+  it('discards a sealed upload whose import was never recorded, at once or an hour later, and keeps the files of real imports', async () => {
+    const files = async (): Promise<string[]> => (await database.db.any<{ import_id: string }>('SELECT import_id FROM ul_import_files ORDER BY import_id')).map((row) => row.import_id);
+    const csv = Buffer.from(rosterFile());
+    // The append of ImportRequested fails: the request takes its file back with it.
+    const failing = new Proxy(ledger.store, {
+      get(target, property, receiver) {
+        if (property === 'appendToStream' || property === 'appendToStreams') return async () => Promise.reject(new Error('PostgreSQL went away'));
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await expect(importsWith(failing).request(admin, csv)).rejects.toThrow('PostgreSQL went away');
+    expect(await files()).toEqual([]);
+    // A process died between storing a file and recording its request; a real import waits for its worker.
+    const orphan = '00000000-0000-4000-8000-000000000000';
+    await new ImportFiles(database.db, () => ledger.vault).put(orphan, csv);
+    const { importId } = await ledger.rosterImports.request(admin, csv);
+    await ledger.catchUpReadModels();
+    expect(await ledger.rosterImports.discardOrphanFiles()).toBe(0); // Younger than an hour: left alone.
+    const anHourOn = new RosterImports({ store: ledger.store, db: database.db, vault: () => ledger.vault, members: ledger.members, orgs: ledger.orgs, orgAccess: ledger.orgAccess, clock: () => new Date(Date.now() + 61 * 60 * 1000) });
+    expect(await anHourOn.discardOrphanFiles()).toBe(1);
+    expect(await files()).toEqual([importId]);
+    expect(await new ImportFiles(database.db, () => ledger.vault).get(orphan)).toBeNull();
   });
 
   it('refuses a file that cannot be read to its end, storing nothing', async () => {

@@ -84,6 +84,11 @@ interface PreparedChunk {
 /** A row of the file after its checks without I/O: refused already, or waiting for its organisation and its stream. */
 type CheckedRow = RowResult | MemberRow;
 
+/** A stored upload with no ImportRequested this long after is an orphan (the request path records it milliseconds after storing). */
+const ORPHAN_AFTER_MS = 60 * 60 * 1000;
+/** Orphan candidates looked at per run (bounded work; the next hour takes the rest). */
+const ORPHANS_PER_RUN = 200;
+
 /** Maps with at most `limit` calls in flight, in order. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -124,12 +129,36 @@ export class RosterImports {
     const importId = randomUUID();
     const fileDigest = createHash('sha256').update(csv).digest('hex');
     await this.files.put(importId, csv);
-    await this.handler.handle(
-      importStream(importId),
-      (state) => requestImport(state, { type: 'RequestImport', importId, kind: 'members', uploaderId: uploader.sub, orgScope: uploader.org, rowCount, sizeBytes: csv.length, fileDigest }),
-      { commandId: `import:${importId}:request`, actor: { type: uploader.role, id: uploader.sub } },
-    );
+    try {
+      await this.handler.handle(
+        importStream(importId),
+        (state) => requestImport(state, { type: 'RequestImport', importId, kind: 'members', uploaderId: uploader.sub, orgScope: uploader.org, rowCount, sizeBytes: csv.length, fileDigest }),
+        { commandId: `import:${importId}:request`, actor: { type: uploader.role, id: uploader.sub } },
+      );
+    } catch (error) {
+      // No import will ever read the sealed file (its id was this request's own): it goes now, or,
+      // if this fails too, with the hourly discardOrphanFiles.
+      await this.files.discard(importId).catch(() => undefined);
+      throw error;
+    }
     return { importId, rowCount };
+  }
+
+  /**
+   * Discards the sealed uploads whose ImportRequested was never recorded (the process died
+   * between storing the file and recording the request, or both failed): personal data, sealed,
+   * that nothing will ever read. Only files stored ORPHAN_AFTER_MS ago or more, of no import the
+   * read model knows, are looked at, and the import's stream is the judge. Returns how many were discarded.
+   */
+  async discardOrphanFiles(): Promise<number> {
+    let discarded = 0;
+    for (const importId of await this.files.unknownBefore(this.clock().getTime() - ORPHAN_AFTER_MS, ORPHANS_PER_RUN)) {
+      const [first] = await this.deps.store.readStream(importStream(importId), { maxCount: 1 });
+      if (first) continue; // A real import: its file goes when it completes.
+      await this.files.discard(importId);
+      discarded += 1;
+    }
+    return discarded;
   }
 
   /** The import's state as its stream has it (for the worker and tests; readers use the read model). */

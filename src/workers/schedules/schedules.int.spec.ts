@@ -38,7 +38,7 @@ async function twoRuns(name: Parameters<typeof runSchedule>[1], period: string) 
 
 beforeAll(async () => {
   app = await startLedgerApp({ clock: () => new Date(nowMs) });
-  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, lotteries: app.ledger.lotteries, seals: app.ledger.seals, campaigns: app.ledger.campaigns, db: app.ledger.db, clock: () => new Date(nowMs) });
+  tasks = scheduleTasks({ benefits: app.ledger.benefits, members: app.ledger.members, mall: app.ledger.mall, claims: () => app.ledger.claims, lotteries: app.ledger.lotteries, imports: () => app.ledger.rosterImports, seals: app.ledger.seals, campaigns: app.ledger.campaigns, db: app.ledger.db, clock: () => new Date(nowMs) });
   await app.ledger.orgs.registerOrganisation({ orgId: 'sched-hn', name: 'Union sched-hn', parentId: null, level: 'province' }, { commandId: 'org:sched-hn', actor: system });
 }, testTimeout());
 afterAll(async () => {
@@ -208,6 +208,7 @@ describe('the schedulers', () => {
         ['campaign-milestones', '50 * * * * *', 'Asia/Shanghai'],
         ['campaign-weekly-reports', '0 0 0 * * 1', 'Asia/Shanghai'],
         ['claims-reconcile', '45 * * * * *', 'Asia/Shanghai'],
+        ['import-files', '0 20 * * * *', 'Asia/Shanghai'],
         ['mall-orders', '15 * * * * *', 'Asia/Shanghai'],
         ['member-holds', '30 * * * * *', 'Asia/Shanghai'],
         ['merchant-day-close', '0 10 0 * * *', 'Asia/Shanghai'],

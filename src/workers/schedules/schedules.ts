@@ -26,7 +26,8 @@ export type ScheduleName =
   | 'claims-reconcile'
   | 'audit-seal'
   | 'campaign-milestones'
-  | 'campaign-weekly-reports';
+  | 'campaign-weekly-reports'
+  | 'import-files';
 export type ScheduleCounts = Record<string, number>;
 /** The work of one schedule for one period (the period names the run, e.g. in command ids). */
 export type ScheduleTasks = Record<ScheduleName, (period: string) => Promise<ScheduleCounts>>;
@@ -62,6 +63,8 @@ export const SCHEDULES: readonly ScheduleDefinition[] = [
   { name: 'campaign-milestones', pattern: '50 * * * * *', periodOf: minuteOf },
   // Every Monday at 00:00 the week's campaign reports (CampaignReports.generateWeekly): the period, and the report id, is that Monday.
   { name: 'campaign-weekly-reports', pattern: '0 0 0 * * 1', periodOf: (atMs) => periodsOf(new Date(atMs)).day },
+  // Every hour at :20, sealed roster uploads whose import was never recorded are discarded (RosterImports.discardOrphanFiles).
+  { name: 'import-files', pattern: '0 20 * * * *', periodOf: minuteOf },
 ];
 
 export interface ScheduleJobData {

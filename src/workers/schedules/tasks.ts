@@ -2,6 +2,7 @@ import type { Seals } from '../../application/audit';
 import type { Benefits } from '../../application/benefits';
 import type { Campaigns } from '../../application/campaigns';
 import type { Claims, Lotteries } from '../../application/claims';
+import type { RosterImports } from '../../application/imports';
 import type { Mall } from '../../application/mall';
 import type { MemberService } from '../../application/members';
 import type { Queryable } from '../../infra/database';
@@ -19,6 +20,8 @@ export function scheduleTasks(deps: {
   /** A function: the claims context needs Redis (its gate), reached only when the schedule runs. */
   claims: () => Pick<Claims, 'reconcile'>;
   lotteries: Pick<Lotteries, 'sweep'>;
+  /** A function: the imports context needs the vault, reached only when the schedule runs. */
+  imports: () => Pick<RosterImports, 'discardOrphanFiles'>;
   seals: Pick<Seals, 'seal'>;
   campaigns: Pick<Campaigns, 'checkMilestones' | 'reports'>;
   db: Queryable;
@@ -55,5 +58,6 @@ export function scheduleTasks(deps: {
     },
     'campaign-milestones': async () => ({ recorded: await deps.campaigns.checkMilestones() }),
     'campaign-weekly-reports': async (period) => ({ ...(await deps.campaigns.reports.generateWeekly(period)) }),
+    'import-files': async () => ({ discarded: await deps.imports().discardOrphanFiles() }),
   };
 }
