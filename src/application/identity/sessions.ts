@@ -184,11 +184,15 @@ export class SessionService {
    * The API process's housekeeping, every REVOCATION_SYNC_MS until close: the sessions ended
    * elsewhere are read (SessionRevocations), and the sealed successors whose retry window is over
    * are erased, so that a spent token opens nothing once it can no longer be retried. The first
-   * pass is awaited; a failed pass is logged and the next one tries again (a service started while
-   * PostgreSQL is down still starts, its requests that need the database answering 503).
+   * read of the list is awaited; a failed pass is logged and the next one tries again (a service
+   * started while PostgreSQL is down still starts, its requests that need the database answering 503).
    */
   async start(log: (message: string) => void = () => undefined): Promise<void> {
     if (this.housekeeping) return;
+    const failed = (error: unknown): void => log(`sessions: housekeeping failed, retried in ${REVOCATION_SYNC_MS} ms: ${(error as Error).message}`);
+    // Only the list of ended sessions is needed before the first request; the erasing and the
+    // purge (up to 50,000 deletes) wait for the timer, so they never hold up a start.
+    await this.revocations?.sync(log).catch(failed);
     let passes = 0;
     const pass = async (): Promise<void> => {
       try {
@@ -199,10 +203,9 @@ export class SessionService {
           for (let batch = 0; batch < PURGE_BATCHES_PER_RUN; batch += 1) if ((await this.purgeExpired()) < PURGE_BATCH) break;
         }
       } catch (error) {
-        log(`sessions: housekeeping failed, retried in ${REVOCATION_SYNC_MS} ms: ${(error as Error).message}`);
+        failed(error);
       }
     };
-    await pass();
     let running: Promise<void> | undefined;
     const timer = setInterval(() => {
       running ??= pass().finally(() => {
